@@ -1,0 +1,45 @@
+// --help and --version texts.
+#include <cstdio>
+
+#include "commands.h"
+#include "core/device.h"
+
+namespace qs::cli {
+
+void print_version() {
+    std::string devs;
+    for (const auto& d : available_devices()) devs += (devs.empty() ? "" : ", ") + d;
+    std::printf("quantscope-cli %s\nlibtorch %s (devices: %s)%s\n", QS_VERSION, libtorch_version().c_str(), devs.c_str(),
+                reference_blas_detected() ? "\nwarning: libtorch uses the reference BLAS (slow); install libopenblas0-pthread"
+                                          : "");
+}
+
+void print_help() {
+    std::printf(
+        "quantscope-cli %s - look inside LLM quantization from the command line\n"
+        "\n"
+        "Usage: quantscope-cli COMMAND [options]\n"
+        "\n"
+        "Commands:\n"
+        "  info      Describe a model folder without loading its weights.\n"
+        "              --model DIR        Hugging Face folder (default: the bundled TinyStories-656K)\n"
+        "              --json             one JSON object on stdout (architecture, parameters, dtype,\n"
+        "                                 bytes_on_disk, layers, heads, kv_heads, vocab_size, linears, ...)\n"
+        "  check     Load and validate every tensor of a model (shapes, dtypes, NaN/Inf).\n"
+        "              --model DIR  --device D  --dtype T  --json\n"
+        "  generate  Continue a prompt, greedy or sampled, with a KV cache.\n"
+        "              --model DIR\n"
+        "              --prompt TEXT | --prompt-ids 1,2,3\n"
+        "              --max-new-tokens N (32)  --sample  --temperature T (1.0)  --top-k K (0 = off)\n"
+        "              --top-p P (1.0 = off)  --seed N (0)  --stop-at-eos 0|1 (1)\n"
+        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 not on cpu)  --json\n"
+        "\n"
+        "Options:\n"
+        "  --help     this text\n"
+        "  --version  version, libtorch version and devices\n"
+        "\n"
+        "Errors go to stderr with exit code 2 (bad input) or 3 (internal error).\n",
+        QS_VERSION);
+}
+
+}  // namespace qs::cli

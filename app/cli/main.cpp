@@ -1,0 +1,44 @@
+// quantscope-cli: the command-line face of the QuantScope engine.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "commands.h"
+#include "core/error.h"
+
+using namespace qs::cli;
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        print_help();
+        return argc < 2 ? 1 : 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        print_version();
+        return 0;
+    }
+    static const std::map<std::string, std::pair<std::set<std::string>, std::function<int(const Args&)>>> commands = {
+        {"info", {{"json"}, cmd_info}},
+        {"check", {{"json"}, cmd_check}},
+        {"generate", {{"sample", "json"}, cmd_generate}},
+    };
+    const std::string cmd = argv[1];
+    auto it = commands.find(cmd);
+    try {
+        if (it == commands.end()) throw qs::Error("unknown command '" + cmd + "' (see quantscope-cli --help)");
+        Args args(argc, argv, 2, it->second.first);
+        return it->second.second(args);
+    } catch (const qs::Cancelled&) {
+        std::fprintf(stderr, "quantscope-cli: cancelled\n");
+        return 130;
+    } catch (const qs::Error& e) {
+        std::fprintf(stderr, "quantscope-cli %s: error: %s\n", cmd.c_str(), e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "quantscope-cli %s: internal error: %s\n", cmd.c_str(), e.what());
+        return 3;
+    }
+}

@@ -1,0 +1,282 @@
+#include "io/safetensors.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "core/error.h"
+
+namespace qs {
+
+using json = nlohmann::json;
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+size_t safetensors_dtype_size(const std::string& d) {
+    if (d == "F64" || d == "I64" || d == "U64") return 8;
+    if (d == "F32" || d == "I32" || d == "U32") return 4;
+    if (d == "F16" || d == "BF16" || d == "I16" || d == "U16") return 2;
+    if (d == "I8" || d == "U8" || d == "BOOL") return 1;
+    throw Error("unknown safetensors dtype '" + d + "'");
+}
+
+c10::ScalarType safetensors_to_scalar(const std::string& d) {
+    if (d == "F64") return at::kDouble;
+    if (d == "F32") return at::kFloat;
+    if (d == "F16") return at::kHalf;
+    if (d == "BF16") return at::kBFloat16;
+    if (d == "I64") return at::kLong;
+    if (d == "I32") return at::kInt;
+    if (d == "I16") return at::kShort;
+    if (d == "I8") return at::kChar;
+    if (d == "U8") return at::kByte;
+    if (d == "BOOL") return at::kBool;
+    throw Error("safetensors dtype '" + d + "' is not supported by QuantScope");
+}
+
+std::string scalar_to_safetensors(c10::ScalarType t) {
+    switch (t) {
+        case at::kDouble: return "F64";
+        case at::kFloat: return "F32";
+        case at::kHalf: return "F16";
+        case at::kBFloat16: return "BF16";
+        case at::kLong: return "I64";
+        case at::kInt: return "I32";
+        case at::kShort: return "I16";
+        case at::kChar: return "I8";
+        case at::kByte: return "U8";
+        case at::kBool: return "BOOL";
+        default: throw Error(std::string("cannot store dtype ") + c10::toString(t) + " in safetensors");
+    }
+}
+
+static constexpr uint64_t kMaxHeader = 100ull * 1024 * 1024;
+
+SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, const std::string& label) {
+    if (size < 8)
+        throw Error(label + ": file is " + std::to_string(size) +
+                    " bytes, too short for a safetensors header (truncated?)");
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | data[i];
+    if (hlen > size - 8)
+        throw Error(label + ": header length " + std::to_string(hlen) + " goes beyond the end of the file (" +
+                    std::to_string(size) + " bytes; truncated or not a safetensors file)");
+    if (hlen > kMaxHeader)
+        throw Error(label + ": header length " + std::to_string(hlen) + " exceeds the 100 MB limit");
+    if (hlen < 2) throw Error(label + ": header of " + std::to_string(hlen) + " bytes is not a JSON object");
+    json h;
+    try {
+        h = json::parse(data + 8, data + 8 + hlen);
+    } catch (const json::exception& e) {
+        throw Error(label + ": header is not valid JSON (" + e.what() + ")");
+    }
+    if (!h.is_object()) throw Error(label + ": header is not a JSON object");
+
+    SafetensorsHeader out;
+    out.data_start = 8 + hlen;
+    const uint64_t data_size = size - out.data_start;
+    for (auto it = h.begin(); it != h.end(); ++it) {
+        const std::string& name = it.key();
+        if (name == "__metadata__") {
+            if (!it->is_object()) throw Error(label + ": __metadata__ is not an object");
+            for (auto m = it->begin(); m != it->end(); ++m) {
+                if (!m->is_string()) throw Error(label + ": __metadata__ value '" + m.key() + "' is not a string");
+                out.metadata[m.key()] = m->get<std::string>();
+            }
+            continue;
+        }
+        const std::string where = label + ": tensor '" + name + "'";
+        if (!it->is_object()) throw Error(where + ": entry is not an object");
+        const json& e = *it;
+        if (!e.contains("dtype") || !e["dtype"].is_string()) throw Error(where + ": missing string 'dtype'");
+        if (!e.contains("shape") || !e["shape"].is_array()) throw Error(where + ": missing array 'shape'");
+        if (!e.contains("data_offsets") || !e["data_offsets"].is_array() || e["data_offsets"].size() != 2)
+            throw Error(where + ": missing 'data_offsets' [begin, end]");
+        TensorInfo ti;
+        ti.name = name;
+        ti.dtype = e["dtype"].get<std::string>();
+        size_t esize;
+        try {
+            esize = safetensors_dtype_size(ti.dtype);
+        } catch (const Error&) {
+            throw Error(where + ": unknown dtype '" + ti.dtype + "'");
+        }
+        uint64_t numel = 1;
+        for (const auto& d : e["shape"]) {
+            if (!d.is_number_unsigned()) throw Error(where + ": shape entries must be non-negative integers");
+            uint64_t v = d.get<uint64_t>();
+            if (v > (uint64_t)std::numeric_limits<int64_t>::max() || (v != 0 && numel > UINT64_MAX / v))
+                throw Error(where + ": shape is too large");
+            numel *= v;
+            ti.shape.push_back(static_cast<int64_t>(v));
+        }
+        for (const auto& d : e["data_offsets"])
+            if (!d.is_number_unsigned()) throw Error(where + ": data_offsets must be non-negative integers");
+        ti.begin = e["data_offsets"][0].get<uint64_t>();
+        ti.end = e["data_offsets"][1].get<uint64_t>();
+        if (ti.end < ti.begin)
+            throw Error(where + ": data_offsets [" + std::to_string(ti.begin) + ", " + std::to_string(ti.end) +
+                        "] end before begin");
+        if (numel > UINT64_MAX / esize) throw Error(where + ": shape is too large");
+        uint64_t expect = numel * esize;
+        if (ti.end - ti.begin != expect)
+            throw Error(where + ": shape " + shape_str(ti.shape) + " x " + ti.dtype + " needs " +
+                        std::to_string(expect) + " bytes but data_offsets span " + std::to_string(ti.end - ti.begin));
+        if (ti.end > data_size)
+            throw Error(where + ": data_offsets end " + std::to_string(ti.end) + " lies outside the data section (" +
+                        std::to_string(data_size) + " bytes; file truncated?)");
+        out.tensors.push_back(std::move(ti));
+    }
+    // Overlaps and holes: sort by range.
+    std::vector<const TensorInfo*> sorted;
+    for (const auto& t : out.tensors) sorted.push_back(&t);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+        return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+    });
+    uint64_t pos = 0;
+    for (const auto* t : sorted) {
+        if (t->begin < pos)
+            throw Error(label + ": tensor '" + t->name + "' bytes [" + std::to_string(t->begin) + ", " +
+                        std::to_string(t->end) + ") overlap the previous tensor (which ends at " + std::to_string(pos) +
+                        ")");
+        if (t->begin > pos)
+            throw Error(label + ": unindexed gap of " + std::to_string(t->begin - pos) + " bytes before tensor '" +
+                        t->name + "'");
+        pos = t->end;
+    }
+    if (pos != data_size)
+        throw Error(label + ": " + std::to_string(data_size - pos) +
+                    " trailing bytes after the last tensor are not described by the header");
+    return out;
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+    header_ = parse_safetensors_header(file_.data(), file_.size(), path);
+    for (size_t i = 0; i < header_.tensors.size(); ++i) index_[header_.tensors[i].name] = i;
+}
+
+const TensorInfo* SafetensorsFile::find(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &header_.tensors[it->second];
+}
+
+at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::ScalarType> as) const {
+    const TensorInfo* ti = find(name);
+    if (!ti) throw Error(path() + ": no tensor named '" + name + "'");
+    auto st = safetensors_to_scalar(ti->dtype);
+    const uint64_t off = header_.data_start + ti->begin;
+    const uint8_t* ptr = file_.data() + off;
+    const size_t nbytes = ti->end - ti->begin;
+    at::Tensor out = at::empty(ti->shape, at::TensorOptions().dtype(st));
+    if (nbytes) std::memcpy(out.data_ptr(), ptr, nbytes);
+    file_.drop(off, nbytes);
+    if (as && *as != st) out = out.to(*as);
+    return out;
+}
+
+namespace {
+
+struct FileCloser {
+    void operator()(FILE* f) const {
+        if (f) std::fclose(f);
+    }
+};
+
+std::string header_json(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
+                        std::vector<at::Tensor>& cpu, uint64_t& data_bytes) {
+    json h = json::object();
+    if (!metadata.empty()) h["__metadata__"] = metadata;
+    uint64_t off = 0;
+    cpu.clear();
+    for (const auto& [name, t] : tensors) {
+        at::Tensor c = t.to(at::kCPU).contiguous();
+        uint64_t n = c.numel() * c.element_size();
+        std::vector<int64_t> shape(c.sizes().begin(), c.sizes().end());
+        h[name] = {{"dtype", scalar_to_safetensors(c.scalar_type())}, {"shape", shape}, {"data_offsets", {off, off + n}}};
+        off += n;
+        cpu.push_back(std::move(c));
+    }
+    data_bytes = off;
+    std::string s = h.dump();
+    while ((s.size() + 8) % 8 != 0) s.push_back(' ');
+    return s;
+}
+
+void write_all(FILE* f, const void* p, size_t n, const std::string& path) {
+    if (n && std::fwrite(p, 1, n, f) != n)
+        throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+}
+
+}  // namespace
+
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+    std::vector<at::Tensor> cpu;
+    uint64_t data_bytes = 0;
+    std::string header = header_json(tensors, metadata, cpu, data_bytes);
+    std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "wb"));
+    if (!f) throw Error(path + ": cannot create (" + std::strerror(errno) + ")");
+    uint8_t len[8];
+    uint64_t hl = header.size();
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
+    write_all(f.get(), len, 8, path);
+    write_all(f.get(), header.data(), header.size(), path);
+    for (const auto& c : cpu) write_all(f.get(), c.data_ptr(), c.numel() * c.element_size(), path);
+    if (std::fflush(f.get()) != 0) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+    FILE* raw = f.release();
+    if (std::fclose(raw) != 0) throw Error(path + ": close failed (" + std::strerror(errno) + ")");
+}
+
+std::vector<std::string> write_safetensors_sharded(const std::string& dir, const NamedTensors& tensors,
+                                                   uint64_t max_shard_bytes,
+                                                   const std::map<std::string, std::string>& metadata) {
+    namespace fs = std::filesystem;
+    std::vector<NamedTensors> shards(1);
+    uint64_t cur = 0, total = 0;
+    for (const auto& nt : tensors) {
+        uint64_t n = nt.second.numel() * nt.second.element_size();
+        if (!shards.back().empty() && cur + n > max_shard_bytes) {
+            shards.emplace_back();
+            cur = 0;
+        }
+        shards.back().push_back(nt);
+        cur += n;
+        total += n;
+    }
+    std::vector<std::string> names;
+    if (shards.size() == 1) {
+        write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, metadata);
+        names.push_back("model.safetensors");
+        return names;
+    }
+    json weight_map = json::object();
+    char buf[64];
+    for (size_t i = 0; i < shards.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
+        write_safetensors((fs::path(dir) / buf).string(), shards[i], metadata);
+        for (const auto& nt : shards[i]) weight_map[nt.first] = buf;
+        names.push_back(buf);
+    }
+    json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    std::string ipath = (fs::path(dir) / "model.safetensors.index.json").string();
+    std::unique_ptr<FILE, FileCloser> f(std::fopen(ipath.c_str(), "wb"));
+    if (!f) throw Error(ipath + ": cannot create (" + std::strerror(errno) + ")");
+    std::string s = index.dump(2);
+    write_all(f.get(), s.data(), s.size(), ipath);
+    FILE* raw = f.release();
+    if (std::fclose(raw) != 0) throw Error(ipath + ": close failed (" + std::strerror(errno) + ")");
+    names.push_back("model.safetensors.index.json");
+    return names;
+}
+
+}  // namespace qs

@@ -1,0 +1,72 @@
+// safetensors reading (validated, memory-mapped) and writing (single file or sharded).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/mapped_file.h"
+
+namespace qs {
+
+struct TensorInfo {
+    std::string name;
+    std::string dtype;           // "F32", "BF16", ...
+    std::vector<int64_t> shape;
+    uint64_t begin = 0, end = 0;  // byte range relative to the data section
+};
+
+struct SafetensorsHeader {
+    std::vector<TensorInfo> tensors;  // in header order
+    std::map<std::string, std::string> metadata;
+    uint64_t data_start = 0;  // 8 + header length
+};
+
+// Parses and validates a complete safetensors buffer's header. `label` names the file in
+// errors. Checks: header length vs buffer size, JSON, dtype names, shape x element size =
+// byte range, ranges inside the data section, no overlaps and no holes.
+SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, const std::string& label);
+
+// Element size in bytes of a safetensors dtype name; throws on unknown names.
+size_t safetensors_dtype_size(const std::string& dtype);
+c10::ScalarType safetensors_to_scalar(const std::string& dtype);
+std::string scalar_to_safetensors(c10::ScalarType t);
+
+class SafetensorsFile {
+public:
+    explicit SafetensorsFile(const std::string& path);
+    const std::string& path() const { return file_.path(); }
+    const SafetensorsHeader& header() const { return header_; }
+    const TensorInfo* find(const std::string& name) const;
+    // Copies the tensor out of the map (optionally converting dtype) and releases the
+    // mapped pages, so loading a whole checkpoint costs about one copy of it in RAM.
+    at::Tensor load(const std::string& name, std::optional<c10::ScalarType> as = std::nullopt) const;
+    uint64_t file_size() const { return file_.size(); }
+
+private:
+    MappedFile file_;
+    SafetensorsHeader header_;
+    std::map<std::string, size_t> index_;
+};
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+// Writes one file. Tensors are written as stored (dtype kept); they are moved to CPU and
+// made contiguous. Throws qs::Error naming the file on any I/O failure (e.g. disk full).
+void write_safetensors(const std::string& path, const NamedTensors& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Writes model.safetensors, or model-0000i-of-0000N.safetensors + model.safetensors.index.json
+// when the total exceeds max_shard_bytes. Returns the file names written.
+std::vector<std::string> write_safetensors_sharded(const std::string& dir, const NamedTensors& tensors,
+                                                   uint64_t max_shard_bytes,
+                                                   const std::map<std::string, std::string>& metadata = {});
+
+std::string shape_str(const std::vector<int64_t>& shape);
+
+}  // namespace qs

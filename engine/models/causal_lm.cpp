@@ -1,0 +1,207 @@
+#include "models/causal_lm.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+#include <set>
+
+#include "core/error.h"
+#include "models/attention.h"
+#include "models/rope.h"
+
+namespace qs {
+
+at::Tensor CausalLM::embed(const at::Tensor& ids, int64_t past) const {
+    c10::InferenceMode guard;
+    at::Tensor x = at::embedding(embed_tokens, ids.to(embed_tokens.device(), at::kLong));
+    if (config.arch == Arch::OPT) {
+        if (project_in.present()) x = project_in.forward(x);
+        const int64_t T = ids.size(1);
+        at::Tensor pos = at::arange(past + 2, past + 2 + T, at::TensorOptions().dtype(at::kLong).device(x.device()));
+        x = x + at::embedding(embed_positions, pos).unsqueeze(0);
+    }
+    return x;
+}
+
+at::Tensor CausalLM::block_forward(size_t i, const at::Tensor& hidden, int64_t past, LayerKV* kv) const {
+    c10::InferenceMode guard;
+    if (i >= blocks.size()) throw Error("block index " + std::to_string(i) + " out of range");
+    return config.arch == Arch::OPT ? opt_block(blocks[i], hidden, past, kv) : llama_block(blocks[i], hidden, past, kv);
+}
+
+at::Tensor CausalLM::opt_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
+    const auto& c = config;
+    const int64_t B = hin.size(0), T = hin.size(1), H = c.num_heads, D = c.head_dim;
+    const bool pre = c.do_layer_norm_before;
+    at::Tensor residual = hin;
+    at::Tensor h = pre ? b.attn_norm.forward(hin) : hin;
+    const double scaling = 1.0 / std::sqrt(static_cast<double>(D));
+    at::Tensor q = (b.q.forward(h) * scaling).view({B, T, H, D}).transpose(1, 2);
+    at::Tensor k = b.k.forward(h).view({B, T, H, D}).transpose(1, 2);
+    at::Tensor v = b.v.forward(h).view({B, T, H, D}).transpose(1, 2);
+    if (kv) append_kv(kv->k, kv->v, k, v);
+    at::Tensor a = causal_attention(q, k, v, 1.0);
+    a = b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
+    h = residual + a;
+    if (!pre) h = b.attn_norm.forward(h);
+    residual = h;
+    if (pre) h = b.mlp_norm.forward(h);
+    at::Tensor f = b.up.forward(h);
+    f = c.activation == "relu" ? at::relu(f) : at::gelu(f);
+    h = residual + b.down.forward(f);
+    if (!pre) h = b.mlp_norm.forward(h);
+    return h;
+}
+
+at::Tensor CausalLM::llama_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
+    const auto& c = config;
+    const int64_t B = hin.size(0), T = hin.size(1), H = c.num_heads, Hkv = c.num_kv_heads, D = c.head_dim;
+    ensure_rope();
+    at::Tensor h = b.attn_norm.forward(hin);
+    at::Tensor q = b.q.forward(h).view({B, T, H, D}).transpose(1, 2);
+    at::Tensor k = b.k.forward(h).view({B, T, Hkv, D}).transpose(1, 2);
+    at::Tensor v = b.v.forward(h).view({B, T, Hkv, D}).transpose(1, 2);
+    auto cs = rope_cos_sin(rope_inv_freq_, past, T, q.scalar_type());
+    q = apply_rope(q, cs.first, cs.second);
+    k = apply_rope(k, cs.first, cs.second);
+    if (kv) append_kv(kv->k, kv->v, k, v);
+    at::Tensor a = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(D)), c.sliding_window);
+    a = b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
+    h = hin + a;
+    at::Tensor m = b.mlp_norm.forward(h);
+    m = b.down.forward(at::silu(b.gate.forward(m)) * b.up.forward(m));
+    return h + m;
+}
+
+void CausalLM::ensure_rope() const {
+    if (!rope_inv_freq_.defined() || rope_inv_freq_.device() != embed_tokens.device())
+        rope_inv_freq_ = rope_inv_freq(config).to(embed_tokens.device());
+}
+
+at::Tensor CausalLM::head(const at::Tensor& hidden) const {
+    c10::InferenceMode guard;
+    at::Tensor h = hidden;
+    if (final_norm.present()) h = final_norm.forward(h);
+    if (project_out.present()) h = project_out.forward(h);
+    return lm_head.forward(h);
+}
+
+at::Tensor CausalLM::forward(const at::Tensor& ids, KVCache* cache) const {
+    c10::InferenceMode guard;
+    if (ids.dim() != 2) throw Error("forward expects token ids of shape [batch, seq]");
+    const int64_t past = cache ? cache->length() : 0;
+    if (past + ids.size(1) > config.max_position_embeddings && config.arch == Arch::OPT)
+        throw Error("sequence of " + std::to_string(past + ids.size(1)) + " tokens exceeds the model's " +
+                    std::to_string(config.max_position_embeddings) + " learned positions");
+    if (cache && cache->layers.size() != blocks.size()) cache->layers.resize(blocks.size());
+    at::Tensor h = embed(ids, past);
+    for (size_t i = 0; i < blocks.size(); ++i) h = block_forward(i, h, past, cache ? &cache->layers[i] : nullptr);
+    return head(h);
+}
+
+std::vector<Linear*> CausalLM::decoder_linears() {
+    std::vector<Linear*> out;
+    for (auto& b : blocks)
+        for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+            if (l->present()) out.push_back(l);
+    return out;
+}
+
+std::vector<Linear*> CausalLM::linears() {
+    std::vector<Linear*> out;
+    if (project_in.present()) out.push_back(&project_in);
+    for (Linear* l : decoder_linears()) out.push_back(l);
+    if (project_out.present()) out.push_back(&project_out);
+    out.push_back(&lm_head);
+    return out;
+}
+
+std::vector<const Linear*> CausalLM::linears() const {
+    std::vector<const Linear*> out;
+    for (Linear* l : const_cast<CausalLM*>(this)->linears()) out.push_back(l);
+    return out;
+}
+
+Linear* CausalLM::find_linear(const std::string& name) {
+    for (Linear* l : linears())
+        if (l->name == name) return l;
+    return nullptr;
+}
+
+std::vector<Norm*> CausalLM::norms() {
+    std::vector<Norm*> out;
+    for (auto& b : blocks) {
+        out.push_back(&b.attn_norm);
+        out.push_back(&b.mlp_norm);
+    }
+    if (final_norm.present()) out.push_back(&final_norm);
+    return out;
+}
+
+bool CausalLM::tied() const { return lm_head.weight.defined() && lm_head.weight.is_same(embed_tokens); }
+
+void CausalLM::untie() {
+    c10::InferenceMode guard;
+    if (tied()) lm_head.weight = embed_tokens.clone();
+}
+
+std::vector<NamedParam> CausalLM::parameters() {
+    std::vector<NamedParam> out;
+    const std::string base = config.arch == Arch::OPT ? "model.decoder." : "model.";
+    out.push_back({base + "embed_tokens.weight", &embed_tokens});
+    if (embed_positions.defined()) out.push_back({base + "embed_positions.weight", &embed_positions});
+    auto add_linear = [&](Linear& l) {
+        if (!l.present() || !l.weight.defined()) return;
+        if (&l == &lm_head && tied()) return;
+        out.push_back({l.name + ".weight", &l.weight});
+        if (l.bias.defined()) out.push_back({l.name + ".bias", &l.bias});
+    };
+    auto add_norm = [&](Norm& n) {
+        if (!n.present()) return;
+        if (n.weight.defined()) out.push_back({n.name + ".weight", &n.weight});
+        if (n.bias.defined()) out.push_back({n.name + ".bias", &n.bias});
+    };
+    add_linear(project_in);
+    for (auto& b : blocks) {
+        add_linear(b.q);
+        add_linear(b.k);
+        add_linear(b.v);
+        add_linear(b.o);
+        add_norm(b.attn_norm);
+        add_linear(b.gate);
+        add_linear(b.up);
+        add_linear(b.down);
+        add_norm(b.mlp_norm);
+    }
+    add_norm(final_norm);
+    add_linear(project_out);
+    add_linear(lm_head);
+    return out;
+}
+
+int64_t CausalLM::parameter_count() const {
+    int64_t n = 0;
+    for (const auto& p : const_cast<CausalLM*>(this)->parameters()) n += p.tensor->numel();
+    for (const Linear* l : linears())
+        if (!l->weight.defined() && l->packed) n += l->in_features * l->out_features + (l->bias.defined() ? l->bias.numel() : 0);
+    return n;
+}
+
+c10::Device CausalLM::device() const { return embed_tokens.device(); }
+c10::ScalarType CausalLM::dtype() const { return embed_tokens.scalar_type(); }
+
+void CausalLM::to(c10::Device device, c10::ScalarType dtype) {
+    c10::InferenceMode guard;
+    const bool was_tied = tied();
+    for (auto& p : parameters()) *p.tensor = p.tensor->to(device, dtype);
+    if (was_tied) lm_head.weight = embed_tokens;
+    rope_inv_freq_ = at::Tensor();
+}
+
+void CausalLM::set_observer(LinearObserver obs) {
+    *observer_ = std::move(obs);
+    for (Linear* l : linears()) l->observer = observer_.get();
+}
+
+}  // namespace qs

@@ -1,0 +1,95 @@
+// A loaded causal language model (OPT or LLaMA family) as an explicit stack of modules.
+#pragma once
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "models/model_config.h"
+#include "models/modules.h"
+
+namespace qs {
+
+struct LayerKV {
+    at::Tensor k, v;  // [B, Hkv, S, D]
+};
+struct KVCache {
+    std::vector<LayerKV> layers;
+    int64_t length() const { return layers.empty() || !layers[0].k.defined() ? 0 : layers[0].k.size(2); }
+};
+
+struct NamedParam {
+    std::string name;  // HF tensor name
+    at::Tensor* tensor;
+};
+
+class CausalLM {
+public:
+    ModelConfig config;
+    std::string source_dir;            // folder it was loaded from
+    std::vector<std::string> warnings;  // e.g. unknown extra tensors in the checkpoint
+    std::string tensor_prefix;          // "model." (or "" for OPT checkpoints saved without it)
+
+    at::Tensor embed_tokens;       // [vocab, word_embed_proj_dim or hidden]
+    at::Tensor embed_positions;    // OPT only: [max_pos + 2, hidden]
+    Linear project_in, project_out;  // OPT with word_embed_proj_dim != hidden
+    std::vector<DecoderBlock> blocks;
+    Norm final_norm;  // OPT final_layer_norm (pre-LN only), LLaMA norm
+    Linear lm_head;   // weight shares storage with embed_tokens while tied
+
+    // Full forward. ids: [B, T] int64 on any device. Returns logits [B, T, vocab] in the
+    // model dtype. With a cache, positions continue after the cached length and the cache grows.
+    at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
+
+    // The same forward in three stages, for block-wise algorithms (calibration, AWQ).
+    at::Tensor embed(const at::Tensor& ids, int64_t past = 0) const;
+    at::Tensor block_forward(size_t i, const at::Tensor& hidden, int64_t past = 0, LayerKV* kv = nullptr) const;
+    at::Tensor head(const at::Tensor& hidden) const;  // final norm (+ project_out) + lm_head
+
+    // Every Linear (decoder layers in order, then lm_head), addressable by HF name.
+    std::vector<Linear*> linears();
+    std::vector<const Linear*> linears() const;
+    std::vector<Linear*> decoder_linears();  // excluding lm_head / project_in / project_out
+    Linear* find_linear(const std::string& name);  // nullptr if none
+    std::vector<Norm*> norms();
+    // All parameter tensors with their HF names; when tied, lm_head.weight is not listed.
+    std::vector<NamedParam> parameters();
+    bool tied() const;
+    void untie();  // give lm_head its own copy of the embedding matrix
+
+    int64_t parameter_count() const;  // tied weights counted once
+    c10::Device device() const;
+    c10::ScalarType dtype() const;
+    void to(c10::Device device, c10::ScalarType dtype);
+
+    void set_observer(LinearObserver obs);  // empty function clears it
+    void clear_observer() { set_observer({}); }
+
+private:
+    std::shared_ptr<LinearObserver> observer_ = std::make_shared<LinearObserver>();
+    mutable at::Tensor rope_inv_freq_;  // LLaMA: [head_dim/2] float32, on the model device
+    void ensure_rope() const;
+    at::Tensor opt_block(const DecoderBlock& b, const at::Tensor& h, int64_t past, LayerKV* kv) const;
+    at::Tensor llama_block(const DecoderBlock& b, const at::Tensor& h, int64_t past, LayerKV* kv) const;
+    friend class ModelLoader;
+};
+
+struct LoadOptions {
+    c10::Device device = c10::Device(c10::kCPU);
+    c10::ScalarType dtype = c10::ScalarType::Float;
+    bool check_finite = true;  // reject NaN/Inf weights
+};
+
+// Loads a local Hugging Face folder. Throws qs::Error naming the file, the tensor and
+// what was expected versus found.
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& opts = {},
+                                         const Progress& progress = {});
+
+// Builds the expected tensor list for a config: name -> shape (without any prefix handling).
+std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const ModelConfig& c,
+                                                                          const std::string& prefix);
+
+}  // namespace qs

@@ -1,0 +1,156 @@
+#include "models/model_config.h"
+
+#include "core/error.h"
+
+using json = nlohmann::json;
+
+namespace qs {
+
+namespace {
+
+struct Reader {
+    const json& j;
+    const std::string& path;
+    const std::string& arch;
+
+    int64_t req_int(const char* key) const {
+        if (!j.contains(key) || j[key].is_null())
+            throw Error(path + ": missing required key '" + key + "' for " + arch);
+        if (!j[key].is_number_integer() || j[key].get<int64_t>() <= 0)
+            throw Error(path + ": key '" + key + "' must be a positive integer, found " + j[key].dump());
+        return j[key].get<int64_t>();
+    }
+    int64_t opt_int(const char* key, int64_t def) const {
+        if (!j.contains(key) || j[key].is_null()) return def;
+        if (!j[key].is_number_integer())
+            throw Error(path + ": key '" + key + "' must be an integer, found " + j[key].dump());
+        return j[key].get<int64_t>();
+    }
+    double opt_num(const char* key, double def) const {
+        if (!j.contains(key) || j[key].is_null()) return def;
+        if (!j[key].is_number()) throw Error(path + ": key '" + key + "' must be a number, found " + j[key].dump());
+        return j[key].get<double>();
+    }
+    bool opt_bool(const char* key, bool def) const {
+        if (!j.contains(key) || j[key].is_null()) return def;
+        if (!j[key].is_boolean()) throw Error(path + ": key '" + key + "' must be true or false, found " + j[key].dump());
+        return j[key].get<bool>();
+    }
+    std::string opt_str(const char* key, const std::string& def) const {
+        if (!j.contains(key) || j[key].is_null()) return def;
+        if (!j[key].is_string()) throw Error(path + ": key '" + key + "' must be a string, found " + j[key].dump());
+        return j[key].get<std::string>();
+    }
+    // eos_token_id may be a list (Llama 3); take the first.
+    int64_t token_id(const char* key) const {
+        if (!j.contains(key) || j[key].is_null()) return -1;
+        if (j[key].is_array()) return j[key].empty() ? -1 : j[key][0].get<int64_t>();
+        if (!j[key].is_number_integer()) throw Error(path + ": key '" + key + "' must be a token id");
+        return j[key].get<int64_t>();
+    }
+};
+
+}  // namespace
+
+ModelConfig parse_model_config(const json& j, const std::string& path) {
+    if (!j.is_object()) throw Error(path + ": expected a JSON object");
+    if (!j.contains("model_type") || !j["model_type"].is_string())
+        throw Error(path + ": missing required key 'model_type' (expected one of: opt, llama, mistral, qwen2)");
+    ModelConfig c;
+    c.model_type = j["model_type"].get<std::string>();
+    if (c.model_type == "opt") {
+        c.arch = Arch::OPT;
+        c.architecture = "OPTForCausalLM";
+    } else if (c.model_type == "llama") {
+        c.architecture = "LlamaForCausalLM";
+    } else if (c.model_type == "mistral") {
+        c.architecture = "MistralForCausalLM";
+    } else if (c.model_type == "qwen2") {
+        c.architecture = "Qwen2ForCausalLM";
+    } else {
+        throw Error(path + ": unknown model_type '" + c.model_type +
+                    "' (QuantScope supports opt, llama, mistral and qwen2 causal LMs)");
+    }
+    Reader r{j, path, c.architecture};
+    if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
+        j["architectures"][0].is_string()) {
+        std::string a = j["architectures"][0].get<std::string>();
+        if (a.find("ForCausalLM") == std::string::npos)
+            throw Error(path + ": architecture '" + a + "' is not a causal LM (expected " + c.architecture + ")");
+    }
+    c.vocab_size = r.req_int("vocab_size");
+    c.hidden_size = r.req_int("hidden_size");
+    c.num_layers = r.req_int("num_hidden_layers");
+    c.num_heads = r.req_int("num_attention_heads");
+    c.torch_dtype = r.opt_str("torch_dtype", "");
+    c.bos_token_id = r.token_id("bos_token_id");
+    c.eos_token_id = r.token_id("eos_token_id");
+    c.pad_token_id = r.token_id("pad_token_id");
+
+    if (c.arch == Arch::OPT) {
+        c.intermediate_size = r.req_int("ffn_dim");
+        c.num_kv_heads = c.num_heads;
+        c.head_dim = c.hidden_size / c.num_heads;
+        c.max_position_embeddings = r.opt_int("max_position_embeddings", 2048);
+        c.word_embed_proj_dim = r.opt_int("word_embed_proj_dim", c.hidden_size);
+        c.do_layer_norm_before = r.opt_bool("do_layer_norm_before", true);
+        c.has_final_layer_norm = c.do_layer_norm_before && !r.opt_bool("_remove_final_layer_norm", false);
+        c.enable_bias = r.opt_bool("enable_bias", true);
+        c.ln_affine = r.opt_bool("layer_norm_elementwise_affine", true);
+        c.activation = r.opt_str("activation_function", "relu");
+        c.tie_word_embeddings = r.opt_bool("tie_word_embeddings", true);
+        if (c.activation != "relu" && c.activation != "gelu")
+            throw Error(path + ": activation_function '" + c.activation + "' is not supported (relu, gelu)");
+    } else {
+        c.intermediate_size = r.req_int("intermediate_size");
+        c.num_kv_heads = r.opt_int("num_key_value_heads", c.num_heads);
+        c.head_dim = r.opt_int("head_dim", c.hidden_size / c.num_heads);
+        c.max_position_embeddings = r.opt_int("max_position_embeddings", 2048);
+        c.rms_norm_eps = r.opt_num("rms_norm_eps", 1e-6);
+        c.rope_theta = r.opt_num("rope_theta", 10000.0);
+        c.tie_word_embeddings = r.opt_bool("tie_word_embeddings", false);
+        std::string act = r.opt_str("hidden_act", "silu");
+        if (act != "silu") throw Error(path + ": hidden_act '" + act + "' is not supported (silu)");
+        if (c.model_type == "qwen2") {
+            c.qkv_bias = true;
+            if (r.opt_bool("use_sliding_window", false)) c.sliding_window = r.opt_int("sliding_window", 0);
+        } else {
+            c.qkv_bias = c.o_bias = r.opt_bool("attention_bias", false);
+            c.mlp_bias = r.opt_bool("mlp_bias", false);
+            if (c.model_type == "mistral") c.sliding_window = r.opt_int("sliding_window", 0);
+        }
+        if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
+            const json& rs = j["rope_scaling"];
+            if (!rs.is_object()) throw Error(path + ": rope_scaling must be an object or null");
+            std::string type = rs.value("rope_type", rs.value("type", std::string()));
+            if (type == "default" || type.empty()) {
+                type = "";
+            } else if (type != "linear" && type != "llama3") {
+                throw Error(path + ": rope_scaling type '" + type + "' is not supported (linear, llama3)");
+            }
+            c.rope.type = type;
+            if (!type.empty()) {
+                if (!rs.contains("factor") || !rs["factor"].is_number())
+                    throw Error(path + ": rope_scaling is missing the number 'factor'");
+                c.rope.factor = rs["factor"].get<double>();
+            }
+            if (type == "llama3") {
+                for (const char* k : {"low_freq_factor", "high_freq_factor", "original_max_position_embeddings"})
+                    if (!rs.contains(k) || !rs[k].is_number())
+                        throw Error(path + ": rope_scaling type llama3 is missing the number '" + k + "'");
+                c.rope.low_freq_factor = rs["low_freq_factor"].get<double>();
+                c.rope.high_freq_factor = rs["high_freq_factor"].get<double>();
+                c.rope.original_max_position_embeddings = rs["original_max_position_embeddings"].get<int64_t>();
+            }
+        }
+    }
+    if (c.num_heads % c.num_kv_heads != 0)
+        throw Error(path + ": num_attention_heads " + std::to_string(c.num_heads) +
+                    " is not a multiple of num_key_value_heads " + std::to_string(c.num_kv_heads));
+    if (c.arch == Arch::OPT && c.hidden_size % c.num_heads != 0)
+        throw Error(path + ": hidden_size " + std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
+                    std::to_string(c.num_heads));
+    return c;
+}
+
+}  // namespace qs

@@ -1,0 +1,216 @@
+// load_causal_lm: config -> expected tensors -> validated, converted, placed on the device.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <map>
+#include <set>
+
+#include "core/device.h"
+#include "core/error.h"
+#include "io/checkpoint.h"
+#include "models/causal_lm.h"
+
+namespace qs {
+
+using Shape = std::vector<int64_t>;
+
+std::vector<std::pair<std::string, Shape>> expected_tensors(const ModelConfig& c, const std::string& prefix) {
+    std::vector<std::pair<std::string, Shape>> out;
+    const int64_t Hd = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+    auto lin = [&](const std::string& n, int64_t in, int64_t outf, bool bias) {
+        out.push_back({n + ".weight", {outf, in}});
+        if (bias) out.push_back({n + ".bias", {outf}});
+    };
+    auto norm = [&](const std::string& n, bool bias) {
+        out.push_back({n + ".weight", {Hd}});
+        if (bias) out.push_back({n + ".bias", {Hd}});
+    };
+    if (c.arch == Arch::OPT) {
+        const std::string d = prefix + "decoder.";
+        const int64_t E = c.word_embed_proj_dim;
+        out.push_back({d + "embed_tokens.weight", {V, E}});
+        out.push_back({d + "embed_positions.weight", {c.max_position_embeddings + 2, Hd}});
+        if (E != Hd) {
+            lin(d + "project_in", E, Hd, false);
+            lin(d + "project_out", Hd, E, false);
+        }
+        for (int64_t i = 0; i < c.num_layers; ++i) {
+            const std::string l = d + "layers." + std::to_string(i) + ".";
+            for (const char* p : {"q_proj", "k_proj", "v_proj", "out_proj"})
+                lin(l + "self_attn." + p, Hd, Hd, c.enable_bias);
+            if (c.ln_affine) norm(l + "self_attn_layer_norm", true);
+            lin(l + "fc1", Hd, I, c.enable_bias);
+            lin(l + "fc2", I, Hd, c.enable_bias);
+            if (c.ln_affine) norm(l + "final_layer_norm", true);
+        }
+        if (c.has_final_layer_norm && c.ln_affine) norm(d + "final_layer_norm", true);
+        out.push_back({"lm_head.weight", {V, E}});
+    } else {
+        const int64_t qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;
+        out.push_back({prefix + "embed_tokens.weight", {V, Hd}});
+        for (int64_t i = 0; i < c.num_layers; ++i) {
+            const std::string l = prefix + "layers." + std::to_string(i) + ".";
+            lin(l + "self_attn.q_proj", Hd, qd, c.qkv_bias);
+            lin(l + "self_attn.k_proj", Hd, kvd, c.qkv_bias);
+            lin(l + "self_attn.v_proj", Hd, kvd, c.qkv_bias);
+            lin(l + "self_attn.o_proj", qd, Hd, c.o_bias);
+            lin(l + "mlp.gate_proj", Hd, I, c.mlp_bias);
+            lin(l + "mlp.up_proj", Hd, I, c.mlp_bias);
+            lin(l + "mlp.down_proj", I, Hd, c.mlp_bias);
+            norm(l + "input_layernorm", false);
+            norm(l + "post_attention_layernorm", false);
+        }
+        norm(prefix + "norm", false);
+        out.push_back({"lm_head.weight", {V, Hd}});
+    }
+    return out;
+}
+
+namespace {
+
+bool ignorable(const std::string& name) {
+    // Buffers some older checkpoints carry; transformers ignores them too.
+    return name.find("rotary_emb.inv_freq") != std::string::npos ||
+           name.find(".attn.bias") != std::string::npos || name.find("masked_bias") != std::string::npos;
+}
+
+}  // namespace
+
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& opts, const Progress& progress) {
+    c10::InferenceMode guard;
+    check_device_dtype(opts.device, opts.dtype);
+    Checkpoint ck(dir);
+    auto m = std::make_unique<CausalLM>();
+    m->config = parse_model_config(ck.config(), ck.config_path());
+    m->source_dir = dir;
+    const ModelConfig& c = m->config;
+
+    // OPT checkpoints converted from fairseq may store "decoder.*" without "model.".
+    std::string prefix = "model.";
+    if (c.arch == Arch::OPT && !ck.has("model.decoder.embed_tokens.weight") && ck.has("decoder.embed_tokens.weight"))
+        prefix = "";
+    m->tensor_prefix = prefix;
+    auto stored = [&](const std::string& canonical) {
+        return canonical.rfind("model.", 0) == 0 ? prefix + canonical.substr(6) : canonical;
+    };
+
+    auto expected = expected_tensors(c, "model.");
+    const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
+    std::set<std::string> used;
+    std::map<std::string, at::Tensor> loaded;
+    size_t done = 0;
+    for (const auto& [name, shape] : expected) {
+        progress.check();
+        std::string sname = stored(name);
+        bool optional_tied = false;
+        if (c.tie_word_embeddings && (name == "lm_head.weight" || name == embed_name)) optional_tied = true;
+        if (!ck.has(sname)) {
+            if (optional_tied) continue;
+            throw Error(dir + ": required tensor '" + sname + "' (shape " + shape_str(shape) +
+                        ") is missing from the checkpoint");
+        }
+        const TensorInfo& ti = ck.info(sname);
+        if (ti.shape != shape)
+            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' has shape " + shape_str(ti.shape) + ", expected " +
+                        shape_str(shape));
+        if (ti.dtype != "F32" && ti.dtype != "F16" && ti.dtype != "BF16" && ti.dtype != "F64")
+            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' has dtype " + ti.dtype +
+                        ", expected a floating type (F32, F16, BF16); quantized checkpoints are opened through "
+                        "their quantization_config");
+        at::Tensor t = ck.load(sname, opts.dtype);
+        if (opts.check_finite && !at::isfinite(t).all().item<bool>())
+            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values");
+        loaded[name] = t.to(opts.device);
+        used.insert(sname);
+        progress(double(++done) / expected.size(), "loading " + sname);
+    }
+    for (const auto& n : ck.tensor_names())
+        if (!used.count(n) && !ignorable(n))
+            m->warnings.push_back(ck.file_of(n) + ": unknown extra tensor '" + n + "' (shape " +
+                                  shape_str(ck.info(n).shape) + ") ignored");
+
+    if (c.tie_word_embeddings) {
+        if (loaded.count(embed_name)) {
+            if (loaded.count("lm_head.weight") && !at::equal(loaded["lm_head.weight"], loaded[embed_name]))
+                m->warnings.push_back(dir + ": tie_word_embeddings is true but lm_head.weight differs from " +
+                                      embed_name + "; the embedding is used for both, as transformers does");
+            loaded["lm_head.weight"] = loaded[embed_name];
+        } else if (loaded.count("lm_head.weight")) {
+            loaded[embed_name] = loaded["lm_head.weight"];
+        } else {
+            throw Error(dir + ": neither '" + stored(embed_name) + "' nor 'lm_head.weight' is in the checkpoint");
+        }
+    }
+
+    auto take = [&](const std::string& n) -> at::Tensor {
+        auto it = loaded.find(n);
+        return it == loaded.end() ? at::Tensor() : it->second;
+    };
+    auto mk_linear = [&](const std::string& n, int64_t in, int64_t out) {
+        Linear l;
+        l.name = n;
+        l.weight = take(n + ".weight");
+        l.bias = take(n + ".bias");
+        l.in_features = in;
+        l.out_features = out;
+        return l;
+    };
+    auto mk_norm = [&](const std::string& n, Norm::Kind kind, double eps) {
+        Norm x;
+        x.kind = kind;
+        x.name = n;
+        x.weight = take(n + ".weight");
+        x.bias = take(n + ".bias");
+        x.eps = eps;
+        x.dim = c.hidden_size;
+        return x;
+    };
+    const int64_t Hd = c.hidden_size, I = c.intermediate_size;
+    m->embed_tokens = take(embed_name);
+    if (c.arch == Arch::OPT) {
+        const std::string d = "model.decoder.";
+        m->embed_positions = take(d + "embed_positions.weight");
+        if (c.word_embed_proj_dim != Hd) {
+            m->project_in = mk_linear(d + "project_in", c.word_embed_proj_dim, Hd);
+            m->project_out = mk_linear(d + "project_out", Hd, c.word_embed_proj_dim);
+        }
+        for (int64_t i = 0; i < c.num_layers; ++i) {
+            const std::string l = d + "layers." + std::to_string(i) + ".";
+            DecoderBlock b;
+            b.attn_norm = mk_norm(l + "self_attn_layer_norm", Norm::Kind::Layer, c.layer_norm_eps);
+            b.mlp_norm = mk_norm(l + "final_layer_norm", Norm::Kind::Layer, c.layer_norm_eps);
+            b.q = mk_linear(l + "self_attn.q_proj", Hd, Hd);
+            b.k = mk_linear(l + "self_attn.k_proj", Hd, Hd);
+            b.v = mk_linear(l + "self_attn.v_proj", Hd, Hd);
+            b.o = mk_linear(l + "self_attn.out_proj", Hd, Hd);
+            b.up = mk_linear(l + "fc1", Hd, I);
+            b.down = mk_linear(l + "fc2", I, Hd);
+            m->blocks.push_back(std::move(b));
+        }
+        if (c.has_final_layer_norm) m->final_norm = mk_norm(d + "final_layer_norm", Norm::Kind::Layer, c.layer_norm_eps);
+        m->lm_head = mk_linear("lm_head", c.word_embed_proj_dim, c.vocab_size);
+    } else {
+        const int64_t qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;
+        for (int64_t i = 0; i < c.num_layers; ++i) {
+            const std::string l = "model.layers." + std::to_string(i) + ".";
+            DecoderBlock b;
+            b.attn_norm = mk_norm(l + "input_layernorm", Norm::Kind::RMS, c.rms_norm_eps);
+            b.mlp_norm = mk_norm(l + "post_attention_layernorm", Norm::Kind::RMS, c.rms_norm_eps);
+            b.q = mk_linear(l + "self_attn.q_proj", Hd, qd);
+            b.k = mk_linear(l + "self_attn.k_proj", Hd, kvd);
+            b.v = mk_linear(l + "self_attn.v_proj", Hd, kvd);
+            b.o = mk_linear(l + "self_attn.o_proj", qd, Hd);
+            b.gate = mk_linear(l + "mlp.gate_proj", Hd, I);
+            b.up = mk_linear(l + "mlp.up_proj", Hd, I);
+            b.down = mk_linear(l + "mlp.down_proj", I, Hd);
+            m->blocks.push_back(std::move(b));
+        }
+        m->final_norm = mk_norm("model.norm", Norm::Kind::RMS, c.rms_norm_eps);
+        m->lm_head = mk_linear("lm_head", Hd, c.vocab_size);
+    }
+    m->set_observer({});
+    progress(1.0, "loaded");
+    return m;
+}
+
+}  // namespace qs

@@ -1,0 +1,29 @@
+// Tokenizer interface and the factory that picks the right implementation from the files
+// in a model folder (tokenizer.json, vocab.json + merges.txt, or tokenizer.model).
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qs {
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+    // Encodes UTF-8 text. add_bos: prepend the BOS token the model's post-processor adds
+    // (OPT: </s>=2, LLaMA: <s>=1), exactly as HF does with add_special_tokens=True.
+    virtual std::vector<int64_t> encode(const std::string& text, bool add_bos) const = 0;
+    virtual std::string decode(const std::vector<int64_t>& ids, bool skip_special = true) const = 0;
+    virtual int64_t bos_id() const = 0;  // -1 if none
+    virtual int64_t eos_id() const = 0;  // -1 if none
+    virtual int64_t vocab_size() const = 0;
+    virtual std::string kind() const = 0;  // e.g. "tokenizer.json (BPE, byte-level)"
+};
+
+// Picks the tokenizer from a folder: tokenizer.json, else vocab.json + merges.txt, else
+// tokenizer.model (SentencePiece). Throws qs::Error naming the folder when none is found or
+// a file is malformed.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+
+}  // namespace qs
