@@ -1,0 +1,39 @@
+// Reading dataset files: whole text files and JSON-lines "text" records, plain or .zst
+// (streamed, see zstd_stream.h), with errors that name the file, the line and the problem.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/progress.h"
+
+namespace qs {
+
+enum class DatasetFormat {
+    Text,          // .txt: the whole file is the text
+    JsonLines,     // .jsonl: one JSON object per line, the text in its "text" field
+    WikitextRaw,   // .raw: WikiText raw file, one row per line (see wikitext.h)
+};
+
+// The format from the file name (".zst" is looked through: "val.jsonl.zst" is JsonLines).
+// Throws qs::Error naming the file for any other extension.
+DatasetFormat dataset_format(const std::string& path);
+
+// The whole (decompressed) file as a string, exactly as its bytes are (no newline
+// translation). Throws qs::Error naming the file for I/O or zstd errors and for text that is
+// not UTF-8 ("<path>: invalid UTF-8 at byte offset X (line L, column C)"; offsets count
+// decompressed bytes from 0, lines and columns from 1).
+std::string read_text_file(const std::string& path, const Progress& progress = {});
+
+// Streams a JSON-lines file: calls fn(text, line_number) with the "text" field of every
+// non-blank line, in file order; blank lines are skipped. Returns the number of records.
+// Throws qs::Error "<path>: line N: <problem>" for a line that is not UTF-8 (with its byte
+// offset), is not valid JSON, is not an object, has no "text" field or a non-string one.
+int64_t for_each_jsonl_text(const std::string& path,
+                            const std::function<void(std::string&& text, int64_t line_number)>& fn,
+                            const Progress& progress = {});
+
+// "1,234,567": integers with thousands separators, for descriptions.
+std::string with_commas(int64_t n);
+
+}  // namespace qs
