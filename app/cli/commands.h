@@ -8,6 +8,7 @@ namespace qs::cli {
 int cmd_info(const Args& a);
 int cmd_check(const Args& a);
 int cmd_generate(const Args& a);
+int cmd_ppl(const Args& a);
 void print_help();
 void print_version();
 

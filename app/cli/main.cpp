@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
         {"info", {{"json"}, cmd_info}},
         {"check", {{"json"}, cmd_check}},
         {"generate", {{"sample", "json"}, cmd_generate}},
+        {"ppl", {{"json"}, cmd_ppl}},
     };
     const std::string cmd = argv[1];
     auto it = commands.find(cmd);

@@ -1,0 +1,43 @@
+// Perplexity by the llm-awq / AutoAWQ / GPTQ protocol (NOTES §6): one tokenization of the
+// whole text with a single BOS, non-overlapping windows of seqlen tokens (tail dropped),
+// per-window mean cross-entropy of logits[:-1] (fp32) against ids[1:],
+// ppl = exp(sum(nll_i * seqlen) / (n * seqlen)).
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "models/causal_lm.h"
+
+namespace qs {
+
+struct PplOptions {
+    int64_t seqlen = 0;     // 0 = model default: min(2048, max_position_embeddings)
+    int64_t nsamples = -1;  // -1 = all windows
+    int64_t batch = 1;      // windows per forward
+};
+
+struct PplResult {
+    double ppl = 0;
+    int64_t seqlen = 0, nsamples = 0, available_windows = 0;
+    int64_t tokens = 0;            // tokens in the tokenized dataset (with BOS)
+    int64_t evaluated_tokens = 0;  // nsamples * seqlen
+    std::vector<double> window_nll;  // mean NLL per window, in order
+    double seconds = 0;
+    std::string protocol;  // human-readable statement of the protocol used
+};
+
+// ids: 1-D int64 token ids of the whole dataset (BOS included). on_window(i, nll) is called
+// after each window. Cancellation is checked between decoder blocks, so it takes effect
+// within one window's forward.
+PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids, const PplOptions& opts,
+                              const Progress& progress = {},
+                              const std::function<void(int64_t, double)>& on_window = {});
+
+// Running estimate after the first k windows: exp(mean(nll[0..k))).
+std::vector<double> running_ppl(const std::vector<double>& window_nll);
+
+}  // namespace qs
