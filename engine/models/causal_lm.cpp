@@ -30,35 +30,20 @@ at::Tensor CausalLM::block_forward(size_t i, const at::Tensor& hidden, int64_t p
     return config.arch == Arch::OPT ? opt_block(blocks[i], hidden, past, kv) : llama_block(blocks[i], hidden, past, kv);
 }
 
-at::Tensor CausalLM::opt_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
+at::Tensor CausalLM::attention_sublayer(const DecoderBlock& b, const at::Tensor& h, int64_t past, LayerKV* kv) const {
+    c10::InferenceMode guard;
     const auto& c = config;
-    const int64_t B = hin.size(0), T = hin.size(1), H = c.num_heads, D = c.head_dim;
-    const bool pre = c.do_layer_norm_before;
-    at::Tensor residual = hin;
-    at::Tensor h = pre ? b.attn_norm.forward(hin) : hin;
-    const double scaling = 1.0 / std::sqrt(static_cast<double>(D));
-    at::Tensor q = (b.q.forward(h) * scaling).view({B, T, H, D}).transpose(1, 2);
-    at::Tensor k = b.k.forward(h).view({B, T, H, D}).transpose(1, 2);
-    at::Tensor v = b.v.forward(h).view({B, T, H, D}).transpose(1, 2);
-    if (kv) append_kv(kv->k, kv->v, k, v);
-    at::Tensor a = causal_attention(q, k, v, 1.0);
-    a = b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
-    h = residual + a;
-    if (!pre) h = b.attn_norm.forward(h);
-    residual = h;
-    if (pre) h = b.mlp_norm.forward(h);
-    at::Tensor f = b.up.forward(h);
-    f = c.activation == "relu" ? at::relu(f) : at::gelu(f);
-    h = residual + b.down.forward(f);
-    if (!pre) h = b.mlp_norm.forward(h);
-    return h;
-}
-
-at::Tensor CausalLM::llama_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
-    const auto& c = config;
-    const int64_t B = hin.size(0), T = hin.size(1), H = c.num_heads, Hkv = c.num_kv_heads, D = c.head_dim;
+    const int64_t B = h.size(0), T = h.size(1), H = c.num_heads, Hkv = c.num_kv_heads, D = c.head_dim;
+    if (c.arch == Arch::OPT) {
+        const double scaling = 1.0 / std::sqrt(static_cast<double>(D));
+        at::Tensor q = (b.q.forward(h) * scaling).view({B, T, H, D}).transpose(1, 2);
+        at::Tensor k = b.k.forward(h).view({B, T, H, D}).transpose(1, 2);
+        at::Tensor v = b.v.forward(h).view({B, T, H, D}).transpose(1, 2);
+        if (kv) append_kv(kv->k, kv->v, k, v);
+        at::Tensor a = causal_attention(q, k, v, 1.0);
+        return b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
+    }
     ensure_rope();
-    at::Tensor h = b.attn_norm.forward(hin);
     at::Tensor q = b.q.forward(h).view({B, T, H, D}).transpose(1, 2);
     at::Tensor k = b.k.forward(h).view({B, T, Hkv, D}).transpose(1, 2);
     at::Tensor v = b.v.forward(h).view({B, T, Hkv, D}).transpose(1, 2);
@@ -67,11 +52,31 @@ at::Tensor CausalLM::llama_block(const DecoderBlock& b, const at::Tensor& hin, i
     k = apply_rope(k, cs.first, cs.second);
     if (kv) append_kv(kv->k, kv->v, k, v);
     at::Tensor a = causal_attention(q, k, v, 1.0 / std::sqrt(static_cast<double>(D)), c.sliding_window);
-    a = b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
-    h = hin + a;
-    at::Tensor m = b.mlp_norm.forward(h);
-    m = b.down.forward(at::silu(b.gate.forward(m)) * b.up.forward(m));
-    return h + m;
+    return b.o.forward(a.transpose(1, 2).reshape({B, T, H * D}));
+}
+
+at::Tensor CausalLM::mlp_sublayer(const DecoderBlock& b, const at::Tensor& h) const {
+    c10::InferenceMode guard;
+    if (config.arch == Arch::OPT) {
+        at::Tensor f = b.up.forward(h);
+        f = config.activation == "relu" ? at::relu(f) : at::gelu(f);
+        return b.down.forward(f);
+    }
+    return b.down.forward(at::silu(b.gate.forward(h)) * b.up.forward(h));
+}
+
+at::Tensor CausalLM::opt_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
+    const bool pre = config.do_layer_norm_before;
+    at::Tensor h = hin + attention_sublayer(b, pre ? b.attn_norm.forward(hin) : hin, past, kv);
+    if (!pre) h = b.attn_norm.forward(h);
+    h = h + mlp_sublayer(b, pre ? b.mlp_norm.forward(h) : h);
+    if (!pre) h = b.mlp_norm.forward(h);
+    return h;
+}
+
+at::Tensor CausalLM::llama_block(const DecoderBlock& b, const at::Tensor& hin, int64_t past, LayerKV* kv) const {
+    at::Tensor h = hin + attention_sublayer(b, b.attn_norm.forward(hin), past, kv);
+    return h + mlp_sublayer(b, b.mlp_norm.forward(h));
 }
 
 void CausalLM::ensure_rope() const {

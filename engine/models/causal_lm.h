@@ -49,6 +49,13 @@ public:
     at::Tensor block_forward(size_t i, const at::Tensor& hidden, int64_t past = 0, LayerKV* kv = nullptr) const;
     at::Tensor head(const at::Tensor& hidden) const;  // final norm (+ project_out) + lm_head
 
+    // Sub-layers of block b, without norm or residual (AWQ inspects them): the attention
+    // from the attention-norm output to the o_proj output, and the MLP from the MLP-norm
+    // output to the down_proj output. attention_sublayer runs a full causal window (past 0).
+    at::Tensor attention_sublayer(const DecoderBlock& b, const at::Tensor& x_normed, int64_t past = 0,
+                                  LayerKV* kv = nullptr) const;
+    at::Tensor mlp_sublayer(const DecoderBlock& b, const at::Tensor& x_normed) const;
+
     // Every Linear (decoder layers in order, then lm_head), addressable by HF name.
     std::vector<Linear*> linears();
     std::vector<const Linear*> linears() const;
