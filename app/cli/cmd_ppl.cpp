@@ -1,34 +1,36 @@
-// quantscope-cli ppl: wikitext-2 (or any local text) perplexity by the llm-awq protocol.
+// quantscope-cli ppl / sweep: wikitext-2 (or any local text) perplexity by the llm-awq
+// protocol, optionally after quantization methods; sweep runs a grid over method options.
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "commands.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
+#include "method_options.h"
 #include "model_options.h"
+#include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
 
 namespace qs::cli {
 
 using json = nlohmann::json;
 
-int cmd_ppl(const Args& a) {
-    a.check_known({"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "json"}, "ppl");
-    auto model = load_model(a);
-    auto tok = load_tokenizer(a.get("tokenizer", model->source_dir));
-    const std::string ds = a.get("dataset", "wikitext2");
-    EvalText text = ds == "wikitext2" ? default_eval_text() : load_eval_text(ds);
+namespace {
 
-    auto t0 = std::chrono::steady_clock::now();
-    std::vector<int64_t> ids = tok->encode(text.text, true);
-    double tok_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+std::set<std::string> ppl_options() {
+    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "json"};
+    for (const auto& n : method_option_names()) s.insert(n);
+    return s;
+}
 
+PplOptions ppl_opts(const Args& a) {
     PplOptions o;
     o.seqlen = a.get_int("seqlen", 0);
     std::string ns = a.get("nsamples", "all");
@@ -36,37 +38,167 @@ int cmd_ppl(const Args& a) {
     if (ns != "all" && o.nsamples < 1) throw Error("--nsamples must be a positive integer or 'all'");
     o.batch = a.get_int("batch", 1);
     if (o.batch < 1) throw Error("--batch must be >= 1");
+    return o;
+}
 
-    Progress p = stderr_progress("perplexity");
-    PplResult r = evaluate_perplexity(*model, at::tensor(ids, at::kLong), o, p);
-    const double tps = r.evaluated_tokens / r.seconds;
-    if (a.has("json")) {
-        json j = {{"ppl", r.ppl},
-                  {"nsamples", r.nsamples},
-                  {"available_windows", r.available_windows},
-                  {"seqlen", r.seqlen},
-                  {"tokens", r.tokens},
-                  {"evaluated_tokens", r.evaluated_tokens},
-                  {"seconds", r.seconds},
-                  {"tokenize_seconds", tok_secs},
-                  {"tokens_per_second", tps},
-                  {"batch", o.batch},
-                  {"dtype", dtype_name(model->dtype())},
-                  {"device", device_name(model->device())},
-                  {"model", model->source_dir},
-                  {"tokenizer", tok->kind()},
-                  {"dataset", text.description},
-                  {"protocol", r.protocol},
-                  {"window_nll", r.window_nll}};
-        std::cout << j.dump() << std::endl;
+struct Prepared {
+    std::shared_ptr<CausalLM> model;
+    std::shared_ptr<Tokenizer> tok;
+    EvalText text;
+    at::Tensor ids;
+    double tokenize_seconds = 0;
+};
+
+Prepared prepare(const Args& a) {
+    Prepared p;
+    p.model = std::shared_ptr<CausalLM>(load_model(a));
+    p.tok = std::shared_ptr<Tokenizer>(load_tokenizer(a.get("tokenizer", p.model->source_dir)));
+    const std::string ds = a.get("dataset", "wikitext2");
+    p.text = ds == "wikitext2" ? default_eval_text() : load_eval_text(ds);
+    auto t0 = std::chrono::steady_clock::now();
+    p.ids = at::tensor(p.tok->encode(p.text.text, true), at::kLong);
+    p.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return p;
+}
+
+json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep) {
+    json j = {{"ppl", r.ppl},
+              {"nsamples", r.nsamples},
+              {"available_windows", r.available_windows},
+              {"seqlen", r.seqlen},
+              {"tokens", r.tokens},
+              {"evaluated_tokens", r.evaluated_tokens},
+              {"seconds", r.seconds},
+              {"tokenize_seconds", p.tokenize_seconds},
+              {"tokens_per_second", r.evaluated_tokens / r.seconds},
+              {"batch", o.batch},
+              {"dtype", dtype_name(p.model->dtype())},
+              {"device", device_name(p.model->device())},
+              {"model", p.model->source_dir},
+              {"tokenizer", p.tok->kind()},
+              {"dataset", p.text.description},
+              {"protocol", r.protocol},
+              {"window_nll", r.window_nll}};
+    if (rep) {
+        j["configuration"] = rep->config.to_json();
+        j["quantization"] = rep->to_json();
     } else {
-        std::printf("perplexity     %.4f\n", r.ppl);
-        std::printf("dataset        %s\n", text.description.c_str());
-        std::printf("protocol       %s\n", r.protocol.c_str());
-        std::printf("model          %s (%s on %s)\n", model->source_dir.c_str(), dtype_name(model->dtype()).c_str(),
-                    device_name(model->device()).c_str());
-        std::printf("speed          %.0f tokens/s (%.2f s for %lld tokens; tokenization %.2f s)\n", tps, r.seconds,
-                    (long long)r.evaluated_tokens, tok_secs);
+        j["configuration"] = MethodConfig().to_json();
+    }
+    return j;
+}
+
+}  // namespace
+
+int cmd_ppl(const Args& a) {
+    a.check_known(ppl_options(), "ppl");
+    MethodConfig cfg = method_config(a);
+    Prepared p = prepare(a);
+    PplOptions o = ppl_opts(a);
+    std::optional<ApplyReport> rep;
+    if (!cfg.methods.empty()) {
+        QuantSession session(p.model, p.tok);
+        rep = session.apply(cfg, stderr_progress("quantize"));
+    }
+    PplResult r = evaluate_perplexity(*p.model, p.ids, o, stderr_progress("perplexity"));
+    if (a.has("json")) {
+        std::cout << result_json(r, p, o, rep ? &*rep : nullptr).dump() << std::endl;
+        return 0;
+    }
+    std::printf("perplexity     %.4f\n", r.ppl);
+    std::printf("configuration  %s\n", cfg.describe().c_str());
+    if (rep && !rep->calibration.empty()) std::printf("calibration    %s\n", rep->calibration.c_str());
+    if (rep) std::printf("size           %.2f MiB (seed formula), %.2f MiB packed\n", rep->seed_size_mib, rep->packed_size_mib);
+    std::printf("dataset        %s\n", p.text.description.c_str());
+    std::printf("protocol       %s\n", r.protocol.c_str());
+    std::printf("model          %s (%s on %s)\n", p.model->source_dir.c_str(), dtype_name(p.model->dtype()).c_str(),
+                device_name(p.model->device()).c_str());
+    std::printf("speed          %.0f tokens/s (%.2f s for %lld tokens; tokenization %.2f s)\n",
+                r.evaluated_tokens / r.seconds, r.seconds, (long long)r.evaluated_tokens, p.tokenize_seconds);
+    return 0;
+}
+
+int cmd_sweep(const Args& a) {
+    auto known = ppl_options();
+    known.insert("grid");
+    known.insert("format");
+    a.check_known(known, "sweep");
+    const std::string format = a.get("format", "table");
+    if (format != "table" && format != "csv" && format != "json") throw Error("--format must be table, csv or json");
+    auto grids = a.get_all("grid");
+    if (grids.empty() || grids.size() > 2)
+        throw Error("sweep needs one or two --grid NAME=V1,V2,... (e.g. --grid sq-alpha=0,0.5,0.85)");
+    std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+    for (const auto& g : grids) {
+        auto eq = g.find('=');
+        if (eq == std::string::npos) throw Error("--grid expects NAME=V1,V2,..., got '" + g + "'");
+        std::pair<std::string, std::vector<std::string>> ax{g.substr(0, eq), {}};
+        if (!method_option_names().count(ax.first)) throw Error("--grid: '" + ax.first + "' is not a method option");
+        std::stringstream ss(g.substr(eq + 1));
+        std::string v;
+        while (std::getline(ss, v, ',')) ax.second.push_back(v);
+        if (ax.second.empty()) throw Error("--grid " + ax.first + " has no values");
+        axes.push_back(ax);
+    }
+    MethodConfig base = method_config(a);
+    std::vector<MethodConfig> configs;
+    std::vector<std::vector<std::string>> labels;
+    const auto& ax0 = axes[0];
+    for (const auto& v0 : ax0.second) {
+        const size_t n1 = axes.size() > 1 ? axes[1].second.size() : 1;
+        for (size_t j = 0; j < n1; ++j) {
+            MethodConfig c = base;
+            apply_override(c, ax0.first, v0);
+            std::vector<std::string> l{v0};
+            if (axes.size() > 1) {
+                apply_override(c, axes[1].first, axes[1].second[j]);
+                l.push_back(axes[1].second[j]);
+            }
+            configs.push_back(c);
+            labels.push_back(l);
+        }
+    }
+    Prepared p = prepare(a);
+    PplOptions o = ppl_opts(a);
+    QuantSession session(p.model, p.tok);
+    json rows = json::array();
+    for (size_t i = 0; i < configs.size(); ++i) {
+        std::fprintf(stderr, "sweep %zu/%zu: %s\n", i + 1, configs.size(), configs[i].describe().c_str());
+        ApplyReport rep = session.apply(configs[i], stderr_progress("quantize"));
+        PplResult r = evaluate_perplexity(*p.model, p.ids, o, stderr_progress("perplexity"));
+        json row = {{ax0.first, labels[i][0]}, {"ppl", r.ppl}, {"size_mib_seed_formula", rep.seed_size_mib},
+                    {"size_mib_packed", rep.packed_size_mib}, {"configuration", configs[i].describe()},
+                    {"seconds", rep.seconds + r.seconds}};
+        if (axes.size() > 1) row[axes[1].first] = labels[i][1];
+        rows.push_back(row);
+    }
+    session.reset();
+    const std::string protocol = "wikitext-2 ppl, seqlen " + std::to_string(o.seqlen > 0 ? o.seqlen : p.model->config.default_seqlen()) +
+                                 ", nsamples " + (o.nsamples < 0 ? std::string("all") : std::to_string(o.nsamples));
+    if (format == "json") {
+        std::cout << json({{"rows", rows}, {"protocol", protocol}, {"dataset", p.text.description},
+                           {"model", p.model->source_dir}})
+                         .dump()
+                  << std::endl;
+    } else if (format == "csv") {
+        std::cout << ax0.first << (axes.size() > 1 ? "," + axes[1].first : "") << ",ppl,size_mib_seed_formula,configuration\n";
+        for (const auto& r : rows) {
+            std::cout << r[ax0.first].get<std::string>();
+            if (axes.size() > 1) std::cout << "," << r[axes[1].first].get<std::string>();
+            std::cout << "," << r["ppl"].get<double>() << "," << r["size_mib_seed_formula"].get<double>() << ",\""
+                      << r["configuration"].get<std::string>() << "\"\n";
+        }
+    } else {
+        std::printf("# %s; %s\n", protocol.c_str(), p.text.description.c_str());
+        std::printf("%-14s%s%12s %10s  %s\n", ax0.first.c_str(),
+                    axes.size() > 1 ? (std::string(14 - std::min<size_t>(13, axes[1].first.size()), ' ') + axes[1].first).c_str() : "",
+                    "ppl", "MiB", "configuration");
+        for (const auto& r : rows) {
+            std::printf("%-14s", r[ax0.first].get<std::string>().c_str());
+            if (axes.size() > 1) std::printf("%14s", r[axes[1].first].get<std::string>().c_str());
+            std::printf("%12.4f %10.3f  %s\n", r["ppl"].get<double>(), r["size_mib_seed_formula"].get<double>(),
+                        r["configuration"].get<std::string>().c_str());
+        }
     }
     return 0;
 }

@@ -8,8 +8,14 @@
 
 #include "commands.h"
 #include "core/error.h"
+#include "method_options.h"
 
 using namespace qs::cli;
+
+static std::set<std::string> with_method_flags(std::set<std::string> s) {
+    for (const auto& f : method_flag_names()) s.insert(f);
+    return s;
+}
 
 int main(int argc, char** argv) {
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
@@ -24,7 +30,8 @@ int main(int argc, char** argv) {
         {"info", {{"json"}, cmd_info}},
         {"check", {{"json"}, cmd_check}},
         {"generate", {{"sample", "json"}, cmd_generate}},
-        {"ppl", {{"json"}, cmd_ppl}},
+        {"ppl", {with_method_flags({"json"}), cmd_ppl}},
+        {"sweep", {with_method_flags({"json"}), cmd_sweep}},
     };
     const std::string cmd = argv[1];
     auto it = commands.find(cmd);

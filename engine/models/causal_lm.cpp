@@ -204,6 +204,21 @@ void CausalLM::to(c10::Device device, c10::ScalarType dtype) {
     rope_inv_freq_ = at::Tensor();
 }
 
+CausalLM::State CausalLM::save_state() const {
+    return State{embed_tokens, embed_positions, project_in, project_out, lm_head, blocks, final_norm};
+}
+
+void CausalLM::restore_state(const State& s) {
+    embed_tokens = s.embed_tokens;
+    embed_positions = s.embed_positions;
+    project_in = s.project_in;
+    project_out = s.project_out;
+    lm_head = s.lm_head;
+    blocks = s.blocks;
+    final_norm = s.final_norm;
+    set_observer(*observer_);
+}
+
 void CausalLM::set_observer(LinearObserver obs) {
     *observer_ = std::move(obs);
     for (Linear* l : linears()) l->observer = observer_.get();

@@ -72,6 +72,18 @@ public:
     c10::ScalarType dtype() const;
     void to(c10::Device device, c10::ScalarType dtype);
 
+    // Everything a method may change (tensors, norm kinds, biases, fake-quant hooks), as
+    // cheap handle copies: methods assign new tensors, so a saved state stays valid and
+    // restore_state() undoes any composition of methods exactly.
+    struct State {
+        at::Tensor embed_tokens, embed_positions;
+        Linear project_in, project_out, lm_head;
+        std::vector<DecoderBlock> blocks;
+        Norm final_norm;
+    };
+    State save_state() const;
+    void restore_state(const State& s);
+
     void set_observer(LinearObserver obs);  // empty function clears it
     void clear_observer() { set_observer({}); }
 

@@ -1,0 +1,116 @@
+#include "method_options.h"
+
+#include <cstdlib>
+
+#include "core/error.h"
+
+namespace qs::cli {
+
+const std::set<std::string>& method_option_names() {
+    static const std::set<std::string> s = {"method", "w-bits", "group-size", "symmetric", "w-quant", "awq-salient",
+                                            "awq-factor", "awq-clip", "duo-scaling", "sq-alpha", "a-bits", "act-quant",
+                                            "quantize-bmm", "rotation", "seed", "calib", "calib-samples",
+                                            "calib-seqlen", "calib-seed", "include-lm-head"};
+    return s;
+}
+
+const std::set<std::string>& method_flag_names() {
+    static const std::set<std::string> s = {"symmetric", "awq-clip", "duo-scaling", "quantize-bmm", "include-lm-head"};
+    return s;
+}
+
+static double to_double(const std::string& name, const std::string& v) {
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end) throw Error("--" + name + " expects a number, got '" + v + "'");
+    return x;
+}
+
+static int64_t to_int(const std::string& name, const std::string& v) {
+    char* end = nullptr;
+    long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end) throw Error("--" + name + " expects an integer, got '" + v + "'");
+    return x;
+}
+
+void apply_override(MethodConfig& c, const std::string& n, const std::string& v) {
+    if (n == "w-bits") {
+        c.weight.bits = static_cast<int>(to_int(n, v));
+        if (c.weight.bits < 2 || c.weight.bits > 8) throw Error("--w-bits must be in 2..8");
+    } else if (n == "group-size") {
+        int64_t g = to_int(n, v);
+        if (g == -1) {
+            c.weight.granularity = Granularity::PerChannel;
+        } else if (g > 0) {
+            c.weight.granularity = Granularity::PerGroup;
+            c.weight.group_size = g;
+        } else {
+            throw Error("--group-size must be positive or -1 (per channel)");
+        }
+    } else if (n == "w-quant") {
+        c.weight.granularity = parse_granularity(v);
+    } else if (n == "symmetric") {
+        c.weight.symmetric = v != "0";
+    } else if (n == "awq-salient") {
+        c.awq_salient = to_double(n, v);
+        if (c.awq_salient < 0 || c.awq_salient > 1) throw Error("--awq-salient must be a fraction in [0, 1]");
+    } else if (n == "awq-factor") {
+        c.awq_factor = to_double(n, v);
+        if (!(c.awq_factor > 0)) throw Error("--awq-factor must be positive");
+    } else if (n == "awq-clip") {
+        c.awq_clip = v != "0";
+    } else if (n == "duo-scaling") {
+        c.duo_scaling = v != "0";
+    } else if (n == "sq-alpha") {
+        c.sq_alpha = to_double(n, v);
+        if (c.sq_alpha < 0 || c.sq_alpha > 1) throw Error("--sq-alpha must be in [0, 1]");
+    } else if (n == "a-bits") {
+        c.act.bits = static_cast<int>(to_int(n, v));
+        if (c.act.bits != 0 && (c.act.bits < 2 || c.act.bits > 8)) throw Error("--a-bits must be in 2..8 (0 = off)");
+    } else if (n == "act-quant") {
+        if (v != "per-token" && v != "per-tensor") throw Error("--act-quant must be per-token or per-tensor");
+        c.act.per_token = v == "per-token";
+    } else if (n == "quantize-bmm") {
+        c.act.quantize_bmm = v != "0";
+    } else if (n == "rotation") {
+        c.rotation = parse_rotation_kind(v);
+    } else if (n == "seed") {
+        c.seed = static_cast<uint64_t>(to_int(n, v));
+    } else if (n == "calib") {
+        c.calib_path = v;
+    } else if (n == "calib-samples") {
+        c.calib_samples = to_int(n, v);
+        if (c.calib_samples < 1) throw Error("--calib-samples must be >= 1");
+    } else if (n == "calib-seqlen") {
+        c.calib_seqlen = to_int(n, v);
+        if (c.calib_seqlen < 2) throw Error("--calib-seqlen must be >= 2");
+    } else if (n == "calib-seed") {
+        c.calib_seed = static_cast<uint64_t>(to_int(n, v));
+    } else if (n == "include-lm-head") {
+        c.include_lm_head = v != "0";
+    } else if (n == "method") {
+        c.methods = parse_methods({v});
+    } else {
+        throw Error("unknown method option --" + n);
+    }
+}
+
+MethodConfig method_config(const Args& a) {
+    MethodConfig c;
+    c.methods = parse_methods(a.get_all("method"));
+    if (c.has("smoothquant")) {  // SmoothQuant's W8A8 defaults
+        c.weight.bits = 8;
+        c.weight.granularity = Granularity::PerChannel;
+        c.weight.symmetric = true;
+        c.act.bits = 8;
+        c.act.per_token = true;
+    }
+    for (const auto& n : method_option_names())
+        if (n != "method" && a.has(n)) apply_override(c, n, a.get(n));
+    if (!c.methods.empty() && c.weight.granularity == Granularity::PerGroup && a.has("w-quant") &&
+        a.get("w-quant") == "per-group" && !a.has("group-size"))
+        c.weight.group_size = 128;
+    return c;
+}
+
+}  // namespace qs::cli

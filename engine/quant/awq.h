@@ -1,0 +1,69 @@
+// AWQ: the seed notebook's salient-channel experiments and llm-awq's auto-scale search and
+// auto-clip (with AutoAWQ's duo_scaling as an option). All functions assign new tensors to
+// the model (never in place), so a snapshot of the original tensors stays valid.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "models/causal_lm.h"
+#include "quant/calib_stats.h"
+#include "quant/linear_quant.h"
+
+namespace qs {
+
+// Indices of the floor(fraction * in) input channels with the largest importance.
+at::Tensor salient_channels(const at::Tensor& importance, double fraction);
+
+// (a) RTN, but the salient input channels of each Linear keep their original weights.
+void awq_keep_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction,
+                      bool include_lm_head = false);
+// (b) multiply salient channels by `factor`, quantize, divide back (the seed's s = 1..4).
+void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction,
+                       double factor, bool include_lm_head = false);
+// The same two operations on one weight (for previews): returns the fake-quantized weight.
+at::Tensor awq_keep_weight(const at::Tensor& w, const at::Tensor& salient, const QuantSpec& spec);
+at::Tensor awq_scale_weight(const at::Tensor& w, const at::Tensor& salient, double factor, const QuantSpec& spec);
+
+struct AwqOptions {
+    QuantSpec spec;
+    bool clip = false;          // auto_clip after scaling
+    bool duo_scaling = false;   // AutoAWQ: scales = x^r / (w^(1-r) + 1e-4)
+    int n_grid = 20;
+    int64_t chunk = 16;         // calibration samples per forward during the search (memory bound only)
+    double max_shrink = 0.5;    // clip grid: max|w| * (1 - i/n_grid), i < max_shrink * n_grid
+    int64_t clip_tokens = 512;  // tokens sampled for the clip search
+};
+
+// One scaled group of a block: prev_op -> linears, searched on the inspected module.
+struct AwqGroup {
+    int64_t block = 0;
+    std::string prev_op;               // HF name of the norm or Linear the scales fold into
+    std::vector<std::string> linears;  // HF names of the scaled Linears
+    std::string inspected;             // module whose output MSE is minimised
+    std::vector<double> loss;          // loss for ratio = i / n_grid
+    int best = -1;                     // index of the chosen ratio
+    double best_ratio = 0;
+    at::Tensor scales;                 // float32 [in] (CPU)
+};
+
+struct AwqClip {
+    std::string linear;
+    at::Tensor max_val;  // float32 [out, n_groups] (CPU)
+};
+
+struct AwqResult {
+    std::vector<AwqGroup> groups;
+    std::vector<AwqClip> clips;
+    std::vector<std::string> notes;  // e.g. skipped v->o groups (GQA)
+    double seconds = 0;
+};
+
+// Runs the llm-awq search block by block over the calibration blocks [N, T] and folds the
+// chosen scales (and clips) into the model. Weights are NOT quantized here: quantize after.
+AwqResult awq_auto(CausalLM& model, const at::Tensor& calib_blocks, const AwqOptions& opts,
+                   const Progress& progress = {});
+
+}  // namespace qs

@@ -1,0 +1,142 @@
+#include "quant/method_config.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace qs {
+
+using json = nlohmann::json;
+
+RotationKind parse_rotation_kind(const std::string& s) {
+    if (s == "random") return RotationKind::Random;
+    if (s == "hadamard") return RotationKind::Hadamard;
+    throw Error("unknown rotation '" + s + "' (random, hadamard)");
+}
+
+std::string rotation_kind_name(RotationKind k) { return k == RotationKind::Hadamard ? "hadamard" : "random"; }
+
+static const std::vector<std::string> kOrder = {"rotate", "smoothquant", "awq", "awq-keep", "awq-scale", "rtn"};
+
+std::vector<std::string> parse_methods(const std::vector<std::string>& values) {
+    std::set<std::string> seen;
+    for (const auto& v : values) {
+        std::stringstream ss(v);
+        std::string m;
+        while (std::getline(ss, m, ',')) {
+            if (m.empty()) continue;
+            if (std::find(kOrder.begin(), kOrder.end(), m) == kOrder.end())
+                throw Error("unknown method '" + m + "' (rtn, awq-keep, awq-scale, awq, smoothquant, rotate)");
+            seen.insert(m);
+        }
+    }
+    int weight_methods = seen.count("awq-keep") + seen.count("awq-scale");
+    if (weight_methods > 1) throw Error("awq-keep and awq-scale are alternatives; choose one");
+    std::vector<std::string> out;
+    for (const auto& m : kOrder)
+        if (seen.count(m)) out.push_back(m);
+    return out;
+}
+
+bool MethodConfig::has(const std::string& m) const {
+    return std::find(methods.begin(), methods.end(), m) != methods.end();
+}
+
+bool MethodConfig::needs_calibration() const {
+    return has("smoothquant") || has("awq") || has("awq-keep") || has("awq-scale");
+}
+
+bool MethodConfig::quantizes_weights() const {
+    return has("rtn") || has("awq") || has("awq-keep") || has("awq-scale") || has("smoothquant");
+}
+
+std::string MethodConfig::describe() const {
+    if (methods.empty()) return "original weights";
+    std::vector<std::string> parts;
+    if (has("rotate")) parts.push_back("rotate(" + rotation_kind_name(rotation) + ", seed " + std::to_string(seed) + ")");
+    if (has("smoothquant")) {
+        std::ostringstream s;
+        s << "smoothquant(alpha " << sq_alpha << ")";
+        parts.push_back(s.str());
+    }
+    if (has("awq"))
+        parts.push_back(std::string("awq auto-scale") + (awq_clip ? " + clip" : "") + (duo_scaling ? " (duo scaling)" : ""));
+    if (has("awq-keep")) {
+        std::ostringstream s;
+        s << "awq keep " << awq_salient * 100 << "% salient";
+        parts.push_back(s.str());
+    }
+    if (has("awq-scale")) {
+        std::ostringstream s;
+        s << "awq scale " << awq_salient * 100 << "% salient x" << awq_factor;
+        parts.push_back(s.str());
+    }
+    if (quantizes_weights()) parts.push_back(weight.describe() + (include_lm_head ? " (incl. lm_head)" : ""));
+    if (act.bits > 0)
+        parts.push_back("a" + std::to_string(act.bits) + (act.per_token ? " per-token" : " per-tensor") +
+                        (act.quantize_bmm ? " + bmm" : ""));
+    std::string s;
+    for (size_t i = 0; i < parts.size(); ++i) s += (i ? " + " : "") + parts[i];
+    return s;
+}
+
+json MethodConfig::to_json() const {
+    return {{"methods", methods},
+            {"order", "rotate -> smoothquant -> awq search -> weight quantization -> activation quantization"},
+            {"w_bits", weight.bits},
+            {"w_quant", granularity_name(weight.granularity)},
+            {"group_size", weight.granularity == Granularity::PerGroup ? weight.group_size : -1},
+            {"symmetric", weight.symmetric},
+            {"include_lm_head", include_lm_head},
+            {"awq_salient", awq_salient},
+            {"awq_factor", awq_factor},
+            {"awq_clip", awq_clip},
+            {"duo_scaling", duo_scaling},
+            {"sq_alpha", sq_alpha},
+            {"a_bits", act.bits},
+            {"act_quant", act.per_token ? "per-token" : "per-tensor"},
+            {"quantize_bmm", act.quantize_bmm},
+            {"rotation", rotation_kind_name(rotation)},
+            {"seed", seed},
+            {"calib", calib_path.empty() ? "default" : calib_path},
+            {"calib_samples", calib_samples},
+            {"calib_seqlen", calib_seqlen},
+            {"calib_seed", calib_seed},
+            {"description", describe()}};
+}
+
+MethodConfig MethodConfig::from_json(const json& j) {
+    MethodConfig c;
+    try {
+        c.methods = parse_methods(j.value("methods", std::vector<std::string>{}));
+        c.weight.bits = j.value("w_bits", 4);
+        c.weight.granularity = parse_granularity(j.value("w_quant", std::string("per-group")));
+        c.weight.group_size = j.value("group_size", 128);
+        c.weight.symmetric = j.value("symmetric", false);
+        c.include_lm_head = j.value("include_lm_head", false);
+        c.awq_salient = j.value("awq_salient", 0.01);
+        c.awq_factor = j.value("awq_factor", 2.0);
+        c.awq_clip = j.value("awq_clip", false);
+        c.duo_scaling = j.value("duo_scaling", false);
+        c.sq_alpha = j.value("sq_alpha", 0.5);
+        c.act.bits = j.value("a_bits", 0);
+        c.act.per_token = j.value("act_quant", std::string("per-token")) == "per-token";
+        c.act.quantize_bmm = j.value("quantize_bmm", false);
+        c.rotation = parse_rotation_kind(j.value("rotation", std::string("random")));
+        c.seed = j.value("seed", 0ull);
+        std::string calib = j.value("calib", std::string("default"));
+        c.calib_path = calib == "default" ? "" : calib;
+        c.calib_samples = j.value("calib_samples", 128);
+        c.calib_seqlen = j.value("calib_seqlen", 512);
+        c.calib_seed = j.value("calib_seed", 42ull);
+    } catch (const json::exception& e) {
+        throw Error(std::string("invalid method configuration: ") + e.what());
+    }
+    if (c.weight.granularity == Granularity::PerGroup && c.weight.group_size <= 0)
+        c.weight.granularity = Granularity::PerChannel;
+    return c;
+}
+
+}  // namespace qs

@@ -1,0 +1,52 @@
+// The configuration of a quantization experiment: which methods, in which order, with which
+// parameters. Shared by the CLI (ppl, quantize, sweep), the GUI and workspaces.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "quant/linear_quant.h"
+#include "quant/rotation_kind.h"
+#include "quant/smoothquant.h"
+
+namespace qs {
+
+struct MethodConfig {
+    // Any of: rotate, smoothquant, awq, awq-keep, awq-scale, rtn. They always run in the
+    // stated order: rotate -> smooth -> AWQ scale search -> weight quantization -> activation
+    // quantization, whatever order they were given in.
+    std::vector<std::string> methods;
+
+    QuantSpec weight;              // --w-bits, --group-size, --symmetric, --w-quant
+    bool include_lm_head = false;  // also quantize lm_head
+
+    double awq_salient = 0.01;  // fraction of salient input channels (awq-keep, awq-scale)
+    double awq_factor = 2.0;    // awq-scale factor
+    bool awq_clip = false;      // awq: auto-clip
+    bool duo_scaling = false;   // awq: AutoAWQ duo scaling
+
+    double sq_alpha = 0.5;
+    ActQuant act;  // activation fake quant (bits 0 = off)
+
+    RotationKind rotation = RotationKind::Random;
+    uint64_t seed = 0;
+
+    std::string calib_path;  // empty = bundled default
+    int64_t calib_samples = 128;
+    int64_t calib_seqlen = 512;
+    uint64_t calib_seed = 42;
+
+    bool has(const std::string& m) const;
+    bool needs_calibration() const;
+    bool quantizes_weights() const;
+    std::string describe() const;  // one line, e.g. "rotate(hadamard) + rtn w4 g128 asym"
+    nlohmann::json to_json() const;
+    static MethodConfig from_json(const nlohmann::json& j);  // throws qs::Error on bad values
+};
+
+// Splits "a,b" and checks the method names. Throws qs::Error naming the unknown method.
+std::vector<std::string> parse_methods(const std::vector<std::string>& values);
+
+}  // namespace qs
