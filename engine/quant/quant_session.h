@@ -48,6 +48,7 @@ public:
     ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {});
     void reset();  // back to the original weights
     const std::string& current_key() const { return key_; }
+    const CausalLM::State& original_state() const { return original_; }
 
     // The calibration blocks for cfg (cached by path/samples/seqlen/seed).
     const at::Tensor& calibration_blocks(const MethodConfig& cfg, std::string* description,

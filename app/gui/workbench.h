@@ -1,0 +1,121 @@
+// The GUI's view of the engine, behind a torch-free header (NOTES §4): plain-data results
+// only. Every call may run on a worker thread; calls that touch the model are serialized
+// by an internal mutex, so a perplexity run and a method change never interleave.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/progress.h"
+#include "model_session.h"
+#include "models/model_summary.h"
+#include "quant/method_config.h"
+
+namespace qs {
+class CausalLM;
+class Tokenizer;
+class QuantSession;
+}  // namespace qs
+
+struct Matrix {
+    int64_t rows = 0, cols = 0;
+    std::vector<float> data;  // row-major
+};
+
+struct ChannelData {
+    std::string linear, calibration;
+    std::vector<float> mean_abs, max_abs;
+    int64_t tokens = 0;
+};
+
+struct LayerStatRow {
+    std::string name;
+    int64_t block = -1;
+    float max_of_max = 0, median_of_max = 0, max_of_mean = 0, median_of_mean = 0;
+};
+
+struct PreviewData {
+    std::string linear, note, spec;
+    Matrix original, transformed, codes, dequantized, error;
+    double mse = 0, sqnr_db = 0, max_abs = 0;
+    double output_mse = 0, output_rel_error = 0;
+    int64_t output_tokens = 0, packed_bytes = 0;
+};
+
+struct AwqCurve {
+    int64_t block = 0;
+    std::string prev_op, inspected;
+    std::vector<std::string> linears;
+    std::vector<double> loss;
+    int best = -1;
+    double best_ratio = 0;
+};
+
+struct ApplyData {
+    std::string description, calibration, rotation;
+    std::vector<std::string> steps;
+    std::vector<AwqCurve> awq;
+    double seconds = 0, seed_size_mib = 0, packed_size_mib = 0;
+    std::string json;  // the full report as JSON
+};
+
+struct PplRequest {
+    int64_t seqlen = 0, nsamples = 10, batch = 1;
+};
+
+struct PplData {
+    double ppl = 0, seconds = 0, tokens_per_second = 0;
+    int64_t seqlen = 0, nsamples = 0, tokens = 0;
+    std::vector<double> window_nll, running;
+    std::string protocol, dataset, configuration, device, dtype;
+};
+
+struct GenerateData {
+    std::vector<int64_t> ids;
+    std::string text;
+};
+
+class Workbench {
+public:
+    // Loads model + tokenizer (worker thread). Throws qs::Error naming the file on failure.
+    static std::shared_ptr<Workbench> open(const LoadRequest& req, const qs::Progress& progress);
+    ~Workbench();
+
+    const qs::ModelSummary& summary() const { return summary_; }
+    bool has_tokenizer() const { return tokenizer_ != nullptr; }
+
+    // Activation statistics of one Linear's input. current=false: the original model.
+    ChannelData channel_stats(const std::string& linear, bool current, const qs::MethodConfig& calib,
+                              const qs::Progress& progress = {});
+    std::vector<LayerStatRow> layer_overview(bool current, const qs::MethodConfig& calib,
+                                             const qs::Progress& progress = {});
+    Matrix weight(const std::string& linear, bool current);
+    // Single-layer preview with `cfg` (fast once the calibration statistics are cached).
+    PreviewData preview(const std::string& linear, const qs::MethodConfig& cfg, const qs::Progress& progress = {});
+    // Applies the configuration to the model (from the original weights).
+    ApplyData apply(const qs::MethodConfig& cfg, const qs::Progress& progress = {});
+    qs::MethodConfig applied() const;
+    PplData perplexity(const PplRequest& req, const qs::Progress& progress,
+                       const std::function<void(int64_t, double)>& on_window = {});
+    // mean |h| per hidden channel entering block `layer` on the first tokens of wikitext-2.
+    std::vector<float> hidden_mean_abs(int64_t layer, bool current, const qs::Progress& progress = {});
+    GenerateData generate(const std::string& prompt, int64_t max_new_tokens, bool sample, double temperature,
+                          uint64_t seed, bool original, const qs::Progress& progress = {});
+    std::string calibration_description(const qs::MethodConfig& calib, const qs::Progress& progress = {});
+
+private:
+    Workbench() = default;
+    const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
+
+    std::shared_ptr<qs::CausalLM> model_;
+    std::shared_ptr<qs::Tokenizer> tokenizer_;
+    std::unique_ptr<qs::QuantSession> session_;
+    qs::ModelSummary summary_;
+    qs::MethodConfig applied_;
+    std::vector<int64_t> eval_ids_;
+    std::string eval_description_;
+    mutable std::recursive_mutex mutex_;
+};
