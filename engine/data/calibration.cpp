@@ -16,6 +16,10 @@ namespace qs {
 
 namespace fs = std::filesystem;
 
+// Files whose texts total at most this are sampled from memory; larger ones (the Pile
+// validation set is ~1.3 GB of text) are re-read for each window of shuffled positions.
+constexpr size_t kKeepInMemoryBytes = size_t{64} << 20;
+
 std::string calibration_default_path() { return resource_path("data/calibration/tinyshakespeare.txt.zst"); }
 
 // "tinyshakespeare.txt.zst (bundled substitute, not Pile)" for the bundled file, else the
@@ -54,7 +58,7 @@ static CalibrationSet consecutive_blocks(const std::string& path, const Tokenize
     CalibrationSet set;
     set.source = path;
     set.blocks = to_blocks(ids, n, block_size);
-    set.description = source_label(path) + ": " + with_commas(n) + " blocks x " + with_commas(block_size) +
+    set.description = source_label(path) + ": " + count_of(n, "block") + " x " + with_commas(block_size) +
                       " tokens, consecutive, no BOS";
     if (n < nsamples)
         set.description += " (asked for " + with_commas(nsamples) + "; the text has only " + with_commas(ntokens) +
@@ -64,9 +68,9 @@ static CalibrationSet consecutive_blocks(const std::string& path, const Tokenize
 }
 
 static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, int64_t nsamples, int64_t block_size,
-                                uint64_t seed, const Progress& progress) {
-    // Pass 1: validate every line and count the records; keep the texts if they are small.
-    constexpr size_t kKeepAllBytes = size_t{64} << 20;
+                                uint64_t seed, const Progress& progress, size_t keep_all_bytes) {
+    // Pass 1: validate every line and count the records; keep the texts if they are small,
+    // else re-read the file for windows of shuffled positions [lo, hi) until enough samples.
     std::vector<std::string> all;
     size_t all_bytes = 0;
     bool kept_all = true;
@@ -75,7 +79,7 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
         [&](std::string&& t, int64_t) {
             if (!kept_all) return;
             all_bytes += t.size();
-            if (all_bytes > kKeepAllBytes) {
+            if (all_bytes > keep_all_bytes) {
                 kept_all = false;
                 std::vector<std::string>().swap(all);
                 return;
@@ -105,12 +109,16 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
             int64_t record = 0;
             for_each_jsonl_text(
                 path,
-                [&](std::string&& t, int64_t line) {
-                    if (record >= n) throw Error(path + ": line " + std::to_string(line) + ": the file changed while it was read");
-                    const int64_t r = rank[static_cast<size_t>(record++)];
-                    if (r >= lo && r < hi) texts[static_cast<size_t>(r - lo)] = std::move(t);
+                [&](std::string&& t, int64_t) {
+                    texts[static_cast<size_t>(rank[static_cast<size_t>(record)] - lo)] = std::move(t);
                 },
-                quiet);
+                quiet, [&](int64_t r) {
+                    if (r >= n) throw Error(path + ": the file changed while it was read (more than " +
+                                            count_of(n, "record") + ")");
+                    record = r;
+                    const int64_t k = rank[static_cast<size_t>(r)];
+                    return k >= lo && k < hi;
+                });
         }
         for (int64_t k = lo; k < hi && used < nsamples; ++k) {
             progress.check();
@@ -136,32 +144,45 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
     const auto ntokens = static_cast<int64_t>(ids.size());
     const int64_t n_blocks = ntokens / block_size;
     if (n_blocks == 0) {
-        throw Error(path + ": too little text for calibration: " + with_commas(used) + " samples of <= " +
+        throw Error(path + ": too little text for calibration: " + count_of(used, "sample") + " of <= " +
                     with_commas(block_size) + " tokens gave " + with_commas(ntokens) +
                     " tokens, fewer than one block of " + with_commas(block_size));
     }
     CalibrationSet set;
     set.source = path;
     set.blocks = to_blocks(ids, n_blocks, block_size);
-    set.description = source_label(path) + ": llm-awq protocol: " + with_commas(n) + " records shuffled (seed " +
-                      std::to_string(seed) + "), " + with_commas(used) + " samples of <= " + with_commas(block_size) +
+    set.description = source_label(path) + ": llm-awq protocol: " + count_of(n, "record") + " shuffled (seed " +
+                      std::to_string(seed) + "), " + count_of(used, "sample") + " of <= " + with_commas(block_size) +
                       " tokens with BOS (" + with_commas(too_long) + " longer skipped), concatenated into " +
-                      with_commas(n_blocks) + " blocks x " + with_commas(block_size) + " tokens";
+                      count_of(n_blocks, "block") + " x " + with_commas(block_size) + " tokens";
     if (empty > 0) set.description += " (" + with_commas(empty) + " empty skipped)";
     if (used < nsamples)
-        set.description += "; asked for " + with_commas(nsamples) + " samples, the file has only " + with_commas(used);
+        set.description += "; asked for " + with_commas(nsamples) + " samples, only " + with_commas(used) + " fit";
     progress(1.0, "calibration set ready");
     return set;
 }
 
-CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
-                                    int64_t block_size, uint64_t seed, const Progress& progress) {
+static void check_sizes(int64_t nsamples, int64_t block_size) {
     if (nsamples < 1) throw Error("calibration: the number of samples must be at least 1, got " + std::to_string(nsamples));
     if (block_size < 1) throw Error("calibration: the block size must be at least 1 token, got " + std::to_string(block_size));
+}
+
+CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
+                                    int64_t block_size, uint64_t seed, const Progress& progress) {
+    check_sizes(nsamples, block_size);
     progress.check();
     if (dataset_format(path) == DatasetFormat::JsonLines)
-        return awq_jsonl(path, tok, nsamples, block_size, seed, progress);
+        return awq_jsonl(path, tok, nsamples, block_size, seed, progress, kKeepInMemoryBytes);
     return consecutive_blocks(path, tok, nsamples, block_size, progress);
 }
+
+namespace detail {
+CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
+                                   int64_t block_size, uint64_t seed, const Progress& progress,
+                                   size_t keep_in_memory_bytes) {
+    check_sizes(nsamples, block_size);
+    return awq_jsonl(path, tok, nsamples, block_size, seed, progress, keep_in_memory_bytes);
+}
+}  // namespace detail
 
 }  // namespace qs

@@ -2,6 +2,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -42,5 +43,13 @@ std::string calibration_default_path();
 // when progress.cancel is set.
 CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
                                     int64_t block_size, uint64_t seed, const Progress& progress = {});
+
+namespace detail {
+// The .jsonl protocol with a chosen memory bound (make_calibration_set uses 64 MiB): files
+// whose texts exceed it are re-read per window of shuffled positions. For tests.
+CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
+                                   int64_t block_size, uint64_t seed, const Progress& progress,
+                                   size_t keep_in_memory_bytes);
+}  // namespace detail
 
 }  // namespace qs

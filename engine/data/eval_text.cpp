@@ -20,22 +20,22 @@ EvalText load_eval_text(const std::string& path, const Progress& progress) {
             int64_t blank = 0;
             for (const auto& r : rows) blank += r.empty();
             out.text = join_rows(rows);
-            out.description = name + ": WikiText raw, " + with_commas(static_cast<int64_t>(rows.size())) +
-                              " rows (\"\" for " + with_commas(blank) +
-                              " blank lines) joined with \"\\n\\n\" (HF datasets / llm-awq protocol)";
+            out.description = name + ": WikiText raw, " + count_of(static_cast<int64_t>(rows.size()), "row") +
+                              " (\"\" for " + count_of(blank, "blank line") +
+                              ") joined with \"\\n\\n\" (HF datasets / llm-awq protocol)";
             break;
         }
         case DatasetFormat::Text:
             out.text = read_text_file(path, progress);
-            out.description = name + ": whole file as is (" + with_commas(static_cast<int64_t>(out.text.size())) +
-                              " bytes)";
+            out.description =
+                name + ": whole file as is (" + count_of(static_cast<int64_t>(out.text.size()), "byte") + ")";
             break;
         case DatasetFormat::JsonLines: {
             std::vector<std::string> texts;
             for_each_jsonl_text(path, [&](std::string&& t, int64_t) { texts.push_back(std::move(t)); }, progress);
             out.text = join_rows(texts);
-            out.description = name + ": " + with_commas(static_cast<int64_t>(texts.size())) +
-                              " \"text\" records joined with \"\\n\\n\"";
+            out.description = name + ": " + count_of(static_cast<int64_t>(texts.size()), "\"text\" record") +
+                              " joined with \"\\n\\n\"";
             break;
         }
     }

@@ -34,6 +34,10 @@ std::string with_commas(int64_t n) {
     return n < 0 ? "-" + out : out;
 }
 
+std::string count_of(int64_t n, const std::string& noun) {
+    return with_commas(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 static std::string offset_words(bool compressed, uint64_t offset) {
     return "byte offset " + std::to_string(offset) + (compressed ? " of the decompressed data" : "");
 }
@@ -80,7 +84,7 @@ static std::string json_error_text(const std::string& what) {
 
 int64_t for_each_jsonl_text(const std::string& path,
                             const std::function<void(std::string&& text, int64_t line_number)>& fn,
-                            const Progress& progress) {
+                            const Progress& progress, const std::function<bool(int64_t record)>& want) {
     LineReader lines(path);
     std::string line;
     int64_t records = 0;
@@ -89,23 +93,33 @@ int64_t for_each_jsonl_text(const std::string& path,
         progress.check();
         const int64_t n = lines.line_number();
         if ((n & 1023) == 0) progress(lines.fraction(), "reading " + path);
-        const std::string where = path + ": line " + std::to_string(n) + ": ";
+        if (is_blank_json_line(line)) continue;
+        if (want && !want(records)) {
+            ++records;
+            continue;
+        }
+        auto where = [&] { return path + ": line " + std::to_string(n) + ": "; };
         const size_t bad = find_invalid_utf8(line);
         if (bad != std::string::npos) {
-            throw Error(where + "invalid UTF-8 at " + offset_words(lines.compressed(), lines.line_offset() + bad) +
+            throw Error(where() + "invalid UTF-8 at " + offset_words(lines.compressed(), lines.line_offset() + bad) +
                         " (column " + std::to_string(bad + 1) + ")");
         }
-        if (is_blank_json_line(line)) continue;
+        // Parse without the line terminator, so nlohmann's positions stay on "line 1".
+        size_t end = line.size();
+        if (end > 0 && line[end - 1] == '\n') --end;
+        if (end > 0 && line[end - 1] == '\r') --end;
         nlohmann::json j;
         try {
-            j = nlohmann::json::parse(line);
+            j = nlohmann::json::parse(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(end));
         } catch (const nlohmann::json::exception& e) {
-            throw Error(where + "malformed JSON (" + json_error_text(e.what()) + ")");
+            throw Error(where() + "malformed JSON (" + json_error_text(e.what()) + ")");
         }
-        if (!j.is_object()) throw Error(where + "expected a JSON object with a \"text\" field, got a JSON " + std::string(j.type_name()));
+        if (!j.is_object())
+            throw Error(where() + "expected a JSON object with a \"text\" field, got a JSON " + j.type_name());
         auto it = j.find("text");
-        if (it == j.end()) throw Error(where + "no \"text\" field");
-        if (!it->is_string()) throw Error(where + "\"text\" is a JSON " + std::string(it->type_name()) + ", expected a string");
+        if (it == j.end()) throw Error(where() + "no \"text\" field");
+        if (!it->is_string())
+            throw Error(where() + "\"text\" is a JSON " + it->type_name() + ", expected a string");
         ++records;
         fn(std::move(it->get_ref<std::string&>()), n);
     }

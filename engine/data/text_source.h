@@ -26,14 +26,18 @@ DatasetFormat dataset_format(const std::string& path);
 std::string read_text_file(const std::string& path, const Progress& progress = {});
 
 // Streams a JSON-lines file: calls fn(text, line_number) with the "text" field of every
-// non-blank line, in file order; blank lines are skipped. Returns the number of records.
-// Throws qs::Error "<path>: line N: <problem>" for a line that is not UTF-8 (with its byte
-// offset), is not valid JSON, is not an object, has no "text" field or a non-string one.
+// non-blank line (a record; records are numbered from 0), in file order; blank lines are
+// skipped. Returns the number of records. Throws qs::Error "<path>: line N: <problem>" for a
+// line that is not UTF-8 (with its byte offset), is not valid JSON, is not an object, has no
+// "text" field or a non-string one. If `want` is given, records for which want(record) is
+// false are counted but neither checked nor parsed (for re-reading a file already checked).
 int64_t for_each_jsonl_text(const std::string& path,
                             const std::function<void(std::string&& text, int64_t line_number)>& fn,
-                            const Progress& progress = {});
+                            const Progress& progress = {}, const std::function<bool(int64_t record)>& want = {});
 
 // "1,234,567": integers with thousands separators, for descriptions.
 std::string with_commas(int64_t n);
+// "1 block", "128 blocks", "1,024 samples": with_commas(n) and the noun, plural unless n == 1.
+std::string count_of(int64_t n, const std::string& noun);
 
 }  // namespace qs

@@ -79,8 +79,8 @@ size_t ByteReader::read(char* out, size_t n) {
         const bool progressed = ib.pos != in_pos_ || ob.pos > 0;
         in_pos_ = ib.pos;
         if (ZSTD_isError(ret)) {
-            throw Error(path_ + ": corrupt zstd data (" + ZSTD_getErrorName(ret) + ") near compressed byte " +
-                        std::to_string(file_bytes_consumed()) + " of " + std::to_string(file_size_));
+            throw Error(path_ + ": corrupt zstd data (" + ZSTD_getErrorName(ret) + ") after reading " +
+                        std::to_string(file_read_) + " of its " + std::to_string(file_size_) + " bytes");
         }
         // Only a call that moved data tells where we are: after a finished frame, a call with no
         // input returns the size of the next (absent) frame header, not "incomplete".
