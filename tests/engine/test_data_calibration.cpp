@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <zstd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -209,14 +210,15 @@ TEST(DataCalibration, AwqWindowedRereadsGiveTheSameSet) {
     auto dir = temp_dir("calib_windows");
     const fs::path p = dir / "many.jsonl.zst";
     {
-        const fs::path plain = dir / "many.jsonl";
-        std::ofstream f(plain, std::ios::binary);
+        std::string plain;
         for (int i = 0; i < 3000; ++i) {
-            if (i % 10 == 0) f << "{\"text\": \"s" << i << "\"}\n";
-            else f << "{\"text\": \"" << std::string(40, static_cast<char>('a' + i % 26)) << "\"}\n";
+            if (i % 10 == 0) plain += "{\"text\": \"s" + std::to_string(i) + "\"}\n";
+            else plain += "{\"text\": \"" + std::string(40, static_cast<char>('a' + i % 26)) + "\"}\n";
         }
-        f.close();
-        ASSERT_EQ(std::system(("zstd -q -f " + plain.string() + " -o " + p.string()).c_str()), 0);
+        std::string z(ZSTD_compressBound(plain.size()), '\0');
+        const size_t zn = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
+        ASSERT_FALSE(ZSTD_isError(zn));
+        std::ofstream(p, std::ios::binary).write(z.data(), static_cast<std::streamsize>(zn));
     }
     ByteTokenizer tok;
     auto in_memory = make_calibration_set(p.string(), tok, 200, 16, 42, {});
@@ -226,9 +228,20 @@ TEST(DataCalibration, AwqWindowedRereadsGiveTheSameSet) {
     EXPECT_NE(in_memory.description.find("3,000 records shuffled (seed 42), 200 samples of <= 16 tokens with BOS"),
               std::string::npos)
         << in_memory.description;
-    // Every block token is a BOS, 's' or a digit: only the short records were taken.
-    at::Tensor b = in_memory.blocks;
-    EXPECT_TRUE(((b == B) | (b == 's') | ((b >= '0') & (b <= '9'))).all().item<bool>());
+    // The protocol written out: walk seeded_permutation(3000, 42), take the records whose
+    // BOS + text fits in 16 tokens (only the 300 "s<i>" ones) until there are 200, concatenate.
+    std::vector<int64_t> expect;
+    int64_t taken = 0;
+    for (int64_t r : seeded_permutation(3000, 42)) {
+        if (r % 10 != 0) continue;
+        const auto ids = bytes("s" + std::to_string(r), true);
+        expect.insert(expect.end(), ids.begin(), ids.end());
+        if (++taken == 200) break;
+    }
+    const int64_t nblocks = static_cast<int64_t>(expect.size()) / 16;
+    ASSERT_EQ(in_memory.blocks.sizes(), (std::vector<int64_t>{nblocks, 16}));
+    at::Tensor flat = in_memory.blocks.reshape({-1});
+    EXPECT_TRUE(std::equal(flat.data_ptr<int64_t>(), flat.data_ptr<int64_t>() + nblocks * 16, expect.begin()));
     fs::remove_all(dir);
 }
 
