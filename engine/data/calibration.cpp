@@ -138,7 +138,7 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
             progress(0.3 + 0.7 * static_cast<double>(used) / static_cast<double>(nsamples), "tokenizing samples");
         }
         lo = hi;
-        window *= 2;
+        window = std::min<int64_t>(window * 2, int64_t{1} << 15);  // bounds the texts held at once
     }
 
     const auto ntokens = static_cast<int64_t>(ids.size());
@@ -152,9 +152,10 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
     set.source = path;
     set.blocks = to_blocks(ids, n_blocks, block_size);
     set.description = source_label(path) + ": llm-awq protocol: " + count_of(n, "record") + " shuffled (seed " +
-                      std::to_string(seed) + "), " + count_of(used, "sample") + " of <= " + with_commas(block_size) +
-                      " tokens with BOS (" + with_commas(too_long) + " longer skipped), concatenated into " +
-                      count_of(n_blocks, "block") + " x " + with_commas(block_size) + " tokens";
+                      std::to_string(seed) + "; QuantScope's order, not HF datasets'), " + count_of(used, "sample") +
+                      " of <= " + with_commas(block_size) + " tokens with BOS (" + with_commas(too_long) +
+                      " longer skipped), concatenated into " + count_of(n_blocks, "block") + " x " +
+                      with_commas(block_size) + " tokens";
     if (empty > 0) set.description += " (" + with_commas(empty) + " empty skipped)";
     if (used < nsamples)
         set.description += "; asked for " + with_commas(nsamples) + " samples, only " + with_commas(used) + " fit";

@@ -28,7 +28,8 @@ std::string calibration_default_path();
 //
 // .jsonl / .jsonl.zst: the llm-awq protocol (awq/utils/calib_data.py get_calib_dataset):
 //   records (non-blank lines, "text" field) are shuffled with seeded_permutation(n, seed)
-//   (shuffle.h; deterministic everywhere, but not the order HF datasets' shuffle gives);
+//   (shuffle.h; deterministic everywhere, but not the order HF datasets' shuffle gives,
+//   and the description says so);
 //   in shuffled order each text is str.strip()-ed and encoded with BOS (as HF
 //   tokenizer.encode does by default); encodings longer than block_size tokens (llm-awq:
 //   512 = its block size) or empty are skipped; the first `nsamples` kept encodings are

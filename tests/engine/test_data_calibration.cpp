@@ -159,7 +159,8 @@ TEST(DataCalibration, AwqProtocolSeed42) {
                                     cat({bytes("ddd"), {B}, bytes("iiii")}),
                                 }));
     EXPECT_EQ(set.description,
-              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 42), 4 samples of <= 8 tokens with BOS "
+              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 42; QuantScope's order, not HF datasets'), "
+              "4 samples of <= 8 tokens with BOS "
               "(0 longer skipped), concatenated into 2 blocks x 8 tokens");
     EXPECT_EQ(set.source, test_data("datasets/calib.jsonl"));
 }
@@ -176,7 +177,8 @@ TEST(DataCalibration, AwqProtocolSkipsLongSamplesAndUsesWhatThereIs) {
                                     cat({{B}, bytes("eeeeeee")}),
                                 }));
     EXPECT_EQ(set.description,
-              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 42), 8 samples of <= 8 tokens with BOS "
+              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 42; QuantScope's order, not HF datasets'), "
+              "8 samples of <= 8 tokens with BOS "
               "(2 longer skipped), concatenated into 4 blocks x 8 tokens; asked for 100 samples, only 8 fit");
 }
 
@@ -190,7 +192,8 @@ TEST(DataCalibration, AwqProtocolOtherSeedAndZst) {
                                     cat({{B}, bytes("cc"), {B}, bytes("hhhh")}),
                                 }));
     EXPECT_EQ(set.description,
-              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 0), 3 samples of <= 8 tokens with BOS "
+              "calib.jsonl: llm-awq protocol: 10 records shuffled (seed 0; QuantScope's order, not HF datasets'), "
+              "3 samples of <= 8 tokens with BOS "
               "(1 longer skipped), concatenated into 2 blocks x 8 tokens");
     // A .jsonl.zst: small.jsonl.zst's 3 records in seed-42 order perm(3, 42) = [1, 2, 0]:
     //   [B "Second \u00e9 line\nwith newline"] (28) [B "padded"] (7) [B "Hello world"] (12) = 47 -> 1 block of 32.
@@ -199,7 +202,8 @@ TEST(DataCalibration, AwqProtocolOtherSeedAndZst) {
                                   cat({{B}, bytes("Second \xc3\xa9 line\nwith newline"), {B}, bytes("pad")}),
                               }));
     EXPECT_EQ(z.description,
-              "small.jsonl.zst: llm-awq protocol: 3 records shuffled (seed 42), 3 samples of <= 32 tokens with BOS "
+              "small.jsonl.zst: llm-awq protocol: 3 records shuffled (seed 42; QuantScope's order, not HF datasets'), "
+              "3 samples of <= 32 tokens with BOS "
               "(0 longer skipped), concatenated into 1 block x 32 tokens");
 }
 
@@ -225,7 +229,8 @@ TEST(DataCalibration, AwqWindowedRereadsGiveTheSameSet) {
     auto windowed = qs::detail::awq_calibration_set(p.string(), tok, 200, 16, 42, {}, 0);
     EXPECT_TRUE(at::equal(in_memory.blocks, windowed.blocks));
     EXPECT_EQ(in_memory.description, windowed.description);
-    EXPECT_NE(in_memory.description.find("3,000 records shuffled (seed 42), 200 samples of <= 16 tokens with BOS"),
+    EXPECT_NE(in_memory.description.find("3,000 records shuffled (seed 42; QuantScope's order, not HF datasets'), "
+                                         "200 samples of <= 16 tokens with BOS"),
               std::string::npos)
         << in_memory.description;
     // The protocol written out: walk seeded_permutation(3000, 42), take the records whose
