@@ -1,0 +1,25 @@
+// load_tokenizer(): picks the implementation from the files in a model folder.
+#include <filesystem>
+
+#include "core/error.h"
+#include "tokenizers/tokenizer.h"
+#include "tokenizers/tokenizer_impls.h"
+
+namespace qs {
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) throw Error("tokenizer folder " + dir + " does not exist or is not a folder");
+    const fs::path d(dir);
+    if (fs::is_regular_file(d / "tokenizer.json", ec)) return make_hf_json_tokenizer(dir);
+    if (fs::is_regular_file(d / "vocab.json", ec) && fs::is_regular_file(d / "merges.txt", ec))
+        return make_gpt2_files_tokenizer(dir);
+    if (fs::is_regular_file(d / "tokenizer.model", ec)) return make_sentencepiece_tokenizer(dir);
+    if (fs::is_regular_file(d / "vocab.json", ec))
+        throw Error("tokenizer folder " + dir + " has vocab.json but no merges.txt");
+    throw Error("no tokenizer in " + dir +
+                ": expected tokenizer.json, vocab.json + merges.txt, or tokenizer.model (SentencePiece)");
+}
+
+}  // namespace qs
