@@ -88,8 +88,13 @@ const AddedToken* AddedVocabulary::find_content(const std::string& c) const {
 }
 
 namespace {
+// The regex crate's \w (tokenizers' single_word check): Alphabetic, marks, Nd, Pc, Join_Control.
+// Alphabetic is approximated by L, Nl and the circled letters (the Other_Alphabetic symbols).
 bool is_word_char(char32_t c) {
-    return c == '_' || (unicode::category_bit(c) & (unicode::kMaskL | unicode::kMaskN)) != 0;
+    using G = unicode::GeneralCategory;
+    const uint32_t word = unicode::kMaskL | unicode::kMaskM | unicode::cat_bit(G::Nd) | unicode::cat_bit(G::Nl) |
+                          unicode::cat_bit(G::Pc);
+    return (unicode::category_bit(c) & word) != 0 || c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9);
 }
 }  // namespace
 

@@ -55,6 +55,28 @@ EXTRA_CASES = ["", " ", "  ", "\n", "\n\n", " \n ", "a", " a", "a ", "  a", "\u2
                "'s", "it's", "IT'S", "x'ſ", "1234567", "a1b2c3", " \u00a0 x", "\u3000\u3000z"]
 
 
+# Random texts from pieces that stress the pre-tokenizer regexes, normalization, added-token
+# matching (lstrip/rstrip/single_word) and byte fallback.
+RANDOM_POOL = [" ", "  ", "   ", "\n", "\n\n", "\t", "\r\n", "\u00a0", "\u3000", "\u2009", "a", "b", "e", "s",
+               "t", "x", "'", "'s", "'T", "'ll", "\u017f", "I'm", "0", "1", "7", "42", "12345", "\u00bd", "\u0663",
+               ".", ",", "!", "?", "-", "@-@", "...", "(", ")", "$", "\u00e9", "e\u0301", "\u00f1", "\u03a9", "\u01c5",
+               "\u65e5", "\u672c", "\u8a9e", "\U0001F600", "\U0001F44D\U0001F3FD", "\u200d", "\u200b",
+               "\u2581", "<s>", "</s>", "<unk>", "<|endoftext|>", "<|start_story|>", "<|end_story|>",
+               "<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>", " dog is",
+               "[[TAG]]", "<0x41>", "<pad>", "<mask>", "Hello", " world", "don't", "\x1f", "\x85", "\uff21\uff22",
+               "\U0001D7D8", "\ufb01", "\u1100\u1161", "A\u030a", "\u212b", "q\u0307\u0323", "\u0958",
+               "\U00020000", "\ufeff", "_", "story", "Lily", " the", "ing"]
+
+
+def random_cases(n=160, seed=20240601):
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        k = rng.randint(0, 14)
+        out.append(("random:%d" % i, "".join(rng.choice(RANDOM_POOL) for _ in range(k))))
+    return out
+
+
 def fnv1a64(ids):
     h = 0xCBF29CE484222325
     for i in ids:
@@ -88,7 +110,7 @@ def load_cases():
                 cases.append(("%s:%d" % (fn, i + 1), line))
     for i, t in enumerate(EXTRA_CASES):
         cases.append(("extra:%d" % i, t))
-    return cases
+    return cases + random_cases()
 
 
 class Ref:
