@@ -178,8 +178,16 @@ at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::Sca
     const uint8_t* ptr = file_.data() + off;
     const size_t nbytes = ti->end - ti->begin;
     at::Tensor out = at::empty(ti->shape, at::TensorOptions().dtype(st));
-    if (nbytes) std::memcpy(out.data_ptr(), ptr, nbytes);
-    file_.drop(off, nbytes);
+    // Copy in slices, releasing each mapped slice at once, so a large tensor is never held
+    // twice (mapped + copied). The map is read-only: dropping a page that the next slice
+    // shares only means it is faulted in again from the page cache.
+    constexpr size_t kSlice = size_t(32) << 20;
+    auto* dst = static_cast<uint8_t*>(out.data_ptr());
+    for (size_t done = 0; done < nbytes; done += kSlice) {
+        const size_t n = std::min(kSlice, nbytes - done);
+        std::memcpy(dst + done, ptr + done, n);
+        file_.drop(off + done, n);
+    }
     if (as && *as != st) out = out.to(*as);
     return out;
 }

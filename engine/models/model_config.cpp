@@ -20,6 +20,11 @@ struct Reader {
             throw Error(path + ": key '" + key + "' must be a positive integer, found " + j[key].dump());
         return j[key].get<int64_t>();
     }
+    // Optional, but when present it must be a positive integer (a 0 head count divides by zero).
+    int64_t opt_pos_int(const char* key, int64_t def) const {
+        if (!j.contains(key) || j[key].is_null()) return def;
+        return req_int(key);
+    }
     int64_t opt_int(const char* key, int64_t def) const {
         if (!j.contains(key) || j[key].is_null()) return def;
         if (!j[key].is_number_integer())
@@ -44,9 +49,11 @@ struct Reader {
     // eos_token_id may be a list (Llama 3); take the first.
     int64_t token_id(const char* key) const {
         if (!j.contains(key) || j[key].is_null()) return -1;
-        if (j[key].is_array()) return j[key].empty() ? -1 : j[key][0].get<int64_t>();
-        if (!j[key].is_number_integer()) throw Error(path + ": key '" + key + "' must be a token id");
-        return j[key].get<int64_t>();
+        if (j[key].is_array() && j[key].empty()) return -1;
+        const json& v = j[key].is_array() ? j[key][0] : j[key];
+        if (!v.is_number_integer())
+            throw Error(path + ": key '" + key + "' must be a token id or a list of token ids, found " + j[key].dump());
+        return v.get<int64_t>();
     }
 };
 
@@ -91,8 +98,8 @@ ModelConfig parse_model_config(const json& j, const std::string& path) {
         c.intermediate_size = r.req_int("ffn_dim");
         c.num_kv_heads = c.num_heads;
         c.head_dim = c.hidden_size / c.num_heads;
-        c.max_position_embeddings = r.opt_int("max_position_embeddings", 2048);
-        c.word_embed_proj_dim = r.opt_int("word_embed_proj_dim", c.hidden_size);
+        c.max_position_embeddings = r.opt_pos_int("max_position_embeddings", 2048);
+        c.word_embed_proj_dim = r.opt_pos_int("word_embed_proj_dim", c.hidden_size);
         c.do_layer_norm_before = r.opt_bool("do_layer_norm_before", true);
         c.has_final_layer_norm = c.do_layer_norm_before && !r.opt_bool("_remove_final_layer_norm", false);
         c.enable_bias = r.opt_bool("enable_bias", true);
@@ -103,9 +110,9 @@ ModelConfig parse_model_config(const json& j, const std::string& path) {
             throw Error(path + ": activation_function '" + c.activation + "' is not supported (relu, gelu)");
     } else {
         c.intermediate_size = r.req_int("intermediate_size");
-        c.num_kv_heads = r.opt_int("num_key_value_heads", c.num_heads);
-        c.head_dim = r.opt_int("head_dim", c.hidden_size / c.num_heads);
-        c.max_position_embeddings = r.opt_int("max_position_embeddings", 2048);
+        c.num_kv_heads = r.opt_pos_int("num_key_value_heads", c.num_heads);
+        c.head_dim = r.opt_pos_int("head_dim", c.hidden_size / c.num_heads);
+        c.max_position_embeddings = r.opt_pos_int("max_position_embeddings", 2048);
         c.rms_norm_eps = r.opt_num("rms_norm_eps", 1e-6);
         c.rope_theta = r.opt_num("rope_theta", 10000.0);
         c.tie_word_embeddings = r.opt_bool("tie_word_embeddings", false);
@@ -122,6 +129,9 @@ ModelConfig parse_model_config(const json& j, const std::string& path) {
         if (j.contains("rope_scaling") && !j["rope_scaling"].is_null()) {
             const json& rs = j["rope_scaling"];
             if (!rs.is_object()) throw Error(path + ": rope_scaling must be an object or null");
+            for (const char* k : {"rope_type", "type"})
+                if (rs.contains(k) && !rs[k].is_string())
+                    throw Error(path + ": rope_scaling '" + k + "' must be a string, found " + rs[k].dump());
             std::string type = rs.value("rope_type", rs.value("type", std::string()));
             if (type == "default" || type.empty()) {
                 type = "";
@@ -147,7 +157,7 @@ ModelConfig parse_model_config(const json& j, const std::string& path) {
     if (c.num_heads % c.num_kv_heads != 0)
         throw Error(path + ": num_attention_heads " + std::to_string(c.num_heads) +
                     " is not a multiple of num_key_value_heads " + std::to_string(c.num_kv_heads));
-    if (c.arch == Arch::OPT && c.hidden_size % c.num_heads != 0)
+    if ((c.arch == Arch::OPT || !j.contains("head_dim") || j["head_dim"].is_null()) && c.hidden_size % c.num_heads != 0)
         throw Error(path + ": hidden_size " + std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
                     std::to_string(c.num_heads));
     return c;

@@ -2,6 +2,8 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -9,6 +11,7 @@
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "models/causal_lm.h"
+#include "models/packed_linears.h"
 
 namespace qs {
 
@@ -74,6 +77,35 @@ bool ignorable(const std::string& name) {
            name.find(".attn.bias") != std::string::npos || name.find("masked_bias") != std::string::npos;
 }
 
+// True when every element is finite. A min/max reduction allocates nothing tensor-sized;
+// at::isfinite(t) would allocate an abs() copy plus bool masks (~1.75x an fp32 tensor),
+// which raised the peak RSS of loading and left the heap fragmented.
+bool all_finite(const at::Tensor& t) {
+    if (t.numel() == 0) return true;
+    if (t.scalar_type() == at::kHalf) {  // libtorch 1.13 has no CPU aminmax for Half: go by slices
+        const at::Tensor flat = t.reshape({-1});
+        const int64_t n = flat.numel(), step = int64_t(1) << 20;
+        for (int64_t i = 0; i < n; i += step)
+            if (!at::isfinite(flat.slice(0, i, std::min(i + step, n))).all().item<bool>()) return false;
+        return true;
+    }
+    auto mm = at::aminmax(t);  // NaN propagates to both
+    return std::isfinite(std::get<0>(mm).item<double>()) && std::isfinite(std::get<1>(mm).item<double>());
+}
+
+// " (2 NaN, 1 Inf; first at [5, 1])" for a tensor that is not all finite.
+std::string non_finite_summary(const at::Tensor& t) {
+    const int64_t nan = at::isnan(t).sum().item<int64_t>();
+    const int64_t inf = at::isinf(t).sum().item<int64_t>();
+    int64_t flat = at::logical_not(at::isfinite(t)).reshape({-1}).nonzero()[0][0].item<int64_t>();
+    std::vector<int64_t> idx(t.dim());
+    for (int64_t d = t.dim() - 1; d >= 0; --d) {
+        idx[d] = flat % t.size(d);
+        flat /= t.size(d);
+    }
+    return " (" + std::to_string(nan) + " NaN, " + std::to_string(inf) + " Inf; first at " + shape_str(idx) + ")";
+}
+
 }  // namespace
 
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& opts, const Progress& progress) {
@@ -94,6 +126,11 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         return canonical.rfind("model.", 0) == 0 ? prefix + canonical.substr(6) : canonical;
     };
 
+    // Quantized checkpoints (AutoAWQ GEMM, QuantScope W8A16): their packed Linears are read
+    // through the quantization_config and dequantized on the fly (models/packed_linears.h).
+    const std::unique_ptr<PackedCheckpointFormat> packed_fmt = detect_packed_format(ck);
+    std::map<std::string, std::string> packed_linears;  // canonical Linear name -> stored name
+
     auto expected = expected_tensors(c, "model.");
     const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
     std::set<std::string> used;
@@ -104,6 +141,14 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         std::string sname = stored(name);
         bool optional_tied = false;
         if (c.tie_word_embeddings && (name == "lm_head.weight" || name == embed_name)) optional_tied = true;
+        if (packed_fmt && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
+            is_packed_linear(ck, *packed_fmt, sname.substr(0, sname.size() - 7))) {
+            const std::string lin = sname.substr(0, sname.size() - 7);
+            for (const auto& t : packed_tensor_names(*packed_fmt, lin)) used.insert(t);
+            packed_linears[name.substr(0, name.size() - 7)] = lin;
+            progress(double(++done) / expected.size(), "loading " + lin + " (" + packed_fmt->describe() + ")");
+            continue;
+        }
         if (!ck.has(sname)) {
             if (optional_tied) continue;
             throw Error(dir + ": required tensor '" + sname + "' (shape " + shape_str(shape) +
@@ -118,8 +163,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
                         ", expected a floating type (F32, F16, BF16); quantized checkpoints are opened through "
                         "their quantization_config");
         at::Tensor t = ck.load(sname, opts.dtype);
-        if (opts.check_finite && !at::isfinite(t).all().item<bool>())
-            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values");
+        if (opts.check_finite && !all_finite(t))
+            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
+                        non_finite_summary(t));
         loaded[name] = t.to(opts.device);
         used.insert(sname);
         progress(double(++done) / expected.size(), "loading " + sname);
@@ -153,6 +199,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         l.bias = take(n + ".bias");
         l.in_features = in;
         l.out_features = out;
+        auto pk = packed_linears.find(n);
+        if (pk != packed_linears.end())
+            l.packed = load_packed_linear(ck, *packed_fmt, pk->second, in, out, opts.device);
         return l;
     };
     auto mk_norm = [&](const std::string& n, Norm::Kind kind, double eps) {

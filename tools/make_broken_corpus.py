@@ -1,0 +1,425 @@
+#!/usr/bin/env python3
+"""Build the corpus of broken model folders under tests/data/broken/.
+
+Every case starts from the same tiny, valid 1-layer LLaMA checkpoint that this script
+writes itself (hidden 8, 2 heads, 1 KV head, FFN 24, vocab 16, tied embeddings; about
+3.7 KB of fp32 weights) and breaks exactly one thing. Only the Python standard library
+is used (struct + json + random); the bytes are deterministic, so re-running the script
+reproduces the committed files exactly.
+
+Each case folder holds the model files plus one of:
+  expected_error.txt    the substring the qs::Error message (and the CLI's stderr) must
+                        contain. "{dir}" stands for the model folder as passed to the
+                        loader, so "{dir}/model.safetensors: ..." also checks that the
+                        error names the file, and "{dir}: ..." that it names the folder.
+  expected_warning.txt  (valid cases) a warning the loader must report.
+  use_empty_temp_dir    marker: git cannot store an empty folder, so the tests load a
+                        freshly created empty temporary folder instead of this one.
+
+Consumers: tests/engine/test_broken_corpus.cpp and tests/cli/broken_corpus.sh.
+The .safetensors files also seed the header-parser fuzzer (tools/fuzz/run_fuzz.sh).
+
+    python3 tools/make_broken_corpus.py [--out tests/data/broken]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import struct
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+HIDDEN, FFN, VOCAB, HEADS, KV_HEADS = 8, 24, 16, 2, 1
+HEAD_DIM = HIDDEN // HEADS
+
+BASE_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": HIDDEN,
+    "intermediate_size": FFN,
+    "num_hidden_layers": 1,
+    "num_attention_heads": HEADS,
+    "num_key_value_heads": KV_HEADS,
+    "vocab_size": VOCAB,
+    "max_position_embeddings": 64,
+    "rms_norm_eps": 1e-05,
+    "rope_theta": 10000.0,
+    "hidden_act": "silu",
+    "tie_word_embeddings": True,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "torch_dtype": "float32",
+}
+
+DTYPE_SIZE = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+
+
+# ---------------------------------------------------------------- tensors and files
+
+
+class T:
+    """One stored tensor: name, dtype, shape and its raw little-endian bytes."""
+
+    def __init__(self, name: str, shape: list[int], data: bytes, dtype: str = "F32"):
+        self.name, self.shape, self.data, self.dtype = name, list(shape), data, dtype
+
+
+def f32(values) -> bytes:
+    return struct.pack("<%df" % len(values), *values)
+
+
+def base_tensors(seed: int = 1234) -> list[T]:
+    rng = random.Random(seed)
+
+    def rand(name, shape, std=0.1):
+        n = math.prod(shape)
+        return T(name, shape, f32([rng.gauss(0.0, std) for _ in range(n)]))
+
+    def norm(name):
+        return T(name, [HIDDEN], f32([1.0 + rng.gauss(0.0, 0.05) for _ in range(HIDDEN)]))
+
+    l = "model.layers.0."
+    ts = [
+        rand("model.embed_tokens.weight", [VOCAB, HIDDEN]),
+        norm(l + "input_layernorm.weight"),
+        rand(l + "mlp.down_proj.weight", [HIDDEN, FFN]),
+        rand(l + "mlp.gate_proj.weight", [FFN, HIDDEN]),
+        rand(l + "mlp.up_proj.weight", [FFN, HIDDEN]),
+        norm(l + "post_attention_layernorm.weight"),
+        rand(l + "self_attn.k_proj.weight", [KV_HEADS * HEAD_DIM, HIDDEN]),
+        rand(l + "self_attn.o_proj.weight", [HIDDEN, HEADS * HEAD_DIM]),
+        rand(l + "self_attn.q_proj.weight", [HEADS * HEAD_DIM, HIDDEN]),
+        rand(l + "self_attn.v_proj.weight", [KV_HEADS * HEAD_DIM, HIDDEN]),
+        norm("model.norm.weight"),
+    ]
+    return sorted(ts, key=lambda t: t.name)
+
+
+def layout(tensors: list[T]) -> tuple[dict, bytearray]:
+    """Header dict (with data_offsets in list order) and the data section."""
+    header: dict = {"__metadata__": {"format": "pt"}}
+    data = bytearray()
+    for t in tensors:
+        header[t.name] = {"dtype": t.dtype, "shape": t.shape, "data_offsets": [len(data), len(data) + len(t.data)]}
+        data += t.data
+    return header, data
+
+
+def encode(header, data: bytes, header_len: int | None = None, raw_header: bytes | None = None) -> bytes:
+    """safetensors bytes: u64 little-endian header length, JSON header padded to 8, data."""
+    h = raw_header if raw_header is not None else json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    n = len(h) if header_len is None else header_len
+    return struct.pack("<Q", n) + h + bytes(data)
+
+
+def safetensors(tensors: list[T]) -> bytes:
+    return encode(*layout(tensors))
+
+
+def replace(tensors: list[T], name: str, new: T | None) -> list[T]:
+    out = [t for t in tensors if t.name != name]
+    if new is not None:
+        out.append(new)
+    return sorted(out, key=lambda t: t.name)
+
+
+def with_value(t: T, flat_index: int, value: float) -> T:
+    vals = list(struct.unpack("<%df" % (len(t.data) // 4), t.data))
+    vals[flat_index] = value
+    return T(t.name, t.shape, f32(vals), t.dtype)
+
+
+# ---------------------------------------------------------------- the corpus
+
+CASES: list[tuple[str, str, dict, str]] = []  # (name, what, files, expected)
+
+
+def case(name: str, what: str, files: dict, expected: str, kind: str = "error") -> None:
+    CASES.append((name, what, files, expected, kind))
+
+
+def config_json(**changes) -> bytes:
+    c = dict(BASE_CONFIG)
+    for k, v in changes.items():
+        if v is None:
+            c.pop(k, None)
+        else:
+            c[k] = v
+    return (json.dumps(c, indent=2) + "\n").encode()
+
+
+def build_cases() -> None:
+    ts = base_tensors()
+    cfg = config_json()
+    good = safetensors(ts)
+    header, data = layout(ts)
+    hjson = json.dumps(header, separators=(",", ":")).encode()
+    hpad = len(hjson) + (8 - len(hjson) % 8) % 8
+    data_size = len(data)
+    L = "model.layers.0."
+
+    def st(h=None, d=None, **kw):
+        return encode(header if h is None else h, data if d is None else d, **kw)
+
+    def hcopy():
+        return json.loads(json.dumps(header))
+
+    # --- the safetensors container ------------------------------------------------
+    case("truncated_tiny", "model.safetensors cut to its first 5 bytes",
+         {"config.json": cfg, "model.safetensors": good[:5]},
+         "{dir}/model.safetensors: file is 5 bytes, too short for a safetensors header (truncated?)")
+    case("empty_weights_file", "model.safetensors is 0 bytes",
+         {"config.json": cfg, "model.safetensors": b""},
+         "{dir}/model.safetensors: file is 0 bytes, too short for a safetensors header")
+    cut = 8 + hpad // 2
+    case("truncated_in_header", "file cut in the middle of the JSON header",
+         {"config.json": cfg, "model.safetensors": good[:cut]},
+         "{dir}/model.safetensors: header length %d goes beyond the end of the file (%d bytes;" % (hpad, cut))
+    case("header_length_beyond_file", "header length field says 1,000,000 bytes; the file is a few KB",
+         {"config.json": cfg, "model.safetensors": st(header_len=1_000_000)},
+         "{dir}/model.safetensors: header length 1000000 goes beyond the end of the file (%d bytes;" % len(good))
+    case("header_length_huge", "header length field is 2^64-1 (overflow bait)",
+         {"config.json": cfg, "model.safetensors": st(header_len=2**64 - 1)},
+         "{dir}/model.safetensors: header length 18446744073709551615 goes beyond the end of the file")
+    garbage = (b"this is not JSON at all " * (hpad // 24 + 1))[:hpad]
+    case("header_not_json", "the header bytes are plain text",
+         {"config.json": cfg, "model.safetensors": st(raw_header=garbage)},
+         "{dir}/model.safetensors: header is not valid JSON")
+    case("header_not_object", "the header is a JSON array",
+         {"config.json": cfg, "model.safetensors": encode(None, b"", raw_header=b"[1,2,3]")},
+         "{dir}/model.safetensors: header is not a JSON object")
+    trunc = good[: len(good) - 100]
+    # nlohmann::json iterates keys in sorted order: v_proj (ends 32 bytes before the end)
+    # is the first tensor found outside the shortened data section.
+    v_end = header[L + "self_attn.v_proj.weight"]["data_offsets"][1]
+    case("truncated_data", "the last 100 bytes of the data section are cut off",
+         {"config.json": cfg, "model.safetensors": trunc},
+         "{dir}/model.safetensors: tensor '%sself_attn.v_proj.weight': data_offsets end %d lies outside the data "
+         "section (%d bytes; file truncated?)" % (L, v_end, data_size - 100))
+
+    h = hcopy()
+    h["model.norm.weight"]["dtype"] = "Q3"
+    case("unknown_dtype", "model.norm.weight has dtype 'Q3'",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor 'model.norm.weight': unknown dtype 'Q3'")
+    h = hcopy()
+    h[L + "mlp.up_proj.weight"]["dtype"] = "F16"
+    case("dtype_size_mismatch", "up_proj says F16 but its byte range holds F32 data",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor '%smlp.up_proj.weight': shape [24, 8] x F16 needs 384 bytes but "
+         "data_offsets span 768" % L)
+    h = hcopy()
+    h[L + "mlp.up_proj.weight"]["shape"] = [24, 9]
+    case("shape_size_mismatch", "up_proj's shape [24, 9] does not match its 768-byte range",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor '%smlp.up_proj.weight': shape [24, 9] x F32 needs 864 bytes but "
+         "data_offsets span 768" % L)
+    h = hcopy()
+    b, e = h["model.norm.weight"]["data_offsets"]
+    h["model.norm.weight"]["data_offsets"] = [data_size + 4096, data_size + 4096 + (e - b)]
+    case("offsets_out_of_file", "model.norm.weight's data_offsets point 4 KB past the end of the file",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor 'model.norm.weight': data_offsets end %d lies outside the data section"
+         % (data_size + 4096 + (e - b)))
+    h = hcopy()
+    h["model.norm.weight"]["data_offsets"] = [e, b]
+    case("offsets_reversed", "model.norm.weight's data_offsets end before they begin",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor 'model.norm.weight': data_offsets [%d, %d] end before begin" % (e, b))
+    h = hcopy()
+    kb, ke = h[L + "self_attn.k_proj.weight"]["data_offsets"]
+    h[L + "self_attn.v_proj.weight"]["data_offsets"] = [kb + 16, ke + 16]
+    case("overlapping_offsets", "v_proj's byte range starts 16 bytes into k_proj's",
+         {"config.json": cfg, "model.safetensors": st(h)},
+         "{dir}/model.safetensors: tensor '%sself_attn.v_proj.weight' bytes [%d, %d) overlap the previous tensor "
+         "(which ends at %d)" % (L, kb + 16, ke + 16, ke))
+    # A 16-byte hole in front of o_proj: every later tensor shifts by 16.
+    h = hcopy()
+    ob = h[L + "self_attn.o_proj.weight"]["data_offsets"][0]
+    for name, ent in h.items():
+        if name != "__metadata__" and ent["data_offsets"][0] >= ob:
+            ent["data_offsets"] = [x + 16 for x in ent["data_offsets"]]
+    case("gap_in_data", "16 unindexed bytes between k_proj and o_proj",
+         {"config.json": cfg, "model.safetensors": st(h, data[:ob] + bytes(16) + data[ob:])},
+         "{dir}/model.safetensors: unindexed gap of 16 bytes before tensor '%sself_attn.o_proj.weight'" % L)
+    case("trailing_bytes", "32 bytes after the last tensor that no header entry describes",
+         {"config.json": cfg, "model.safetensors": st(d=data + bytes(32))},
+         "{dir}/model.safetensors: 32 trailing bytes after the last tensor are not described by the header")
+    case("weights_is_directory", "model.safetensors is a folder",
+         {"config.json": cfg, "model.safetensors/placeholder.txt": b"model.safetensors is a folder in this case\n"},
+         "{dir}/model.safetensors: is a directory, expected a file")
+
+    # --- tensors against the config ------------------------------------------------
+    case("missing_tensor", "up_proj is absent",
+         {"config.json": cfg, "model.safetensors": safetensors(replace(ts, L + "mlp.up_proj.weight", None))},
+         "{dir}: required tensor '%smlp.up_proj.weight' (shape [24, 8]) is missing from the checkpoint" % L)
+    rng = random.Random(7)
+    small_up = T(L + "mlp.up_proj.weight", [16, 8], f32([rng.gauss(0, 0.1) for _ in range(128)]))
+    case("wrong_shape", "up_proj stored as [16, 8] instead of [24, 8]",
+         {"config.json": cfg, "model.safetensors": safetensors(replace(ts, L + "mlp.up_proj.weight", small_up))},
+         "{dir}/model.safetensors: tensor '%smlp.up_proj.weight' has shape [16, 8], expected [24, 8]" % L)
+    o = next(t for t in ts if t.name == L + "self_attn.o_proj.weight")
+    case("nan_weights", "o_proj[2, 3] is NaN",
+         {"config.json": cfg,
+          "model.safetensors": safetensors(replace(ts, o.name, with_value(o, 2 * 8 + 3, float("nan"))))},
+         "{dir}/model.safetensors: tensor '%sself_attn.o_proj.weight' contains NaN or Inf values (1 NaN, 0 Inf; "
+         "first at [2, 3])" % L)
+    g = next(t for t in ts if t.name == L + "mlp.gate_proj.weight")
+    gi = with_value(with_value(g, 5 * 8 + 1, float("-inf")), 20 * 8 + 7, float("inf"))
+    case("inf_weights", "gate_proj[5, 1] is -Inf and gate_proj[20, 7] is +Inf",
+         {"config.json": cfg, "model.safetensors": safetensors(replace(ts, g.name, gi))},
+         "{dir}/model.safetensors: tensor '%smlp.gate_proj.weight' contains NaN or Inf values (0 NaN, 2 Inf; "
+         "first at [5, 1])" % L)
+    n = next(t for t in ts if t.name == "model.norm.weight")
+    ni = T(n.name, n.shape, struct.pack("<8i", *range(8)), "I32")
+    case("integer_dtype", "model.norm.weight is stored as I32",
+         {"config.json": cfg, "model.safetensors": safetensors(replace(ts, n.name, ni))},
+         "{dir}/model.safetensors: tensor 'model.norm.weight' has dtype I32, expected a floating type")
+    case("tied_embedding_missing", "tie_word_embeddings is true but neither the embedding nor lm_head is stored",
+         {"config.json": cfg, "model.safetensors": safetensors(replace(ts, "model.embed_tokens.weight", None))},
+         "{dir}: neither 'model.embed_tokens.weight' nor 'lm_head.weight' is in the checkpoint")
+    case("untied_lm_head_missing", "tie_word_embeddings is false and lm_head.weight is absent",
+         {"config.json": config_json(tie_word_embeddings=False), "model.safetensors": good},
+         "{dir}: required tensor 'lm_head.weight' (shape [16, 8]) is missing from the checkpoint")
+
+    # --- config.json -----------------------------------------------------------------
+    case("config_missing_hidden_size", "config.json has no hidden_size",
+         {"config.json": config_json(hidden_size=None), "model.safetensors": good},
+         "{dir}/config.json: missing required key 'hidden_size' for LlamaForCausalLM")
+    case("config_missing_model_type", "config.json has no model_type",
+         {"config.json": config_json(model_type=None), "model.safetensors": good},
+         "{dir}/config.json: missing required key 'model_type'")
+    case("config_invalid_json", "config.json is cut off in the middle",
+         {"config.json": cfg[: len(cfg) // 2], "model.safetensors": good},
+         "{dir}/config.json: invalid JSON")
+    case("config_not_object", "config.json is a JSON array",
+         {"config.json": b"[\"llama\"]\n", "model.safetensors": good},
+         "{dir}/config.json: expected a JSON object")
+    case("config_wrong_type", "hidden_size is a string",
+         {"config.json": config_json(hidden_size="8"), "model.safetensors": good},
+         "{dir}/config.json: key 'hidden_size' must be a positive integer, found \"8\"")
+    case("unknown_model_type", "model_type is gpt2",
+         {"config.json": config_json(model_type="gpt2", architectures=["GPT2LMHeadModel"]), "model.safetensors": good},
+         "{dir}/config.json: unknown model_type 'gpt2'")
+    case("non_causal_architecture", "architectures names a sequence classifier",
+         {"config.json": config_json(architectures=["LlamaForSequenceClassification"]), "model.safetensors": good},
+         "{dir}/config.json: architecture 'LlamaForSequenceClassification' is not a causal LM")
+    case("heads_not_multiple_of_kv_heads", "2 attention heads, 3 KV heads",
+         {"config.json": config_json(num_key_value_heads=3), "model.safetensors": good},
+         "{dir}/config.json: num_attention_heads 2 is not a multiple of num_key_value_heads 3")
+    case("zero_kv_heads", "num_key_value_heads is 0 (was a division by zero)",
+         {"config.json": config_json(num_key_value_heads=0), "model.safetensors": good},
+         "{dir}/config.json: key 'num_key_value_heads' must be a positive integer, found 0")
+    case("negative_head_dim", "head_dim is -4",
+         {"config.json": config_json(head_dim=-4), "model.safetensors": good},
+         "{dir}/config.json: key 'head_dim' must be a positive integer, found -4")
+    case("bad_eos_token_id", "eos_token_id is a list of strings (was an internal error)",
+         {"config.json": config_json(eos_token_id=["</s>"]), "model.safetensors": good},
+         "{dir}/config.json: key 'eos_token_id' must be a token id or a list of token ids, found [\"</s>\"]")
+    opt_cfg = {"architectures": ["OPTForCausalLM"], "model_type": "opt", "hidden_size": 8, "num_hidden_layers": 1,
+               "num_attention_heads": 2, "vocab_size": 16, "max_position_embeddings": 64,
+               "do_layer_norm_before": True, "word_embed_proj_dim": 8, "torch_dtype": "float32"}
+    case("opt_config_missing_ffn_dim", "an OPT config.json without ffn_dim",
+         {"config.json": (json.dumps(opt_cfg, indent=2) + "\n").encode(), "model.safetensors": good},
+         "{dir}/config.json: missing required key 'ffn_dim' for OPTForCausalLM")
+
+    # --- the folder ------------------------------------------------------------------
+    case("empty_folder", "an empty folder (created at test time: git cannot store one)",
+         {"use_empty_temp_dir": b"The tests load a freshly created empty temporary folder for this case.\n"},
+         "{dir}/config.json: missing (the folder is empty)")
+    case("no_config", "weights without config.json",
+         {"model.safetensors": good},
+         "{dir}/config.json: missing; expected a Hugging Face model folder")
+    case("no_weights_file", "config.json only",
+         {"config.json": cfg},
+         "{dir}: no weights found (expected model.safetensors or model.safetensors.index.json)")
+    case("only_pytorch_bin", "a pickle checkpoint (pytorch_model.bin) and no safetensors",
+         {"config.json": cfg, "pytorch_model.bin": b"PK\x03\x04 not a real pickle; never opened\n"},
+         "{dir}: only pytorch_model.bin found. QuantScope reads safetensors only")
+
+    # --- sharded checkpoints -----------------------------------------------------------
+    s1 = [t for t in ts if t.name < L + "self_attn"]
+    s2 = [t for t in ts if t.name >= L + "self_attn"]
+    n1, n2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
+
+    def index(wm):
+        return (json.dumps({"metadata": {"total_size": data_size}, "weight_map": wm}, indent=2) + "\n").encode()
+
+    wm = {t.name: n1 for t in s1} | {t.name: n2 for t in s2}
+    case("sharded_missing_shard", "the index names a second shard that is not there",
+         {"config.json": cfg, "model.safetensors.index.json": index(wm), n1: safetensors(s1)},
+         "{dir}/model.safetensors.index.json: shard '%s' (holding '%s') is missing" % (n2, sorted(t.name for t in s2)[0]))
+    case("sharded_index_lists_absent_tensor", "the index lists lm_head.weight in shard 1, which does not store it",
+         {"config.json": cfg, "model.safetensors.index.json": index(wm | {"lm_head.weight": n1}),
+          n1: safetensors(s1), n2: safetensors(s2)},
+         "{dir}/%s: tensor 'lm_head.weight' is listed in model.safetensors.index.json but not stored in this shard" % n1)
+    wm_short = dict(wm)
+    del wm_short["model.norm.weight"]
+    case("sharded_tensor_not_in_index", "shard 2 stores model.norm.weight, which the index does not list",
+         {"config.json": cfg, "model.safetensors.index.json": index(wm_short), n1: safetensors(s1), n2: safetensors(s2)},
+         "{dir}/%s: tensor 'model.norm.weight' is not listed in model.safetensors.index.json" % n2)
+    case("sharded_index_no_weight_map", "the index has no weight_map",
+         {"config.json": cfg, "model.safetensors.index.json": b"{\"metadata\": {}}\n",
+          n1: safetensors(s1), n2: safetensors(s2)},
+         "{dir}/model.safetensors.index.json: missing object 'weight_map'")
+    case("sharded_index_escapes_folder", "the index points a tensor at ../model.safetensors",
+         {"config.json": cfg, "model.safetensors.index.json": index(wm | {"model.norm.weight": "../model.safetensors"}),
+          n1: safetensors(s1), n2: safetensors(s2)},
+         "{dir}/model.safetensors.index.json: weight_map['model.norm.weight'] names '../model.safetensors', "
+         "which is not a file in this folder")
+
+    # --- valid: an unknown extra tensor is a warning, not an error ---------------------
+    extra = T(L + "extra_scale", [HIDDEN], f32([0.5] * HIDDEN))
+    case("valid_extra_tensor", "a valid model with one unknown extra tensor (loads, with a warning)",
+         {"config.json": cfg, "model.safetensors": safetensors(sorted(ts + [extra], key=lambda t: t.name))},
+         "{dir}/model.safetensors: unknown extra tensor '%sextra_scale' (shape [8]) ignored" % L, kind="warning")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=str(REPO / "tests" / "data" / "broken"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    build_cases()
+    names = [c[0] for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    if out.exists():
+        for p in out.iterdir():  # only what this script owns
+            if p.is_dir() and any((p / f).exists() for f in ("expected_error.txt", "expected_warning.txt")):
+                shutil.rmtree(p)
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    rows = []
+    for name, what, files, expected, kind in CASES:
+        d = out / name
+        d.mkdir()
+        for rel, content in files.items():
+            p = d / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(content)
+            total += len(content)
+        (d / ("expected_%s.txt" % kind)).write_text(expected + "\n")
+        rows.append("| `%s` | %s | %s |" % (name, what, kind))
+    readme = [
+        "# Broken-input corpus",
+        "",
+        "Generated by `tools/make_broken_corpus.py` (do not edit by hand; re-run the script).",
+        "Each folder is a tiny 1-layer LLaMA checkpoint (hidden 8, FFN 24, vocab 16) with exactly one",
+        "thing broken. `expected_error.txt` holds the substring the engine's qs::Error (and",
+        "`quantscope-cli check --model DIR`'s stderr) must contain; `{dir}` stands for the model folder.",
+        "Checked by `tests/engine/test_broken_corpus.cpp` and `tests/cli/broken_corpus.sh`.",
+        "",
+        "| case | what is broken | expects |",
+        "| --- | --- | --- |",
+    ] + rows
+    (out / "README.md").write_text("\n".join(readme) + "\n")
+    print("wrote %d cases (%d bytes of model files) to %s" % (len(CASES), total, out))
+
+
+if __name__ == "__main__":
+    main()
