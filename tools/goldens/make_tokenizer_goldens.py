@@ -34,7 +34,7 @@ import zstandard
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEXT_DIR = os.path.join(ROOT, "tests/data/tokenizer_texts")
-OUT_DIR = os.path.join(ROOT, "tests/data/goldens/tokenizers")
+OUT_DIR = os.environ.get("QS_GOLDEN_OUT") or os.path.join(ROOT, "tests/data/goldens/tokenizers")
 WIKI_ZST = os.path.join(ROOT, "resources/data/wikitext-2-raw-v1/wiki.test.raw.zst")
 SYN_DIR = os.path.join(ROOT, "tests/data/tokenizers")
 
@@ -68,12 +68,18 @@ RANDOM_POOL = [" ", "  ", "   ", "\n", "\n\n", "\t", "\r\n", "\u00a0", "\u3000",
                "\U00020000", "\ufeff", "_", "story", "Lily", " the", "ing"]
 
 
-def random_cases(n=160, seed=20240601):
+def random_cases(n=int(os.environ.get("QS_RANDOM_CASES", "160")), seed=int(os.environ.get("QS_RANDOM_SEED", "20240601"))):
     rng = random.Random(seed)
+    pool = list(RANDOM_POOL)
+    if os.environ.get("QS_RANDOM_UNICODE"):  # stress runs: code points from all over Unicode
+        while len(pool) < len(RANDOM_POOL) + 400:
+            cp = rng.choice([rng.randrange(0x80, 0x3000), rng.randrange(0x3000, 0x10000), rng.randrange(0x10000, 0x30000)])
+            if not 0xD800 <= cp < 0xE000:
+                pool.append(chr(cp))
     out = []
     for i in range(n):
         k = rng.randint(0, 14)
-        out.append(("random:%d" % i, "".join(rng.choice(RANDOM_POOL) for _ in range(k))))
+        out.append(("random:%d" % i, "".join(rng.choice(pool) for _ in range(k))))
     return out
 
 
