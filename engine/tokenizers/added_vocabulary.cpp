@@ -3,7 +3,7 @@
 #include "tokenizers/normalizers.h"
 #include "tokenizers/unicode.h"
 
-namespace qs {
+namespace qs::tok {
 
 // ---- TokenTrie ---------------------------------------------------------------------------
 
@@ -207,4 +207,4 @@ std::vector<SlowTokenSplitter::Piece> SlowTokenSplitter::split(const std::string
     return out;
 }
 
-}  // namespace qs
+}  // namespace qs::tok

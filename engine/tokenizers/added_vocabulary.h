@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace qs {
+namespace qs::tok {
 
 class Normalizer;
 
@@ -89,4 +89,4 @@ private:
     TokenTrie trie_;
 };
 
-}  // namespace qs
+}  // namespace qs::tok

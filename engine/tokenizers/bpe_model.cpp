@@ -6,7 +6,7 @@
 #include "core/error.h"
 #include "tokenizers/unicode.h"
 
-namespace qs {
+namespace qs::tok {
 
 namespace {
 constexpr std::size_t kCacheMaxEntries = 1 << 19;
@@ -251,4 +251,4 @@ void BpeModel::merge_word(std::string_view w, std::vector<int64_t>& out) const {
         if (x.len != 0) out.push_back(x.id);
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace qs {
+namespace qs::tok {
 
 struct BpeConfig {
     std::string unk_token;  // empty: no unk token
@@ -62,4 +62,4 @@ private:
     mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;
 };
 
-}  // namespace qs
+}  // namespace qs::tok

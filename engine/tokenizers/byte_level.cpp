@@ -5,7 +5,7 @@
 
 #include "tokenizers/unicode.h"
 
-namespace qs::byte_level {
+namespace qs::tok::byte_level {
 
 namespace {
 struct Tables {
@@ -62,4 +62,4 @@ bool decode_token(std::string_view token, std::string& bytes) {
     return true;
 }
 
-}  // namespace qs::byte_level
+}  // namespace qs::tok::byte_level

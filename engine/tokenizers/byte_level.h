@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace qs::byte_level {
+namespace qs::tok::byte_level {
 
 char32_t byte_to_char(unsigned char b);
 // -1 if c is not one of the 256 byte-level characters.
@@ -15,4 +15,4 @@ std::string encode(std::string_view text);
 // token holds a character outside the byte-level alphabet.
 bool decode_token(std::string_view token, std::string& bytes);
 
-}  // namespace qs::byte_level
+}  // namespace qs::tok::byte_level

@@ -6,7 +6,7 @@
 #include "tokenizers/unicode.h"
 #include "tokenizers/unicode_regex.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -199,4 +199,4 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& source) 
                 "' is not supported (supported: ByteLevel, Metaspace, Replace, ByteFallback, Fuse, Strip, Sequence)");
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace qs {
+namespace qs::tok {
 
 class Decoder {
 public:
@@ -18,4 +18,4 @@ public:
 
 std::unique_ptr<Decoder> make_decoder(const nlohmann::json& j, const std::string& source);
 
-}  // namespace qs
+}  // namespace qs::tok

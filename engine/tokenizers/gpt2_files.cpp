@@ -13,7 +13,7 @@
 #include "tokenizers/unicode.h"
 #include "tokenizers/unicode_regex.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -191,4 +191,4 @@ std::unique_ptr<Tokenizer> make_gpt2_files_tokenizer(const std::string& dir) {
     return std::make_unique<Gpt2FilesTokenizer>(dir);
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -6,7 +6,7 @@
 
 #include "core/error.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -138,4 +138,4 @@ std::string clean_up_tokenization(const std::string& in) {
     return s;
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -12,7 +12,7 @@
 
 #include "tokenizers/added_vocabulary.h"
 
-namespace qs {
+namespace qs::tok {
 
 struct HfTokenizerConfig {
     std::string tokenizer_class;
@@ -42,4 +42,4 @@ std::string read_text_file(const std::string& path);
 // transformers' clean_up_tokenization().
 std::string clean_up_tokenization(const std::string& s);
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -13,7 +13,7 @@
 #include "tokenizers/tokenizer_impls.h"
 #include "tokenizers/unicode.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -288,4 +288,4 @@ std::unique_ptr<Tokenizer> make_hf_json_tokenizer(const std::string& dir) {
     return std::make_unique<HfJsonTokenizer>(dir);
 }
 
-}  // namespace qs
+}  // namespace qs::tok

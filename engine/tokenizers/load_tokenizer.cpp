@@ -12,10 +12,10 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec)) throw Error("tokenizer folder " + dir + " does not exist or is not a folder");
     const fs::path d(dir);
-    if (fs::is_regular_file(d / "tokenizer.json", ec)) return make_hf_json_tokenizer(dir);
+    if (fs::is_regular_file(d / "tokenizer.json", ec)) return tok::make_hf_json_tokenizer(dir);
     if (fs::is_regular_file(d / "vocab.json", ec) && fs::is_regular_file(d / "merges.txt", ec))
-        return make_gpt2_files_tokenizer(dir);
-    if (fs::is_regular_file(d / "tokenizer.model", ec)) return make_sentencepiece_tokenizer(dir);
+        return tok::make_gpt2_files_tokenizer(dir);
+    if (fs::is_regular_file(d / "tokenizer.model", ec)) return tok::make_sentencepiece_tokenizer(dir);
     if (fs::is_regular_file(d / "vocab.json", ec))
         throw Error("tokenizer folder " + dir + " has vocab.json but no merges.txt");
     throw Error("no tokenizer in " + dir +

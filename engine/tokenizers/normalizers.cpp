@@ -6,7 +6,7 @@
 #include "tokenizers/unicode.h"
 #include "tokenizers/unicode_regex.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -148,4 +148,4 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& so
                 "' is not supported (supported: Sequence, Prepend, Replace, NFC, NFD, Strip)");
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace qs {
+namespace qs::tok {
 
 class Normalizer {
 public:
@@ -20,4 +20,4 @@ std::unique_ptr<Normalizer> make_normalizer(const nlohmann::json& j, const std::
 // Replaces every non-overlapping occurrence of `from` (left to right) by `to`.
 void replace_all(std::u32string& s, const std::u32string& from, const std::u32string& to);
 
-}  // namespace qs
+}  // namespace qs::tok

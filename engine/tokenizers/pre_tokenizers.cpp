@@ -10,7 +10,7 @@
 #include "tokenizers/unicode.h"
 #include "tokenizers/unicode_regex.h"
 
-namespace qs {
+namespace qs::tok {
 
 using nlohmann::json;
 
@@ -301,4 +301,4 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
                 "Whitespace, Punctuation, Sequence)");
 }
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace qs {
+namespace qs::tok {
 
 struct PreSplit {
     std::u32string text;
@@ -29,4 +29,4 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, const 
 // The GPT-2 pattern of ByteLevel(use_regex=true) and of the slow GPT2Tokenizer.
 extern const char* const kGpt2SplitPattern;
 
-}  // namespace qs
+}  // namespace qs::tok

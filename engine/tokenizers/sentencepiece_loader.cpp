@@ -15,7 +15,7 @@
 #include "tokenizers/spm_shim/spm_api.h"
 #include "tokenizers/tokenizer_impls.h"
 
-namespace qs {
+namespace qs::tok {
 
 namespace {
 
@@ -302,4 +302,4 @@ std::unique_ptr<Tokenizer> make_sentencepiece_tokenizer(const std::string& dir) 
     return std::make_unique<SentencePieceTokenizer>(dir);
 }
 
-}  // namespace qs
+}  // namespace qs::tok

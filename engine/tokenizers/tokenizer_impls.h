@@ -6,7 +6,7 @@
 
 #include "tokenizers/tokenizer.h"
 
-namespace qs {
+namespace qs::tok {
 
 // <dir>/tokenizer.json (Hugging Face `tokenizers`, BPE model), plus tokenizer_config.json /
 // special_tokens_map.json as transformers' PreTrainedTokenizerFast reads them.
@@ -19,4 +19,4 @@ std::unique_ptr<Tokenizer> make_sentencepiece_tokenizer(const std::string& dir);
 // Where libquantscope_spm is looked for, in order (QUANTSCOPE_SPM_LIB first when set).
 std::vector<std::string> sentencepiece_shim_candidates();
 
-}  // namespace qs
+}  // namespace qs::tok

@@ -5,7 +5,7 @@
 
 #include "tokenizers/unicode_tables.h"
 
-namespace qs::unicode {
+namespace qs::tok::unicode {
 
 namespace T = unicode_tables;
 
@@ -269,4 +269,4 @@ std::u32string nfc(std::u32string_view s) {
     return out;
 }
 
-}  // namespace qs::unicode
+}  // namespace qs::tok::unicode

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-namespace qs::unicode {
+namespace qs::tok::unicode {
 
 // Order must match CATS in tools/goldens/gen_unicode_tables.py.
 enum class GeneralCategory : uint8_t {
@@ -45,4 +45,4 @@ bool is_valid_utf8(std::string_view bytes);
 std::u32string nfd(std::u32string_view s);
 std::u32string nfc(std::u32string_view s);
 
-}  // namespace qs::unicode
+}  // namespace qs::tok::unicode

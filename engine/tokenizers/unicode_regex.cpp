@@ -5,7 +5,7 @@
 #include "core/error.h"
 #include "tokenizers/unicode.h"
 
-namespace qs {
+namespace qs::tok {
 
 namespace {
 constexpr std::size_t npos = static_cast<std::size_t>(-1);
@@ -553,4 +553,4 @@ std::vector<std::pair<std::size_t, std::size_t>> UnicodeRegex::find_all(std::u32
     return out;
 }
 
-}  // namespace qs
+}  // namespace qs::tok

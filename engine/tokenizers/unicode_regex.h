@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace qs {
+namespace qs::tok {
 
 class UnicodeRegex {
 public:
@@ -60,4 +60,4 @@ private:
     bool anchored_start_ = false;
 };
 
-}  // namespace qs
+}  // namespace qs::tok

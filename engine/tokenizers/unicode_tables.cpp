@@ -2,7 +2,7 @@
 // Do not edit by hand; rerun the script. Declarations in unicode_tables.h.
 #include "tokenizers/unicode_tables.h"
 
-namespace qs::unicode_tables {
+namespace qs::tok::unicode_tables {
 
 const char* const kUnicodeVersion = "14.0.0";
 
@@ -1403,4 +1403,4 @@ const Composition kCompositions[] = {
 };
 const std::size_t kCompositionsSize = 941;
 
-}  // namespace qs::unicode_tables
+}  // namespace qs::tok::unicode_tables

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace qs::unicode_tables {
+namespace qs::tok::unicode_tables {
 
 struct CategoryRun {
     char32_t start;   // first code point of the run; the run ends where the next one starts
@@ -35,4 +35,4 @@ extern const std::size_t kDecompositionPoolSize;
 extern const Composition kCompositions[];
 extern const std::size_t kCompositionsSize;
 
-}  // namespace qs::unicode_tables
+}  // namespace qs::tok::unicode_tables

@@ -18,8 +18,8 @@
 #include "tokenizers/unicode_tables.h"
 
 namespace fs = std::filesystem;
-using qs::UnicodeRegex;
-namespace U = qs::unicode;
+using qs::tok::UnicodeRegex;
+namespace U = qs::tok::unicode;
 
 namespace {
 std::u32string u32(const std::string& s) { return U::utf8_to_u32(s); }
@@ -58,7 +58,7 @@ TEST(TokenizerUnicode, Utf8RoundTripAndLossy) {
 }
 
 TEST(TokenizerUnicode, CategoriesAndWhitespace) {
-    EXPECT_STREQ(qs::unicode_tables::kUnicodeVersion, "14.0.0");
+    EXPECT_STREQ(qs::tok::unicode_tables::kUnicodeVersion, "14.0.0");
     EXPECT_TRUE(U::is_letter(U'a'));
     EXPECT_TRUE(U::is_letter(0x65E5));   // 日
     EXPECT_TRUE(U::is_letter(0x01C5));   // ǅ (Lt)
@@ -191,7 +191,7 @@ TEST(TokenizerSentencePiece, ShimSearchOrder) {
     const char* old = std::getenv("QUANTSCOPE_SPM_LIB");
     const std::string saved = old ? old : "";
     ::setenv("QUANTSCOPE_SPM_LIB", "/custom/libquantscope_spm.so", 1);
-    const auto c = qs::sentencepiece_shim_candidates();
+    const auto c = qs::tok::sentencepiece_shim_candidates();
     ASSERT_GE(c.size(), 3u);
     EXPECT_EQ(c[0], "/custom/libquantscope_spm.so");
     EXPECT_NE(c[1].find("/lib/libquantscope_spm.so"), std::string::npos);

@@ -80,7 +80,7 @@ def main():
     w("// Do not edit by hand; rerun the script. Declarations in unicode_tables.h.")
     w('#include "tokenizers/unicode_tables.h"')
     w("")
-    w("namespace qs::unicode_tables {")
+    w("namespace qs::tok::unicode_tables {")
     w("")
     w('const char* const kUnicodeVersion = "%s";' % unicodedata.unidata_version)
     w("")
@@ -98,7 +98,7 @@ def main():
     emit("const Decomposition kDecompositions[]", ["{0x%X,%d,%d}," % r for r in decomp], 6)
     emit("const char32_t kDecompositionPool[]", ["0x%X," % x for x in pool], 12)
     emit("const Composition kCompositions[]", ["{0x%X,0x%X,0x%X}," % r for r in compose], 5)
-    w("}  // namespace qs::unicode_tables")
+    w("}  // namespace qs::tok::unicode_tables")
     with open(OUT, "w") as f:
         f.write("\n".join(out) + "\n")
     print("wrote %s: %d category runs, %d ccc runs, %d decompositions (%d code points), %d compositions"
