@@ -215,3 +215,20 @@ TEST(TokenizerThreads, ConcurrentEncodeIsConsistent) {
         for (const auto& g : got) EXPECT_EQ(g, want) << dir;
     }
 }
+
+// SentencePiece-style tokenizer.json edge cases (expected ids from transformers 4.46.3).
+TEST(TokenizerSentencePieceStyle, ByteFallbackWithoutByteTokensGivesFusedUnk) {
+    const auto tiny = qs::load_tokenizer(source_path("resources/models/TinyStories-656K"));
+    // byte_fallback is on but the vocab has no <0xNN>: unknown characters become <unk> (0),
+    // and runs of them fuse into one (fuse_unk).
+    EXPECT_EQ(tiny->encode("a \xF0\x9F\x98\x80\xE6\x97\xA5\xE6\x9C\xAC b", false), (std::vector<int64_t>{104, 0, 80, 54}));
+    EXPECT_EQ(tiny->encode("x\xC3\xA9\xC3\xA9y", false), (std::vector<int64_t>{80, 76, 0, 77}));
+    // Its special tokens are "normalized": matched after Prepend/Replace, so the pattern is
+    // "▁<|end_story|>" and needs a space before it.
+    EXPECT_EQ(tiny->encode("Hello <|end_story|> world", false), (std::vector<int64_t>{80, 1288, 67, 2, 80, 410, 555}));
+    EXPECT_EQ(tiny->encode("Hello<|end_story|>", false), (std::vector<int64_t>{80, 1288, 67, 208, 183, 209, 210}));
+    // stories260K has the byte tokens: 😀 -> <0xF0> <0x9F> <0x98> <0x80>.
+    const auto s260 = qs::load_tokenizer(test_data("models/stories260K"));
+    EXPECT_EQ(s260->encode("a \xF0\x9F\x98\x80", false), (std::vector<int64_t>{261, 410, 243, 162, 155, 131}));
+    EXPECT_EQ(s260->decode({261, 410, 243, 162, 155, 131}, true), "a \xF0\x9F\x98\x80");
+}
