@@ -21,6 +21,22 @@ namespace {
 
 constexpr const char* kShimName = "libquantscope_spm.so";
 
+// RTLD_DEEPBIND keeps sentencepiece bound to its own protobuf. AddressSanitizer refuses
+// DEEPBIND, so ASan builds (fuzzers) load it without; such a build that also holds libtorch's
+// protobuf may then meet the clash of NOTES §3.
+#if defined(__SANITIZE_ADDRESS__)
+#define QS_SPM_NO_DEEPBIND 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define QS_SPM_NO_DEEPBIND 1
+#endif
+#endif
+#ifdef QS_SPM_NO_DEEPBIND
+constexpr int kDlopenFlags = RTLD_NOW | RTLD_LOCAL;
+#else
+constexpr int kDlopenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+
 struct ShimApi {
     int (*abi_version)(void);
     qs_spm* (*load)(const char*, qs_spm_bytes_sink, void*);
@@ -55,7 +71,7 @@ const ShimApi& shim() {
             tried += "\n  " + path + " (not found)";
             continue;
         }
-        h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+        h = dlopen(path.c_str(), kDlopenFlags);
         if (h) break;
         const char* e = dlerror();
         tried += "\n  " + path + " (" + (e ? e : "dlopen failed") + ")";
