@@ -7,21 +7,9 @@
 #include <cstdint>
 #include <string>
 
+#include "quant/quant_spec.h"  // QuantSpec, Granularity, size formulas (torch-free)
+
 namespace qs {
-
-enum class Granularity { PerTensor, PerChannel, PerGroup };
-
-struct QuantSpec {
-    int bits = 4;
-    Granularity granularity = Granularity::PerGroup;
-    int64_t group_size = 128;  // PerGroup only. A row whose length is not a multiple gets a shorter last group.
-    bool symmetric = false;    // symmetric: codes in [-2^(b-1), 2^(b-1)-1], zero 0 (absmax scale)
-    std::string describe() const;  // e.g. "w4 g128 asym"
-};
-
-// Parses "per-tensor" / "per-channel" / "per-group". Throws qs::Error otherwise.
-Granularity parse_granularity(const std::string& s);
-std::string granularity_name(Granularity g);
 
 struct QuantizedTensor {
     at::Tensor codes;   // int32 [out, in]: asym in [0, 2^b-1]; sym in [-2^(b-1), 2^(b-1)-1]
@@ -52,10 +40,5 @@ at::Tensor fake_quant_activation(const at::Tensor& x, int bits, bool per_token);
 // occupies bits [i*b, (i+1)*b). bits in {2, 3, 4, 8}. Returns uint8 [ceil(n*b/8)].
 at::Tensor pack_codes(const at::Tensor& codes, int bits);
 at::Tensor unpack_codes(const at::Tensor& packed, int bits, int64_t count);  // int32 [count]
-
-// Model size: the seed formula (bits + (16+4)/group_size bits per weight; group -1: bits)
-// and the bytes actually needed: packed codes + fp16 scales + packed zero points.
-double seed_size_bits(int64_t weights, int bits, int64_t group_size);
-int64_t packed_size_bytes(int64_t rows, int64_t cols, const QuantSpec& spec);
 
 }  // namespace qs

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "quant/linear_quant.h"
+#include "quant/act_quant.h"
+#include "quant/quant_spec.h"
 #include "quant/rotation_kind.h"
-#include "quant/smoothquant.h"
 
 namespace qs {
 

@@ -9,6 +9,7 @@
 
 #include "models/causal_lm.h"
 #include "quant/calib_stats.h"
+#include "quant/act_quant.h"
 #include "quant/linear_quant.h"
 
 namespace qs {
@@ -25,12 +26,6 @@ at::Tensor smooth_scales(const at::Tensor& act_max, const std::vector<at::Tensor
 // Smooths norm->q/k/v and norm->fc1 (LLaMA: norm->gate/up) of every block, using max |x| from
 // the calibration statistics of the first Linear of each group.
 std::vector<SmoothGroup> smooth_model(CausalLM& model, const CalibStats& stats, double alpha);
-
-struct ActQuant {
-    int bits = 8;           // 0 = activations not quantized
-    bool per_token = true;  // else per-tensor
-    bool quantize_bmm = false;  // also quantize q/k/v outputs
-};
 
 // Weight fake quantization with `wspec` (SmoothQuant uses symmetric absmax) plus activation
 // fake quantization hooks on every decoder Linear.
