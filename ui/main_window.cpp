@@ -2,160 +2,284 @@
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QComboBox>
+#include <QDockWidget>
+#include <QFile>
 #include <QFileDialog>
-#include <QHeaderView>
+#include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
 #include <QProgressBar>
-#include <QScreen>
-#include <QSplitter>
+#include <QScrollArea>
 #include <QStatusBar>
-#include <QTextBrowser>
-#include <QTreeWidget>
+#include <QTabWidget>
+#include <QTimer>
+#include <QToolBar>
+#include <QToolButton>
 #include <QVBoxLayout>
 
-#include "job_runner.h"
+#include <unistd.h>
 
-static QString commas(long long n) { return QLocale(QLocale::English).toString(n); }
+#include "activations_page.h"
+#include "app_context.h"
+#include "awq_page.h"
+#include "error_page.h"
+#include "generate_page.h"
+#include "layer_navigator.h"
+#include "methods_panel.h"
+#include "model_page.h"
+#include "model_session.h"
+#include "perplexity_page.h"
+#include "ui_util.h"
+#include "weights_page.h"
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), jobs_(new JobRunner(this)) {
+namespace {
+
+const QStringList kViews = {"model", "activations", "weights", "error", "awq", "perplexity", "generate"};
+
+double residentMiB() {
+    QFile f("/proc/self/statm");
+    if (!f.open(QIODevice::ReadOnly)) return -1;
+    const QList<QByteArray> parts = f.readAll().split(' ');
+    if (parts.size() < 2) return -1;
+    return parts[1].toDouble() * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppContext(this)) {
     setWindowTitle("QuantScope");
+    setObjectName("mainWindow");
+
+    // Centre: error banner above the pages.
     auto* central = new QWidget(this);
     auto* layout = new QVBoxLayout(central);
-    error_ = new QLabel(central);
-    error_->setObjectName("errorBanner");
-    error_->setWordWrap(true);
-    error_->setStyleSheet("QLabel { background: #fde2e1; color: #8a1f11; padding: 8px; border: 1px solid #e0a39c; }");
-    error_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    error_->hide();
-    layout->addWidget(error_);
-    auto* split = new QSplitter(Qt::Horizontal, central);
-    tree_ = new QTreeWidget(split);
-    tree_->setObjectName("modelTree");
-    tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters"});
-    tree_->header()->setSectionResizeMode(0, QHeaderView::Stretch);
-    summary_ = new QTextBrowser(split);
-    summary_->setObjectName("modelSummary");
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    layout->addWidget(split, 1);
+    layout->setContentsMargins(4, 4, 4, 0);
+    banner_ = new QWidget(central);
+    banner_->setObjectName("errorBannerBox");
+    banner_->setStyleSheet("#errorBannerBox { background: #fde2e1; border: 1px solid #e0a39c; }");
+    auto* bl = new QHBoxLayout(banner_);
+    bl->setContentsMargins(8, 6, 6, 6);
+    bannerText_ = new QLabel(banner_);
+    bannerText_->setObjectName("errorBanner");
+    bannerText_->setWordWrap(true);
+    bannerText_->setStyleSheet("color: #8a1f11;");
+    bannerText_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    auto* close = new QToolButton(banner_);
+    close->setText("✕");
+    close->setAutoRaise(true);
+    connect(close, &QToolButton::clicked, banner_, &QWidget::hide);
+    bl->addWidget(bannerText_, 1);
+    bl->addWidget(close, 0, Qt::AlignTop);
+    banner_->hide();
+    layout->addWidget(banner_);
+
+    tabs_ = new QTabWidget(central);
+    tabs_->setObjectName("pages");
+    tabs_->setDocumentMode(true);
+    modelPage_ = new ModelPage(ctx_);
+    activations_ = new ActivationsPage(ctx_);
+    weights_ = new WeightsPage(ctx_);
+    error_ = new ErrorPage(ctx_);
+    awq_ = new AwqPage(ctx_);
+    ppl_ = new PerplexityPage(ctx_);
+    generate_ = new GeneratePage(ctx_);
+    tabs_->addTab(modelPage_, "Model");
+    tabs_->addTab(activations_, "Activations");
+    tabs_->addTab(weights_, "Weights");
+    tabs_->addTab(error_, "Quantization error");
+    tabs_->addTab(awq_, "AWQ search");
+    tabs_->addTab(ppl_, "Perplexity");
+    tabs_->addTab(generate_, "Generate");
+    layout->addWidget(tabs_, 1);
     setCentralWidget(central);
 
-    status_ = new QLabel(this);
-    progress_ = new QProgressBar(this);
-    progress_->setMaximumWidth(240);
-    progress_->setRange(0, 1000);
-    progress_->hide();
-    statusBar()->addWidget(status_, 1);
-    statusBar()->addPermanentWidget(progress_);
-    buildMenus();
+    // Left: layers. Right: methods.
+    nav_ = new LayerNavigator(ctx_);
+    auto* left = new QDockWidget("Layers", this);
+    left->setObjectName("layersDock");
+    left->setWidget(nav_);
+    nav_->setMinimumWidth(240);
+    left->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::LeftDockWidgetArea, left);
+    methods_ = new MethodsPanel(ctx_);
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(methods_);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setMinimumWidth(methods_->minimumSizeHint().width() + 16);
+    auto* right = new QDockWidget("Methods", this);
+    right->setObjectName("methodsDock");
+    right->setWidget(scroll);
+    right->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::RightDockWidgetArea, right);
+    resizeDocks({left, right}, {270, 350}, Qt::Horizontal);
 
-    connect(jobs_, &JobRunner::progress, this, [this](const QString&, quint64, double f, const QString& m) {
+    buildToolbar();
+    buildStatusBar();
+
+    connect(ctx_, &AppContext::errorOccurred, this, &MainWindow::showError);
+    connect(ctx_, &AppContext::statusMessage, status_, &QLabel::setText);
+    connect(ctx_, &AppContext::modelChanged, this, [this] {
+        attempted_ = true;
+        banner_->hide();
+        const auto* s = ctx_->summary();
+        dir_ = ui::qstr(s->source_dir);
+        setWindowTitle("QuantScope — " + dir_);
+        status_->setText(QString("Loaded %1 (%2 parameters)").arg(ui::qstr(s->architecture), ui::commas(s->parameters)));
+        updateDeviceStatus();
+        // Screenshot mode: views whose data comes from a button press get it pressed once.
+        if (screenshot_ && !screenshotRunDone_) {
+            screenshotRunDone_ = true;
+            if (currentView() == "perplexity") ppl_->run();
+            if (currentView() == "generate") generate_->generate();
+            if (currentView() == "awq") {
+                qs::MethodConfig c = AppContext::defaultConfig();
+                c.methods = {"awq"};
+                methods_->setConfig(c);
+                ctx_->applyConfig();
+            }
+        }
+        emit modelChanged();
+    });
+    connect(ctx_, &AppContext::loadFailed, this, [this] { attempted_ = true; });
+    connect(ctx_, &AppContext::idle, this, [this] {
+        progress_->hide();
+        if (const auto* s = ctx_->summary())
+            status_->setText(QString("Ready · %1 · %2 parameters · model carries: %3")
+                                 .arg(ui::qstr(s->architecture), ui::commas(s->parameters),
+                                      ui::qstr(ctx_->applied().describe())));
+        if (attempted_) emit idle();
+    });
+    connect(ctx_, &AppContext::jobProgress, this, [this](const QString&, double f, const QString& m) {
         progress_->show();
         progress_->setValue(static_cast<int>(f * 1000));
         status_->setText(m);
     });
-    auto done = [this](const QString&, quint64) {
-        progress_->hide();
-        emit idle();
-    };
-    connect(jobs_, &JobRunner::finished, this, done);
-    connect(jobs_, &JobRunner::cancelled, this, done);
-    connect(jobs_, &JobRunner::failed, this, [this](const QString&, quint64, const QString& msg) {
-        progress_->hide();
-        showError(msg);
-        emit idle();
-    });
 }
 
-MainWindow::~MainWindow() { jobs_->cancelAll(); }
+MainWindow::~MainWindow() { ctx_->shutdown(); }
+
+JobRunner* MainWindow::jobs() const { return ctx_->jobs(); }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
-    jobs_->cancelAll();
+    ctx_->jobs()->cancelAll();  // closing the window cancels running jobs
     e->accept();
 }
 
-void MainWindow::buildMenus() {
+void MainWindow::buildToolbar() {
     QMenu* file = menuBar()->addMenu("&File");
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        QString dir = QFileDialog::getExistingDirectory(this, "Open a Hugging Face model folder");
+        const QString dir = QFileDialog::getExistingDirectory(this, "Open a Hugging Face model folder", dir_);
         if (!dir.isEmpty()) openModel(dir);
     });
+    QAction* bundled = file->addAction("Open the &bundled model");
+    connect(bundled, &QAction::triggered, this, [this] { openModel(QString::fromStdString(default_model_path())); });
     file->addSeparator();
     QAction* quit = file->addAction("&Quit");
     quit->setShortcut(QKeySequence::Quit);
     connect(quit, &QAction::triggered, this, &QWidget::close);
+    QMenu* view = menuBar()->addMenu("&View");
+    for (int i = 0; i < kViews.size(); ++i) {
+        QAction* a = view->addAction(tabs_->tabText(i));
+        a->setShortcut(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
+        connect(a, &QAction::triggered, this, [this, i] { tabs_->setCurrentIndex(i); });
+    }
+
+    QToolBar* tb = addToolBar("Model");
+    tb->setObjectName("modelToolbar");
+    tb->setMovable(false);
+    tb->addAction(open);
+    tb->addSeparator();
+    tb->addWidget(new QLabel(" Device "));
+    device_ = new QComboBox;
+    device_->setObjectName("deviceCombo");
+    for (const auto& d : gui_available_devices()) device_->addItem(QString::fromStdString(d));
+    tb->addWidget(device_);
+    tb->addWidget(new QLabel("  dtype "));
+    dtype_ = new QComboBox;
+    dtype_->setObjectName("dtypeCombo");
+    tb->addWidget(dtype_);
+    auto fillDtypes = [this] {
+        const QString keep = dtype_->currentText();
+        dtype_->blockSignals(true);
+        dtype_->clear();
+        for (const auto& t : gui_available_dtypes(device_->currentText().toStdString()))
+            dtype_->addItem(QString::fromStdString(t));
+        const int i = dtype_->findText(keep.isEmpty() ? "fp32" : keep);
+        dtype_->setCurrentIndex(i >= 0 ? i : 0);
+        dtype_->blockSignals(false);
+    };
+    fillDtypes();
+    auto reload = [this] {
+        if (!dir_.isEmpty()) openModel(dir_);
+    };
+    connect(device_, &QComboBox::currentTextChanged, this, [fillDtypes, reload] {
+        fillDtypes();
+        reload();
+    });
+    connect(dtype_, &QComboBox::currentTextChanged, this, reload);
+}
+
+void MainWindow::buildStatusBar() {
+    status_ = new QLabel(this);
+    status_->setObjectName("statusMessage");
+    status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    progress_ = new QProgressBar(this);
+    progress_->setObjectName("jobProgress");
+    progress_->setMaximumWidth(220);
+    progress_->setRange(0, 1000);
+    progress_->hide();
+    deviceStatus_ = new QLabel(this);
+    deviceStatus_->setObjectName("deviceStatus");
+    statusBar()->addWidget(status_, 1);
+    statusBar()->addPermanentWidget(progress_);
+    statusBar()->addPermanentWidget(deviceStatus_);
+    auto* timer = new QTimer(this);
+    connect(timer, &QTimer::timeout, this, &MainWindow::updateDeviceStatus);
+    timer->start(2000);
+    updateDeviceStatus();
+}
+
+void MainWindow::updateDeviceStatus() {
+    const auto* s = ctx_->summary();
+    const double rss = residentMiB();
+    QString text = s ? QString("device %1 · %2").arg(ui::qstr(s->device), ui::qstr(s->dtype)) : QString("no model");
+    if (rss > 0) text += QString(" · memory %1 MiB").arg(rss, 0, 'f', 0);
+    deviceStatus_->setText(text);
+}
+
+void MainWindow::openModel(const QString& dir) {
+    ctx_->openModel(dir, device_->currentText(), dtype_->currentText());
 }
 
 void MainWindow::setInitialSelection(const QString& view, const QString& layer) {
     initialView_ = view;
-    initialLayer_ = layer;
+    if (!view.isEmpty()) showView(view);
+    if (!layer.isEmpty()) ctx_->setLayer(layer);
 }
 
-void MainWindow::openModel(const QString& dir) {
-    status_->setText("Loading " + dir + " …");
-    LoadRequest req;
-    req.dir = dir.toStdString();
-    jobs_->start("load", [this, req](const qs::Progress& p) -> std::function<void()> {
-        auto loaded = std::make_shared<LoadedModel>(load_model_for_gui(req, p));
-        return [this, loaded] {
-            loaded_ = std::make_unique<LoadedModel>(std::move(*loaded));
-            error_->hide();
-            showSummary();
-            emit modelChanged();
-        };
-    });
+bool MainWindow::showView(const QString& name) {
+    const int i = kViews.indexOf(name.toLower());
+    if (i < 0) return false;
+    tabs_->setCurrentIndex(i);
+    return true;
 }
 
-QString MainWindow::errorText() const { return error_->isVisible() || !error_->isHidden() ? error_->text() : QString(); }
+QString MainWindow::currentView() const { return kViews.value(tabs_->currentIndex()); }
 
-void MainWindow::showError(const QString& message) {
-    error_->setText("<b>Could not open the model.</b> " + message.toHtmlEscaped() +
-                    (loaded_ ? "<br>The previous model stays loaded." : ""));
-    error_->show();
-    status_->setText("Error");
-}
+QString MainWindow::errorText() const { return banner_->isHidden() ? QString() : bannerText_->text(); }
 
-void MainWindow::showSummary() {
-    const auto& s = loaded_->summary;
-    setWindowTitle("QuantScope — " + QString::fromStdString(s.source_dir));
-    QString html = "<h2>" + QString::fromStdString(s.architecture) + "</h2><table cellspacing=6>";
-    auto row = [&](const QString& k, const QString& v) { html += "<tr><td><b>" + k + "</b></td><td>" + v + "</td></tr>"; };
-    row("Folder", QString::fromStdString(s.source_dir).toHtmlEscaped());
-    row("Layers", QString::number(s.layers));
-    row("Hidden size", QString::number(s.hidden_size));
-    row("Attention heads", QString("%1 (KV heads %2, head dim %3)").arg(s.heads).arg(s.kv_heads).arg(s.head_dim));
-    row("Intermediate size", QString::number(s.intermediate_size));
-    row("Vocabulary", QString::number(s.vocab_size));
-    row("Context", QString::number(s.max_position_embeddings));
-    row("Parameters", commas(s.parameters) + (s.tied_embeddings ? " (tied embeddings counted once)" : ""));
-    row("Device / dtype", QString::fromStdString(s.device + " / " + s.dtype));
-    html += "</table>";
-    for (const auto& w : s.warnings) html += "<p style='color:#8a5a00'>" + QString::fromStdString(w).toHtmlEscaped() + "</p>";
-    summary_->setHtml(html);
-
-    tree_->clear();
-    std::map<long long, QTreeWidgetItem*> blocks;
-    for (const auto& l : s.linears) {
-        QTreeWidgetItem* parent = nullptr;
-        if (l.block >= 0) {
-            auto it = blocks.find(l.block);
-            if (it == blocks.end()) {
-                auto* b = new QTreeWidgetItem(tree_, {QString("Block %1").arg(l.block)});
-                it = blocks.emplace(l.block, b).first;
-            }
-            parent = it->second;
-        }
-        QStringList cols = {QString::fromStdString(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features),
-                            commas(l.out_features * l.in_features + (l.bias ? l.out_features : 0))};
-        auto* item = parent ? new QTreeWidgetItem(parent, cols) : new QTreeWidgetItem(tree_, cols);
-        if (QString::fromStdString(l.name) == initialLayer_) tree_->setCurrentItem(item);
-    }
-    tree_->expandToDepth(0);
-    status_->setText(QString("%1 · %2 · %3 parameters")
-                         .arg(QString::fromStdString(s.device), QString::fromStdString(s.dtype), commas(s.parameters)));
+void MainWindow::showError(const QString& what, const QString& message) {
+    QString text = "<b>" + what.toHtmlEscaped() + "</b> " + message.toHtmlEscaped();
+    if (what.startsWith("Could not open") && ctx_->hasModel())
+        text += "<br>The previous model (" + dir_.toHtmlEscaped() + ") stays loaded.";
+    bannerText_->setText(text);
+    banner_->show();
+    status_->setText(what);
 }
 
 bool MainWindow::saveScreenshot(const QString& file) { return grab().save(file); }

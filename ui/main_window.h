@@ -1,16 +1,24 @@
-// The workbench window. It only wires pages together; each page lives in its own file.
+// The workbench window. It only wires pages together: the layer navigator (left), the
+// pages (centre tabs), the methods panel (right), the error banner, the toolbar with the
+// device / dtype choices and the status bar. Each page lives in its own file.
 #pragma once
 #include <QMainWindow>
 
-#include <memory>
-
-#include "model_session.h"
-
+class ActivationsPage;
+class AppContext;
+class AwqPage;
+class ErrorPage;
+class GeneratePage;
 class JobRunner;
+class LayerNavigator;
+class MethodsPanel;
+class ModelPage;
+class PerplexityPage;
+class QComboBox;
 class QLabel;
-class QTextBrowser;
-class QTreeWidget;
 class QProgressBar;
+class QTabWidget;
+class WeightsPage;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -18,32 +26,63 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
+    // Opens a model folder on a worker thread; on failure the previous model stays loaded.
     void openModel(const QString& dir);
+    // View (model, activations, weights, error, awq, perplexity, generate) and Linear to
+    // show once the model has loaded.
     void setInitialSelection(const QString& view, const QString& layer);
+    // Screenshot mode: the perplexity view runs one evaluation so that it has data to show.
+    void setScreenshotMode(bool on) { screenshot_ = on; }
+    bool showView(const QString& name);
+    QString currentView() const;
     bool saveScreenshot(const QString& file);
 
-    const LoadedModel* current() const { return loaded_ ? loaded_.get() : nullptr; }
-    QString errorText() const;
-    JobRunner* jobs() const { return jobs_; }
+    QString errorText() const;  // the error banner's text ("" when hidden)
+    AppContext* context() const { return ctx_; }
+    JobRunner* jobs() const;
+    MethodsPanel* methodsPanel() const { return methods_; }
+    LayerNavigator* navigator() const { return nav_; }
+    ModelPage* modelPage() const { return modelPage_; }
+    ActivationsPage* activationsPage() const { return activations_; }
+    WeightsPage* weightsPage() const { return weights_; }
+    ErrorPage* errorPage() const { return error_; }
+    AwqPage* awqPage() const { return awq_; }
+    PerplexityPage* perplexityPage() const { return ppl_; }
+    GeneratePage* generatePage() const { return generate_; }
 
 signals:
     void modelChanged();
-    void idle();  // no job running: the window shows its final state
+    void idle();  // no job running after the first load attempt: the window shows its final state
 
 protected:
     void closeEvent(QCloseEvent* e) override;
 
 private:
-    void buildMenus();
-    void showSummary();
-    void showError(const QString& message);
+    void buildToolbar();
+    void buildStatusBar();
+    void showError(const QString& what, const QString& message);
+    void updateDeviceStatus();
 
-    JobRunner* jobs_;
-    std::unique_ptr<LoadedModel> loaded_;
-    QTextBrowser* summary_;
-    QTreeWidget* tree_;
-    QLabel* error_;
+    AppContext* ctx_;
+    LayerNavigator* nav_;
+    MethodsPanel* methods_;
+    QTabWidget* tabs_;
+    ModelPage* modelPage_;
+    ActivationsPage* activations_;
+    WeightsPage* weights_;
+    ErrorPage* error_;
+    AwqPage* awq_;
+    PerplexityPage* ppl_;
+    GeneratePage* generate_;
+    QWidget* banner_;
+    QLabel* bannerText_;
     QLabel* status_;
+    QLabel* deviceStatus_;
     QProgressBar* progress_;
-    QString initialView_, initialLayer_;
+    QComboBox *device_, *dtype_;
+    QString dir_;
+    QString initialView_;
+    bool attempted_ = false;  // a load finished (successfully or not)
+    bool screenshot_ = false;
+    bool screenshotRunDone_ = false;
 };

@@ -97,6 +97,11 @@ quint64 JobRunner::currentJob(const QString& channel) const {
     return it == current_.end() ? 0 : it->second.id;
 }
 
+bool JobRunner::idle() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return current_.empty();
+}
+
 bool JobRunner::isCurrent(const QString& channel, quint64 id) const {
     std::lock_guard<std::mutex> lock(mutex_);
     auto it = current_.find(channel);

@@ -31,6 +31,7 @@ public:
     void cancelAll();
     bool busy(const QString& channel) const;
     quint64 currentJob(const QString& channel) const;
+    bool idle() const;  // no job on any channel (running, queued or awaiting delivery)
     void waitForDone();
 
 signals:

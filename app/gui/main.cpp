@@ -28,14 +28,21 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     QCommandLineOption modelOpt("model", "Hugging Face model folder to open (default: the bundled model).", "DIR");
     QCommandLineOption shotOpt("screenshot", "Render the window offscreen at 1600x1000 to FILE and exit.", "FILE");
-    QCommandLineOption viewOpt("view", "View to show: model, activations, weights, error, perplexity.", "NAME", "model");
+    QCommandLineOption viewOpt("view", "View to show: model, activations, weights, error, awq, perplexity, generate.",
+                               "NAME", "model");
     QCommandLineOption layerOpt("layer", "Linear layer to select (HF name).", "NAME");
     QCommandLineOption versionOpt("version", "Print the version, the libtorch version and devices.");
     parser.addOptions({modelOpt, shotOpt, viewOpt, layerOpt, versionOpt});
     parser.process(app);
 
     MainWindow w;
+    if (!w.showView(parser.value(viewOpt))) {
+        std::fprintf(stderr, "quantscope: unknown view '%s' (model, activations, weights, error, awq, perplexity, generate)\n",
+                     parser.value(viewOpt).toLocal8Bit().constData());
+        return 2;
+    }
     w.setInitialSelection(parser.value(viewOpt), parser.value(layerOpt));
+    w.setScreenshotMode(parser.isSet(shotOpt));
     const QString model = parser.isSet(modelOpt) ? parser.value(modelOpt) : QString::fromStdString(default_model_path());
     if (parser.isSet(shotOpt)) {
         const QString file = parser.value(shotOpt);

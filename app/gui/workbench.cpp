@@ -14,6 +14,7 @@
 #include "quant/layer_preview.h"
 #include "quant/quant_session.h"
 #include "quant/rotation.h"
+#include "quant/smoothquant.h"
 #include "tokenizers/tokenizer.h"
 
 using namespace qs;
@@ -79,13 +80,14 @@ std::shared_ptr<Workbench> Workbench::open(const LoadRequest& req, const Progres
                                        " (calibration, perplexity and text generation are unavailable)");
     }
     w->session_ = std::make_unique<QuantSession>(w->model_, w->tokenizer_);
+    w->applied_.act.bits = 0;  // the original model: no activation quantization either
     return w;
 }
 
 Workbench::~Workbench() = default;
 
 MethodConfig Workbench::applied() const {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(applied_mutex_);
     return applied_;
 }
 
@@ -163,14 +165,29 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     d.output_rel_error = p.output_rel_error;
     d.output_tokens = p.output_tokens;
     d.packed_bytes = p.packed_bytes;
+    if (cfg.has("smoothquant") && smoothable && stats) {
+        std::vector<at::Tensor> ws;
+        for (const auto& g : group) ws.push_back(g.to(at::kFloat));
+        d.smooth = to_vec(smooth_scales(stats->max_abs, ws, cfg.sq_alpha));
+    }
     return d;
 }
 
 ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
+    MethodConfig original;
+    original.act.bits = 0;
+    {
+        // QuantSession::apply starts from (and on failure returns to) the original weights.
+        std::lock_guard<std::mutex> a(applied_mutex_);
+        applied_ = original;
+    }
     ApplyReport rep = session_->apply(cfg, progress);
-    applied_ = cfg;
+    {
+        std::lock_guard<std::mutex> a(applied_mutex_);
+        applied_ = cfg;
+    }
     ApplyData d;
     d.description = cfg.describe();
     d.calibration = rep.calibration;
@@ -217,7 +234,7 @@ PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
     d.running = running_ppl(r.window_nll);
     d.protocol = r.protocol;
     d.dataset = eval_description_;
-    d.configuration = applied_.describe();
+    d.configuration = applied().describe();
     d.device = device_name(model_->device());
     d.dtype = dtype_name(model_->dtype());
     return d;

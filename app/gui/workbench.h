@@ -43,6 +43,9 @@ struct PreviewData {
     double mse = 0, sqnr_db = 0, max_abs = 0;
     double output_mse = 0, output_rel_error = 0;
     int64_t output_tokens = 0, packed_bytes = 0;
+    // SmoothQuant scales s per input channel (inputs are divided by s); empty when the
+    // configuration does not smooth this Linear.
+    std::vector<float> smooth;
 };
 
 struct AwqCurve {
@@ -95,8 +98,10 @@ public:
     Matrix weight(const std::string& linear, bool current);
     // Single-layer preview with `cfg` (fast once the calibration statistics are cached).
     PreviewData preview(const std::string& linear, const qs::MethodConfig& cfg, const qs::Progress& progress = {});
-    // Applies the configuration to the model (from the original weights).
+    // Applies the configuration to the model (from the original weights). On failure or
+    // cancellation the model is left with its original weights (applied() says so).
     ApplyData apply(const qs::MethodConfig& cfg, const qs::Progress& progress = {});
+    // The configuration the model carries now. Never waits for a running job.
     qs::MethodConfig applied() const;
     PplData perplexity(const PplRequest& req, const qs::Progress& progress,
                        const std::function<void(int64_t, double)>& on_window = {});
@@ -114,7 +119,8 @@ private:
     std::shared_ptr<qs::Tokenizer> tokenizer_;
     std::unique_ptr<qs::QuantSession> session_;
     qs::ModelSummary summary_;
-    qs::MethodConfig applied_;
+    qs::MethodConfig applied_;  // guarded by applied_mutex_ (read without the model lock)
+    mutable std::mutex applied_mutex_;
     std::vector<int64_t> eval_ids_;
     std::string eval_description_;
     mutable std::recursive_mutex mutex_;

@@ -1,0 +1,459 @@
+// Qt Test suite driving the real workbench window on the offscreen platform. Every number
+// a widget shows is compared with the value computed by calling the engine (through the
+// torch-free Workbench bridge) directly on a second copy of the same model.
+#include <QApplication>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFile>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTextBrowser>
+#include <QTreeWidget>
+#include <QtTest/QtTest>
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numeric>
+
+#include "activations_page.h"
+#include "app_context.h"
+#include "awq_page.h"
+#include "channel_magnitude_view.h"
+#include "error_matrix_panel.h"
+#include "error_page.h"
+#include "heatmap_view.h"
+#include "histogram_view.h"
+#include "layer_navigator.h"
+#include "line_plot.h"
+#include "main_window.h"
+#include "methods_panel.h"
+#include "model_page.h"
+#include "model_session.h"
+#include "perplexity_page.h"
+#include "ui_util.h"
+#include "weights_page.h"
+#include "workbench.h"
+
+namespace {
+
+constexpr int kLong = 180000;  // ms: calibration and perplexity on a slow, shared CI machine
+
+QVector<double> toD(const std::vector<float>& v) {
+    QVector<double> out;
+    for (float x : v) out << double(x);
+    return out;
+}
+
+bool close(double a, double b, double rel = 1e-6) {
+    return std::fabs(a - b) <= rel * std::max({1e-12, std::fabs(a), std::fabs(b)});
+}
+
+QString outDir() {
+    QString d = qEnvironmentVariable("QS_GUI_TEST_OUTPUT");
+#ifdef QS_GUI_TEST_OUTPUT_DIR
+    if (d.isEmpty()) d = QStringLiteral(QS_GUI_TEST_OUTPUT_DIR);
+#endif
+    if (d.isEmpty()) d = QDir::temp().filePath("quantscope-gui-tests");
+    QDir().mkpath(d);
+    return d;
+}
+
+}  // namespace
+
+class WorkbenchGuiTest : public QObject {
+    Q_OBJECT
+
+private:
+    std::unique_ptr<MainWindow> w_;
+    std::shared_ptr<Workbench> ref_;  // the same model, driven directly
+    AppContext* ctx() const { return w_->context(); }
+    bool waitIdle(int ms = kLong) {
+        QElapsedTimer t;
+        t.start();
+        // Idle twice in a row 50 ms apart, so a debounce timer in flight is not missed.
+        while (t.elapsed() < ms) {
+            if (ctx()->isIdle()) {
+                QTest::qWait(50);
+                if (ctx()->isIdle()) return true;
+            }
+            QTest::qWait(20);
+        }
+        return false;
+    }
+    // Clicks the Linear in the layer navigator, as a user would.
+    void selectLayer(const QString& name) {
+        LayerNavigator* nav = w_->navigator();
+        QTreeWidgetItem* item = nullptr;
+        for (QTreeWidgetItemIterator it(nav); *it; ++it)
+            if ((*it)->data(0, Qt::UserRole).toString() == name) item = *it;
+        QVERIFY(item);
+        nav->scrollToItem(item);
+        const QRect r = nav->visualItemRect(item);
+        QVERIFY(r.isValid());
+        QTest::mouseClick(nav->viewport(), Qt::LeftButton, {}, r.center());
+        QCOMPARE(ctx()->layer(), name);
+    }
+
+private slots:
+    void initTestCase() {
+        w_ = std::make_unique<MainWindow>();
+        w_->resize(1600, 1000);
+        w_->show();
+        QVERIFY(QTest::qWaitForWindowExposed(w_.get()));
+        QSignalSpy loaded(w_.get(), &MainWindow::modelChanged);
+        w_->openModel(QString::fromStdString(default_model_path()));
+        QVERIFY(loaded.wait(kLong));
+        QVERIFY(ctx()->hasModel());
+        QVERIFY(waitIdle());
+        LoadRequest req;
+        req.dir = default_model_path();
+        ref_ = Workbench::open(req, {});
+        QVERIFY(ref_->has_tokenizer());
+    }
+
+    void cleanupTestCase() {
+        w_.reset();  // closes the window: cancels and joins every job
+        ref_.reset();
+    }
+
+    // 1. The model tree lists every Linear with its shape and parameters; the summary has the
+    //    parameter count and device/dtype.
+    void modelTreeAndSummary() {
+        w_->showView("model");
+        const auto& s = ref_->summary();
+        QTreeWidget* tree = w_->modelPage()->tree();
+        int linears = 0;
+        for (QTreeWidgetItemIterator it(tree); *it; ++it) {
+            const QString name = (*it)->data(0, Qt::UserRole).toString();
+            if (name.isEmpty()) continue;
+            ++linears;
+            auto f = std::find_if(s.linears.begin(), s.linears.end(),
+                                  [&](const qs::LinearSummary& l) { return ui::qstr(l.name) == name; });
+            QVERIFY(f != s.linears.end());
+            QCOMPARE((*it)->text(1), QString("[%1, %2]").arg(f->out_features).arg(f->in_features));
+            QCOMPARE((*it)->text(3), QString("fp32"));  // nothing applied yet
+        }
+        QCOMPARE(linears, static_cast<int>(s.linears.size()));
+        const QString summary = w_->modelPage()->summaryView()->toPlainText();
+        QVERIFY2(summary.contains(ui::commas(s.parameters)), qPrintable(summary));
+        QVERIFY(summary.contains("cpu / fp32"));
+        QVERIFY(summary.contains("Seed formula at w4 g128 asym"));
+        const ui::ModelSizes sz = ui::model_sizes(s, AppContext::defaultConfig());
+        QVERIFY(summary.contains(ui::mib(sz.packed_mib)));
+    }
+
+    // 2. Activations: the plotted series are the engine's calibration statistics.
+    void activationsEqualEngineStatistics() {
+        const QString layer = "model.layers.1.mlp.down_proj";
+        w_->showView("activations");
+        selectLayer(layer);
+        ActivationsPage* page = w_->activationsPage();
+        QTRY_VERIFY_WITH_TIMEOUT(page->upToDate(), kLong);
+        QVERIFY(waitIdle());
+        const qs::MethodConfig cfg = ctx()->config();
+        const ChannelData ref = ref_->channel_stats(layer.toStdString(), false, cfg);
+        QVERIFY(page->showsMax());
+        QCOMPARE(page->channelView()->values(), toD(ref.max_abs));
+        // Top 1 % highlighted = the largest channels of the engine's statistic.
+        const int k = static_cast<int>(std::ceil(ref.max_abs.size() * 0.01));
+        std::vector<int> idx(ref.max_abs.size());
+        std::iota(idx.begin(), idx.end(), 0);
+        std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return ref.max_abs[a] > ref.max_abs[b]; });
+        QVector<int> want(idx.begin(), idx.begin() + k);
+        QCOMPARE(page->channelView()->outlierChannels(), want);
+        QVERIFY(page->channelView()->outlierListText().contains(QString::number(want[0])));
+
+        page->statisticCombo()->setCurrentIndex(page->statisticCombo()->findData("mean"));
+        QCOMPARE(page->channelView()->values(), toD(ref.mean_abs));
+
+        const auto rows = ref_->layer_overview(false, cfg);
+        QCOMPARE(page->overviewRows().size(), rows.size());
+        QCOMPARE(page->overviewPlot()->seriesCount(), 2);
+        for (size_t i = 0; i < rows.size(); ++i) QCOMPARE(page->overviewRows()[i].max_of_mean, rows[i].max_of_mean);
+        page->statisticCombo()->setCurrentIndex(page->statisticCombo()->findData("max"));
+
+        const int64_t hl = ref_->summary().layers / 2;
+        QCOMPARE(page->hiddenView()->values(), toD(ref_->hidden_mean_abs(hl, false)));
+    }
+
+    // 3. Weights: heatmap holds the full weight, per-channel max |w| matches, histogram filled.
+    void weightsEqualEngine() {
+        const QString layer = "model.layers.0.self_attn.q_proj";
+        selectLayer(layer);
+        w_->showView("weights");
+        QTRY_COMPARE_WITH_TIMEOUT(w_->weightsPage()->shownLayer(), layer, kLong);
+        QVERIFY(waitIdle());
+        const Matrix m = ref_->weight(layer.toStdString(), false);
+        auto* hm = w_->weightsPage()->heatmap();
+        QCOMPARE(hm->rows(), static_cast<int>(m.rows));
+        QCOMPARE(hm->cols(), static_cast<int>(m.cols));
+        QCOMPARE(hm->values(), m.data);
+        std::vector<float> colMax(m.cols, 0.f);
+        for (int64_t r = 0; r < m.rows; ++r)
+            for (int64_t c = 0; c < m.cols; ++c) colMax[c] = std::max(colMax[c], std::fabs(m.data[r * m.cols + c]));
+        QCOMPARE(w_->weightsPage()->channelMax()->values(), toD(colMax));
+        QVERIFY(w_->weightsPage()->histogram()->seriesCount() >= 1);
+        // Zooming in to single values works on the full-resolution data.
+        hm->zoomTo(3, 5, 4, 4);
+        QCOMPARE(hm->valueAt(3, 5), m.data[3 * m.cols + 5]);
+    }
+
+    // 4. Quantization error: moving the AWQ factor and the SmoothQuant alpha changes the error
+    //    numbers to the engine's values for the same configuration.
+    void errorFollowsAwqFactorAndSmoothQuantAlpha() {
+        const QString layer = "model.layers.0.mlp.gate_proj";
+        selectLayer(layer);
+        w_->showView("error");
+        MethodsPanel* panel = w_->methodsPanel();
+        ErrorPage* page = w_->errorPage();
+        panel->awqModeCombo()->setCurrentIndex(panel->awqModeCombo()->findData("awq-scale"));
+        QVERIFY(waitIdle());
+
+        // Checks the shown numbers against the engine; (weight mse, output mse) into *out.
+        auto check = [&](const char* what, std::pair<double, double>* out) {
+            QVERIFY(waitIdle());
+            auto shown = page->shown();
+            QVERIFY2(shown, what);
+            QCOMPARE(ui::qstr(shown->linear), layer);
+            const PreviewData ref = ref_->preview(layer.toStdString(), ctx()->config());
+            QVERIFY2(close(shown->mse, ref.mse), qPrintable(QString("%1: mse %2 vs %3").arg(what).arg(shown->mse).arg(ref.mse)));
+            QVERIFY(close(shown->sqnr_db, ref.sqnr_db));
+            QVERIFY(close(shown->max_abs, ref.max_abs));
+            QVERIFY(close(shown->output_mse, ref.output_mse));
+            QCOMPARE(page->metricText("mse"), ui::num(ref.mse));
+            QCOMPARE(page->metricText("sqnr"), ui::num(ref.sqnr_db) + " dB");
+            QCOMPARE(page->metricText("maxerr"), ui::num(ref.max_abs));
+            QCOMPARE(page->metricText("outmse"), ui::num(ref.output_mse));
+            QVERIFY(ref.output_tokens > 0);
+            *out = std::make_pair(ref.mse, ref.output_mse);
+        };
+        std::pair<double, double> a, b, c, d;
+        panel->awqFactorSlider()->setValue(300);
+        QCOMPARE(ctx()->config().awq_factor, 3.0);
+        check("factor 3", &a);
+        if (QTest::currentTestFailed()) return;
+        // A fast drag: only the last value counts (stale previews are dropped).
+        for (int v = 290; v >= 150; v -= 10) panel->awqFactorSlider()->setValue(v);
+        QCOMPARE(ctx()->config().awq_factor, 1.5);
+        check("factor 1.5", &b);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(a.first != b.first);
+
+        // The tile shows the engine's codes and dequantized values at the chosen spot.
+        page->setTile(16, 32, 16);
+        auto shown = page->shown();
+        const auto& tile = page->tiles()->tile();
+        QCOMPARE(tile.rows, 16);
+        QCOMPARE(tile.original[0], shown->original.data[16 * shown->original.cols + 32]);
+        QCOMPARE(tile.codes[1], static_cast<int>(std::lround(shown->codes.data[16 * shown->codes.cols + 33])));
+        QCOMPARE(tile.dequantized[17],  // tile (1, 1) = matrix (17, 33)
+                 shown->dequantized.data[17 * shown->original.cols + 33]);
+
+        panel->awqModeCombo()->setCurrentIndex(panel->awqModeCombo()->findData(""));
+        panel->smoothQuantCheck()->setChecked(true);
+        panel->sqAlphaSlider()->setValue(20);
+        QCOMPARE(ctx()->config().sq_alpha, 0.2);
+        check("alpha 0.2", &c);
+        if (QTest::currentTestFailed()) return;
+        panel->sqAlphaSlider()->setValue(85);
+        check("alpha 0.85", &d);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(c.second != d.second);
+        QVERIFY(!page->shown()->smooth.empty());
+
+        // The activations page overlays x / s of the SmoothQuant preview.
+        w_->showView("activations");
+        QTRY_VERIFY_WITH_TIMEOUT(w_->activationsPage()->upToDate(), kLong);
+        QVERIFY(waitIdle());
+        auto* cv = w_->activationsPage()->channelView();
+        QVERIFY(cv->hasAfterValues());
+        const ChannelData st = ref_->channel_stats(layer.toStdString(), false, ctx()->config());
+        const PreviewData pv = ref_->preview(layer.toStdString(), ctx()->config());
+        QVERIFY(w_->activationsPage()->afterSource().contains("SmoothQuant"));
+        QCOMPARE(pv.smooth.size(), st.max_abs.size());
+        panel->setConfig(AppContext::defaultConfig());
+        QVERIFY(waitIdle());
+    }
+
+    // 5. Perplexity: Run completes; the table row equals the engine's perplexity for the
+    //    same configuration and protocol; changing a method marks it stale.
+    void perplexityRunFillsTable() {
+        w_->showView("perplexity");
+        PerplexityPage* page = w_->perplexityPage();
+        QCOMPARE(page->seqlenSpin()->value(), 512);
+        QCOMPARE(page->windowsSpin()->value(), 10);
+        page->windowsSpin()->setValue(3);
+        QSignalSpy done(page, &PerplexityPage::runFinished);
+        QTest::mouseClick(page->runButton(), Qt::LeftButton);
+        QVERIFY(page->cancelButton()->isEnabled());
+        QVERIFY(done.wait(kLong));
+        QVERIFY(waitIdle());
+        QCOMPARE(static_cast<int>(page->rows().size()), 2);  // baseline + configuration
+        QCOMPARE(page->table()->rowCount(), 2);
+
+        PplRequest req = page->request();
+        qs::MethodConfig cfg = AppContext::defaultConfig();
+        ref_->apply(AppContext::originalConfig());
+        const PplData base = ref_->perplexity(req, {});
+        ref_->apply(cfg);
+        const PplData q = ref_->perplexity(req, {});
+        const PplRow& r0 = page->rows()[0];
+        const PplRow& r1 = page->rows()[1];
+        QVERIFY(r0.config.methods.empty());
+        QVERIFY2(close(r0.data.ppl, base.ppl, 1e-9), qPrintable(QString("%1 vs %2").arg(r0.data.ppl).arg(base.ppl)));
+        QCOMPARE(ui::qstr(r1.config.describe()), ui::qstr(cfg.describe()));
+        QVERIFY2(close(r1.data.ppl, q.ppl, 1e-9), qPrintable(QString("%1 vs %2").arg(r1.data.ppl).arg(q.ppl)));
+        QCOMPARE(page->table()->item(1, 2)->text(), QString::number(q.ppl, 'f', 3));
+        QCOMPARE(page->table()->item(1, 0)->text(), ui::qstr(cfg.describe()));
+        QVERIFY(page->table()->item(1, 1)->text().contains("3 × 512 tokens"));
+        QVERIFY(page->table()->item(1, 1)->toolTip().contains(ui::qstr(q.protocol)));
+        QCOMPARE(page->table()->item(1, 3)->text(), ui::mib(ui::model_sizes(ref_->summary(), cfg).seed_mib));
+        QCOMPARE(static_cast<int>(r1.data.running.size()), 3);
+        QCOMPARE(page->runningPlot()->seriesCount(), 2);
+        QVERIFY(page->rows()[1].data.nsamples == 3);
+        // The model now carries the configuration; the tree says so.
+        QVERIFY(ctx()->configApplied());
+        QVERIFY(page->staleLabel()->isHidden());
+        // A method change marks the number stale.
+        w_->methodsPanel()->findChild<QComboBox*>("bitsCombo")->setCurrentIndex(
+            w_->methodsPanel()->findChild<QComboBox*>("bitsCombo")->findData(3));
+        QVERIFY(!page->staleLabel()->isHidden());
+        QVERIFY(waitIdle());
+    }
+
+    // 6. Cancel: a started run stops, leaves no row, and the page can run again.
+    void perplexityCancel() {
+        w_->showView("perplexity");
+        PerplexityPage* page = w_->perplexityPage();
+        const size_t before = page->rows().size();
+        QSignalSpy cancelled(page, &PerplexityPage::runCancelled);
+        page->windowsSpin()->setValue(0);  // all windows: long enough to cancel
+        QTest::mouseClick(page->runButton(), Qt::LeftButton);
+        QVERIFY(page->cancelButton()->isEnabled());
+        QTest::qWait(30);
+        QTest::mouseClick(page->cancelButton(), Qt::LeftButton);
+        QVERIFY(cancelled.wait(kLong));
+        QVERIFY(waitIdle());
+        QCOMPARE(page->rows().size(), before);
+        QCOMPARE(page->statusLabel()->text(), QString("Cancelled."));
+        QVERIFY(page->runButton()->isEnabled());
+        QVERIFY(!page->cancelButton()->isEnabled());
+        // The applied state is read back from the engine: what the model really carries.
+        QVERIFY(AppContext::sameConfig(ctx()->applied(), ctx()->workbench()->applied()));
+        page->windowsSpin()->setValue(10);
+    }
+
+    // 7. Export: a plot to PNG / SVG / PDF and the results table to CSV.
+    void exportPlotAndCsv() {
+        w_->showView("activations");
+        QTRY_VERIFY_WITH_TIMEOUT(w_->activationsPage()->upToDate(), kLong);
+        QTemporaryDir dir(outDir() + "/export-XXXXXX");
+        QVERIFY(dir.isValid());
+        auto* view = w_->activationsPage()->channelView();
+        for (const QString& suffix : {"png", "svg", "pdf"}) {
+            const QString path = dir.filePath("channels." + suffix);
+            QString err;
+            QVERIFY2(view->exportTo(path, &err), qPrintable(err));
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::ReadOnly));
+            const QByteArray head = f.read(8);
+            QVERIFY(f.size() > 1000);
+            if (suffix == "png") QVERIFY(head.startsWith("\x89PNG"));
+            if (suffix == "pdf") QVERIFY(head.startsWith("%PDF"));
+            if (suffix == "svg") {
+                f.seek(0);
+                QVERIFY(f.readAll().contains("<svg"));
+            }
+        }
+        QImage img(dir.filePath("channels.png"));
+        QVERIFY(!img.isNull());
+        QVERIFY(img.width() >= view->plot()->width());
+
+        PerplexityPage* page = w_->perplexityPage();
+        const QString csv = dir.filePath("ppl.csv");
+        QVERIFY(page->exportCsv(csv));
+        QFile f(csv);
+        QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+        const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(lines.size(), static_cast<int>(page->rows().size()) + 1);
+        QVERIFY(lines[0].startsWith("configuration,protocol,dataset,ppl"));
+        QVERIFY(lines[2].startsWith(ui::qstr(page->rows()[1].config.describe())));
+        QVERIFY(lines[2].contains(QString::number(page->rows()[1].data.ppl, 'g', 10)));
+    }
+
+    // 8. AWQ auto-scale: Apply runs as a job; each group's loss curve is plotted with the
+    //    engine's chosen ratio marked.
+    void awqAutoScaleCurves() {
+        MethodsPanel* panel = w_->methodsPanel();
+        qs::MethodConfig cfg = AppContext::defaultConfig();
+        cfg.methods = {"awq"};
+        cfg.calib_samples = 16;  // keep the search short
+        panel->setConfig(cfg);
+        QVERIFY(waitIdle());
+        QSignalSpy applied(ctx(), &AppContext::appliedChanged);
+        QVERIFY(panel->applyButton()->isEnabled());
+        QTest::mouseClick(panel->applyButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ctx()->lastApply() != nullptr && ctx()->configApplied(), kLong);
+        QVERIFY(waitIdle());
+        const ApplyData ref = ref_->apply(ctx()->config());
+        QVERIFY(!ref.awq.empty());
+        w_->showView("awq");
+        auto* curves = w_->awqPage()->curves();
+        QCOMPARE(curves->seriesCount(), static_cast<int>(ref.awq.size()));
+        for (size_t i = 0; i < ref.awq.size(); ++i) QCOMPARE(curves->highlightIndex(static_cast<int>(i)), ref.awq[i].best);
+        // The model tree names the method on each quantized Linear.
+        bool found = false;
+        for (QTreeWidgetItemIterator it(w_->modelPage()->tree()); *it; ++it)
+            if ((*it)->text(3).contains("AWQ")) found = true;
+        QVERIFY(found);
+        panel->setConfig(AppContext::defaultConfig());
+        QVERIFY(waitIdle());
+    }
+
+    // 9. A broken model folder: the message names the file and the problem; the old model
+    //    stays loaded and usable.
+    void brokenModelKeepsPrevious() {
+        QTemporaryDir dir(outDir() + "/broken-XXXXXX");
+        QVERIFY(dir.isValid());
+        {
+            QFile f(dir.filePath("config.json"));
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write("{ \"model_type\": \"llama\", \"hidden_size\": ");
+        }
+        const std::string before = ctx()->summary()->source_dir;
+        auto wbBefore = ctx()->workbench();
+        QSignalSpy failed(ctx(), &AppContext::loadFailed);
+        w_->openModel(dir.path());
+        QVERIFY(failed.wait(kLong));
+        QVERIFY(waitIdle());
+        const QString err = w_->errorText();
+        QVERIFY2(err.contains("config.json"), qPrintable(err));
+        QVERIFY2(err.contains("Could not open the model"), qPrintable(err));
+        QVERIFY2(err.contains("stays loaded"), qPrintable(err));
+        QCOMPARE(ctx()->summary()->source_dir, before);
+        QCOMPARE(ctx()->workbench(), wbBefore);
+        // Still usable: selecting a layer recomputes its preview.
+        w_->showView("error");
+        selectLayer("model.layers.1.self_attn.v_proj");
+        QVERIFY(waitIdle());
+        QVERIFY(w_->errorPage()->shown());
+        QCOMPARE(ui::qstr(w_->errorPage()->shown()->linear), QString("model.layers.1.self_attn.v_proj"));
+    }
+};
+
+int main(int argc, char** argv) {
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    QApplication app(argc, argv);
+    WorkbenchGuiTest t;
+    return QTest::qExec(&t, argc, argv);
+}
+
+#include "test_workbench_gui.moc"

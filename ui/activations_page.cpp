@@ -1,0 +1,297 @@
+#include "activations_page.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include <algorithm>
+
+#include "app_context.h"
+#include "channel_magnitude_view.h"
+#include "line_plot.h"
+
+using qs::widgets::ChannelMagnitudeView;
+using qs::widgets::LinePlot;
+using ui::qstr;
+
+namespace {
+
+QString transformName(const qs::MethodConfig& c) {
+    QStringList p;
+    if (c.has("rotate")) p << QString("rotation (%1)").arg(qstr(qs::rotation_kind_name(c.rotation)));
+    if (c.has("smoothquant")) p << QString("SmoothQuant α=%1").arg(c.sq_alpha);
+    return p.join(" + ");
+}
+
+bool sameCalibration(const qs::MethodConfig& a, const qs::MethodConfig& b) {
+    return a.calib_path == b.calib_path && a.calib_samples == b.calib_samples && a.calib_seqlen == b.calib_seqlen &&
+           a.calib_seed == b.calib_seed;
+}
+
+}  // namespace
+
+ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent), ctx_(ctx) {
+    setObjectName("activationsPage");
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(4, 4, 4, 4);
+    auto* bar = new QHBoxLayout;
+    stat_ = new QComboBox;
+    stat_->setObjectName("statCombo");
+    stat_->addItem("max |x| (SmoothQuant)", "max");
+    stat_->addItem("mean |x| (AWQ importance)", "mean");
+    topPct_ = new QDoubleSpinBox;
+    topPct_->setObjectName("topPercentSpin");
+    topPct_->setRange(0.0, 20.0);
+    topPct_->setDecimals(1);
+    topPct_->setSingleStep(0.5);
+    topPct_->setValue(1.0);
+    topPct_->setSuffix(" %");
+    hiddenLayer_ = new QSpinBox;
+    hiddenLayer_->setObjectName("hiddenLayerSpin");
+    hiddenLayer_->setRange(0, 0);
+    info_ = new QLabel;
+    info_->setObjectName("activationsInfo");
+    info_->setStyleSheet("color:#555");
+    info_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the page
+    bar->addWidget(new QLabel("Statistic"));
+    bar->addWidget(stat_);
+    bar->addSpacing(12);
+    bar->addWidget(new QLabel("Highlight top"));
+    bar->addWidget(topPct_);
+    bar->addSpacing(12);
+    bar->addWidget(new QLabel("Hidden state entering block"));
+    bar->addWidget(hiddenLayer_);
+    bar->addSpacing(12);
+    bar->addWidget(info_, 1);
+    v->addLayout(bar);
+
+    auto* vs = new QSplitter(Qt::Vertical, this);
+    channel_ = new ChannelMagnitudeView(vs);
+    channel_->setObjectName("channelView");
+    auto* hs = new QSplitter(Qt::Horizontal, vs);
+    overview_ = new LinePlot(hs);
+    overview_->setObjectName("overviewPlot");
+    hidden_ = new ChannelMagnitudeView(hs);
+    hidden_->setObjectName("hiddenView");
+    hs->addWidget(overview_);
+    hs->addWidget(hidden_);
+    vs->addWidget(channel_);
+    vs->addWidget(hs);
+    vs->setStretchFactor(0, 5);
+    vs->setStretchFactor(1, 4);
+    v->addWidget(vs, 1);
+    overview_->setLogScale(true);
+    ui::setPlotTitle(overview_, "All Linears: where the outliers live");
+    hidden_->setStyle(ChannelMagnitudeView::Style::Impulses);
+    ui::setPlotTitle(hidden_, "Hidden state mean |h| per channel");
+    hidden_->setAxisLabels("hidden channel", "mean |h|");
+    ui::setPlotTitle(channel_, "Input channels of the selected Linear");
+
+    auto allStale = [this] {
+        channelsStale_ = overviewStale_ = hiddenStale_ = true;
+        channelsDone_ = overviewDone_ = hiddenDone_ = false;
+        requestRefresh();
+    };
+    connect(ctx_, &AppContext::modelChanged, this, [this, allStale] {
+        if (const auto* s = ctx_->summary()) {
+            hiddenLayer_->blockSignals(true);
+            hiddenLayer_->setRange(0, static_cast<int>(s->layers));
+            hiddenLayer_->setValue(static_cast<int>(s->layers / 2));
+            hiddenLayer_->blockSignals(false);
+        }
+        allStale();
+    });
+    connect(ctx_, &AppContext::appliedChanged, this, allStale);
+    connect(ctx_, &AppContext::viewsInvalidated, this, allStale);
+    connect(ctx_, &AppContext::layerChanged, this, [this] {
+        channelsStale_ = true;
+        channelsDone_ = false;
+        requestRefresh();
+    });
+    auto lastCalib = std::make_shared<qs::MethodConfig>(ctx_->config());
+    connect(ctx_, &AppContext::configChanged, this, [this, lastCalib] {
+        if (sameCalibration(*lastCalib, ctx_->config())) return;
+        *lastCalib = ctx_->config();
+        channelsStale_ = overviewStale_ = true;
+        channelsDone_ = overviewDone_ = false;
+        requestRefresh();
+    });
+    // SmoothQuant preview: the panel's alpha moves the "after" series at once.
+    connect(ctx_, &AppContext::previewReady, this, [this] {
+        if (channelsDone_ && !hasAfter_) drawChannels();
+    });
+    connect(stat_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        drawChannels();
+        drawOverview();
+    });
+    connect(topPct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double p) {
+        channel_->setTopPercent(p);
+        hidden_->setTopPercent(p);
+    });
+    connect(hiddenLayer_, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
+        hiddenStale_ = true;
+        hiddenDone_ = false;
+        requestRefresh();
+    });
+}
+
+bool ActivationsPage::showsMax() const { return stat_->currentData().toString() == "max"; }
+
+bool ActivationsPage::upToDate() const {
+    return channelsDone_ && overviewDone_ && hiddenDone_ && channelsFor_ == ctx_->layer();
+}
+
+bool ActivationsPage::appliedTransformsInputs() const {
+    const auto& a = ctx_->applied();
+    return a.has("rotate") || a.has("smoothquant");
+}
+
+void ActivationsPage::refresh() {
+    if (!ctx_->hasModel()) return;
+    if (!ctx_->workbench()->has_tokenizer()) {
+        info_->setText("No tokenizer: calibration statistics are unavailable.");
+        return;
+    }
+    if (channelsStale_) loadChannels();
+    if (overviewStale_) loadOverview();
+    if (hiddenStale_) loadHidden();
+}
+
+void ActivationsPage::loadChannels() {
+    channelsStale_ = false;
+    if (ctx_->layer().isEmpty()) return;
+    auto wb = ctx_->workbench();
+    const std::string linear = ctx_->layer().toStdString();
+    const qs::MethodConfig cfg = ctx_->config();
+    const bool withAfter = appliedTransformsInputs();
+    const QString afterName = withAfter ? "after " + transformName(ctx_->applied()) : QString();
+    info_->setText("Collecting calibration statistics…");
+    ctx_->run("act-channels", [this, wb, linear, cfg, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
+        auto before = std::make_shared<ChannelData>(wb->channel_stats(linear, false, cfg, p));
+        auto after = std::make_shared<ChannelData>();
+        if (withAfter) *after = wb->channel_stats(linear, true, cfg, p);
+        return [this, wb, before, after, withAfter, afterName] {
+            if (wb != ctx_->workbench()) return;
+            before_ = *before;
+            after_ = *after;
+            hasAfter_ = withAfter;
+            afterName_ = afterName;
+            channelsFor_ = qstr(before_.linear);
+            channelsDone_ = true;
+            info_->setText(QString("%1 · %2 tokens").arg(qstr(before_.calibration)).arg(ui::commas(before_.tokens)));
+            drawChannels();
+            emit channelsShown();
+        };
+    });
+}
+
+void ActivationsPage::drawChannels() {
+    if (!channelsDone_) return;
+    const bool mx = showsMax();
+    const QString stat = mx ? "max |x|" : "mean |x|";
+    ui::setPlotTitle(channel_, QString("%1 — %2 per input channel").arg(qstr(before_.linear), stat));
+    channel_->setAxisLabels("input channel", stat);
+    channel_->setValues(mx ? before_.max_abs : before_.mean_abs);
+    QString afterName;
+    std::vector<float> after;
+    if (hasAfter_) {
+        after = mx ? after_.max_abs : after_.mean_abs;
+        afterName = afterName_;
+    } else if (auto pv = ctx_->preview(); pv && qstr(pv->linear) == channelsFor_ && !pv->smooth.empty() &&
+                                          pv->smooth.size() == before_.max_abs.size()) {
+        // x / s per channel: mean and max of |x / s| are mean and max of |x| divided by s.
+        const auto& src = mx ? before_.max_abs : before_.mean_abs;
+        after.resize(src.size());
+        for (size_t i = 0; i < src.size(); ++i) after[i] = src[i] / pv->smooth[i];
+        afterName = QString("after SmoothQuant α=%1 (panel preview)").arg(ctx_->config().sq_alpha, 0, 'f', 2);
+        afterName_ = afterName;
+    }
+    channel_->setSeriesNames("original model (calibration)", afterName.isEmpty() ? QString("after") : afterName);
+    if (after.empty()) channel_->clearAfterValues();
+    else channel_->setAfterValues(after);
+    channel_->setTopPercent(topPct_->value());
+}
+
+void ActivationsPage::loadOverview() {
+    overviewStale_ = false;
+    auto wb = ctx_->workbench();
+    const qs::MethodConfig cfg = ctx_->config();
+    const bool withAfter = appliedTransformsInputs();
+    ctx_->run("act-overview", [this, wb, cfg, withAfter](const qs::Progress& p) -> std::function<void()> {
+        auto rows = std::make_shared<std::vector<LayerStatRow>>(wb->layer_overview(false, cfg, p));
+        auto after = std::make_shared<std::vector<LayerStatRow>>();
+        if (withAfter) *after = wb->layer_overview(true, cfg, p);
+        return [this, wb, rows, after] {
+            if (wb != ctx_->workbench()) return;
+            overviewRows_ = *rows;
+            overviewAfter_ = *after;
+            overviewDone_ = true;
+            drawOverview();
+            emit overviewShown();
+        };
+    });
+}
+
+void ActivationsPage::drawOverview() {
+    if (!overviewDone_) return;
+    const bool mx = showsMax();
+    const QString stat = mx ? "max |x|" : "mean |x|";
+    overview_->clearSeries();
+    QVector<double> x, top, med, topAfter;
+    overviewLabels_.clear();
+    for (size_t i = 0; i < overviewRows_.size(); ++i) {
+        const auto& r = overviewRows_[i];
+        x << static_cast<double>(i);
+        top << (mx ? r.max_of_max : r.max_of_mean);
+        med << (mx ? r.median_of_max : r.median_of_mean);
+        overviewLabels_ << ui::short_linear_name(r.name);
+        if (i < overviewAfter_.size()) topAfter << (mx ? overviewAfter_[i].max_of_max : overviewAfter_[i].max_of_mean);
+    }
+    overview_->addSeries("largest channel", x, top);
+    overview_->addSeries("median channel", x, med);
+    if (!topAfter.isEmpty()) overview_->addSeries("largest, " + afterName_.section(" (", 0, 0), x, topAfter);
+    overview_->setAxisLabels("Linear (block.name)", stat + " over calibration tokens");
+    ui::setPlotTitle(overview_, "All Linears: " + stat + " of the largest vs the median input channel");
+    // Linear names as x tick labels (every k-th when there are many).
+    auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
+    const int n = overviewLabels_.size();
+    const int step = std::max(1, (n + 23) / 24);
+    for (int i = 0; i < n; i += step) ticker->addTick(i, overviewLabels_[i]);
+    QCustomPlot* p = overview_->plot();
+    p->xAxis->setTicker(ticker);
+    p->xAxis->setTickLabelRotation(n > 8 ? 45 : 0);
+    p->xAxis->setSubTicks(false);
+    overview_->resetZoom();
+}
+
+void ActivationsPage::loadHidden() {
+    hiddenStale_ = false;
+    auto wb = ctx_->workbench();
+    const int64_t layer = hiddenLayer_->value();
+    const bool withAfter = !ctx_->applied().methods.empty();
+    const QString afterName = "current: " + qstr(ctx_->applied().describe());
+    ctx_->run("act-hidden", [this, wb, layer, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
+        auto before = std::make_shared<std::vector<float>>(wb->hidden_mean_abs(layer, false, p));
+        auto after = std::make_shared<std::vector<float>>();
+        if (withAfter) *after = wb->hidden_mean_abs(layer, true, p);
+        return [this, wb, layer, before, after, afterName] {
+            if (wb != ctx_->workbench()) return;
+            hidden_->setValues(*before);
+            hidden_->setSeriesNames("original model", afterName);
+            if (after->empty()) hidden_->clearAfterValues();
+            else hidden_->setAfterValues(*after);
+            hidden_->setTopPercent(topPct_->value());
+            const int64_t last = ctx_->summary() ? ctx_->summary()->layers : -1;
+            ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output: mean |h| per channel")
+                              : layer == last ? QString("Output of the last block: mean |h| per channel")
+                                              : QString("Hidden state entering block %1: mean |h| per channel").arg(layer));
+            hiddenDone_ = true;
+            emit hiddenShown();
+        };
+    });
+}

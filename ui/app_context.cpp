@@ -1,0 +1,239 @@
+#include "app_context.h"
+
+#include <QTimer>
+
+AppContext::AppContext(QObject* parent)
+    : QObject(parent), jobs_(new JobRunner(this)), previewTimer_(new QTimer(this)), idleTimer_(new QTimer(this)) {
+    config_ = defaultConfig();
+    previewTimer_->setSingleShot(true);
+    previewTimer_->setInterval(30);  // debounce slider drags
+    connect(previewTimer_, &QTimer::timeout, this, &AppContext::startPreview);
+    idleTimer_->setSingleShot(true);
+    idleTimer_->setInterval(150);  // let deferred repaints (heatmap re-pooling) settle
+    connect(idleTimer_, &QTimer::timeout, this, [this] {
+        if (isIdle()) emit idle();
+    });
+    connect(jobs_, &JobRunner::progress, this,
+            [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
+    auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep"; };
+    connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
+        if (changesModel(ch)) syncApplied();
+        scheduleIdleCheck();
+    });
+    connect(jobs_, &JobRunner::cancelled, this, [this, changesModel](const QString& ch, quint64) {
+        if (changesModel(ch)) syncApplied();
+        scheduleIdleCheck();
+    });
+    connect(jobs_, &JobRunner::failed, this, [this, changesModel](const QString& ch, quint64, const QString& msg) {
+        if (changesModel(ch)) syncApplied();
+        QString what;
+        if (ch == "load") what = "Could not open the model.";
+        else if (ch == "apply") what = "Could not apply the methods.";
+        else if (ch == "ppl" || ch == "sweep") what = "Perplexity failed.";
+        else what = QString("The %1 view could not be computed.").arg(ch);
+        if (ch == "load") {
+            emit loadFailed(msg);
+            if (wb_) {
+                emit viewsInvalidated();
+                startPreview();
+            }
+        }
+        emit errorOccurred(what, msg);
+        scheduleIdleCheck();
+    });
+}
+
+AppContext::~AppContext() { shutdown(); }
+
+void AppContext::shutdown() {
+    previewTimer_->stop();
+    jobs_->cancelAll();
+    jobs_->waitForDone();
+}
+
+quint64 AppContext::run(const QString& channel, JobRunner::Work work) {
+    idleTimer_->stop();
+    const quint64 id = jobs_->start(channel, std::move(work));
+    emit jobsChanged();
+    return id;
+}
+
+bool AppContext::modelBusy() const {
+    return jobs_->busy("apply") || jobs_->busy("ppl") || jobs_->busy("sweep");
+}
+
+bool AppContext::isIdle() const { return jobs_->idle() && !previewTimer_->isActive(); }
+
+void AppContext::scheduleIdleCheck() {
+    emit jobsChanged();
+    if (jobs_->idle()) idleTimer_->start();
+}
+
+bool AppContext::loading() const { return jobs_->busy("load"); }
+
+qs::MethodConfig AppContext::defaultConfig() {
+    qs::MethodConfig c;
+    c.methods = {"rtn"};
+    c.weight.bits = 4;
+    c.weight.granularity = qs::Granularity::PerGroup;
+    c.weight.group_size = 128;
+    c.weight.symmetric = false;
+    c.act.bits = 0;  // ActQuant defaults to 8 bits; the panel starts with activations in float
+    c.act.per_token = true;
+    return c;
+}
+
+bool AppContext::sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b) {
+    return a.to_json() == b.to_json();
+}
+
+bool AppContext::configApplied() const { return sameConfig(config_, applied_); }
+
+void AppContext::openModel(const QString& dir, const QString& device, const QString& dtype) {
+    // Opening another model cancels whatever runs on the current one; the current model
+    // stays loaded (and shown) until the new one has loaded successfully.
+    jobs_->cancelAll();
+    previewTimer_->stop();
+    emit statusMessage("Loading " + dir + " …");
+    LoadRequest req;
+    req.dir = dir.toStdString();
+    req.device = device.toStdString();
+    req.dtype = dtype.toStdString();
+    run("load", [this, req, device, dtype](const qs::Progress& p) -> std::function<void()> {
+        std::shared_ptr<Workbench> wb = Workbench::open(req, p);
+        return [this, wb, device, dtype] {
+            emit modelAboutToChange();
+            jobs_->cancelAll();  // jobs started on the old model meanwhile
+            wb_ = wb;
+            device_ = device;
+            dtype_ = dtype;
+            applied_ = originalConfig();
+            lastApply_.reset();
+            preview_.reset();
+            calibration_.clear();
+            // Keep the selected layer if the new model has it, else the first decoder Linear.
+            QString keep;
+            for (const auto& l : wb_->summary().linears)
+                if (QString::fromStdString(l.name) == layer_) keep = layer_;
+            if (keep.isEmpty() && !wb_->summary().linears.empty())
+                keep = QString::fromStdString(wb_->summary().linears.front().name);
+            layer_ = keep;
+            emit modelChanged();
+            emit layerChanged(layer_);
+            describeCalibration();
+            startPreview();
+        };
+    });
+}
+
+void AppContext::describeCalibration() {
+    if (!wb_) return;
+    auto wb = wb_;
+    const qs::MethodConfig cfg = config_;
+    run("calibration", [this, wb, cfg](const qs::Progress& p) -> std::function<void()> {
+        QString text = QString::fromStdString(wb->calibration_description(cfg, p));
+        return [this, wb, text] {
+            if (wb != wb_) return;
+            calibration_ = text;
+            emit calibrationChanged();
+        };
+    });
+}
+
+void AppContext::setLayer(const QString& name) {
+    if (name == layer_ || name.isEmpty()) return;
+    layer_ = name;
+    emit layerChanged(layer_);
+    previewTimer_->start(0);
+}
+
+void AppContext::setConfig(const qs::MethodConfig& cfg) {
+    const bool calibChanged = cfg.calib_path != config_.calib_path || cfg.calib_samples != config_.calib_samples ||
+                              cfg.calib_seqlen != config_.calib_seqlen;
+    config_ = cfg;
+    emit configChanged();
+    if (calibChanged) describeCalibration();
+    previewTimer_->start();
+}
+
+void AppContext::refreshPreview() {
+    previewTimer_->stop();
+    startPreview();
+}
+
+void AppContext::startPreview() {
+    if (!wb_ || layer_.isEmpty()) return;
+    if (!config_.quantizes_weights()) {
+        jobs_->cancel("preview");
+        preview_.reset();
+        emit previewReady();
+        scheduleIdleCheck();
+        return;
+    }
+    auto wb = wb_;
+    const std::string linear = layer_.toStdString();
+    const qs::MethodConfig cfg = config_;
+    run("preview", [this, wb, linear, cfg](const qs::Progress& p) -> std::function<void()> {
+        auto d = std::make_shared<const PreviewData>(wb->preview(linear, cfg, p));
+        return [this, wb, d] {
+            if (wb != wb_) return;
+            preview_ = d;
+            emit previewReady();
+        };
+    });
+}
+
+void AppContext::applyConfig() {
+    if (!wb_ || modelBusy()) return;
+    auto wb = wb_;
+    const qs::MethodConfig cfg = config_;
+    emit applyStarted();
+    run("apply", [this, wb, cfg](const qs::Progress& p) -> std::function<void()> {
+        auto d = std::make_shared<ApplyData>(wb->apply(cfg, p));
+        return [this, wb, cfg, d] {
+            if (wb != wb_) return;
+            noteApply(cfg, *d);
+            emit statusMessage(QString("Applied %1 in %2 s")
+                                   .arg(QString::fromStdString(d->description))
+                                   .arg(d->seconds, 0, 'f', 2));
+        };
+    });
+}
+
+void AppContext::resetToOriginal() {
+    if (!wb_ || modelBusy()) return;
+    auto wb = wb_;
+    const qs::MethodConfig none = originalConfig();
+    emit applyStarted();
+    run("apply", [this, wb, none](const qs::Progress& p) -> std::function<void()> {
+        wb->apply(none, p);
+        return [this, wb] {
+            if (wb != wb_) return;
+            lastApply_.reset();
+            emit statusMessage("Back to the original weights");
+        };
+    });
+}
+
+qs::MethodConfig AppContext::originalConfig() {
+    qs::MethodConfig c;
+    c.act.bits = 0;
+    return c;
+}
+
+void AppContext::noteApply(const qs::MethodConfig& cfg, const ApplyData& data) {
+    lastApply_ = std::make_unique<ApplyData>(data);
+    lastApplyCfg_ = cfg;
+    applyNoted_ = true;
+}
+
+void AppContext::syncApplied() {
+    if (!wb_) return;
+    const qs::MethodConfig now = wb_->applied();
+    if (lastApply_ && !sameConfig(lastApplyCfg_, now)) lastApply_.reset();
+    const bool changed = !sameConfig(now, applied_);
+    applied_ = now;
+    // Also when a new ApplyData arrived for the same configuration (e.g. a new AWQ search).
+    if (changed || applyNoted_) emit appliedChanged();
+    applyNoted_ = false;
+}

@@ -1,0 +1,115 @@
+// The state every page shares: the loaded Workbench, the selected Linear, the methods
+// panel's configuration, the applied configuration and the single-layer preview. Pages
+// observe its signals and start their engine work through run(), which puts it on the
+// JobRunner's worker threads (never on the GUI thread, NOTES §5).
+#pragma once
+#include <QObject>
+#include <QString>
+
+#include <memory>
+
+#include "job_runner.h"
+#include "workbench.h"
+
+class QTimer;
+
+class AppContext : public QObject {
+    Q_OBJECT
+public:
+    explicit AppContext(QObject* parent = nullptr);
+    ~AppContext() override;
+
+    JobRunner* jobs() const { return jobs_; }
+    // Runs `work` on a worker thread on `channel` (superseding the channel's previous job).
+    quint64 run(const QString& channel, JobRunner::Work work);
+    // True when no job is running or queued on any channel.
+    bool isIdle() const;
+    // Cancels every job and waits for the workers (window closing).
+    void shutdown();
+
+    // --- the model ---
+    void openModel(const QString& dir, const QString& device = "cpu", const QString& dtype = "fp32");
+    bool hasModel() const { return wb_ != nullptr; }
+    std::shared_ptr<Workbench> workbench() const { return wb_; }
+    const qs::ModelSummary* summary() const { return wb_ ? &wb_->summary() : nullptr; }
+    QString device() const { return device_; }
+    QString dtype() const { return dtype_; }
+    bool loading() const;
+    // A job that changes the model's weights (apply, perplexity run, sweep) is running:
+    // another one must not start, or their apply/evaluate steps would interleave.
+    bool modelBusy() const;
+    // The calibration set of the current configuration, in words (computed once per model).
+    QString calibrationText() const { return calibration_; }
+
+    // --- selection ---
+    QString layer() const { return layer_; }
+    void setLayer(const QString& name);
+
+    // --- methods ---
+    // The methods panel's configuration (what Apply and Run would use).
+    const qs::MethodConfig& config() const { return config_; }
+    void setConfig(const qs::MethodConfig& cfg);
+    // The configuration the model currently carries (after the last Apply; "original" at load).
+    const qs::MethodConfig& applied() const { return applied_; }
+    const ApplyData* lastApply() const { return lastApply_.get(); }
+    bool configApplied() const;  // config() == applied()
+    void applyConfig();          // runs Workbench::apply(config()) on channel "apply"
+    void resetToOriginal();      // applies the empty configuration
+    // Jobs that apply configurations themselves (perplexity runs, sweeps) report the
+    // ApplyData of what they applied; the applied state itself is read back from the
+    // Workbench when a model-changing job ends (syncApplied), so it is always the truth.
+    void noteApply(const qs::MethodConfig& cfg, const ApplyData& data);
+    void syncApplied();
+    // The empty configuration (original weights, activations in float).
+    static qs::MethodConfig originalConfig();
+    // The selected Linear quantized with config() (null while none is available or weights
+    // are not quantized by config()).
+    std::shared_ptr<const PreviewData> preview() const { return preview_; }
+    // Forces a preview now (tests, or the first paint); normally debounced by 30 ms.
+    void refreshPreview();
+
+    // The default configuration shown in the methods panel (RTN w4 g128 asym).
+    static qs::MethodConfig defaultConfig();
+    // Configuration equality by the JSON form (what the engine keys its states on).
+    static bool sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b);
+
+signals:
+    void modelAboutToChange();
+    void modelChanged();
+    void loadFailed(const QString& message);
+    // Opening a model cancelled the views' jobs but the model did not change (the load
+    // failed): pages recompute what they show.
+    void viewsInvalidated();
+    void layerChanged(const QString& name);
+    void configChanged();
+    void appliedChanged();
+    void applyStarted();
+    void previewReady();
+    void calibrationChanged();
+    // Any job's failure: `what` says which work failed ("Could not open the model", ...).
+    void errorOccurred(const QString& what, const QString& message);
+    void statusMessage(const QString& message);
+    void jobProgress(const QString& channel, double fraction, const QString& message);
+    // A job started or ended (for enabling buttons).
+    void jobsChanged();
+    // No job is left; fires (once per quiet period) after a short settling delay.
+    void idle();
+
+private:
+    void startPreview();
+    void scheduleIdleCheck();
+    void describeCalibration();
+
+    JobRunner* jobs_;
+    QTimer* previewTimer_;
+    QTimer* idleTimer_;
+    std::shared_ptr<Workbench> wb_;
+    QString device_ = "cpu", dtype_ = "fp32";
+    QString layer_;
+    QString calibration_;
+    qs::MethodConfig config_, applied_;
+    std::unique_ptr<ApplyData> lastApply_;
+    qs::MethodConfig lastApplyCfg_;
+    bool applyNoted_ = false;
+    std::shared_ptr<const PreviewData> preview_;
+};

@@ -1,0 +1,35 @@
+// AWQ search page: after Apply with AWQ auto-scale, each group's block-output loss against
+// the scaling ratio (scales = mean|x|^ratio), with the chosen ratio marked; plus the steps
+// of the last Apply.
+#pragma once
+#include <QWidget>
+
+class AppContext;
+struct AwqCurve;
+class QComboBox;
+class QLabel;
+class QTextBrowser;
+namespace qs::widgets {
+class SweepPlot;
+}
+
+class AwqPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit AwqPage(AppContext* ctx, QWidget* parent = nullptr);
+    qs::widgets::SweepPlot* curves() const { return plot_; }
+    QComboBox* blockCombo() const { return block_; }
+
+    // Legend name of a group: block, the scaled op and the Linears that read it.
+    static QString groupName(const AwqCurve& c);
+
+private:
+    void rebuildChoices();
+    void draw();
+    AppContext* ctx_;
+    QComboBox* block_;
+    QComboBox* scale_;
+    QLabel* info_;
+    qs::widgets::SweepPlot* plot_;
+    QTextBrowser* steps_;
+};

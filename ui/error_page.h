@@ -1,0 +1,56 @@
+// Quantization-error page: the course notes' four panels (original, integer codes,
+// dequantized, |error|) for a selectable tile of the selected Linear, the whole-matrix
+// |error| heatmap (double-click picks the tile), and MSE / SQNR / max error plus the
+// output error on calibration inputs, all for the methods panel's current setting.
+#pragma once
+#include <QMap>
+#include <memory>
+
+#include "workbench.h"
+
+#include <QWidget>
+
+class AppContext;
+class QComboBox;
+class QLabel;
+class QSpinBox;
+namespace qs::widgets {
+class ErrorMatrixPanel;
+class HeatmapView;
+}  // namespace qs::widgets
+
+class ErrorPage : public QWidget {
+    Q_OBJECT
+public:
+    explicit ErrorPage(AppContext* ctx, QWidget* parent = nullptr);
+
+    qs::widgets::ErrorMatrixPanel* tiles() const { return tiles_; }
+    qs::widgets::HeatmapView* errorHeatmap() const { return heatmap_; }
+    // The preview the page currently shows (null if none).
+    std::shared_ptr<const PreviewData> shown() const { return shown_; }
+    // Metric label text by key: "mse", "sqnr", "maxerr", "outmse", "outrel", "packed", "note".
+    QString metricText(const QString& key) const;
+    void setTile(int row, int col, int size);
+    int tileRow() const;
+    int tileCol() const;
+    int tileSize() const;
+
+signals:
+    void previewShown();
+
+private:
+    void showPreview();
+    void drawTile();
+    void jumpToWorstTile();
+    QLabel* addMetric(class QFormLayout* f, const QString& key, const QString& label);
+
+    AppContext* ctx_;
+    QComboBox* tileSize_;
+    QSpinBox *row_, *col_;
+    QLabel* tileInfo_;
+    qs::widgets::ErrorMatrixPanel* tiles_;
+    qs::widgets::HeatmapView* heatmap_;
+    QMap<QString, QLabel*> metrics_;
+    std::shared_ptr<const PreviewData> shown_;
+    QString shownLayer_;
+};

@@ -1,0 +1,361 @@
+#include "methods_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+
+#include "app_context.h"
+#include "ui_util.h"
+
+namespace {
+
+QSlider* makeSlider(const char* name, int lo, int hi, int value, int step) {
+    auto* s = new QSlider(Qt::Horizontal);
+    s->setObjectName(name);
+    s->setRange(lo, hi);
+    s->setSingleStep(step);
+    s->setPageStep(step * 5);
+    s->setValue(value);
+    return s;
+}
+
+QWidget* sliderRow(QSlider* s, QLabel* value) {
+    auto* w = new QWidget;
+    auto* h = new QHBoxLayout(w);
+    h->setContentsMargins(0, 0, 0, 0);
+    h->addWidget(s, 1);
+    value->setMinimumWidth(40);
+    value->setAlignment(Qt::AlignRight | Qt::AlignVCenter);
+    h->addWidget(value);
+    return w;
+}
+
+}  // namespace
+
+MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) {
+    setObjectName("methodsPanel");
+    auto* v = new QVBoxLayout(this);
+    v->setContentsMargins(6, 6, 6, 6);
+
+    // Weights (RTN)
+    auto* wBox = new QGroupBox("Weight quantization (RTN)");
+    auto* wf = new QFormLayout(wBox);
+    bits_ = new QComboBox;
+    bits_->setObjectName("bitsCombo");
+    bits_->addItem("off (float)", 0);
+    for (int b : {2, 3, 4, 5, 6, 8}) bits_->addItem(QString("%1 bits").arg(b), b);
+    bits_->setCurrentIndex(bits_->findData(4));
+    group_ = new QComboBox;
+    group_->setObjectName("groupCombo");
+    for (int g : {32, 64, 128, 256}) group_->addItem(QString("group %1").arg(g), g);
+    group_->addItem("per channel", -1);
+    group_->addItem("per tensor", -2);
+    group_->setCurrentIndex(group_->findData(128));
+    symmetric_ = new QCheckBox("symmetric (absmax, zero 0)");
+    symmetric_->setObjectName("symmetricCheck");
+    lmHead_ = new QCheckBox("also quantize lm_head");
+    lmHead_->setObjectName("lmHeadCheck");
+    wf->addRow("Bits", bits_);
+    wf->addRow("Granularity", group_);
+    wf->addRow(symmetric_);
+    wf->addRow(lmHead_);
+    v->addWidget(wBox);
+
+    // AWQ
+    awqBox_ = new QGroupBox("AWQ (activation-aware)");
+    auto* af = new QFormLayout(awqBox_);
+    awqMode_ = new QComboBox;
+    awqMode_->setObjectName("awqModeCombo");
+    awqMode_->addItem("off", "");
+    awqMode_->addItem("keep salient in fp", "awq-keep");
+    awqMode_->addItem("scale salient", "awq-scale");
+    awqMode_->addItem("auto-scale search", "awq");
+    salient_ = new QDoubleSpinBox;
+    salient_->setObjectName("salientSpin");
+    salient_->setRange(0.1, 20.0);
+    salient_->setSingleStep(0.5);
+    salient_->setDecimals(1);
+    salient_->setSuffix(" % of channels");
+    salient_->setValue(1.0);
+    awqFactor_ = makeSlider("awqFactorSlider", 100, 400, 200, 5);
+    awqFactorLabel_ = new QLabel("×2.00");
+    awqFactorLabel_->setObjectName("awqFactorValue");
+    awqClip_ = new QCheckBox("auto-clip");
+    awqClip_->setObjectName("awqClipCheck");
+    duo_ = new QCheckBox("duo scaling (AutoAWQ)");
+    duo_->setObjectName("duoScalingCheck");
+    auto* autoRow = new QWidget;
+    auto* ar = new QHBoxLayout(autoRow);
+    ar->setContentsMargins(0, 0, 0, 0);
+    ar->addWidget(awqClip_);
+    ar->addWidget(duo_);
+    ar->addStretch(1);
+    af->addRow("Mode", awqMode_);
+    af->addRow("Salient", salient_);
+    af->addRow("Scale factor", sliderRow(awqFactor_, awqFactorLabel_));
+    af->addRow(autoRow);
+    v->addWidget(awqBox_);
+
+    // SmoothQuant / W8A8
+    sqBox_ = new QGroupBox("SmoothQuant / W8A8");
+    auto* sf = new QFormLayout(sqBox_);
+    sqOn_ = new QCheckBox("smooth activations into weights");
+    sqOn_->setObjectName("smoothQuantCheck");
+    sqAlpha_ = makeSlider("sqAlphaSlider", 0, 100, 50, 5);
+    sqAlphaLabel_ = new QLabel("0.50");
+    sqAlphaLabel_->setObjectName("sqAlphaValue");
+    act_ = new QComboBox;
+    act_->setObjectName("actCombo");
+    act_->addItem("float (not quantized)", 0);
+    act_->addItem("8-bit per token", 8);
+    act_->addItem("8-bit per tensor", -8);
+    act_->addItem("4-bit per token", 4);
+    bmm_ = new QCheckBox("also quantize q/k/v outputs (BMM)");
+    bmm_->setObjectName("bmmCheck");
+    w8a8_ = new QPushButton("W8A8 preset");
+    w8a8_->setObjectName("w8a8Button");
+    w8a8_->setToolTip("8-bit symmetric per-channel weights, 8-bit per-token activations");
+    sf->addRow(sqOn_);
+    sf->addRow("Alpha", sliderRow(sqAlpha_, sqAlphaLabel_));
+    sf->addRow("Activations", act_);
+    sf->addRow(bmm_);
+    sf->addRow(w8a8_);
+    v->addWidget(sqBox_);
+
+    // Rotation
+    auto* rBox = new QGroupBox("Rotation (QuaRot)");
+    auto* rf = new QFormLayout(rBox);
+    rotation_ = new QComboBox;
+    rotation_->setObjectName("rotationCombo");
+    rotation_->addItem("off", -1);
+    rotation_->addItem("random orthogonal", static_cast<int>(qs::RotationKind::Random));
+    rotation_->addItem("randomized Hadamard", static_cast<int>(qs::RotationKind::Hadamard));
+    seed_ = new QSpinBox;
+    seed_->setObjectName("rotationSeed");
+    seed_->setRange(0, 1000000);
+    rf->addRow("Rotation", rotation_);
+    rf->addRow("Seed", seed_);
+    v->addWidget(rBox);
+
+    // Calibration
+    auto* cBox = new QGroupBox("Calibration set");
+    auto* cf = new QFormLayout(cBox);
+    calibSamples_ = new QSpinBox;
+    calibSamples_->setObjectName("calibSamples");
+    calibSamples_->setRange(1, 4096);
+    calibSamples_->setValue(128);
+    calibSeqlen_ = new QSpinBox;
+    calibSeqlen_->setObjectName("calibSeqlen");
+    calibSeqlen_->setRange(16, 8192);
+    calibSeqlen_->setSingleStep(64);
+    calibSeqlen_->setValue(512);
+    calibFile_ = new QLabel("bundled (tinyshakespeare)");
+    calibFile_->setObjectName("calibFile");
+    calibFile_->setWordWrap(true);
+    auto* choose = new QPushButton("Choose…");
+    auto* deflt = new QPushButton("Default");
+    auto* fileRow = new QWidget;
+    auto* fr = new QHBoxLayout(fileRow);
+    fr->setContentsMargins(0, 0, 0, 0);
+    fr->addWidget(choose);
+    fr->addWidget(deflt);
+    fr->addStretch(1);
+    cf->addRow("Samples", calibSamples_);
+    cf->addRow("Tokens each", calibSeqlen_);
+    cf->addRow("File", calibFile_);
+    cf->addRow(fileRow);
+    v->addWidget(cBox);
+
+    // Apply / reset
+    auto* buttons = new QHBoxLayout;
+    apply_ = new QPushButton("Apply to model");
+    apply_->setObjectName("applyButton");
+    apply_->setToolTip("Run the whole-model methods (AWQ search, SmoothQuant, rotation) on every Linear");
+    reset_ = new QPushButton("Original weights");
+    reset_->setObjectName("resetButton");
+    buttons->addWidget(apply_, 1);
+    buttons->addWidget(reset_);
+    v->addLayout(buttons);
+    applied_ = new QLabel;
+    applied_->setObjectName("appliedLabel");
+    applied_->setWordWrap(true);
+    applied_->setTextFormat(Qt::RichText);
+    v->addWidget(applied_);
+    v->addStretch(1);
+
+    auto change = [this] { emitChange(); };
+    for (QComboBox* c : {bits_, group_, awqMode_, act_, rotation_})
+        connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, change);
+    for (QCheckBox* c : {symmetric_, lmHead_, awqClip_, duo_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
+    connect(salient_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, change);
+    connect(seed_, qOverload<int>(&QSpinBox::valueChanged), this, change);
+    connect(calibSamples_, qOverload<int>(&QSpinBox::valueChanged), this, change);
+    connect(calibSeqlen_, qOverload<int>(&QSpinBox::valueChanged), this, change);
+    connect(awqFactor_, &QSlider::valueChanged, this, [this](int x) {
+        awqFactorLabel_->setText(QString("×%1").arg(factorFromSlider(x), 0, 'f', 2));
+        emitChange();
+    });
+    connect(sqAlpha_, &QSlider::valueChanged, this, [this](int x) {
+        sqAlphaLabel_->setText(QString::number(alphaFromSlider(x), 'f', 2));
+        emitChange();
+    });
+    connect(w8a8_, &QPushButton::clicked, this, [this] {
+        updating_ = true;
+        bits_->setCurrentIndex(bits_->findData(8));
+        group_->setCurrentIndex(group_->findData(-1));
+        symmetric_->setChecked(true);
+        act_->setCurrentIndex(act_->findData(8));
+        updating_ = false;
+        emitChange();
+    });
+    connect(choose, &QPushButton::clicked, this, [this] {
+        QString f = QFileDialog::getOpenFileName(this, "Calibration text", QString(),
+                                                 "Text or JSON lines (*.txt *.jsonl *.zst);;All files (*)");
+        if (f.isEmpty()) return;
+        calibPath_ = f;
+        calibFile_->setText(QFileInfo(f).fileName());
+        emitChange();
+    });
+    connect(deflt, &QPushButton::clicked, this, [this] {
+        calibPath_.clear();
+        calibFile_->setText("bundled (tinyshakespeare)");
+        emitChange();
+    });
+    connect(apply_, &QPushButton::clicked, ctx_, &AppContext::applyConfig);
+    connect(reset_, &QPushButton::clicked, ctx_, &AppContext::resetToOriginal);
+    connect(ctx_, &AppContext::appliedChanged, this, &MethodsPanel::updateAppliedLabel);
+    connect(ctx_, &AppContext::configChanged, this, &MethodsPanel::updateAppliedLabel);
+    connect(ctx_, &AppContext::modelChanged, this, [this] {
+        if (const auto* s = ctx_->summary())
+            calibSeqlen_->setMaximum(static_cast<int>(std::max<int64_t>(16, s->max_position_embeddings)));
+        updateAppliedLabel();
+    });
+    connect(ctx_, &AppContext::applyStarted, this, [this] {
+        apply_->setEnabled(false);
+        reset_->setEnabled(false);
+        applied_->setText("<i>Applying…</i>");
+    });
+    connect(ctx_, &AppContext::jobsChanged, this, &MethodsPanel::updateAppliedLabel);
+    updateEnabled();
+    updateAppliedLabel();
+}
+
+qs::MethodConfig MethodsPanel::config() const {
+    qs::MethodConfig c = AppContext::defaultConfig();
+    c.methods.clear();
+    const int bits = bits_->currentData().toInt();
+    const int group = group_->currentData().toInt();
+    const int rot = rotation_->currentData().toInt();
+    const QString awq = awqMode_->currentData().toString();
+    if (rot >= 0) c.methods.push_back("rotate");
+    if (bits > 0) {
+        if (sqOn_->isChecked()) c.methods.push_back("smoothquant");
+        if (!awq.isEmpty()) c.methods.push_back(awq.toStdString());
+        if (awq.isEmpty() || awq == "awq") c.methods.push_back("rtn");
+    }
+    c.methods = qs::parse_methods(c.methods);  // canonical order
+    c.weight.bits = bits > 0 ? bits : 4;
+    if (group > 0) {
+        c.weight.granularity = qs::Granularity::PerGroup;
+        c.weight.group_size = group;
+    } else {
+        c.weight.granularity = group == -1 ? qs::Granularity::PerChannel : qs::Granularity::PerTensor;
+        c.weight.group_size = 128;
+    }
+    c.weight.symmetric = symmetric_->isChecked();
+    c.include_lm_head = lmHead_->isChecked();
+    c.awq_salient = salient_->value() / 100.0;
+    c.awq_factor = factorFromSlider(awqFactor_->value());
+    c.awq_clip = awqClip_->isChecked();
+    c.duo_scaling = duo_->isChecked();
+    c.sq_alpha = alphaFromSlider(sqAlpha_->value());
+    const int act = act_->currentData().toInt();
+    c.act.bits = std::abs(act);
+    c.act.per_token = act >= 0;
+    c.act.quantize_bmm = act != 0 && bmm_->isChecked();
+    c.rotation = rot == static_cast<int>(qs::RotationKind::Hadamard) ? qs::RotationKind::Hadamard : qs::RotationKind::Random;
+    c.seed = static_cast<uint64_t>(seed_->value());
+    c.calib_path = calibPath_.toStdString();
+    c.calib_samples = calibSamples_->value();
+    c.calib_seqlen = calibSeqlen_->value();
+    return c;
+}
+
+void MethodsPanel::setConfig(const qs::MethodConfig& c) {
+    updating_ = true;
+    const bool weights = c.quantizes_weights();
+    bits_->setCurrentIndex(bits_->findData(weights ? c.weight.bits : 0));
+    const int g = c.weight.granularity == qs::Granularity::PerGroup     ? static_cast<int>(c.weight.group_size)
+                  : c.weight.granularity == qs::Granularity::PerChannel ? -1
+                                                                        : -2;
+    if (group_->findData(g) < 0) group_->addItem(QString("group %1").arg(g), g);
+    group_->setCurrentIndex(group_->findData(g));
+    symmetric_->setChecked(c.weight.symmetric);
+    lmHead_->setChecked(c.include_lm_head);
+    awqMode_->setCurrentIndex(c.has("awq") ? 3 : c.has("awq-scale") ? 2 : c.has("awq-keep") ? 1 : 0);
+    salient_->setValue(c.awq_salient * 100);
+    awqFactor_->setValue(static_cast<int>(std::lround(c.awq_factor * 100)));
+    awqClip_->setChecked(c.awq_clip);
+    duo_->setChecked(c.duo_scaling);
+    sqOn_->setChecked(c.has("smoothquant"));
+    sqAlpha_->setValue(static_cast<int>(std::lround(c.sq_alpha * 100)));
+    act_->setCurrentIndex(act_->findData(c.act.bits == 0 ? 0 : c.act.per_token ? c.act.bits : -c.act.bits));
+    bmm_->setChecked(c.act.quantize_bmm);
+    rotation_->setCurrentIndex(c.has("rotate") ? (c.rotation == qs::RotationKind::Hadamard ? 2 : 1) : 0);
+    seed_->setValue(static_cast<int>(c.seed));
+    calibSamples_->setValue(static_cast<int>(c.calib_samples));
+    calibSeqlen_->setValue(static_cast<int>(c.calib_seqlen));
+    calibPath_ = QString::fromStdString(c.calib_path);
+    updating_ = false;
+    emitChange();
+}
+
+void MethodsPanel::emitChange() {
+    if (updating_) return;
+    updateEnabled();
+    ctx_->setConfig(config());
+}
+
+void MethodsPanel::updateEnabled() {
+    const bool weights = bits_->currentData().toInt() > 0;
+    const int group = group_->currentData().toInt();
+    group_->setEnabled(weights);
+    symmetric_->setEnabled(weights);
+    lmHead_->setEnabled(weights);
+    awqBox_->setEnabled(weights);
+    const QString awq = awqMode_->currentData().toString();
+    salient_->setEnabled(awq == "awq-keep" || awq == "awq-scale");
+    awqFactor_->setEnabled(awq == "awq-scale");
+    awqClip_->setEnabled(awq == "awq");
+    duo_->setEnabled(awq == "awq");
+    sqOn_->setEnabled(weights);
+    sqAlpha_->setEnabled(weights && sqOn_->isChecked());
+    bmm_->setEnabled(act_->currentData().toInt() != 0);
+    seed_->setEnabled(rotation_->currentData().toInt() >= 0);
+    Q_UNUSED(group);
+}
+
+void MethodsPanel::updateAppliedLabel() {
+    const bool busy = ctx_->modelBusy();
+    const bool same = ctx_->configApplied();
+    apply_->setEnabled(ctx_->hasModel() && !busy && !same);
+    reset_->setEnabled(ctx_->hasModel() && !busy && !ctx_->applied().methods.empty());
+    if (ctx_->jobs()->busy("apply")) return;
+    QString text = "<b>Model carries:</b> " + ui::qstr(ctx_->applied().describe()).toHtmlEscaped();
+    if (!same) text += "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
+                       "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";
+    applied_->setText(text);
+}

@@ -1,0 +1,66 @@
+// Sweep dialog: perplexity against one parameter (AWQ salient scale factor, SmoothQuant
+// alpha, or bits x group size), run in the background; each point is plotted as it
+// arrives and added to the perplexity table. The model gets its previous configuration
+// back when the sweep ends.
+#pragma once
+#include <QDialog>
+
+#include <vector>
+
+#include "perplexity_page.h"
+
+class AppContext;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+namespace qs::widgets {
+class SweepPlot;
+}
+
+class SweepDialog : public QDialog {
+    Q_OBJECT
+public:
+    enum Parameter { AwqFactor = 0, SqAlpha = 1, BitsGroup = 2 };
+
+    SweepDialog(AppContext* ctx, QWidget* parent = nullptr);
+    void setRequest(const PplRequest& req);
+    void setParameter(Parameter p);
+    void setValues(const QString& values, const QString& groups = QString());
+    // The configurations a sweep would evaluate: one series per entry (bits x group: one per
+    // group size), x values alongside.
+    struct Series {
+        QString name;
+        std::vector<double> x;
+        std::vector<qs::MethodConfig> configs;
+    };
+    std::vector<Series> plan(QString* error = nullptr) const;
+    void start();
+    void cancel();
+    bool running() const;
+    qs::widgets::SweepPlot* plot() const { return plot_; }
+    QLabel* statusLabel() const { return status_; }
+
+signals:
+    void pointDone(const PplRow& row);
+    void sweepFinished();
+
+private:
+    void onPoint(quint64 gen, int series, double x, const PplRow& row);
+    void parameterChanged();
+
+    AppContext* ctx_;
+    QComboBox* param_;
+    QLineEdit *values_, *groups_;
+    QLabel* groupsLabel_;
+    QSpinBox *windows_, *seqlen_;
+    QPushButton *run_, *cancel_;
+    QProgressBar* progress_;
+    QLabel* status_;
+    qs::widgets::SweepPlot* plot_;
+    quint64 gen_ = 0;
+    std::vector<Series> running_;
+    std::vector<QVector<double>> xs_, ys_;
+};

@@ -1,0 +1,123 @@
+#include "ui_util.h"
+
+#include <QLocale>
+#include <QShowEvent>
+
+#include <cmath>
+
+#include "plot_view.h"
+#include "quant/quant_spec.h"
+
+#include <qcustomplot.h>
+
+namespace ui {
+
+void setPlotTitle(qs::widgets::PlotView* view, const QString& title) {
+    if (view->title() == title) return;
+    view->setTitle(title);
+    view->plot()->replot(QCustomPlot::rpQueuedReplot);
+}
+
+QString commas(long long n) { return QLocale(QLocale::English).toString(n); }
+
+QString mib(double m) { return QString::number(m, 'f', m < 10 ? 3 : 1) + " MiB"; }
+
+QString bytesText(double b) {
+    if (b < 1024) return QString::number(b, 'f', 0) + " B";
+    if (b < 1024.0 * 1024) return QString::number(b / 1024, 'f', 1) + " KiB";
+    if (b < 1024.0 * 1024 * 1024) return QString::number(b / 1024 / 1024, 'f', 2) + " MiB";
+    return QString::number(b / 1024 / 1024 / 1024, 'f', 2) + " GiB";
+}
+
+QString num(double v, int significant) {
+    if (!std::isfinite(v)) return v > 0 ? "inf" : (v < 0 ? "-inf" : "nan");
+    const double a = std::fabs(v);
+    if (a != 0 && (a < 1e-3 || a >= 1e6)) return QString::number(v, 'e', significant - 1);
+    return QString::number(v, 'g', significant);
+}
+
+QString qstr(const std::string& s) { return QString::fromStdString(s); }
+
+bool quantizes_linear(const qs::LinearSummary& l, const qs::MethodConfig& cfg) {
+    if (!cfg.quantizes_weights()) return false;
+    if (l.block >= 0) return true;
+    return cfg.include_lm_head && l.name.find("lm_head") != std::string::npos;
+}
+
+ModelSizes model_sizes(const qs::ModelSummary& s, const qs::MethodConfig& cfg) {
+    ModelSizes out;
+    const int64_t total = s.parameters;
+    out.fp16_mib = total * 2.0 / (1024.0 * 1024.0);
+    int64_t packed = 0;
+    for (const auto& l : s.linears) {
+        if (!quantizes_linear(l, cfg)) continue;
+        out.quantized_weights += l.in_features * l.out_features;
+        packed += qs::packed_size_bytes(l.out_features, l.in_features, cfg.weight);
+    }
+    const int64_t gs = cfg.weight.granularity == qs::Granularity::PerGroup ? cfg.weight.group_size : -1;
+    out.seed_mib = (cfg.quantizes_weights() ? qs::seed_size_bits(total, cfg.weight.bits, gs) : total * 16.0) / 8 /
+                   (1024.0 * 1024.0);
+    out.packed_mib = (packed + (total - out.quantized_weights) * 2) / (1024.0 * 1024.0);
+    return out;
+}
+
+QString method_short(const qs::LinearSummary& l, const qs::MethodConfig& cfg, const std::string& dtype) {
+    QStringList parts;
+    if (cfg.has("rotate") && l.name.find("lm_head") == std::string::npos) parts << "rotated";
+    if (cfg.has("smoothquant") && l.block >= 0) {
+        const bool reads_norm = l.name.find("q_proj") != std::string::npos ||
+                                l.name.find("k_proj") != std::string::npos ||
+                                l.name.find("v_proj") != std::string::npos ||
+                                l.name.find("gate_proj") != std::string::npos ||
+                                l.name.find("up_proj") != std::string::npos ||
+                                l.name.find("fc1") != std::string::npos;
+        if (reads_norm) parts << QString("smooth α%1").arg(cfg.sq_alpha);
+    }
+    if (quantizes_linear(l, cfg)) {
+        if (cfg.has("awq")) parts << "AWQ";
+        if (cfg.has("awq-keep")) parts << "keep 1%";
+        if (cfg.has("awq-scale")) parts << QString("scale ×%1").arg(cfg.awq_factor);
+        parts << qstr(cfg.weight.describe());
+    }
+    if (cfg.act.bits > 0 && l.block >= 0) parts << QString("a%1").arg(cfg.act.bits);
+    if (parts.isEmpty()) return qstr(dtype);
+    return parts.join(" + ");
+}
+
+QString short_linear_name(const std::string& name) {
+    const std::string key = "layers.";
+    auto p = name.find(key);
+    if (p == std::string::npos) return qstr(name);
+    std::string rest = name.substr(p + key.size());  // "3.self_attn.q_proj"
+    auto dot = rest.find('.');
+    auto last = rest.rfind('.');
+    if (dot == std::string::npos) return qstr(rest);
+    return qstr(rest.substr(0, dot) + "." + rest.substr(last + 1));
+}
+
+QString relative_linear_name(const std::string& name) {
+    const std::string key = "layers.";
+    auto p = name.find(key);
+    if (p == std::string::npos) return qstr(name);
+    std::string rest = name.substr(p + key.size());
+    auto dot = rest.find('.');
+    return dot == std::string::npos ? qstr(rest) : qstr(rest.substr(dot + 1));
+}
+
+void LazyPage::requestRefresh() {
+    dirty_ = true;
+    if (isVisible()) {
+        dirty_ = false;
+        refresh();
+    }
+}
+
+void LazyPage::showEvent(QShowEvent* e) {
+    QWidget::showEvent(e);
+    if (dirty_) {
+        dirty_ = false;
+        refresh();
+    }
+}
+
+}  // namespace ui
