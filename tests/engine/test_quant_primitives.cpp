@@ -2,6 +2,8 @@
 // (course-notes seed formulas), bit packing, sizes, SmoothQuant scales, and exact undo.
 #include <ATen/ATen.h>
 
+#include <c10/core/InferenceMode.h>
+
 #include <cmath>
 
 #include "engine/test_util.h"
@@ -30,8 +32,8 @@ TEST(QuantPrimitives, AsymmetricPerChannelByHand) {
     ErrorStats e = error_stats(T({0, 1, 2, 3, -1, 0.5f, 2, 2}, {2, 4}), dequantize(q));
     EXPECT_DOUBLE_EQ(e.max_abs, 0.5);
     EXPECT_DOUBLE_EQ(e.mse, 0.25 / 8);
-    // SQNR = 10 log10(sum w^2 / sum err^2) = 10 log10(27.25 / 0.25)
-    EXPECT_NEAR(e.sqnr_db, 10 * std::log10(27.25 / 0.25), 1e-9);
+    // SQNR = 10 log10(sum w^2 / sum err^2): sum w^2 = 0+1+4+9 + 1+0.25+4+4 = 23.25, sum err^2 = 0.25
+    EXPECT_NEAR(e.sqnr_db, 10 * std::log10(23.25 / 0.25), 1e-9);
 }
 
 TEST(QuantPrimitives, SymmetricAbsmaxByHand) {
@@ -126,6 +128,7 @@ TEST(SmoothQuant, ActivationFakeQuantByHand) {
 }
 
 TEST(AwqSalient, KeepAndScaleOnAFixedWeight) {
+    c10::InferenceMode guard;  // engine results are inference tensors; the test edits copies in place
     // importance picks column 2 (fraction 0.34 of 3 columns -> floor(1.02) = 1 channel)
     at::Tensor imp = T({0.1f, 0.2f, 5.0f}, {3});
     at::Tensor idx = salient_channels(imp, 0.34);
