@@ -10,6 +10,7 @@ int cmd_check(const Args& a);
 int cmd_generate(const Args& a);
 int cmd_ppl(const Args& a);
 int cmd_sweep(const Args& a);
+int cmd_quantize(const Args& a);
 void print_help();
 void print_version();
 

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
         {"generate", {{"sample", "json"}, cmd_generate}},
         {"ppl", {with_method_flags({"json"}), cmd_ppl}},
         {"sweep", {with_method_flags({"json"}), cmd_sweep}},
+        {"quantize", {with_method_flags({"json", "force", "awq-reference"}), cmd_quantize}},
     };
     const std::string cmd = argv[1];
     auto it = commands.find(cmd);

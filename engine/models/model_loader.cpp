@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "models/causal_lm.h"
+#include "models/packed_linears.h"
 
 namespace qs {
 
@@ -125,6 +126,11 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         return canonical.rfind("model.", 0) == 0 ? prefix + canonical.substr(6) : canonical;
     };
 
+    // Quantized checkpoints (AutoAWQ GEMM, QuantScope W8A16): their packed Linears are read
+    // through the quantization_config and dequantized on the fly (models/packed_linears.h).
+    const std::unique_ptr<PackedCheckpointFormat> packed_fmt = detect_packed_format(ck);
+    std::map<std::string, std::string> packed_linears;  // canonical Linear name -> stored name
+
     auto expected = expected_tensors(c, "model.");
     const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
     std::set<std::string> used;
@@ -135,6 +141,14 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         std::string sname = stored(name);
         bool optional_tied = false;
         if (c.tie_word_embeddings && (name == "lm_head.weight" || name == embed_name)) optional_tied = true;
+        if (packed_fmt && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
+            is_packed_linear(ck, *packed_fmt, sname.substr(0, sname.size() - 7))) {
+            const std::string lin = sname.substr(0, sname.size() - 7);
+            for (const auto& t : packed_tensor_names(*packed_fmt, lin)) used.insert(t);
+            packed_linears[name.substr(0, name.size() - 7)] = lin;
+            progress(double(++done) / expected.size(), "loading " + lin + " (" + packed_fmt->describe() + ")");
+            continue;
+        }
         if (!ck.has(sname)) {
             if (optional_tied) continue;
             throw Error(dir + ": required tensor '" + sname + "' (shape " + shape_str(shape) +
@@ -185,6 +199,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         l.bias = take(n + ".bias");
         l.in_features = in;
         l.out_features = out;
+        auto pk = packed_linears.find(n);
+        if (pk != packed_linears.end())
+            l.packed = load_packed_linear(ck, *packed_fmt, pk->second, in, out, opts.device);
         return l;
     };
     auto mk_norm = [&](const std::string& n, Norm::Kind kind, double eps) {

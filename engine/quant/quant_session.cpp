@@ -45,6 +45,9 @@ QuantSession::QuantSession(std::shared_ptr<CausalLM> model, std::shared_ptr<cons
 void QuantSession::reset() {
     model_->restore_state(original_);
     key_ = "original";
+    applied_.reset();
+    prequant_.reset();
+    rtn_linears_.clear();
 }
 
 std::string QuantSession::calib_key(const MethodConfig& c) const {
@@ -104,6 +107,11 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
     reset();
+    if (!cfg.methods.empty())
+        for (const Linear* l : model_->linears())
+            if (l->packed && !l->weight.defined())
+                throw Error(model_->source_dir + ": '" + l->name + "' is stored quantized (" + l->packed->format() +
+                            "); quantization methods need a full-precision model");
     ApplyReport rep;
     rep.config = cfg;
     std::string state = "original";
@@ -143,6 +151,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
             state += "|awq";
         }
         progress.check();
+        if (keep_prequant_) prequant_ = model_->save_state();
         if (cfg.has("awq-keep") || cfg.has("awq-scale")) {
             const CalibStats& st = stats_for_key(state, cfg, progress.sub(0.4, 0.9));
             if (cfg.has("awq-keep")) {
@@ -154,10 +163,14 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
                                     std::to_string(cfg.awq_factor));
             }
         } else if (cfg.quantizes_weights()) {
-            for (Linear* l : model_->decoder_linears()) l->weight = pseudo_quantize(l->weight, cfg.weight);
+            for (Linear* l : model_->decoder_linears()) {
+                l->weight = pseudo_quantize(l->weight, cfg.weight);
+                rtn_linears_.push_back(l->name);
+            }
             if (cfg.include_lm_head) {
                 model_->untie();
                 model_->lm_head.weight = pseudo_quantize(model_->lm_head.weight, cfg.weight);
+                rtn_linears_.push_back(model_->lm_head.name);
             }
             rep.steps.push_back("RTN " + cfg.weight.describe() + " on every decoder Linear" +
                                 (cfg.include_lm_head ? " and lm_head" : ""));
@@ -173,6 +186,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
         throw;
     }
     key_ = cfg.to_json().dump();
+    applied_ = cfg;
     // Sizes: quantized Linears at their bit width, everything else at 16 bits.
     int64_t total = model_->parameter_count(), qw = 0, packed = 0;
     if (cfg.quantizes_weights()) {

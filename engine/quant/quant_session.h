@@ -58,6 +58,23 @@ public:
     // Statistics of the CURRENT state (after the last apply), cached per state key.
     const CalibStats& current_stats(const MethodConfig& cfg, const Progress& progress = {});
 
+    // --- Export support (engine/export) ---
+    // With keep_prequant on, apply() also keeps the model state just before the weight
+    // quantization step (after rotation, smoothing and the AWQ search/clip), as cheap handle
+    // copies, so that an exporter can re-derive the exact codes, scales and zero points:
+    // quantize() of those weights reproduces the fake-quant weights bit for bit. Off by
+    // default, because for transforming methods it holds a second copy of the weights.
+    void set_keep_prequant(bool on) { keep_prequant_ = on; }
+    bool keep_prequant() const { return keep_prequant_; }
+    // The configuration of the last successful apply(); nullptr before any and after reset().
+    const MethodConfig* applied_config() const { return applied_ ? &*applied_ : nullptr; }
+    // The pre-quantization state of the last apply() (nullptr unless keep_prequant was on).
+    const CausalLM::State* prequant_state() const { return prequant_ ? &*prequant_ : nullptr; }
+    // HF names of the Linears the last apply() quantized by plain RTN with applied_config()->weight
+    // (weight = pseudo_quantize(prequant weight)); empty for awq-keep / awq-scale (their weights
+    // are not one quantization of a stored weight) and for configurations without weight quantization.
+    const std::vector<std::string>& rtn_linears() const { return rtn_linears_; }
+
 private:
     const CalibStats& stats_for_key(const std::string& state_key, const MethodConfig& cfg, const Progress& progress);
     std::string calib_key(const MethodConfig& cfg) const;
@@ -72,6 +89,10 @@ private:
     };
     std::map<std::string, Calib> calib_;
     std::map<std::string, CalibStats> stats_;
+    bool keep_prequant_ = false;
+    std::optional<MethodConfig> applied_;
+    std::optional<CausalLM::State> prequant_;
+    std::vector<std::string> rtn_linears_;
 };
 
 }  // namespace qs

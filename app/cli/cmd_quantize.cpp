@@ -1,0 +1,144 @@
+// quantscope-cli quantize: apply the method options and export the result as a checkpoint
+// (fake | awq-gemm | int8 | transformed); without --out, print the ApplyReport as JSON.
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "core/error.h"
+#include "export/export.h"
+#include "io/safetensors.h"
+#include "method_options.h"
+#include "model_options.h"
+#include "quant/quant_session.h"
+#include "tokenizers/tokenizer.h"
+
+namespace qs::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_cancel{false};
+
+extern "C" void on_sigint(int) {
+    g_cancel.store(true);
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+std::set<std::string> quantize_options() {
+    std::set<std::string> s = {"model", "tokenizer", "device", "dtype", "format", "out", "force", "out-dtype",
+                               "awq-reference", "dump-logits", "logits-tokens", "json"};
+    for (const auto& n : method_option_names()) s.insert(n);
+    return s;
+}
+
+// Deterministic token ids covering the vocabulary: (1 + 37 i) mod V, i < n.
+at::Tensor logits_ids(const CausalLM& m, int64_t n) {
+    n = std::min<int64_t>(n, m.config.max_position_embeddings);
+    std::vector<int64_t> ids(n);
+    for (int64_t i = 0; i < n; ++i) ids[i] = (1 + 37 * i) % m.config.vocab_size;
+    return at::tensor(ids, at::kLong).view({1, n});
+}
+
+void dump_logits(const std::string& path, const CausalLM& like, const CausalLM::State& state, int64_t n) {
+    c10::InferenceMode guard;
+    CausalLM m;
+    m.config = like.config;
+    m.source_dir = like.source_dir;
+    m.tensor_prefix = like.tensor_prefix;
+    m.restore_state(state);
+    at::Tensor ids = logits_ids(m, n);
+    at::Tensor logits = m.forward(ids.to(m.device())).to(at::kFloat).cpu();
+    write_safetensors(path, {{"input_ids", ids}, {"logits", logits}},
+                      {{"format", "pt"}, {"note", "QuantScope logits of the exported state, fp32"}});
+}
+
+}  // namespace
+
+int cmd_quantize(const Args& a) {
+    a.check_known(quantize_options(), "quantize");
+    MethodConfig cfg = method_config(a);
+    const bool exporting = a.has("out");
+    if (!exporting && (a.has("format") || a.has("force") || a.has("out-dtype") || a.has("awq-reference")))
+        throw Error("--format, --force, --out-dtype and --awq-reference need --out DIR");
+    ExportOptions o;
+    if (exporting) {
+        o.format = parse_export_format(a.get("format", "fake"));
+        o.out_dir = a.require("out");
+        o.force = a.has("force");
+        o.dtype = a.get("out-dtype", "");
+        o.awq_reference = a.has("awq-reference");
+    }
+    const int64_t n_logits = a.get_int("logits-tokens", 64);
+    if (n_logits < 1) throw Error("--logits-tokens must be >= 1");
+
+    std::shared_ptr<CausalLM> model(load_model(a));
+    std::shared_ptr<Tokenizer> tok;
+    const std::string tok_dir = a.get("tokenizer", model->source_dir);
+    if (cfg.needs_calibration()) {
+        tok = std::shared_ptr<Tokenizer>(load_tokenizer(tok_dir));
+    } else {
+        try {
+            tok = std::shared_ptr<Tokenizer>(load_tokenizer(tok_dir));
+        } catch (const Error&) {
+            // no tokenizer needed without calibration
+        }
+    }
+    QuantSession session(model, tok);
+    session.set_keep_prequant(exporting);  // the exporter needs the pre-quantization weights
+
+    g_cancel.store(false);
+    auto prev = std::signal(SIGINT, on_sigint);
+    Progress qp = stderr_progress("quantize");
+    qp.cancel = &g_cancel;
+    std::optional<ApplyReport> rep;
+    try {
+        if (!cfg.methods.empty()) rep = session.apply(cfg, qp);
+        if (!exporting) {
+            std::signal(SIGINT, prev);
+            if (a.has("dump-logits")) dump_logits(a.get("dump-logits"), *model, model->save_state(), n_logits);
+            ApplyReport r = rep ? *rep : ApplyReport{};
+            if (!rep) r.config = cfg;
+            std::cout << r.to_json().dump(2) << std::endl;
+            return 0;
+        }
+        if (o.format == ExportFormat::Fake && !o.awq_reference && cfg.methods.empty())
+            std::fprintf(stderr, "note: no --method given; exporting the original weights\n");
+        Progress ep = stderr_progress("export");
+        ep.cancel = &g_cancel;
+        ExportReport er = export_checkpoint(session, o, ep);
+        std::signal(SIGINT, prev);
+        if (a.has("dump-logits")) {
+            CausalLM::State st = model->save_state();
+            if (o.format == ExportFormat::Transformed && session.prequant_state()) st = *session.prequant_state();
+            if (o.awq_reference || o.format == ExportFormat::AwqGemm) st = awq_reference_state(session);
+            dump_logits(a.get("dump-logits"), *model, st, n_logits);
+        }
+        if (a.has("json")) {
+            json j = {{"export", er.to_json()}};
+            if (rep) j["quantization"] = rep->to_json();
+            std::cout << j.dump(2) << std::endl;
+            return 0;
+        }
+        std::printf("exported       %s\n", er.out_dir.c_str());
+        std::printf("format         %s\n", er.format.c_str());
+        std::printf("configuration  %s\n", er.configuration.c_str());
+        std::printf("dtype          %s\n", er.dtype.c_str());
+        std::printf("quantized      %lld Linears\n", static_cast<long long>(er.quantized_linears));
+        std::printf("written        %.2f MiB in %zu files (%.2f s)\n", er.bytes_written / (1024.0 * 1024.0),
+                    er.files.size(), er.seconds);
+        for (const auto& n : er.notes) std::printf("note           %s\n", n.c_str());
+        return 0;
+    } catch (...) {
+        std::signal(SIGINT, prev);
+        throw;
+    }
+}
+
+}  // namespace qs::cli

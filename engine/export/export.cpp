@@ -1,0 +1,495 @@
+// Checkpoint export: checks, the tensor plan of each format, config.json, tokenizer files,
+// free-space check and the atomic write (see export.h).
+#include "export/export.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <set>
+
+#include "core/error.h"
+#include "export/atomic_dir.h"
+#include "export/export_internal.h"
+#include "io/checkpoint.h"
+#include "models/packed_linears.h"
+#include "quant/quant_session.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace qs {
+
+// ---------------------------------------------------------------- names
+
+ExportFormat parse_export_format(const std::string& s) {
+    if (s == "fake") return ExportFormat::Fake;
+    if (s == "awq-gemm" || s == "awq") return ExportFormat::AwqGemm;
+    if (s == "int8" || s == "w8a16") return ExportFormat::Int8;
+    if (s == "transformed") return ExportFormat::Transformed;
+    throw Error("unknown export format '" + s + "' (fake, awq-gemm, int8, transformed)");
+}
+
+std::string export_format_name(ExportFormat f) {
+    switch (f) {
+        case ExportFormat::Fake: return "fake";
+        case ExportFormat::AwqGemm: return "awq-gemm";
+        case ExportFormat::Int8: return "int8";
+        default: return "transformed";
+    }
+}
+
+std::vector<std::string> export_format_names() { return {"fake", "awq-gemm", "int8", "transformed"}; }
+
+std::string export_format_description(ExportFormat f) {
+    switch (f) {
+        case ExportFormat::Fake:
+            return "Fake-quantized Hugging Face checkpoint: dequantized weights in the original dtype (loads in transformers)";
+        case ExportFormat::AwqGemm:
+            return "AutoAWQ GEMM int4 checkpoint: qweight/qzeros/scales, group 32/64/128, fp16 (AutoAWQ, transformers, vLLM)";
+        case ExportFormat::Int8:
+            return "W8A16 int8 checkpoint: int8 weights with per-output-channel scales (QuantScope format)";
+        default:
+            return "Transformed full-precision checkpoint: rotated / smoothed / AWQ-scaled weights before quantization";
+    }
+}
+
+json ExportReport::to_json() const {
+    return {{"format", format},
+            {"out_dir", out_dir},
+            {"source_dir", source_dir},
+            {"configuration", configuration},
+            {"configuration_json", configuration_json},
+            {"dtype", dtype},
+            {"files", files},
+            {"bytes_written", bytes_written},
+            {"estimated_bytes", estimated_bytes},
+            {"quantized_linears", quantized_linears},
+            {"notes", notes},
+            {"seconds", seconds}};
+}
+
+// ---------------------------------------------------------------- helpers
+
+namespace exp {
+
+std::unique_ptr<CausalLM> scratch_model(const CausalLM& like, const CausalLM::State& state) {
+    auto m = std::make_unique<CausalLM>();
+    m->config = like.config;
+    m->source_dir = like.source_dir;
+    m->tensor_prefix = like.tensor_prefix;
+    m->restore_state(state);
+    return m;
+}
+
+const Linear* linear_by_name(const CausalLM& m, const std::string& name) {
+    for (const Linear* l : m.linears())
+        if (l->name == name) return l;
+    return nullptr;
+}
+
+QuantizedTensor requantize_checked(const Linear& pre, const Linear& cur, const QuantSpec& spec) {
+    c10::InferenceMode guard;
+    if (!pre.weight.defined() || !cur.weight.defined())
+        throw Error("internal error: '" + cur.name + "' has no dense weight to export");
+    QuantizedTensor q = quantize(pre.weight, spec);
+    at::Tensor fq = dequantize(q).to(cur.weight.scalar_type());
+    if (!at::equal(fq, cur.weight))
+        throw Error("internal error: quantizing the pre-quantization weight of '" + cur.name +
+                    "' does not reproduce the session's fake-quant weight; nothing was exported");
+    return q;
+}
+
+}  // namespace exp
+
+namespace {
+
+using exp::Plan;
+using exp::PlannedTensor;
+
+bool ends_with(const std::string& s, const std::string& suf) {
+    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+std::string hf_dtype_name(c10::ScalarType t) {
+    if (t == at::kHalf) return "float16";
+    if (t == at::kBFloat16) return "bfloat16";
+    return "float32";
+}
+
+c10::ScalarType parse_out_dtype(const std::string& s) {
+    if (s == "float32" || s == "fp32" || s == "F32") return at::kFloat;
+    if (s == "float16" || s == "fp16" || s == "half" || s == "F16") return at::kHalf;
+    if (s == "bfloat16" || s == "bf16" || s == "BF16") return at::kBFloat16;
+    throw Error("unknown output dtype '" + s + "' (float32, float16, bfloat16)");
+}
+
+Norm::Kind native_norm(const CausalLM& m) { return m.config.arch == Arch::OPT ? Norm::Kind::Layer : Norm::Kind::RMS; }
+
+const MethodConfig& config_or_none(const QuantSession& s) {
+    static const MethodConfig none;
+    return s.applied_config() ? *s.applied_config() : none;
+}
+
+// Everything the plan builders need about the session.
+struct Sources {
+    std::unique_ptr<CausalLM> cur;  // the fake-quant state
+    std::unique_ptr<CausalLM> pre;  // the pre-quantization state (== cur without a configuration)
+    MethodConfig cfg;
+    std::set<std::string> rtn;      // Linears quantized by RTN with cfg.weight
+    std::vector<std::string> notes;
+};
+
+Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
+    Sources s;
+    s.cfg = config_or_none(session);
+    const bool has_cfg = session.applied_config() != nullptr;
+    if (has_cfg && need_pre && !session.prequant_state()) {
+        const bool keep = session.keep_prequant();
+        session.set_keep_prequant(true);
+        try {
+            session.apply(s.cfg, progress);
+        } catch (...) {
+            session.set_keep_prequant(keep);
+            throw;
+        }
+        session.set_keep_prequant(keep);
+        s.notes.push_back("re-applied the configuration once to keep the pre-quantization weights "
+                          "(QuantSession::set_keep_prequant(true) avoids this)");
+    }
+    const CausalLM& m = session.model();
+    s.cur = exp::scratch_model(m, m.save_state());
+    s.pre = exp::scratch_model(m, has_cfg && session.prequant_state() ? *session.prequant_state() : m.save_state());
+    s.rtn.insert(session.rtn_linears().begin(), session.rtn_linears().end());
+    return s;
+}
+
+// The reference weight an AWQ GEMM export of `q` dequantizes to, in float32 (exact).
+at::Tensor awq_reference_weight(const QuantizedTensor& q) {
+    exp::AwqTensors t = exp::awq_gemm_pack(q);
+    return awq_gemm_dequantize(t.qweight, t.qzeros, t.scales, q.spec.group_size);
+}
+
+// The dense tensors of a state must be exactly what the architecture's checkpoints hold.
+void check_tensor_set(CausalLM& m, const std::string& what) {
+    ModelConfig ec = m.config;
+    ec.tie_word_embeddings = m.tied();
+    std::map<std::string, std::vector<int64_t>> want;
+    for (const auto& [n, shape] : expected_tensors(ec, "model.")) want[n] = shape;
+    if (ec.tie_word_embeddings) want.erase("lm_head.weight");
+    std::set<std::string> have;
+    for (const NamedParam& p : m.parameters()) {
+        have.insert(p.name);
+        auto it = want.find(p.name);
+        if (it == want.end())
+            throw Error("cannot export: the " + what + " model has tensor '" + p.name + "', which a " +
+                        m.config.model_type + " checkpoint has no place for (transformers would drop it and compute "
+                        "something else)");
+        if (p.tensor->sizes().vec() != it->second)
+            throw Error("cannot export: tensor '" + p.name + "' has shape " + shape_str(p.tensor->sizes().vec()) +
+                        ", a " + m.config.model_type + " checkpoint expects " + shape_str(it->second));
+    }
+    for (const auto& [n, shape] : want)
+        if (!have.count(n))
+            throw Error("cannot export: the " + what + " model lacks tensor '" + n + "' that a " + m.config.model_type +
+                        " checkpoint needs");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- checks
+
+void check_exportable(const QuantSession& session, ExportFormat format, bool awq_reference) {
+    const CausalLM& m = session.model();
+    const MethodConfig& c = config_or_none(session);
+    const std::string fname = export_format_name(format);
+    for (const Linear* l : m.linears())
+        if (l->packed && !l->weight.defined())
+            throw Error(m.source_dir + " is a quantized checkpoint ('" + l->name + "' is " + l->packed->format() +
+                        "); export needs a full-precision model");
+    if (awq_reference && format != ExportFormat::Fake)
+        throw Error("the AWQ reference option applies to the fake format only");
+    if (format != ExportFormat::Transformed && session.applied_config() && c.act.bits > 0)
+        throw Error("activation fake quantization (a" + std::to_string(c.act.bits) +
+                    ") cannot be stored in a checkpoint: a " + fname +
+                    " export would run activations in full precision; export with --a-bits 0 (the transformed format "
+                    "ignores activation quantization)");
+    const Norm::Kind native = native_norm(m);
+    for (const Norm* n : const_cast<CausalLM&>(m).norms())
+        if (n->kind != native) {
+            if (m.config.arch == Arch::OPT)
+                throw Error("cannot export a rotated OPT model: rotation turns OPT's LayerNorms into RMS norms ('" +
+                            n->name +
+                            "'), which transformers' OPT (and an OPT config.json) cannot express; rotate a LLaMA-family "
+                            "model, or export this OPT model without --method rotate");
+            throw Error("cannot export: norm '" + n->name + "' is no longer a " +
+                        (native == Norm::Kind::RMS ? "RMSNorm" : "LayerNorm") + ", which the " + m.config.model_type +
+                        " architecture needs");
+        }
+    const bool awq = format == ExportFormat::AwqGemm || awq_reference;
+    if (format == ExportFormat::AwqGemm || format == ExportFormat::Int8 || awq_reference) {
+        const std::string what = awq_reference ? "the AWQ reference (fake with --awq-reference)" : "a " + fname;
+        if (!session.applied_config() || !c.quantizes_weights())
+            throw Error(what + " export needs quantized weights: add " +
+                        (awq ? std::string("--method rtn (or awq) --w-bits 4 --group-size 128")
+                             : std::string("--method rtn --w-bits 8 --w-quant per-channel --symmetric")));
+        if (c.has("awq-keep") || c.has("awq-scale"))
+            throw Error(what + " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
+                               "precision or scaled per channel are not one quantization of a stored weight); use "
+                               "--method awq (its scales are folded into the previous op) or rtn");
+        const std::string p = awq ? exp::awq_gemm_spec_problem(c.weight) : exp::int8_spec_problem(c.weight);
+        if (!p.empty()) throw Error("cannot export " + fname + ": " + p);
+        if (awq && c.include_lm_head)
+            throw Error("cannot export awq-gemm: AWQ GEMM checkpoints keep lm_head unquantized (AutoAWQ and "
+                        "transformers never convert it); drop --include-lm-head");
+        if (awq) {
+            std::vector<std::string> problems;
+            std::vector<const Linear*> ls;
+            for (Linear* l : const_cast<CausalLM&>(m).decoder_linears()) ls.push_back(l);
+            for (const Linear* l : ls) {
+                std::string q = exp::awq_gemm_linear_problem(*l, c.weight.group_size);
+                if (!q.empty()) problems.push_back(q);
+            }
+            if (!problems.empty())
+                throw Error("cannot export awq-gemm: " + problems[0] +
+                            (problems.size() > 1 ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
+                                                 : std::string()) +
+                            ". Use the int8 or fake format for this model");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- plans
+
+namespace {
+
+struct Built {
+    Plan plan;
+    json config;
+    c10::ScalarType dtype;
+    int64_t quantized = 0;
+    CausalLM* written = nullptr;  // the state whose dense tensors are written
+};
+
+Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10::ScalarType default_dtype) {
+    Built b;
+    const ExportFormat f = o.format;
+    CausalLM& w = f == ExportFormat::Transformed ? *s.pre : *s.cur;
+    b.written = &w;
+    check_tensor_set(w, f == ExportFormat::Transformed ? "transformed" : "fake-quantized");
+    if (f == ExportFormat::AwqGemm) {
+        if (!o.dtype.empty() && parse_out_dtype(o.dtype) != at::kHalf)
+            throw Error("awq-gemm stores every non-quantized tensor in fp16 (AutoAWQ's layout); --out-dtype " + o.dtype +
+                        " does not apply");
+        b.dtype = at::kHalf;
+    } else if (!o.dtype.empty()) {
+        b.dtype = parse_out_dtype(o.dtype);
+    } else {
+        b.dtype = o.awq_reference ? at::kFloat : default_dtype;
+    }
+    const c10::ScalarType dt = b.dtype;
+    const QuantSpec spec = s.cfg.weight;
+    const bool awq = f == ExportFormat::AwqGemm, int8 = f == ExportFormat::Int8, ref = o.awq_reference;
+    for (const NamedParam& p : w.parameters()) {
+        const at::Tensor t = *p.tensor;
+        const std::string lin = ends_with(p.name, ".weight") ? p.name.substr(0, p.name.size() - 7) : std::string();
+        const bool quantized = !lin.empty() && s.rtn.count(lin) && (awq || int8 || ref);
+        if (!quantized) {
+            if (awq || ref)
+                b.plan.push_back({p.name, dt, t.sizes().vec(), [t, dt] { return t.to(at::kHalf).to(dt); }});
+            else
+                b.plan.push_back({p.name, dt, t.sizes().vec(), [t, dt] { return t.to(dt); }});
+            continue;
+        }
+        ++b.quantized;
+        const Linear* lc = exp::linear_by_name(*s.cur, lin);
+        const Linear* lp = exp::linear_by_name(*s.pre, lin);
+        if (!lc || !lp) throw Error("internal error: Linear '" + lin + "' not found in the session states");
+        const int64_t in = lc->in_features, out = lc->out_features;
+        if (ref) {
+            b.plan.push_back({p.name, dt, {out, in}, [lc, lp, spec, dt] {
+                                  return awq_reference_weight(exp::requantize_checked(*lp, *lc, spec)).to(dt);
+                              }});
+        } else if (awq) {
+            const int64_t g = spec.group_size;
+            auto memo = std::make_shared<std::optional<exp::AwqTensors>>();
+            auto get = [memo, lc, lp, spec]() -> exp::AwqTensors& {
+                if (!*memo) *memo = exp::awq_gemm_pack(exp::requantize_checked(*lp, *lc, spec));
+                return **memo;
+            };
+            b.plan.push_back({lin + ".qweight", at::kInt, {in, out / 8}, [get] { return get().qweight; }});
+            b.plan.push_back({lin + ".qzeros", at::kInt, {in / g, out / 8}, [get] { return get().qzeros; }});
+            b.plan.push_back({lin + ".scales", at::kHalf, {in / g, out}, [get, memo] {
+                                  at::Tensor r = get().scales;
+                                  memo->reset();
+                                  return r;
+                              }});
+        } else {
+            auto memo = std::make_shared<std::optional<exp::Int8Tensors>>();
+            auto get = [memo, lc, lp, spec]() -> exp::Int8Tensors& {
+                if (!*memo) *memo = exp::int8_pack(exp::requantize_checked(*lp, *lc, spec));
+                return **memo;
+            };
+            b.plan.push_back({lin + ".weight", at::kChar, {out, in}, [get] { return get().weight; }});
+            b.plan.push_back({lin + ".weight_scale", at::kFloat, {out}, [get, memo] {
+                                  at::Tensor r = get().scale;
+                                  memo->reset();
+                                  return r;
+                              }});
+        }
+    }
+
+    json c = src_config;
+    c.erase("quantization_config");
+    c["torch_dtype"] = hf_dtype_name(dt);
+    c["tie_word_embeddings"] = w.tied();
+    if (awq) {
+        c["quantization_config"] = {{"quant_method", "awq"},       {"bits", 4},
+                                    {"group_size", spec.group_size}, {"zero_point", true},
+                                    {"version", "gemm"},           {"modules_to_not_convert", nullptr}};
+    } else if (int8) {
+        json not_converted = json::array();
+        for (const Linear* l : w.linears())
+            if (l->present() && !s.rtn.count(l->name)) not_converted.push_back(l->name);
+        c["quantization_config"] = {{"quant_method", "quantscope_w8a16"},
+                                    {"format_version", 1},
+                                    {"bits", 8},
+                                    {"weight_dtype", "int8"},
+                                    {"scale_dtype", "float32"},
+                                    {"granularity", "per-output-channel"},
+                                    {"symmetric", true},
+                                    {"dequantize", "W = weight * weight_scale[:, None]"},
+                                    {"activations", "not quantized"},
+                                    {"modules_to_not_convert", not_converted}};
+    }
+    b.config = c;
+    return b;
+}
+
+const char* kCopiedFiles[] = {"tokenizer.json",     "tokenizer_config.json",  "special_tokens_map.json",
+                              "tokenizer.model",    "vocab.json",             "merges.txt",
+                              "added_tokens.json",  "generation_config.json", "chat_template.json",
+                              "chat_template.jinja"};
+
+}  // namespace
+
+// ---------------------------------------------------------------- export
+
+ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, const Progress& progress) {
+    c10::InferenceMode guard;
+    const auto t0 = std::chrono::steady_clock::now();
+    const ExportFormat f = o.format;
+    check_exportable(session, f, o.awq_reference);
+    const std::string source = session.model().source_dir;
+    check_output_not_source(o.out_dir, source);
+    if (fs::exists(o.out_dir) && !o.force)
+        throw Error(o.out_dir + ": already exists; choose a new folder or pass --force to replace it");
+    if (!o.dtype.empty()) (void)parse_out_dtype(o.dtype);
+    Checkpoint ck(source);  // config.json and the storage dtype of the source
+    progress.check();
+
+    const bool need_pre = f != ExportFormat::Fake || o.awq_reference;
+    Sources s = gather(session, need_pre, progress.sub(0.0, 0.4));
+    progress.check();
+    const c10::ScalarType src_dtype = safetensors_to_scalar(ck.storage_dtype());
+    Built b = build_plan(s, o, ck.config(), src_dtype);
+
+    ExportReport rep;
+    rep.format = export_format_name(f) + (o.awq_reference ? " (AWQ reference)" : "");
+    rep.out_dir = fs::absolute(o.out_dir).lexically_normal().string();
+    rep.source_dir = source;
+    rep.configuration = s.cfg.describe();
+    rep.configuration_json = s.cfg.to_json();
+    rep.dtype = hf_dtype_name(b.dtype);
+    rep.quantized_linears = b.quantized;
+    rep.notes = s.notes;
+    if (f == ExportFormat::AwqGemm) rep.notes.push_back("non-quantized tensors (embeddings, norms, biases, lm_head) stored as fp16, as AutoAWQ does");
+    if (f == ExportFormat::Transformed && !session.applied_config())
+        rep.notes.push_back("no configuration applied: the checkpoint holds the original weights");
+    if (f == ExportFormat::Transformed && s.cfg.quantizes_weights())
+        rep.notes.push_back("weights are the transformed full-precision ones, before " + s.cfg.weight.describe() + " quantization");
+
+    // free space
+    std::vector<std::string> copies;
+    uint64_t estimate = 16384;
+    for (const auto& t : b.plan) estimate += t.bytes() + t.name.size() + 96;
+    if (o.copy_tokenizer)
+        for (const char* n : kCopiedFiles)
+            if (fs::is_regular_file(fs::path(source) / n)) {
+                copies.push_back(n);
+                estimate += fs::file_size(fs::path(source) / n);
+            }
+    rep.estimated_bytes = estimate;
+    const uint64_t margin = uint64_t(8) << 20;
+    const fs::path parent = fs::absolute(o.out_dir).lexically_normal().parent_path();
+    const uint64_t free = o.test_free_bytes >= 0 ? uint64_t(o.test_free_bytes) : free_bytes_at(parent.string());
+    if (free < estimate + margin)
+        throw Error(o.out_dir + ": not enough free space: the export needs about " +
+                    std::to_string((estimate + margin) / (1024 * 1024) + 1) + " MiB, " +
+                    std::to_string(free / (1024 * 1024)) + " MiB are free there; nothing was written");
+
+    AtomicDir dir(o.out_dir, o.force);
+    exp::WriteCounter counter;
+    counter.fail_after = o.test_fail_after_bytes;
+    const std::map<std::string, std::string> meta = {{"format", "pt"},
+                                                     {"quantscope_export", export_format_name(f)},
+                                                     {"quantscope_configuration", s.cfg.describe()}};
+    std::vector<std::string> files =
+        exp::write_plan(dir.temp_path(), b.plan, o.max_shard_bytes, meta, counter, progress.sub(0.4, 0.96));
+    progress.check();
+    exp::write_text_file((fs::path(dir.temp_path()) / "config.json").string(), b.config.dump(2) + "\n", counter);
+    files.push_back("config.json");
+    for (const auto& n : copies) {
+        progress.check();
+        exp::copy_file_counted((fs::path(source) / n).string(), (fs::path(dir.temp_path()) / n).string(), counter);
+        files.push_back(n);
+    }
+    if (o.copy_tokenizer && copies.end() == std::find_if(copies.begin(), copies.end(), [](const std::string& n) {
+            return n.rfind("tokenizer", 0) == 0 || n == "vocab.json";
+        }))
+        rep.notes.push_back("the source folder has no tokenizer files to copy");
+    json prov = {{"quantscope_version", QS_VERSION},
+                 {"format", rep.format},
+                 {"source", source},
+                 {"configuration", rep.configuration_json},
+                 {"dtype", rep.dtype},
+                 {"quantized_linears", rep.quantized_linears},
+                 {"notes", rep.notes}};
+    exp::write_text_file((fs::path(dir.temp_path()) / "quantscope_export.json").string(), prov.dump(2) + "\n", counter);
+    files.push_back("quantscope_export.json");
+    progress.check();
+    progress(0.97, "syncing and renaming into place");
+    dir.commit();
+    rep.files = files;
+    rep.bytes_written = counter.written;
+    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress(1.0, "exported " + rep.out_dir);
+    return rep;
+}
+
+CausalLM::State awq_reference_state(QuantSession& session, const Progress& progress) {
+    c10::InferenceMode guard;
+    check_exportable(session, ExportFormat::Fake, true);
+    Sources s = gather(session, true, progress);
+    CausalLM& m = *s.cur;
+    const c10::ScalarType dt = m.dtype();
+    const bool was_tied = m.tied();
+    for (const NamedParam& p : m.parameters()) {
+        const std::string lin = ends_with(p.name, ".weight") ? p.name.substr(0, p.name.size() - 7) : std::string();
+        if (!lin.empty() && s.rtn.count(lin)) {
+            const Linear* lc = exp::linear_by_name(*s.cur, lin);
+            const Linear* lp = exp::linear_by_name(*s.pre, lin);
+            *p.tensor = awq_reference_weight(exp::requantize_checked(*lp, *lc, s.cfg.weight)).to(p.tensor->scalar_type());
+        } else {
+            *p.tensor = p.tensor->to(at::kHalf).to(p.tensor->scalar_type());
+        }
+    }
+    if (was_tied) m.lm_head.weight = m.embed_tokens;
+    (void)dt;
+    return m.save_state();
+}
+
+}  // namespace qs

@@ -1,0 +1,161 @@
+// Streaming safetensors writer for exports: header first (from the plan), then each tensor
+// as it is produced, with byte accounting, cancellation, fsync and shard index.
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "export/export_internal.h"
+#include "io/safetensors.h"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace qs::exp {
+
+uint64_t PlannedTensor::bytes() const {
+    uint64_t n = c10::elementSize(dtype);
+    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+    return n;
+}
+
+void WriteCounter::add(const std::string& path, uint64_t n) {
+    if (fail_after >= 0 && written + n > static_cast<uint64_t>(fail_after))
+        throw Error(path + ": write failed (injected failure after " + std::to_string(fail_after) +
+                    " bytes; test hook)");
+    written += n;
+}
+
+namespace {
+
+struct File {
+    FILE* f = nullptr;
+    std::string path;
+    File(const std::string& p) : path(p) {
+        f = std::fopen(p.c_str(), "wb");
+        if (!f) throw Error(p + ": cannot create (" + std::strerror(errno) + ")");
+    }
+    ~File() {
+        if (f) std::fclose(f);
+    }
+    void write(const void* p, size_t n, WriteCounter& c) {
+        c.add(path, n);
+        if (n && std::fwrite(p, 1, n, f) != n) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+    }
+    void close() {
+        if (std::fflush(f) != 0) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+        if (::fsync(fileno(f)) != 0) throw Error(path + ": fsync failed (" + std::strerror(errno) + ")");
+        FILE* raw = f;
+        f = nullptr;
+        if (std::fclose(raw) != 0) throw Error(path + ": close failed (" + std::strerror(errno) + ")");
+    }
+};
+
+void write_one(const std::string& path, const Plan& plan, const std::vector<size_t>& idx,
+               const std::map<std::string, std::string>& metadata, WriteCounter& counter, uint64_t total,
+               uint64_t& done, const Progress& progress) {
+    json h = json::object();
+    if (!metadata.empty()) h["__metadata__"] = metadata;
+    uint64_t off = 0;
+    for (size_t i : idx) {
+        const PlannedTensor& t = plan[i];
+        h[t.name] = {{"dtype", scalar_to_safetensors(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes()}}};
+        off += t.bytes();
+    }
+    std::string header = h.dump();
+    while (header.size() % 8 != 0) header.push_back(' ');
+    File f(path);
+    uint8_t len[8];
+    const uint64_t hl = header.size();
+    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
+    f.write(len, 8, counter);
+    f.write(header.data(), header.size(), counter);
+    constexpr size_t kChunk = size_t(16) << 20;
+    for (size_t i : idx) {
+        progress.check();
+        const PlannedTensor& t = plan[i];
+        at::Tensor x = t.make().to(at::kCPU).contiguous();
+        if (x.scalar_type() != t.dtype || x.sizes().vec() != t.shape)
+            throw Error("internal error: export tensor '" + t.name + "' is " + std::string(c10::toString(x.scalar_type())) +
+                        " " + shape_str(x.sizes().vec()) + ", planned " + c10::toString(t.dtype) + " " +
+                        shape_str(t.shape));
+        const auto* p = static_cast<const uint8_t*>(x.data_ptr());
+        const size_t n = t.bytes();
+        for (size_t k = 0; k < n; k += kChunk) {
+            progress.check();
+            const size_t m = std::min(kChunk, n - k);
+            f.write(p + k, m, counter);
+            done += m;
+            progress(total ? double(done) / total : 1.0, "writing " + t.name);
+        }
+        if (n == 0) progress(total ? double(done) / total : 1.0, "writing " + t.name);
+    }
+    f.close();
+}
+
+}  // namespace
+
+std::vector<std::string> write_plan(const std::string& dir, const Plan& plan, uint64_t max_shard_bytes,
+                                    const std::map<std::string, std::string>& metadata, WriteCounter& counter,
+                                    const Progress& progress) {
+    std::vector<std::vector<size_t>> shards(1);
+    uint64_t cur = 0, total = 0;
+    for (size_t i = 0; i < plan.size(); ++i) {
+        const uint64_t n = plan[i].bytes();
+        if (!shards.back().empty() && cur + n > max_shard_bytes) {
+            shards.emplace_back();
+            cur = 0;
+        }
+        shards.back().push_back(i);
+        cur += n;
+        total += n;
+    }
+    uint64_t done = 0;
+    std::vector<std::string> names;
+    if (shards.size() == 1) {
+        write_one((fs::path(dir) / "model.safetensors").string(), plan, shards[0], metadata, counter, total, done,
+                  progress);
+        names.push_back("model.safetensors");
+        return names;
+    }
+    json weight_map = json::object();
+    char buf[64];
+    for (size_t s = 0; s < shards.size(); ++s) {
+        std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
+        write_one((fs::path(dir) / buf).string(), plan, shards[s], metadata, counter, total, done, progress);
+        for (size_t i : shards[s]) weight_map[plan[i].name] = buf;
+        names.push_back(buf);
+    }
+    json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+    write_text_file((fs::path(dir) / "model.safetensors.index.json").string(), index.dump(2) + "\n", counter);
+    names.push_back("model.safetensors.index.json");
+    return names;
+}
+
+void write_text_file(const std::string& path, const std::string& text, WriteCounter& counter) {
+    File f(path);
+    f.write(text.data(), text.size(), counter);
+    f.close();
+}
+
+void copy_file_counted(const std::string& from, const std::string& to, WriteCounter& counter) {
+    std::ifstream in(from, std::ios::binary);
+    if (!in) throw Error(from + ": cannot open for copying");
+    File f(to);
+    std::vector<char> buf(1 << 20);
+    while (in) {
+        in.read(buf.data(), buf.size());
+        const std::streamsize n = in.gcount();
+        if (n > 0) f.write(buf.data(), static_cast<size_t>(n), counter);
+    }
+    if (in.bad()) throw Error(from + ": read failed while copying");
+    f.close();
+}
+
+}  // namespace qs::exp
