@@ -28,7 +28,7 @@ struct MethodConfig {
     bool duo_scaling = false;   // awq: AutoAWQ duo scaling
 
     double sq_alpha = 0.5;
-    ActQuant act;  // activation fake quant (bits 0 = off)
+    ActQuant act{0, true, false};  // activation fake quant: off unless asked (smoothquant sets 8)
 
     RotationKind rotation = RotationKind::Random;
     uint64_t seed = 0;
