@@ -183,7 +183,8 @@ void ActivationsPage::loadChannels() {
             afterName_ = afterName;
             channelsFor_ = qstr(before_.linear);
             channelsDone_ = true;
-            info_->setText(QString("%1 · %2 tokens").arg(qstr(before_.calibration)).arg(ui::commas(before_.tokens)));
+            info_->setText(QString("%2 calibration tokens · %1").arg(qstr(before_.calibration)).arg(ui::commas(before_.tokens)));
+            info_->setToolTip(info_->text());
             drawChannels();
             emit channelsShown();
         };
@@ -256,7 +257,7 @@ void ActivationsPage::drawOverview() {
     overview_->addSeries("median channel", x, med);
     if (!topAfter.isEmpty()) overview_->addSeries("largest, " + afterName_.section(" (", 0, 0), x, topAfter);
     overview_->setAxisLabels("Linear (block.name)", stat + " over calibration tokens");
-    ui::setPlotTitle(overview_, "All Linears: " + stat + " of the largest vs the median input channel");
+    ui::setPlotTitle(overview_, "All Linears: " + stat + ", largest vs median");
     // Linear names as x tick labels (every k-th when there are many).
     auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
     const int n = overviewLabels_.size();
@@ -264,7 +265,7 @@ void ActivationsPage::drawOverview() {
     for (int i = 0; i < n; i += step) ticker->addTick(i, overviewLabels_[i]);
     QCustomPlot* p = overview_->plot();
     p->xAxis->setTicker(ticker);
-    p->xAxis->setTickLabelRotation(n > 8 ? 45 : 0);
+    p->xAxis->setTickLabelRotation(n > 8 ? -45 : 0);  // text ends at its tick
     p->xAxis->setSubTicks(false);
     overview_->resetZoom();
 }
@@ -274,7 +275,8 @@ void ActivationsPage::loadHidden() {
     auto wb = ctx_->workbench();
     const int64_t layer = hiddenLayer_->value();
     const bool withAfter = !ctx_->applied().methods.empty();
-    const QString afterName = "current: " + qstr(ctx_->applied().describe());
+    const QString transforms = transformName(ctx_->applied());
+    const QString afterName = !transforms.isEmpty() ? "after " + transforms : "quantized model";
     ctx_->run("act-hidden", [this, wb, layer, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
         auto before = std::make_shared<std::vector<float>>(wb->hidden_mean_abs(layer, false, p));
         auto after = std::make_shared<std::vector<float>>();
@@ -287,9 +289,9 @@ void ActivationsPage::loadHidden() {
             else hidden_->setAfterValues(*after);
             hidden_->setTopPercent(topPct_->value());
             const int64_t last = ctx_->summary() ? ctx_->summary()->layers : -1;
-            ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output: mean |h| per channel")
-                              : layer == last ? QString("Output of the last block: mean |h| per channel")
-                                              : QString("Hidden state entering block %1: mean |h| per channel").arg(layer));
+            ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output, mean |h|")
+                                      : layer == last ? QString("Last block's output, mean |h|")
+                                                      : QString("Hidden state into block %1, mean |h|").arg(layer));
             hiddenDone_ = true;
             emit hiddenShown();
         };

@@ -106,6 +106,7 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     latest_->setObjectName("pplValue");
     latest_->setTextFormat(Qt::RichText);
     latest_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    latest_->setWordWrap(true);
     stale_ = new QLabel("stale — the methods changed since this number was computed; Run to update");
     stale_->setObjectName("staleLabel");
     stale_->setStyleSheet("QLabel { background:#fff3cd; color:#7a5200; border:1px solid #e6c96b; padding:3px 8px; "
@@ -329,9 +330,11 @@ void PerplexityPage::addRow(const PplRow& row) {
     table_->scrollToBottom();
     latest_->setText(QString("<span style='font-size:15pt;font-weight:600'>ppl %1</span>"
                              "&nbsp;&nbsp;<span style='color:#333'>%2</span><br>"
-                             "<span style='color:#666'>%3 — %4</span>")
+                             "<span style='color:#666'>%3 — %4 windows × %5 tokens (llm-awq / GPTQ protocol)</span>")
                          .arg(d.ppl, 0, 'f', 3)
-                         .arg(cfg.toHtmlEscaped(), qstr(d.dataset).toHtmlEscaped(), shortProtocol(d).toHtmlEscaped()));
+                         .arg(cfg.toHtmlEscaped(), qstr(d.dataset).toHtmlEscaped())
+                         .arg(d.nsamples)
+                         .arg(d.seqlen));
     latest_->setToolTip(qstr(d.protocol));
     updateStale();
 }

@@ -43,6 +43,7 @@ WeightsPage::WeightsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent
     heatmap_->setObjectName("weightHeatmap");
     heatmap_->setAxisLabels("input channel (column)", "output channel (row)");
     heatmap_->setColorScaleLabel("w");
+    heatmap_->setStatusLineVisible(false);  // shown in the bar above instead (keeps the plot uncluttered)
     auto* right = new QSplitter(Qt::Vertical, hs);
     colMax_ = new ChannelMagnitudeView(right);
     colMax_->setObjectName("weightChannelMax");
@@ -68,6 +69,7 @@ WeightsPage::WeightsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent
     });
     connect(ctx_, &AppContext::previewReady, this, &WeightsPage::drawHistogram);
     connect(source_, qOverload<int>(&QComboBox::currentIndexChanged), this, &WeightsPage::requestRefresh);
+    connect(heatmap_, &HeatmapView::visibleRegionChanged, this, &WeightsPage::updateInfo);
 }
 
 void WeightsPage::refresh() {
@@ -101,14 +103,20 @@ void WeightsPage::refresh() {
                 mn = *a;
                 mx = *b;
             }
-            info_->setText(QString("%1 weights · min %2 · max %3 · scroll to zoom, drag to pan; values appear in cells")
-                               .arg(ui::commas(static_cast<long long>(weight_.data.size())))
-                               .arg(ui::num(mn))
-                               .arg(ui::num(mx)));
+            range_ = QString("%1 weights, min %2, max %3")
+                         .arg(ui::commas(static_cast<long long>(weight_.data.size())))
+                         .arg(ui::num(mn))
+                         .arg(ui::num(mx));
+            updateInfo();
             drawHistogram();
             emit weightShown();
         };
     });
+}
+
+void WeightsPage::updateInfo() {
+    info_->setText(range_ + " · " + heatmap_->statusText() + " · scroll to zoom, drag to pan");
+    info_->setToolTip(info_->text());
 }
 
 void WeightsPage::drawHistogram() {

@@ -36,6 +36,7 @@ protected:
 
 private:
     void drawHistogram();
+    void updateInfo();
     AppContext* ctx_;
     QComboBox* source_;
     QLabel* info_;
@@ -43,5 +44,5 @@ private:
     qs::widgets::ChannelMagnitudeView* colMax_;
     qs::widgets::HistogramView* hist_;
     Matrix weight_;
-    QString shown_;
+    QString shown_, range_;
 };

@@ -14,6 +14,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextBrowser>
+#include <QPlainTextEdit>
 #include <QTreeWidget>
 #include <QtTest/QtTest>
 #include <qcustomplot.h>
@@ -29,6 +30,7 @@
 #include "channel_magnitude_view.h"
 #include "error_matrix_panel.h"
 #include "error_page.h"
+#include "generate_page.h"
 #include "heatmap_view.h"
 #include "histogram_view.h"
 #include "layer_navigator.h"
@@ -38,6 +40,7 @@
 #include "model_page.h"
 #include "model_session.h"
 #include "perplexity_page.h"
+#include "sweep_dialog.h"
 #include "ui_util.h"
 #include "weights_page.h"
 #include "workbench.h"
@@ -351,6 +354,60 @@ private slots:
         page->windowsSpin()->setValue(10);
     }
 
+    // 6b. Sweep: SmoothQuant alpha in the background; each point is plotted and added to the
+    //     table, and equals the engine's perplexity; the model gets its configuration back.
+    void sweepSmoothQuantAlpha() {
+        PerplexityPage* page = w_->perplexityPage();
+        w_->showView("perplexity");
+        page->openSweep();
+        SweepDialog* dlg = page->sweepDialog();
+        QVERIFY(dlg && dlg->isVisible());
+        dlg->setParameter(SweepDialog::SqAlpha);
+        dlg->setValues("0.2, 0.8");
+        dlg->findChild<QSpinBox*>("sweepWindows")->setValue(2);
+        const qs::MethodConfig before = ctx()->applied();
+        const size_t rows = page->rows().size();
+        QSignalSpy done(dlg, &SweepDialog::sweepFinished);
+        QTest::mouseClick(dlg->findChild<QPushButton*>("sweepRun"), Qt::LeftButton);
+        QVERIFY(done.wait(kLong));
+        QVERIFY(waitIdle());
+        QCOMPARE(page->rows().size(), rows + 2);
+        QCOMPARE(dlg->plot()->seriesCount(), 1);
+        QCOMPARE(dlg->plot()->graph(0)->dataCount(), 2);
+        for (int i = 0; i < 2; ++i) {
+            const PplRow& r = page->rows()[rows + i];
+            QVERIFY(r.config.has("smoothquant"));
+            QCOMPARE(r.config.sq_alpha, i == 0 ? 0.2 : 0.8);
+            ref_->apply(r.config);
+            PplRequest req;
+            req.seqlen = 512;
+            req.nsamples = 2;
+            const PplData q = ref_->perplexity(req, {});
+            QVERIFY2(close(r.data.ppl, q.ppl, 1e-9), qPrintable(QString("%1 vs %2").arg(r.data.ppl).arg(q.ppl)));
+            QCOMPARE(dlg->plot()->graph(0)->data()->at(i)->value, q.ppl);
+        }
+        QVERIFY(AppContext::sameConfig(ctx()->applied(), before));
+        QVERIFY(AppContext::sameConfig(ctx()->workbench()->applied(), before));
+        QVERIFY(dlg->grab().save(outDir() + "/sweep_dialog.png"));
+        dlg->close();
+    }
+
+    // 6c. Generate: the original model's greedy continuation equals the engine's.
+    void generateSideBySide() {
+        w_->showView("generate");
+        GeneratePage* page = w_->generatePage();
+        page->promptEdit()->setPlainText("Once upon a time");
+        page->findChild<QSpinBox*>("maxTokens")->setValue(12);
+        QSignalSpy done(page, &GeneratePage::generated);
+        QTest::mouseClick(page->findChild<QPushButton*>("generateButton"), Qt::LeftButton);
+        QVERIFY(done.wait(kLong));
+        QVERIFY(waitIdle());
+        const GenerateData ref = ref_->generate("Once upon a time", 12, false, 1.0, 0, true);
+        QCOMPARE(page->originalOutput()->toPlainText(), ui::qstr(ref.text));
+        QVERIFY(page->currentOutput()->toPlainText().startsWith("Once upon a time"));
+        QVERIFY(w_->grab().save(outDir() + "/generate.png"));
+    }
+
     // 7. Export: a plot to PNG / SVG / PDF and the results table to CSV.
     void exportPlotAndCsv() {
         w_->showView("activations");
@@ -415,6 +472,45 @@ private slots:
             if ((*it)->text(3).contains("AWQ")) found = true;
         QVERIFY(found);
         panel->setConfig(AppContext::defaultConfig());
+        QVERIFY(waitIdle());
+    }
+
+    // 8b. Rotation: after Apply, the activations page overlays the rotated model's statistics
+    //     and hidden states (the seed's before/after plot), equal to the engine's.
+    void rotationBeforeAfter() {
+        MethodsPanel* panel = w_->methodsPanel();
+        qs::MethodConfig cfg = AppContext::defaultConfig();
+        cfg.methods = {"rotate"};  // weights in float: the rotation alone
+        cfg.rotation = qs::RotationKind::Hadamard;
+        panel->setConfig(cfg);
+        QVERIFY(!ctx()->config().quantizes_weights());
+        QVERIFY(ctx()->config().has("rotate"));
+        w_->showView("activations");
+        selectLayer("model.layers.1.mlp.down_proj");
+        QTest::mouseClick(panel->applyButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ctx()->configApplied() && !ctx()->modelBusy(), kLong);
+        ActivationsPage* page = w_->activationsPage();
+        QTRY_VERIFY_WITH_TIMEOUT(page->upToDate(), kLong);
+        QVERIFY(waitIdle());
+        ref_->apply(ctx()->config());
+        const int64_t hl = ref_->summary().layers / 2;
+        QVERIFY(page->after());
+        QVERIFY(page->afterSource().contains("rotation"));
+        const ChannelData after = ref_->channel_stats("model.layers.1.mlp.down_proj", true, ctx()->config());
+        QCOMPARE(page->after()->max_abs, after.max_abs);
+        QVERIFY(page->channelView()->hasAfterValues());
+        QVERIFY(page->hiddenView()->hasAfterValues());
+        const std::vector<float> hb = ref_->hidden_mean_abs(hl, false), ha = ref_->hidden_mean_abs(hl, true);
+        QCOMPARE(page->hiddenView()->values(), toD(hb));
+        // Rotation spreads the outlier channels: the largest channel shrinks relative to the mean.
+        auto ratio = [](const std::vector<float>& v) {
+            return *std::max_element(v.begin(), v.end()) / (std::accumulate(v.begin(), v.end(), 0.0) / v.size());
+        };
+        QVERIFY2(ratio(ha) < ratio(hb), qPrintable(QString("%1 vs %2").arg(ratio(ha)).arg(ratio(hb))));
+        QVERIFY(w_->grab().save(outDir() + "/rotation_activations.png"));
+        panel->setConfig(AppContext::defaultConfig());
+        QTest::mouseClick(panel->findChild<QPushButton*>("resetButton"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ctx()->applied().methods.empty() && !ctx()->modelBusy(), kLong);
         QVERIFY(waitIdle());
     }
 
