@@ -2,30 +2,57 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <limits>
 
 namespace qs {
+
+namespace {
+
+// Scores for query rows [t0, t0+n) against keys [0, kend), masked and soft-maxed in fp32,
+// times v: returns [B, Hkv, G, n, D].
+at::Tensor attend_chunk(const at::Tensor& qg, const at::Tensor& k, const at::Tensor& v, double scale, int64_t past,
+                        int64_t t0, int64_t n, int64_t kend, int64_t sliding_window) {
+    const int64_t B = qg.size(0), Hkv = qg.size(1), G = qg.size(2), D = qg.size(4);
+    at::Tensor qc = qg.narrow(3, t0, n).reshape({B, Hkv, G * n, D});
+    at::Tensor kc = k.narrow(2, 0, kend), vc = v.narrow(2, 0, kend);
+    at::Tensor scores = at::matmul(qc, kc.transpose(-2, -1));  // [B, Hkv, G*n, kend]
+    if (scale != 1.0) scores.mul_(scale);
+    scores = scores.view({B, Hkv, G, n, kend});
+    const bool needs_mask = kend > past + t0 + 1 || sliding_window > 0;
+    if (needs_mask) {
+        auto opts = at::TensorOptions().dtype(at::kLong).device(qg.device());
+        at::Tensor i = at::arange(t0, t0 + n, opts).unsqueeze(1) + past;
+        at::Tensor j = at::arange(kend, opts).unsqueeze(0);
+        at::Tensor masked = j > i;
+        if (sliding_window > 0) masked = masked.logical_or(j <= i - sliding_window);
+        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
+    }
+    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(qg.scalar_type());
+    return at::matmul(probs.view({B, Hkv, G * n, kend}), vc).view({B, Hkv, G, n, D});
+}
+
+}  // namespace
 
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, double scale,
                             int64_t sliding_window) {
     const int64_t B = q.size(0), H = q.size(1), T = q.size(2), D = q.size(3);
     const int64_t Hkv = k.size(1), S = k.size(2), G = H / Hkv;
     const int64_t past = S - T;
-    // Group the query heads that share a KV head: [B, Hkv, G*T, D]; no KV copies.
-    at::Tensor qg = q.reshape({B, Hkv, G * T, D});
-    at::Tensor scores = at::matmul(qg, k.transpose(-2, -1));  // [B, Hkv, G*T, S]
-    if (scale != 1.0) scores.mul_(scale);
-    scores = scores.view({B, Hkv, G, T, S});
-    if (T > 1 || sliding_window > 0) {
-        auto opts = at::TensorOptions().dtype(at::kLong).device(q.device());
-        at::Tensor i = at::arange(T, opts).unsqueeze(1) + past;
-        at::Tensor j = at::arange(S, opts).unsqueeze(0);
-        at::Tensor masked = j > i;
-        if (sliding_window > 0) masked = masked.logical_or(j <= i - sliding_window);
-        scores.masked_fill_(masked, -std::numeric_limits<float>::infinity());
+    // Query heads that share a KV head are grouped: [B, Hkv, G, T, D]; no KV copies.
+    at::Tensor qg = q.reshape({B, Hkv, G, T, D});
+    // Process query rows in chunks whose fp32 score buffer stays near 16 MiB: bounded memory,
+    // buffers the allocator reuses instead of mapping fresh pages per layer, and causal
+    // chunks only multiply against the keys they can see.
+    const int64_t budget = 4 << 20;  // floats
+    const int64_t rows = std::max<int64_t>(1, budget / std::max<int64_t>(1, B * H * S));
+    if (rows >= T) return attend_chunk(qg, k, v, scale, past, 0, T, S, sliding_window).view({B, H, T, D});
+    at::Tensor out = at::empty({B, Hkv, G, T, D}, q.options());
+    for (int64_t t0 = 0; t0 < T; t0 += rows) {
+        const int64_t n = std::min(rows, T - t0);
+        const int64_t kend = past + t0 + n;  // keys beyond the chunk's last query are all masked
+        out.narrow(3, t0, n).copy_(attend_chunk(qg, k, v, scale, past, t0, n, kend, sliding_window));
     }
-    at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
-    at::Tensor out = at::matmul(probs.view({B, Hkv, G * T, S}), v);  // [B, Hkv, G*T, D]
     return out.view({B, H, T, D});
 }
 

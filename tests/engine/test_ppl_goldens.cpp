@@ -64,7 +64,9 @@ TEST_P(PplGolden, TenWindowsFp32AndBf16MatchTransformers) {
     EXPECT_NEAR(rb.ppl / r.ppl, 1.0, 1e-2) << name << ": bf16 " << rb.ppl << " vs fp32 " << r.ppl;
 }
 
-TEST_P(PplGolden, AllWindowsFp32MatchTransformers) {
+// All windows (1,094 / 1,591 / 561 of them) take minutes on 2 cores, so this runs on demand:
+//   quantscope_engine_tests --gtest_also_run_disabled_tests --gtest_filter="*AllWindows*"
+TEST_P(PplGolden, DISABLED_AllWindowsFp32MatchTransformers) {
     const std::string name = GetParam();
     const json g = goldens()[name];
     auto m = load_causal_lm(folder(name));
