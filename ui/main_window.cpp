@@ -163,6 +163,8 @@ MainWindow::~MainWindow() { ctx_->shutdown(); }
 
 JobRunner* MainWindow::jobs() const { return ctx_->jobs(); }
 
+bool MainWindow::hasModel() const { return ctx_->hasModel(); }
+
 void MainWindow::closeEvent(QCloseEvent* e) {
     ctx_->jobs()->cancelAll();  // closing the window cancels running jobs
     e->accept();

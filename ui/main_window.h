@@ -38,6 +38,7 @@ public:
     bool saveScreenshot(const QString& file);
 
     QString errorText() const;  // the error banner's text ("" when hidden)
+    bool hasModel() const;
     AppContext* context() const { return ctx_; }
     JobRunner* jobs() const;
     MethodsPanel* methodsPanel() const { return methods_; }

@@ -354,6 +354,10 @@ void MethodsPanel::updateAppliedLabel() {
     apply_->setEnabled(ctx_->hasModel() && !busy && !same);
     reset_->setEnabled(ctx_->hasModel() && !busy && !ctx_->applied().methods.empty());
     if (ctx_->jobs()->busy("apply")) return;
+    if (!ctx_->hasModel()) {
+        applied_->setText("<i>No model loaded.</i>");
+        return;
+    }
     QString text = "<b>Model carries:</b> " + ui::qstr(ctx_->applied().describe()).toHtmlEscaped();
     if (!same) text += "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
                        "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";

@@ -56,6 +56,7 @@ ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
         const QString n = item->data(0, Qt::UserRole).toString();
         if (!n.isEmpty()) ctx_->setLayer(n);
     });
+    updateSummary();
 }
 
 void ModelPage::rebuildTree() {

@@ -2,6 +2,7 @@
 //   quantscope [--model DIR] [--screenshot FILE.png [--view NAME] [--layer NAME]] [--version]
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QTextDocumentFragment>
 #include <QTimer>
 
 #include <cstdio>
@@ -52,7 +53,12 @@ int main(int argc, char** argv) {
             const bool ok = w.saveScreenshot(file);
             std::fprintf(ok ? stdout : stderr, "%s %s\n", ok ? "screenshot written to" : "cannot write screenshot",
                          file.toLocal8Bit().constData());
-            QApplication::exit(ok ? 0 : 1);
+            // The window (with its error banner) is saved either way; a model that did not
+            // load still fails the command.
+            const QString err = w.errorText();
+            if (!err.isEmpty())
+                std::fprintf(stderr, "%s\n", QTextDocumentFragment::fromHtml(err).toPlainText().toLocal8Bit().constData());
+            QApplication::exit(ok && w.hasModel() ? 0 : 1);
         });
         w.openModel(model);
         return app.exec();

@@ -14,6 +14,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTextBrowser>
+#include <QTimer>
 #include <QPlainTextEdit>
 #include <QTreeWidget>
 #include <QtTest/QtTest>
@@ -341,7 +342,19 @@ private slots:
         page->windowsSpin()->setValue(0);  // all windows: long enough to cancel
         QTest::mouseClick(page->runButton(), Qt::LeftButton);
         QVERIFY(page->cancelButton()->isEnabled());
-        QTest::qWait(30);
+        // The window stays responsive while the run works: the event loop keeps ticking.
+        QElapsedTimer gap;
+        gap.start();
+        qint64 worst = 0;
+        QTimer tick;
+        QObject::connect(&tick, &QTimer::timeout, [&] {
+            worst = std::max(worst, gap.restart());
+        });
+        tick.start(10);
+        QTest::qWait(800);
+        tick.stop();
+        QVERIFY2(worst < 1000, qPrintable(QString("event loop stalled for %1 ms").arg(worst)));
+        QVERIFY(page->running());
         QTest::mouseClick(page->cancelButton(), Qt::LeftButton);
         QVERIFY(cancelled.wait(kLong));
         QVERIFY(waitIdle());
@@ -542,6 +555,46 @@ private slots:
         QVERIFY(waitIdle());
         QVERIFY(w_->errorPage()->shown());
         QCOMPARE(ui::qstr(w_->errorPage()->shown()->linear), QString("model.layers.1.self_attn.v_proj"));
+    }
+
+    // 10. Choosing another dtype reloads the model with it (the choices offered are the
+    //     available ones); the status bar names device, dtype and memory.
+    void dtypeChoiceReloads() {
+        auto* dtype = w_->findChild<QComboBox*>("dtypeCombo");
+        QVERIFY(dtype);
+        const QStringList offered = [&] {
+            QStringList l;
+            for (int i = 0; i < dtype->count(); ++i) l << dtype->itemText(i);
+            return l;
+        }();
+        QStringList want;
+        for (const auto& t : gui_available_dtypes("cpu")) want << QString::fromStdString(t);
+        QCOMPARE(offered, want);
+        QVERIFY(!offered.contains("fp16"));  // no fp16 matmul on CPU
+        QVERIFY(offered.contains("bf16"));
+        QSignalSpy loaded(w_.get(), &MainWindow::modelChanged);
+        dtype->setCurrentText("bf16");
+        QVERIFY(loaded.wait(kLong));
+        QVERIFY(waitIdle());
+        QCOMPARE(ui::qstr(ctx()->summary()->dtype), QString("bf16"));
+        const QString status = w_->findChild<QLabel*>("deviceStatus")->text();
+        QVERIFY2(status.contains("cpu") && status.contains("bf16") && status.contains("MiB"), qPrintable(status));
+    }
+
+    // 11. Closing the window cancels a running job promptly.
+    void closeCancelsJobs() {
+        w_->showView("perplexity");
+        PerplexityPage* page = w_->perplexityPage();
+        page->windowsSpin()->setValue(0);
+        QTest::mouseClick(page->runButton(), Qt::LeftButton);
+        QVERIFY(page->running());
+        QSignalSpy cancelled(page, &PerplexityPage::runCancelled);
+        QElapsedTimer t;
+        t.start();
+        w_->close();
+        QVERIFY(cancelled.wait(60000));
+        QVERIFY(ctx()->isIdle() || waitIdle(60000));
+        QVERIFY2(t.elapsed() < 60000, qPrintable(QString("%1 ms").arg(t.elapsed())));
     }
 };
 
