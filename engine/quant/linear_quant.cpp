@@ -102,7 +102,7 @@ QuantizedTensor quantize(const at::Tensor& w_in, const QuantSpec& spec) {
 at::Tensor dequantize(const QuantizedTensor& q) {
     c10::InferenceMode guard;
     at::Tensor c = q.codes.to(at::kFloat);
-    if (q.spec.granularity == Granularity::PerTensor) return (c - q.zeros.view({})) * q.scales.view({});
+    if (q.spec.granularity == Granularity::PerTensor) return (c - q.zeros) * q.scales;  // [1, 1] broadcasts
     const int64_t R = q.rows, C = q.cols, ng = q.scales.size(1);
     if (ng == 1) return (c - q.zeros) * q.scales;
     const int64_t g = q.spec.group_size, full = C / g, tail = C % g;

@@ -68,6 +68,11 @@ TEST(QuantPrimitives, PerTensorUsesOneScale) {
     EXPECT_EQ(q.scales.numel(), 1);
     EXPECT_FLOAT_EQ(q.scales.item<float>(), 1.0f);  // 127 / 127
     EXPECT_TRUE(at::equal(q.codes, at::tensor({-127, 1, 2, 64}, at::kInt).view({2, 2})));  // 63.5 -> 64 (half to even)
+    EXPECT_TRUE(at::allclose(dequantize(q), T({-127, 1, 2, 64}, {2, 2})));
+    // 4-bit per-tensor on a wider matrix: q = round(w / (max|w| / 7)), one scale for all
+    QuantSpec s4{4, Granularity::PerTensor, 0, true};
+    at::Tensor w = T({-7, 0.4f, 3.6f, 1, 2, 14, -0.9f, 5}, {2, 4});  // s = 14 / 7 = 2
+    EXPECT_TRUE(at::allclose(pseudo_quantize(w, s4), T({-8, 0, 4, 0, 2, 14, 0, 4}, {2, 4})));
 }
 
 TEST(QuantPrimitives, PseudoQuantizeMatchesQuantizeDequantizeAndKeepsDtype) {
