@@ -32,17 +32,26 @@ double chunked_mse(const at::Tensor& x, const at::Tensor& ref, int64_t chunk, co
     return sum / static_cast<double>(ref.numel());
 }
 
-// AutoAWQ's weight term for duo_scaling: mean over output rows of |w| / max|w| of its group.
+// Column ranges of the quantization groups of a row of length `in`.
+std::vector<std::pair<int64_t, int64_t>> group_ranges(int64_t in, const QuantSpec& spec) {
+    std::vector<std::pair<int64_t, int64_t>> r;
+    const int64_t g = spec.granularity == Granularity::PerGroup ? std::min(spec.group_size, in) : in;
+    for (int64_t c = 0; c < in; c += g) r.push_back({c, std::min(g, in - c)});
+    return r;
+}
+
+// AutoAWQ's weight term for duo_scaling: mean over output rows of |w| / max|w| of its group
+// (the quantizer's groups: a row that is not a multiple of the group size has a shorter last group).
 at::Tensor weight_mean(const std::vector<Linear*>& fcs, const QuantSpec& spec) {
     std::vector<at::Tensor> ws;
     for (auto* fc : fcs) ws.push_back(fc->weight.to(at::kFloat));
     at::Tensor w = at::cat(ws, 0).abs();
-    const int64_t in = w.size(1);
-    int64_t g = spec.granularity == Granularity::PerGroup ? spec.group_size : in;
-    if (spec.granularity == Granularity::PerTensor || in % g != 0) g = in;
-    at::Tensor wg = w.reshape({-1, g});
-    at::Tensor scaled = (wg / (wg.amax(1, true) + 1e-6)).view(w.sizes());
-    return scaled.mean(0);
+    std::vector<at::Tensor> cols;
+    for (auto [c0, k] : group_ranges(w.size(1), spec)) {
+        at::Tensor wg = w.narrow(1, c0, k);
+        cols.push_back(wg / (wg.amax(1, true) + 1e-6));
+    }
+    return at::cat(cols, 1).mean(0);
 }
 
 AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, const Fn& inspect, const AwqOptions& o) {
@@ -94,14 +103,6 @@ void scale_fc_fc(Linear& prev, Linear& next, const at::Tensor& s_cpu) {
     prev.weight = rows == n ? tail : at::cat({head, tail}, 0);
     if (prev.bias.defined()) prev.bias = prev.bias / s.view({-1});
     next.weight = next.weight * s.view({1, -1});
-}
-
-// Column ranges of the quantization groups of a row of length `in`.
-std::vector<std::pair<int64_t, int64_t>> group_ranges(int64_t in, const QuantSpec& spec) {
-    std::vector<std::pair<int64_t, int64_t>> r;
-    const int64_t g = spec.granularity == Granularity::PerGroup ? std::min(spec.group_size, in) : in;
-    for (int64_t c = 0; c < in; c += g) r.push_back({c, std::min(g, in - c)});
-    return r;
 }
 
 at::Tensor auto_clip_linear(const at::Tensor& w_in, const at::Tensor& x_in, const AwqOptions& o) {
