@@ -5,6 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cli="${1:-$root/build}/bin/quantscope-cli"
+calib_samples="${CALIB_SAMPLES:-128}"
 models=("$root/resources/models/TinyStories-656K" "$root/tests/data/models/stories260K")
 configs=(
   "fp32|"
@@ -32,7 +33,7 @@ for m in "${models[@]}"; do
   for c in "${configs[@]}"; do
     name="${c%%|*}"; opts="${c#*|}"
     # shellcheck disable=SC2086
-    out=$("$cli" ppl --model "$m" --seqlen 512 --nsamples 10 $opts --json 2>/dev/null)
+    out=$("$cli" ppl --model "$m" --seqlen 512 --nsamples 10 --calib-samples "$calib_samples" $opts --json 2>/dev/null)
     ppl["$m|$name"]=$(echo "$out" | sed 's/.*"ppl":\([0-9.e+]*\).*/\1/')
     c_desc=$(echo "$out" | grep -o '"calibration":"[^"]*"' | head -1 | sed 's/"calibration":"\(.*\)"/\1/' || true)
     [ -n "$c_desc" ] && calib="$c_desc"
