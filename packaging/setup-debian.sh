@@ -27,7 +27,7 @@ packages=(
   # engine: libtorch + a real BLAS (NOTES §2: the reference BLAS is 13x slower), JSON, zstd, sentencepiece
   libtorch-dev libopenblas0-pthread nlohmann-json3-dev libzstd-dev zstd libsentencepiece-dev
   # GUI: Qt 6 Widgets/Concurrent/PrintSupport/Svg/Test, QCustomPlot for Qt 6, platform plugins
-  qt6-base-dev qt6-base-dev-tools libqt6svg6-dev qt6-qpa-plugins libqcustomplot-dev libqcustomplot2.1-qt6
+  qt6-base-dev qt6-base-dev-tools qt6-svg-dev qt6-qpa-plugins libqcustomplot-dev libqcustomplot2.1-qt6
   # tests: GoogleTest, offscreen/virtual display for GUI tests
   libgtest-dev xvfb xauth
 )
