@@ -75,6 +75,8 @@ void print_help() {
         "  --awq-factor S       awq-scale: multiply salient channels by S before quantizing (2)\n"
         "  --awq-clip           awq: also search the weight clipping range (llm-awq auto_clip)\n"
         "  --duo-scaling        awq: AutoAWQ duo scaling (scales = x^r / w^(1-r))\n"
+        "  --awq-direct-loss    awq: re-run each Linear-only group's Linear for every grid ratio, as\n"
+        "                       llm-awq does (default: the same MSE from X^T X, one pass)\n"
         "  --sq-alpha A         smoothquant migration strength, 0..1 (0.5)\n"
         "  --a-bits N           activation fake-quant bits (0 = off; smoothquant: 8)\n"
         "  --act-quant Q        per-token | per-tensor (per-token)\n"

@@ -8,14 +8,14 @@ namespace qs::cli {
 
 const std::set<std::string>& method_option_names() {
     static const std::set<std::string> s = {"method", "w-bits", "group-size", "symmetric", "w-quant", "awq-salient",
-                                            "awq-factor", "awq-clip", "duo-scaling", "sq-alpha", "a-bits", "act-quant",
+                                            "awq-factor", "awq-clip", "duo-scaling", "awq-direct-loss", "sq-alpha", "a-bits", "act-quant",
                                             "quantize-bmm", "rotation", "seed", "calib", "calib-samples",
                                             "calib-seqlen", "calib-seed", "include-lm-head"};
     return s;
 }
 
 const std::set<std::string>& method_flag_names() {
-    static const std::set<std::string> s = {"symmetric", "awq-clip", "duo-scaling", "quantize-bmm", "include-lm-head"};
+    static const std::set<std::string> s = {"symmetric", "awq-clip", "duo-scaling", "awq-direct-loss", "quantize-bmm", "include-lm-head"};
     return s;
 }
 
@@ -61,6 +61,8 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
         c.awq_clip = v != "0";
     } else if (n == "duo-scaling") {
         c.duo_scaling = v != "0";
+    } else if (n == "awq-direct-loss") {
+        c.awq_direct_loss = v != "0";
     } else if (n == "sq-alpha") {
         c.sq_alpha = to_double(n, v);
         if (c.sq_alpha < 0 || c.sq_alpha > 1) throw Error("--sq-alpha must be in [0, 1]");

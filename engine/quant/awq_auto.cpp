@@ -54,12 +54,36 @@ at::Tensor weight_mean(const std::vector<Linear*>& fcs, const QuantSpec& spec) {
     return at::cat(cols, 1).mean(0);
 }
 
-AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, const Fn& inspect, const AwqOptions& o) {
+// Gram matrix X^T X of the rows of x [.., in], accumulated in float64 (float32 on MPS) from
+// float32 products over slices of kGramRows rows (the float32 GEMM error stays ~sqrt(kGramRows) ulp).
+at::Tensor gram(const at::Tensor& x_in) {
+    constexpr int64_t kGramRows = 1024;
+    at::Tensor x = x_in.reshape({-1, x_in.size(-1)});
+    const auto acc = x.device().is_mps() ? at::kFloat : at::kDouble;
+    at::Tensor g = at::zeros({x.size(1), x.size(1)}, x.options().dtype(acc));
+    for (int64_t i = 0; i < x.size(0); i += kGramRows) {
+        at::Tensor c = x.narrow(0, i, std::min(kGramRows, x.size(0) - i)).to(at::kFloat);
+        g += at::matmul(c.t(), c).to(acc);
+    }
+    return g;
+}
+
+AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, const Fn& inspect, const AwqOptions& o,
+                      bool linear_only = false) {
     AwqGroup g;
     const int64_t in = x.size(-1);
     at::Tensor x_mean = x.reshape({-1, in}).abs().mean(0).to(at::kFloat);  // get_act_scale
     at::Tensor w_mean = o.duo_scaling ? weight_mean(fcs, o.spec) : at::Tensor();
-    at::Tensor org_out = chunked(x, o.chunk, inspect);
+    // The inspected module is the one scaled Linear: its output error is X (Wq - W)^T (the bias
+    // cancels), so the output MSE is sum((D G) * D) / (rows * out) with D = Wq - W, G = X^T X.
+    // Same loss as running the Linear per grid point, but one pass over X instead of n_grid.
+    const bool use_gram = linear_only && o.gram_loss && fcs.size() == 1;
+    at::Tensor gm, org_out;
+    if (use_gram)
+        gm = gram(x);
+    else
+        org_out = chunked(x, o.chunk, inspect);
+    const double rows = static_cast<double>(x.numel() / in);
     std::vector<at::Tensor> orig;
     for (auto* fc : fcs) orig.push_back(fc->weight);
     double best = std::numeric_limits<double>::infinity();
@@ -74,7 +98,13 @@ AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, cons
             at::Tensor svk = sv.to(orig[k].scalar_type());
             fcs[k]->weight = pseudo_quantize(orig[k] * svk, o.spec) / svk;
         }
-        const double loss = chunked_mse(x, org_out, o.chunk, inspect);
+        double loss;
+        if (use_gram) {
+            at::Tensor d = (fcs[0]->weight.to(at::kFloat) - orig[0].to(at::kFloat)).to(gm.scalar_type());
+            loss = (at::matmul(d, gm) * d).sum().item<double>() / (rows * static_cast<double>(d.size(0)));
+        } else {
+            loss = chunked_mse(x, org_out, o.chunk, inspect);
+        }
         for (size_t k = 0; k < fcs.size(); ++k) fcs[k]->weight = orig[k];
         g.loss.push_back(loss);
         if (loss < best) {
@@ -189,7 +219,9 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
         auto add = [&](const std::string& prev, std::vector<Linear*> fcs, const std::string& inspected, const at::Tensor& x,
                        const Fn& f, std::function<void(const at::Tensor&)> apply) {
             Pending p;
-            p.g = search_group(fcs, x, f, o);
+            // the inspected module is the scaled Linear itself: out_proj, fc1 (OPT), fc2 / down_proj
+            const bool linear_only = fcs.size() == 1 && inspected == fcs[0]->name;
+            p.g = search_group(fcs, x, f, o, linear_only);
             p.g.block = static_cast<int64_t>(bi);
             p.g.prev_op = prev;
             for (auto* fc : fcs) p.g.linears.push_back(fc->name);

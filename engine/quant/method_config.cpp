@@ -94,6 +94,7 @@ json MethodConfig::to_json() const {
             {"awq_factor", awq_factor},
             {"awq_clip", awq_clip},
             {"duo_scaling", duo_scaling},
+            {"awq_direct_loss", awq_direct_loss},
             {"sq_alpha", sq_alpha},
             {"a_bits", act.bits},
             {"act_quant", act.per_token ? "per-token" : "per-tensor"},
@@ -120,6 +121,7 @@ MethodConfig MethodConfig::from_json(const json& j) {
         c.awq_factor = j.value("awq_factor", 2.0);
         c.awq_clip = j.value("awq_clip", false);
         c.duo_scaling = j.value("duo_scaling", false);
+        c.awq_direct_loss = j.value("awq_direct_loss", false);
         c.sq_alpha = j.value("sq_alpha", 0.5);
         c.act.bits = j.value("a_bits", 0);
         c.act.per_token = j.value("act_quant", std::string("per-token")) == "per-token";

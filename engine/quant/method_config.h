@@ -26,6 +26,7 @@ struct MethodConfig {
     double awq_factor = 2.0;    // awq-scale factor
     bool awq_clip = false;      // awq: auto-clip
     bool duo_scaling = false;   // awq: AutoAWQ duo scaling
+    bool awq_direct_loss = false;  // awq: evaluate Linear-only groups by re-running the Linear (slow; see AwqOptions::gram_loss)
 
     double sq_alpha = 0.5;
     ActQuant act{0, true, false};  // activation fake quant: off unless asked (smoothquant sets 8)

@@ -143,6 +143,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
             o.spec = cfg.weight;
             o.clip = cfg.awq_clip;
             o.duo_scaling = cfg.duo_scaling;
+            o.gram_loss = !cfg.awq_direct_loss;
             const at::Tensor& blocks = calibration_blocks(cfg, nullptr);
             rep.awq = awq_auto(*model_, blocks, o, progress.sub(0.4, 0.9));
             rep.steps.push_back("AWQ auto-scale over " + std::to_string(rep.awq->groups.size()) + " groups" +
