@@ -38,7 +38,8 @@ struct AwqOptions {
     // Groups whose inspected module is the scaled Linear itself (out_proj, OPT fc1, fc2/down_proj):
     // compute the output MSE from the Gram matrix X^T X (float64) instead of re-running the
     // Linear on every calibration token for each of the n_grid ratios. Same loss up to float
-    // rounding (tests: <= 1e-5 relative); false = llm-awq's direct evaluation.
+    // rounding (tests: <= 1e-5 relative); used when the calibration set has >= 4x more tokens
+    // than the Linear has inputs (else the direct form is cheaper); false = always direct.
     bool gram_loss = true;
 };
 
@@ -52,6 +53,7 @@ struct AwqGroup {
     int best = -1;                     // index of the chosen ratio
     double best_ratio = 0;
     at::Tensor scales;                 // float32 [in] (CPU)
+    bool gram_loss = false;            // the loss was computed from X^T X (AwqOptions::gram_loss)
 };
 
 struct AwqClip {

@@ -32,7 +32,8 @@ json ApplyReport::to_json() const {
                               {"linears", g.linears},
                               {"inspected", g.inspected},
                               {"loss", g.loss},
-                              {"best_ratio", g.best_ratio}});
+                              {"best_ratio", g.best_ratio},
+                              {"loss_from", g.gram_loss ? "gram" : "direct"}});
         j["awq"] = {{"groups", groups}, {"clipped_linears", awq->clips.size()}, {"notes", awq->notes},
                     {"seconds", awq->seconds}};
     }

@@ -35,10 +35,13 @@ Run run(const std::string& dir, const at::Tensor& calib, const QuantSpec& spec, 
     return r;
 }
 
-void compare(const std::string& dir, int64_t vocab, const QuantSpec& spec, bool clip, int want_linear_only) {
+// The calibration set needs >= 4x more tokens than the widest Linear-only group has inputs,
+// else awq_auto evaluates directly and there is nothing to compare.
+void compare(const std::string& dir, int64_t vocab, int64_t n, int64_t t, const QuantSpec& spec, bool clip,
+             int want_linear_only) {
     c10::InferenceMode guard;
     at::Generator gen = at::detail::createCPUGenerator(1234);
-    at::Tensor calib = at::randint(4, vocab, {8, 48}, gen, at::TensorOptions().dtype(at::kLong));
+    at::Tensor calib = at::randint(4, vocab, {n, t}, gen, at::TensorOptions().dtype(at::kLong));
     Run gram = run(dir, calib, spec, true, clip), direct = run(dir, calib, spec, false, clip);
     ASSERT_EQ(gram.res.groups.size(), direct.res.groups.size());
     int linear_only = 0;
@@ -47,7 +50,10 @@ void compare(const std::string& dir, int64_t vocab, const QuantSpec& spec, bool 
     for (size_t i = 0; i < gram.res.groups.size(); ++i) {
         const AwqGroup &a = gram.res.groups[i], &b = direct.res.groups[i];
         const std::string label = dir + " " + a.inspected;
-        if (a.linears.size() == 1 && a.inspected == a.linears[0]) ++linear_only;
+        const bool lin = a.linears.size() == 1 && a.inspected == a.linears[0];
+        linear_only += lin;
+        EXPECT_EQ(a.gram_loss, lin) << label << ": Gram loss used for exactly the Linear-only groups";
+        EXPECT_FALSE(b.gram_loss) << label;
         ASSERT_EQ(a.loss.size(), b.loss.size()) << label;
         double worst = 0;
         for (size_t r = 0; r < a.loss.size(); ++r) {
@@ -79,10 +85,10 @@ void compare(const std::string& dir, int64_t vocab, const QuantSpec& spec, bool 
 
 TEST(AwqGramLoss, LlamaGqaMatchesDirectEvaluation) {
     // TinyStories-656K: GQA (v -> o not scaled), down_proj is the Linear-only group.
-    compare(source_path("resources/models/TinyStories-656K"), 2048, QuantSpec{3, Granularity::PerGroup, 32, false}, false, 2);
+    compare(source_path("resources/models/TinyStories-656K"), 2048, 16, 128, QuantSpec{3, Granularity::PerGroup, 32, false}, false, 2);
 }
 
 TEST(AwqGramLoss, OptMatchesDirectEvaluationWithClip) {
     // OPT: out_proj, fc1 and fc2 are Linear-only groups.
-    compare(test_data("models/opt-preln-random"), 272, QuantSpec{3, Granularity::PerGroup, 16, false}, true, 6);
+    compare(test_data("models/opt-preln-random"), 272, 8, 48, QuantSpec{3, Granularity::PerGroup, 16, false}, true, 6);
 }
