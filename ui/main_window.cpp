@@ -147,7 +147,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         }
         emit modelChanged();
     });
-    connect(ctx_, &AppContext::loadFailed, this, [this] { attempted_ = true; });
+    connect(ctx_, &AppContext::loadFailed, this, [this] {
+        attempted_ = true;
+        if (ctx_->hasModel()) syncDeviceCombos();  // back to what the model that stays was loaded with
+    });
     connect(ctx_, &AppContext::idle, this, [this] {
         progress_->hide();
         if (!notice_.isEmpty() && noticeClock_.elapsed() < 60000)  // a recent result stays in view
