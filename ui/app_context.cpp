@@ -15,7 +15,7 @@ AppContext::AppContext(QObject* parent)
     });
     connect(jobs_, &JobRunner::progress, this,
             [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
-    auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep"; };
+    auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export"; };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
         if (changesModel(ch)) syncApplied();
         scheduleIdleCheck();
@@ -30,6 +30,7 @@ AppContext::AppContext(QObject* parent)
         if (ch == "load") what = "Could not open the model.";
         else if (ch == "apply") what = "Could not apply the methods.";
         else if (ch == "ppl" || ch == "sweep") what = "Perplexity failed.";
+        else if (ch == "export") what = "Could not export the model.";
         else what = QString("The %1 view could not be computed.").arg(ch);
         if (ch == "load") {
             emit loadFailed(msg);
@@ -59,7 +60,7 @@ quint64 AppContext::run(const QString& channel, JobRunner::Work work) {
 }
 
 bool AppContext::modelBusy() const {
-    return jobs_->busy("apply") || jobs_->busy("ppl") || jobs_->busy("sweep");
+    return jobs_->busy("apply") || jobs_->busy("ppl") || jobs_->busy("sweep") || jobs_->busy("export");
 }
 
 bool AppContext::isIdle() const { return jobs_->idle() && !previewTimer_->isActive(); }
@@ -89,7 +90,7 @@ bool AppContext::sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b
 
 bool AppContext::configApplied() const { return sameConfig(config_, applied_); }
 
-void AppContext::openModel(const QString& dir, const QString& device, const QString& dtype) {
+quint64 AppContext::openModel(const QString& dir, const QString& device, const QString& dtype) {
     // Opening another model cancels whatever runs on the current one; the current model
     // stays loaded (and shown) until the new one has loaded successfully.
     jobs_->cancelAll();
@@ -99,7 +100,7 @@ void AppContext::openModel(const QString& dir, const QString& device, const QStr
     req.dir = dir.toStdString();
     req.device = device.toStdString();
     req.dtype = dtype.toStdString();
-    run("load", [this, req, device, dtype](const qs::Progress& p) -> std::function<void()> {
+    return run("load", [this, req, device, dtype](const qs::Progress& p) -> std::function<void()> {
         std::shared_ptr<Workbench> wb = Workbench::open(req, p);
         return [this, wb, device, dtype] {
             emit modelAboutToChange();
@@ -183,10 +184,11 @@ void AppContext::startPreview() {
     });
 }
 
-void AppContext::applyConfig() {
+void AppContext::applyConfig() { applyConfiguration(config_); }
+
+void AppContext::applyConfiguration(const qs::MethodConfig& cfg) {
     if (!wb_ || modelBusy()) return;
     auto wb = wb_;
-    const qs::MethodConfig cfg = config_;
     emit applyStarted();
     run("apply", [this, wb, cfg](const qs::Progress& p) -> std::function<void()> {
         auto d = std::make_shared<ApplyData>(wb->apply(cfg, p));

@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "file_choosers.h"
 #include "job_runner.h"
 #include "workbench.h"
 
@@ -27,16 +28,20 @@ public:
     // Cancels every job and waits for the workers (window closing).
     void shutdown();
 
+    // File and folder choosers (QFileDialog; tests replace them).
+    FileChoosers& choosers() { return choosers_; }
+
     // --- the model ---
-    void openModel(const QString& dir, const QString& device = "cpu", const QString& dtype = "fp32");
+    // Returns the id of the "load" job (its finished/failed/cancelled signals carry it).
+    quint64 openModel(const QString& dir, const QString& device = "cpu", const QString& dtype = "fp32");
     bool hasModel() const { return wb_ != nullptr; }
     std::shared_ptr<Workbench> workbench() const { return wb_; }
     const qs::ModelSummary* summary() const { return wb_ ? &wb_->summary() : nullptr; }
     QString device() const { return device_; }
     QString dtype() const { return dtype_; }
     bool loading() const;
-    // A job that changes the model's weights (apply, perplexity run, sweep) is running:
-    // another one must not start, or their apply/evaluate steps would interleave.
+    // A job that changes or reads the whole model (apply, perplexity run, sweep, export) is
+    // running: another one must not start, or their apply/evaluate steps would interleave.
     bool modelBusy() const;
     // The calibration set of the current configuration, in words (computed once per model).
     QString calibrationText() const { return calibration_; }
@@ -54,6 +59,7 @@ public:
     const ApplyData* lastApply() const { return lastApply_.get(); }
     bool configApplied() const;  // config() == applied()
     void applyConfig();          // runs Workbench::apply(config()) on channel "apply"
+    void applyConfiguration(const qs::MethodConfig& cfg);  // the same with another configuration
     void resetToOriginal();      // applies the empty configuration
     // Jobs that apply configurations themselves (perplexity runs, sweeps) report the
     // ApplyData of what they applied; the applied state itself is read back from the
@@ -89,6 +95,9 @@ signals:
     // Any job's failure: `what` says which work failed ("Could not open the model", ...).
     void errorOccurred(const QString& what, const QString& message);
     void statusMessage(const QString& message);
+    // A result worth keeping on screen (an export written, a workspace saved or opened): the
+    // status bar shows it, and shows it again when jobs in between have finished.
+    void notice(const QString& message);
     void jobProgress(const QString& channel, double fraction, const QString& message);
     // A job started or ended (for enabling buttons).
     void jobsChanged();
@@ -101,6 +110,7 @@ private:
     void describeCalibration();
 
     JobRunner* jobs_;
+    FileChoosers choosers_ = FileChoosers::dialogs();
     QTimer* previewTimer_;
     QTimer* idleTimer_;
     std::shared_ptr<Workbench> wb_;

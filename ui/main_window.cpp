@@ -24,6 +24,7 @@
 #include "app_context.h"
 #include "awq_page.h"
 #include "error_page.h"
+#include "export_dialog.h"
 #include "generate_page.h"
 #include "layer_navigator.h"
 #include "methods_panel.h"
@@ -32,6 +33,7 @@
 #include "perplexity_page.h"
 #include "ui_util.h"
 #include "weights_page.h"
+#include "workspace_actions.h"
 
 namespace {
 
@@ -116,6 +118,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     addDockWidget(Qt::RightDockWidgetArea, right);
     resizeDocks({left, right}, {270, 350}, Qt::Horizontal);
 
+    workspace_ = new WorkspaceActions(this);
     buildToolbar();
     buildStatusBar();
 
@@ -129,6 +132,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         setWindowTitle("QuantScope — " + dir_);
         status_->setText(QString("Loaded %1 (%2 parameters)").arg(ui::qstr(s->architecture), ui::commas(s->parameters)));
         updateDeviceStatus();
+        syncDeviceCombos();
         // Screenshot mode: views whose data comes from a button press get it pressed once.
         if (screenshot_ && !screenshotRunDone_) {
             screenshotRunDone_ = true;
@@ -143,14 +147,24 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         }
         emit modelChanged();
     });
-    connect(ctx_, &AppContext::loadFailed, this, [this] { attempted_ = true; });
+    connect(ctx_, &AppContext::loadFailed, this, [this] {
+        attempted_ = true;
+        if (ctx_->hasModel()) syncDeviceCombos();  // back to what the model that stays was loaded with
+    });
     connect(ctx_, &AppContext::idle, this, [this] {
         progress_->hide();
-        if (const auto* s = ctx_->summary())
+        if (!notice_.isEmpty() && noticeClock_.elapsed() < 60000)  // a recent result stays in view
+            status_->setText(notice_);
+        else if (const auto* s = ctx_->summary())
             status_->setText(QString("Ready · %1 · %2 parameters · model carries: %3")
                                  .arg(ui::qstr(s->architecture), ui::commas(s->parameters),
                                       ui::qstr(ctx_->applied().describe())));
         if (attempted_) emit idle();
+    });
+    connect(ctx_, &AppContext::notice, this, [this](const QString& m) {
+        notice_ = m;
+        noticeClock_.start();
+        status_->setText(m);
     });
     connect(ctx_, &AppContext::jobProgress, this, [this](const QString&, double f, const QString& m) {
         progress_->show();
@@ -181,6 +195,15 @@ void MainWindow::buildToolbar() {
     QAction* bundled = file->addAction("Open the &bundled model");
     connect(bundled, &QAction::triggered, this, [this] { openModel(QString::fromStdString(default_model_path())); });
     file->addSeparator();
+    workspace_->addActions(file);
+    file->addSeparator();
+    QAction* exportAct = file->addAction("&Export…");
+    exportAct->setObjectName("exportAction");
+    exportAct->setShortcut(QKeySequence("Ctrl+E"));
+    exportAct->setEnabled(false);
+    connect(ctx_, &AppContext::modelChanged, exportAct, [exportAct] { exportAct->setEnabled(true); });
+    connect(exportAct, &QAction::triggered, this, &MainWindow::openExportDialog);
+    file->addSeparator();
     QAction* quit = file->addAction("&Quit");
     quit->setShortcut(QKeySequence::Quit);
     connect(quit, &QAction::triggered, this, &QWidget::close);
@@ -205,25 +228,53 @@ void MainWindow::buildToolbar() {
     dtype_ = new QComboBox;
     dtype_->setObjectName("dtypeCombo");
     tb->addWidget(dtype_);
-    auto fillDtypes = [this] {
-        const QString keep = dtype_->currentText();
-        dtype_->blockSignals(true);
-        dtype_->clear();
-        for (const auto& t : gui_available_dtypes(device_->currentText().toStdString()))
-            dtype_->addItem(QString::fromStdString(t));
-        const int i = dtype_->findText(keep.isEmpty() ? "fp32" : keep);
-        dtype_->setCurrentIndex(i >= 0 ? i : 0);
-        dtype_->blockSignals(false);
-    };
     fillDtypes();
     auto reload = [this] {
         if (!dir_.isEmpty()) openModel(dir_);
     };
-    connect(device_, &QComboBox::currentTextChanged, this, [fillDtypes, reload] {
+    connect(device_, &QComboBox::currentTextChanged, this, [this, reload] {
         fillDtypes();
         reload();
     });
     connect(dtype_, &QComboBox::currentTextChanged, this, reload);
+}
+
+void MainWindow::fillDtypes() {
+    const QString keep = dtype_->currentText();
+    dtype_->blockSignals(true);
+    dtype_->clear();
+    for (const auto& t : gui_available_dtypes(device_->currentText().toStdString()))
+        dtype_->addItem(QString::fromStdString(t));
+    const int i = dtype_->findText(keep.isEmpty() ? "fp32" : keep);
+    dtype_->setCurrentIndex(i >= 0 ? i : 0);
+    dtype_->blockSignals(false);
+}
+
+void MainWindow::syncDeviceCombos() {
+    if (device_->currentText() != ctx_->device() && device_->findText(ctx_->device()) >= 0) {
+        device_->blockSignals(true);
+        device_->setCurrentText(ctx_->device());
+        device_->blockSignals(false);
+        fillDtypes();
+    }
+    if (dtype_->findText(ctx_->dtype()) >= 0) {
+        dtype_->blockSignals(true);
+        dtype_->setCurrentText(ctx_->dtype());
+        dtype_->blockSignals(false);
+    }
+}
+
+ExportDialog* MainWindow::exportDialog() {
+    if (!export_) export_ = new ExportDialog(ctx_, this);
+    return export_;
+}
+
+void MainWindow::openExportDialog() {
+    ExportDialog* d = exportDialog();
+    d->refresh();
+    d->show();
+    d->raise();
+    d->activateWindow();
 }
 
 void MainWindow::buildStatusBar() {
@@ -272,6 +323,10 @@ bool MainWindow::showView(const QString& name) {
 }
 
 QString MainWindow::currentView() const { return kViews.value(tabs_->currentIndex()); }
+
+QStringList MainWindow::viewNames() { return kViews; }
+
+QString MainWindow::statusText() const { return status_->text(); }
 
 QString MainWindow::errorText() const { return banner_->isHidden() ? QString() : bannerText_->text(); }
 

@@ -2,12 +2,15 @@
 // pages (centre tabs), the methods panel (right), the error banner, the toolbar with the
 // device / dtype choices and the status bar. Each page lives in its own file.
 #pragma once
+#include <QElapsedTimer>
 #include <QMainWindow>
+#include <QStringList>
 
 class ActivationsPage;
 class AppContext;
 class AwqPage;
 class ErrorPage;
+class ExportDialog;
 class GeneratePage;
 class JobRunner;
 class LayerNavigator;
@@ -19,6 +22,7 @@ class QLabel;
 class QProgressBar;
 class QTabWidget;
 class WeightsPage;
+class WorkspaceActions;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -35,9 +39,11 @@ public:
     void setScreenshotMode(bool on) { screenshot_ = on; }
     bool showView(const QString& name);
     QString currentView() const;
+    static QStringList viewNames();  // model, activations, weights, error, awq, perplexity, generate
     bool saveScreenshot(const QString& file);
 
-    QString errorText() const;  // the error banner's text ("" when hidden)
+    QString errorText() const;   // the error banner's text ("" when hidden)
+    QString statusText() const;  // the status bar's message
     bool hasModel() const;
     AppContext* context() const { return ctx_; }
     JobRunner* jobs() const;
@@ -50,6 +56,10 @@ public:
     AwqPage* awqPage() const { return awq_; }
     PerplexityPage* perplexityPage() const { return ppl_; }
     GeneratePage* generatePage() const { return generate_; }
+    // File > Export… (created on first use) and File > Save / Open Workspace….
+    ExportDialog* exportDialog();
+    void openExportDialog();
+    WorkspaceActions* workspaceActions() const { return workspace_; }
 
 signals:
     void modelChanged();
@@ -61,6 +71,8 @@ protected:
 private:
     void buildToolbar();
     void buildStatusBar();
+    void fillDtypes();
+    void syncDeviceCombos();  // the toolbar shows the loaded model's device and dtype
     void showError(const QString& what, const QString& message);
     void updateDeviceStatus();
 
@@ -75,6 +87,8 @@ private:
     AwqPage* awq_;
     PerplexityPage* ppl_;
     GeneratePage* generate_;
+    ExportDialog* export_ = nullptr;
+    WorkspaceActions* workspace_;
     QWidget* banner_;
     QLabel* bannerText_;
     QLabel* status_;
@@ -83,6 +97,8 @@ private:
     QComboBox *device_, *dtype_;
     QString dir_;
     QString initialView_;
+    QString notice_;  // the last result (export written, workspace saved / opened)
+    QElapsedTimer noticeClock_;
     bool attempted_ = false;  // a load finished (successfully or not)
     bool screenshot_ = false;
     bool screenshotRunDone_ = false;

@@ -153,12 +153,7 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     connect(run_, &QPushButton::clicked, this, &PerplexityPage::run);
     connect(cancel_, &QPushButton::clicked, this, &PerplexityPage::cancel);
     connect(sweepButton_, &QPushButton::clicked, this, &PerplexityPage::openSweep);
-    connect(clear_, &QPushButton::clicked, this, [this] {
-        rows_.clear();
-        table_->setRowCount(0);
-        latest_->clear();
-        updateStale();
-    });
+    connect(clear_, &QPushButton::clicked, this, &PerplexityPage::clearResults);
     connect(export_, &QPushButton::clicked, this, [this] {
         const QString f = QFileDialog::getSaveFileName(this, "Export perplexity results", "perplexity.csv", "CSV (*.csv)");
         if (f.isEmpty()) return;
@@ -336,6 +331,13 @@ void PerplexityPage::addRow(const PplRow& row) {
                          .arg(d.nsamples)
                          .arg(d.seqlen));
     latest_->setToolTip(qstr(d.protocol));
+    updateStale();
+}
+
+void PerplexityPage::clearResults() {
+    rows_.clear();
+    table_->setRowCount(0);
+    latest_->clear();
     updateStale();
 }
 

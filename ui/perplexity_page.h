@@ -41,6 +41,7 @@ public:
     bool running() const;
     bool exportCsv(const QString& path, QString* error = nullptr) const;
     void addRow(const PplRow& row);
+    void clearResults();  // empties the results table
     void openSweep();
 
     const std::vector<PplRow>& rows() const { return rows_; }

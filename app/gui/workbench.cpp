@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/eval_text.h"
 #include "eval/perplexity.h"
+#include "export/export.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
 #include "quant/layer_preview.h"
@@ -80,6 +81,12 @@ std::shared_ptr<Workbench> Workbench::open(const LoadRequest& req, const Progres
                                        " (calibration, perplexity and text generation are unavailable)");
     }
     w->session_ = std::make_unique<QuantSession>(w->model_, w->tokenizer_);
+    // File > Export re-derives the codes from the pre-quantization weights. Keeping them at
+    // every apply costs nothing for RTN (handles of the original weights) and one copy of the
+    // transformed Linears for rotate / smoothquant / awq; without it the exporter would re-run
+    // the whole configuration (an AWQ search) and, if cancelled there, leave the model with
+    // its original weights.
+    w->session_->set_keep_prequant(true);
     w->applied_.act.bits = 0;  // the original model: no activation quantization either
     return w;
 }
@@ -292,4 +299,33 @@ std::string Workbench::calibration_description(const MethodConfig& calib, const 
     std::string d;
     session_->calibration_blocks(calib, &d, progress);
     return d;
+}
+
+std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    try {
+        check_exportable(*session_, format, awq_reference);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+ExportReport Workbench::export_checkpoint(const ExportOptions& opts, const Progress& progress) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    check_exportable(*session_, opts.format, opts.awq_reference);  // refused: nothing written
+    try {
+        return qs::export_checkpoint(*session_, opts, progress);
+    } catch (...) {
+        // The exporter re-applies the configuration only without a kept pre-quantization
+        // state, and a failed apply returns to the original weights: keep applied() true.
+        const MethodConfig* now = session_->applied_config();
+        std::lock_guard<std::mutex> a(applied_mutex_);
+        if (!now) {
+            applied_ = MethodConfig();
+            applied_.act.bits = 0;
+        }
+        throw;
+    }
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/progress.h"
+#include "export/export_types.h"
 #include "model_session.h"
 #include "models/model_summary.h"
 #include "quant/method_config.h"
@@ -110,6 +111,15 @@ public:
     GenerateData generate(const std::string& prompt, int64_t max_new_tokens, bool sample, double temperature,
                           uint64_t seed, bool original, const qs::Progress& progress = {});
     std::string calibration_description(const qs::MethodConfig& calib, const qs::Progress& progress = {});
+
+    // --- checkpoint export (engine/export) of the configuration the model carries (applied()) ---
+    // Why that configuration cannot be exported in `format` (the engine's check_exportable
+    // message), "" when it can. Writes nothing.
+    std::string export_problem(qs::ExportFormat format, bool awq_reference = false);
+    // Checks (check_exportable) and exports; throws qs::Error with the engine's message, or
+    // qs::Cancelled. Atomic: an error or a cancel leaves nothing at opts.out_dir. The model is
+    // not modified: the session keeps the pre-quantization weights (see open()).
+    qs::ExportReport export_checkpoint(const qs::ExportOptions& opts, const qs::Progress& progress = {});
 
 private:
     Workbench() = default;
