@@ -68,10 +68,15 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     symmetric_->setObjectName("symmetricCheck");
     lmHead_ = new QCheckBox("also quantize lm_head");
     lmHead_->setObjectName("lmHeadCheck");
+    fp16Scales_ = new QCheckBox("fp16 scales (as AutoAWQ stores them)");
+    fp16Scales_->setObjectName("fp16ScalesCheck");
+    fp16Scales_->setToolTip("Round each scale to fp16 before the codes are computed: an AWQ GEMM export then "
+                            "reloads to exactly this model");
     wf->addRow("Bits", bits_);
     wf->addRow("Granularity", group_);
     wf->addRow(symmetric_);
     wf->addRow(lmHead_);
+    wf->addRow(fp16Scales_);
     v->addWidget(wBox);
 
     // AWQ
@@ -199,7 +204,7 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     auto change = [this] { emitChange(); };
     for (QComboBox* c : {bits_, group_, awqMode_, act_, rotation_})
         connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, change);
-    for (QCheckBox* c : {symmetric_, lmHead_, awqClip_, duo_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
+    for (QCheckBox* c : {symmetric_, lmHead_, fp16Scales_, awqClip_, duo_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
     connect(salient_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, change);
     connect(seed_, qOverload<int>(&QSpinBox::valueChanged), this, change);
     connect(calibSamples_, qOverload<int>(&QSpinBox::valueChanged), this, change);
@@ -277,6 +282,7 @@ qs::MethodConfig MethodsPanel::config() const {
     }
     c.weight.symmetric = symmetric_->isChecked();
     c.include_lm_head = lmHead_->isChecked();
+    c.weight.fp16_scales = fp16Scales_->isChecked();
     c.awq_salient = salient_->value() / 100.0;
     c.awq_factor = factorFromSlider(awqFactor_->value());
     c.awq_clip = awqClip_->isChecked();
@@ -305,6 +311,7 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     group_->setCurrentIndex(group_->findData(g));
     symmetric_->setChecked(c.weight.symmetric);
     lmHead_->setChecked(c.include_lm_head);
+    fp16Scales_->setChecked(c.weight.fp16_scales);
     awqMode_->setCurrentIndex(c.has("awq") ? 3 : c.has("awq-scale") ? 2 : c.has("awq-keep") ? 1 : 0);
     salient_->setValue(c.awq_salient * 100);
     awqFactor_->setValue(static_cast<int>(std::lround(c.awq_factor * 100)));
@@ -335,6 +342,7 @@ void MethodsPanel::updateEnabled() {
     group_->setEnabled(weights);
     symmetric_->setEnabled(weights);
     lmHead_->setEnabled(weights);
+    fp16Scales_->setEnabled(weights);
     awqBox_->setEnabled(weights);
     const QString awq = awqMode_->currentData().toString();
     salient_->setEnabled(awq == "awq-keep" || awq == "awq-scale");

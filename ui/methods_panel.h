@@ -45,7 +45,7 @@ private:
     AppContext* ctx_;
     bool updating_ = false;
     QComboBox *bits_, *group_;
-    QCheckBox *symmetric_, *lmHead_;
+    QCheckBox *symmetric_, *lmHead_, *fp16Scales_;
     QComboBox* awqMode_;
     QDoubleSpinBox* salient_;
     QSlider* awqFactor_;

@@ -70,6 +70,8 @@ void print_help() {
         "  --group-size N       group size along the input dimension (128); -1 = per output channel\n"
         "  --w-quant G          per-group | per-channel | per-tensor (per-group; smoothquant: per-channel)\n"
         "  --symmetric          symmetric (absmax) weights instead of min/max with a zero point\n"
+        "  --fp16-scales        round scales to fp16 before computing codes (AutoAWQ's stored scales:\n"
+        "                       an awq-gemm export then reloads to exactly this fake-quant model)\n"
         "  --include-lm-head    also quantize lm_head (the seed notebooks do; default: decoder Linears only)\n"
         "  --awq-salient F      fraction of salient input channels by mean |x| (0.01)\n"
         "  --awq-factor S       awq-scale: multiply salient channels by S before quantizing (2)\n"

@@ -7,7 +7,7 @@
 namespace qs::cli {
 
 const std::set<std::string>& method_option_names() {
-    static const std::set<std::string> s = {"method", "w-bits", "group-size", "symmetric", "w-quant", "awq-salient",
+    static const std::set<std::string> s = {"method", "w-bits", "group-size", "symmetric", "fp16-scales", "w-quant", "awq-salient",
                                             "awq-factor", "awq-clip", "duo-scaling", "awq-direct-loss", "sq-alpha", "a-bits", "act-quant",
                                             "quantize-bmm", "rotation", "seed", "calib", "calib-samples",
                                             "calib-seqlen", "calib-seed", "include-lm-head"};
@@ -15,7 +15,7 @@ const std::set<std::string>& method_option_names() {
 }
 
 const std::set<std::string>& method_flag_names() {
-    static const std::set<std::string> s = {"symmetric", "awq-clip", "duo-scaling", "awq-direct-loss", "quantize-bmm", "include-lm-head"};
+    static const std::set<std::string> s = {"symmetric", "fp16-scales", "awq-clip", "duo-scaling", "awq-direct-loss", "quantize-bmm", "include-lm-head"};
     return s;
 }
 
@@ -51,6 +51,8 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
         c.weight.granularity = parse_granularity(v);
     } else if (n == "symmetric") {
         c.weight.symmetric = v != "0";
+    } else if (n == "fp16-scales") {
+        c.weight.fp16_scales = v != "0";
     } else if (n == "awq-salient") {
         c.awq_salient = to_double(n, v);
         if (c.awq_salient < 0 || c.awq_salient > 1) throw Error("--awq-salient must be a fraction in [0, 1]");

@@ -1,4 +1,5 @@
-// quantscope: the workbench GUI. Opens on the bundled model unless --model is given.
+// quantscope: the workbench GUI. Opens on the bundled model (unless --model) with the activations
+// view (per-channel mean/max |x|, outliers) on screen (unless --view).
 //   quantscope [--model DIR] [--screenshot FILE.png [--view NAME] [--layer NAME]] [--version]
 #include <QApplication>
 #include <QCommandLineParser>
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
     QCommandLineOption modelOpt("model", "Hugging Face model folder to open (default: the bundled model).", "DIR");
     QCommandLineOption shotOpt("screenshot", "Render the window offscreen at 1600x1000 to FILE and exit.", "FILE");
     QCommandLineOption viewOpt("view", "View to show: model, activations, weights, error, awq, perplexity, generate.",
-                               "NAME", "model");
+                               "NAME", "activations");
     QCommandLineOption layerOpt("layer", "Linear layer to select (HF name).", "NAME");
     QCommandLineOption versionOpt("version", "Print the version, the libtorch version and devices.");
     parser.addOptions({modelOpt, shotOpt, viewOpt, layerOpt, versionOpt});

@@ -15,7 +15,7 @@ std::string QuantSpec::describe() const {
         s += " g" + std::to_string(group_size);
     else
         s += granularity == Granularity::PerChannel ? " per-channel" : " per-tensor";
-    return s + (symmetric ? " sym" : " asym");
+    return s + (symmetric ? " sym" : " asym") + (fp16_scales ? " fp16-scales" : "");
 }
 
 Granularity parse_granularity(const std::string& s) {
@@ -47,12 +47,14 @@ void quantize_rows(const at::Tensor& g, const QuantSpec& spec, at::Tensor& codes
         const double max_int = std::pow(2.0, spec.bits - 1) - 1, min_int = -std::pow(2.0, spec.bits - 1);
         at::Tensor max_val = g.abs().amax(1, true).clamp_min(1e-5);
         scales = max_val / max_int;
+        if (spec.fp16_scales) scales = scales.to(at::kHalf).to(at::kFloat);
         zeros = at::zeros_like(scales);
         codes = at::clamp(at::round(g / scales), min_int, max_int);
     } else {
         const double max_int = std::pow(2.0, spec.bits) - 1;
         at::Tensor max_val = g.amax(1, true), min_val = g.amin(1, true);
         scales = (max_val - min_val).clamp_min(1e-5) / max_int;
+        if (spec.fp16_scales) scales = scales.to(at::kHalf).to(at::kFloat);
         zeros = at::clamp(-at::round(min_val / scales), 0, max_int);
         codes = at::clamp(at::round(g / scales) + zeros, 0, max_int);
     }

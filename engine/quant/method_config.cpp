@@ -89,6 +89,7 @@ json MethodConfig::to_json() const {
             {"w_quant", granularity_name(weight.granularity)},
             {"group_size", weight.granularity == Granularity::PerGroup ? weight.group_size : -1},
             {"symmetric", weight.symmetric},
+            {"fp16_scales", weight.fp16_scales},
             {"include_lm_head", include_lm_head},
             {"awq_salient", awq_salient},
             {"awq_factor", awq_factor},
@@ -116,6 +117,7 @@ MethodConfig MethodConfig::from_json(const json& j) {
         c.weight.granularity = parse_granularity(j.value("w_quant", std::string("per-group")));
         c.weight.group_size = j.value("group_size", 128);
         c.weight.symmetric = j.value("symmetric", false);
+        c.weight.fp16_scales = j.value("fp16_scales", false);
         c.include_lm_head = j.value("include_lm_head", false);
         c.awq_salient = j.value("awq_salient", 0.01);
         c.awq_factor = j.value("awq_factor", 2.0);

@@ -14,6 +14,10 @@ struct QuantSpec {
     Granularity granularity = Granularity::PerGroup;
     int64_t group_size = 128;  // PerGroup only. A row whose length is not a multiple gets a shorter last group.
     bool symmetric = false;    // symmetric: codes in [-2^(b-1), 2^(b-1)-1], zero 0 (absmax scale)
+    // Round every scale to fp16 before the zero points and codes are computed from it: the
+    // scales AutoAWQ's GEMM format stores (and that AutoAWQ / llm-awq compute on fp16 models),
+    // so an awq-gemm export reloads to exactly this fake-quant model.
+    bool fp16_scales = false;
     std::string describe() const;  // e.g. "w4 g128 asym"
 };
 

@@ -352,3 +352,41 @@ TEST(ExportFormats, OptFixtureRoundTripAndRotatedOptRefused) {
         QS_EXPECT_ERROR_CONTAINS(export_checkpoint(s, opts(f, tmp / "rot")), "cannot export a rotated OPT model");
     EXPECT_FALSE(fs::exists(tmp / "rot"));
 }
+
+// With --fp16-scales (the scales AutoAWQ's format stores, rounded before the codes are taken)
+// the session's fake-quant model is exactly what the awq-gemm export holds: the reopened
+// packed Linears equal its weights bit for bit, and the perplexity agrees within 1e-4 (only
+// the fp16 storage of the non-quantized tensors, e.g. embeddings and norms, remains).
+class AwqGemmFp16Scales : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(AwqGemmFp16Scales, ReloadedPerplexityEqualsTheFakeQuantModel) {
+    const int64_t g = GetParam();
+    TempDir tmp;
+    for (const std::string dir : {tinystories(), test_data("models/opt-preln-random")}) {
+        if (dir != tinystories() && g > 32) continue;  // the random OPT has 32 inputs
+        auto model = load(dir);
+        QuantSession s(model, nullptr);
+        s.set_keep_prequant(true);
+        MethodConfig c = rtn(4, g);
+        c.weight.fp16_scales = true;
+        s.apply(c);
+        const double ppl_fake = ppl(*model);
+        const std::string out = tmp / ("awq" + std::to_string(g) + (dir == tinystories() ? "ts" : "opt"));
+        export_checkpoint(s, opts(ExportFormat::AwqGemm, out));
+        auto back = load(out);
+        auto fake = model->decoder_linears();
+        auto packed = back->decoder_linears();
+        ASSERT_EQ(fake.size(), packed.size());
+        for (size_t i = 0; i < fake.size(); ++i) {
+            ASSERT_NE(packed[i]->packed, nullptr) << packed[i]->name;
+            EXPECT_TRUE(at::equal(packed[i]->dense_weight().to(at::kFloat), fake[i]->weight.to(at::kFloat)))
+                << dir << ": " << fake[i]->name;
+        }
+        const double ppl_back = ppl(*back), rel = std::abs(ppl_back - ppl_fake) / ppl_fake;
+        EXPECT_LE(rel, 1e-4) << dir << " g" << g << ": fake " << ppl_fake << ", reloaded " << ppl_back;
+        std::cout << "[awq-gemm g" << g << " fp16-scales] " << dir << ": ppl fake-quant " << ppl_fake << ", reloaded "
+                  << ppl_back << ", rel diff " << rel << "\n";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Groups, AwqGemmFp16Scales, ::testing::Values(32, 64, 128));

@@ -293,6 +293,48 @@ private slots:
         QCOMPARE(fake["model_type"].toString(), QString("llama"));
         QVERIFY(!fake.contains("quantization_config"));  // fake: a plain checkpoint
     }
+
+    // "fp16 scales" in the methods panel: the awq-gemm export then holds exactly the session's
+    // fake-quant weights, and QuantScope reopens the folder (packed Linears) to the same values.
+    void fp16ScalesExportReopensToTheSameWeights() {
+        MethodsPanel* panel = w_->methodsPanel();
+        auto* fp16 = panel->findChild<QCheckBox*>("fp16ScalesCheck");
+        QVERIFY(fp16 && fp16->isEnabled());
+        fp16->setChecked(true);
+        QVERIFY(waitIdle());
+        QVERIFY(ctx()->config().weight.fp16_scales);
+        QCOMPARE(ui::qstr(ctx()->config().describe()), QString("w4 g32 asym fp16-scales"));
+        QTest::mouseClick(panel->applyButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ctx()->configApplied() && !ctx()->modelBusy(), kLong);
+        QVERIFY(waitIdle());
+        const std::string linear = "model.layers.1.mlp.down_proj";
+        const Matrix fakeW = ctx()->workbench()->weight(linear, true);
+        const Matrix origW = ctx()->workbench()->weight(linear, false);
+        QVERIFY(fakeW.data != origW.data);
+
+        ExportDialog* dlg = openDialog();
+        QVERIFY(dlg);
+        QVERIFY(dlg->configurationLabel()->text().contains("fp16-scales"));
+        dlg->setFormat(qs::ExportFormat::AwqGemm);
+        const QString out = QDir(tmp_.path()).filePath("fp16-scales-awq");
+        dlg->setOutputDir(out);
+        QTRY_VERIFY_WITH_TIMEOUT(!dlg->checking() && dlg->exportButton()->isEnabled(), kLong);
+        QSignalSpy done(dlg, &ExportDialog::exportFinished);
+        QTest::mouseClick(dlg->exportButton(), Qt::LeftButton);
+        QVERIFY(done.wait(kLong));
+        QVERIFY(waitIdle());
+
+        QSignalSpy loaded(w_.get(), &MainWindow::modelChanged);
+        w_->openModel(out);
+        QVERIFY(loaded.wait(kLong));
+        QVERIFY(waitIdle());
+        QVERIFY(ctx()->hasModel());
+        QVERIFY2(ui::qstr(ctx()->summary()->source_dir).endsWith("fp16-scales-awq"), qPrintable(w_->errorText()));
+        const Matrix back = ctx()->workbench()->weight(linear, true);
+        QCOMPARE(back.rows, fakeW.rows);
+        QCOMPARE(back.cols, fakeW.cols);
+        QVERIFY(back.data == fakeW.data);  // bit for bit
+    }
 };
 
 int main(int argc, char** argv) {
