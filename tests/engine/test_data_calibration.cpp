@@ -51,13 +51,6 @@ public:
 
 constexpr int64_t B = ByteTokenizer::kBos;
 
-fs::path temp_dir(const std::string& name) {
-    fs::path p = fs::temp_directory_path() / ("qs_test_data_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-}
-
 // Token ids of a string of single-byte characters, optionally with the BOS first.
 std::vector<int64_t> bytes(const std::string& s, bool bos = false) {
     ByteTokenizer t;

@@ -17,13 +17,6 @@ using namespace qs;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-    fs::path p = fs::temp_directory_path() / ("qs_test_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(p);
-    fs::create_directories(p);
-    return p;
-}
-
 std::vector<uint8_t> buffer_with_header(const std::string& header, size_t data_bytes) {
     std::vector<uint8_t> b(8 + header.size() + data_bytes, 0);
     uint64_t n = header.size();

@@ -2,6 +2,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "core/error.h"
@@ -19,3 +23,17 @@
 
 inline std::string test_data(const std::string& rel) { return std::string(QS_TEST_DATA_DIR) + "/" + rel; }
 inline std::string source_path(const std::string& rel) { return std::string(QS_SOURCE_DIR) + "/" + rel; }
+
+// An empty folder under the system temp dir, unique per test process: qs_test_<name>_<pid>.
+inline std::filesystem::path temp_dir(const std::string& name) {
+    namespace fs = std::filesystem;
+    fs::path p = fs::temp_directory_path() / ("qs_test_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+}
+
+inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
+    std::ofstream f(p, std::ios::binary);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
