@@ -6,7 +6,7 @@ AppContext::AppContext(QObject* parent)
     : QObject(parent), jobs_(new JobRunner(this)), previewTimer_(new QTimer(this)), idleTimer_(new QTimer(this)) {
     config_ = defaultConfig();
     previewTimer_->setSingleShot(true);
-    previewTimer_->setInterval(30);  // debounce slider drags
+    previewTimer_->setInterval(30);  // debounce slider drags (see setConfig)
     connect(previewTimer_, &QTimer::timeout, this, &AppContext::startPreview);
     idleTimer_->setSingleShot(true);
     idleTimer_->setInterval(150);  // let deferred repaints (heatmap re-pooling) settle
@@ -154,7 +154,10 @@ void AppContext::setConfig(const qs::MethodConfig& cfg) {
     config_ = cfg;
     emit configChanged();
     if (calibChanged) describeCalibration();
-    previewTimer_->start();
+    // Leading edge: a change while no preview is computing starts one on the next turn of the
+    // event loop (changes made together coalesce); while one is computing (a slider drag),
+    // wait for a 30 ms pause, so the worker is not flooded with superseded previews.
+    previewTimer_->start(jobs_->busy("preview") ? 30 : 0);
 }
 
 void AppContext::refreshPreview() {

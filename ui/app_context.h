@@ -71,7 +71,7 @@ public:
     // The selected Linear quantized with config() (null while none is available or weights
     // are not quantized by config()).
     std::shared_ptr<const PreviewData> preview() const { return preview_; }
-    // Forces a preview now (tests, or the first paint); normally debounced by 30 ms.
+    // Forces a preview now (tests, or the first paint); normally starts at once, or after a 30 ms pause while a preview is computing.
     void refreshPreview();
 
     // The default configuration shown in the methods panel (RTN w4 g128 asym).

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.h"
@@ -125,11 +126,15 @@ at::Tensor pseudo_quantize(const at::Tensor& w, const QuantSpec& spec) {
 
 ErrorStats error_stats(const at::Tensor& original, const at::Tensor& approx) {
     c10::InferenceMode guard;
-    at::Tensor o = original.to(at::kDouble), d = o - approx.to(at::kDouble);
+    // float64 throughout; sums of squares as dot products (one pass each, no temporaries)
+    at::Tensor o = original.to(at::kDouble).reshape({-1}), d = (o - approx.to(at::kDouble).reshape({-1}));
     ErrorStats e;
-    const double err2 = d.pow(2).sum().item<double>(), sig2 = o.pow(2).sum().item<double>();
+    const double err2 = d.numel() ? at::dot(d, d).item<double>() : 0, sig2 = o.numel() ? at::dot(o, o).item<double>() : 0;
     e.mse = d.numel() ? err2 / d.numel() : 0;
-    e.max_abs = d.numel() ? d.abs().max().item<double>() : 0;
+    if (d.numel()) {
+        auto [mn, mx] = at::aminmax(d);
+        e.max_abs = std::max(mx.item<double>(), -mn.item<double>());
+    }
     e.sqnr_db = err2 > 0 ? 10 * std::log10(sig2 / err2) : INFINITY;
     return e;
 }

@@ -197,7 +197,16 @@ int redraw(int argc, char** argv) {
     panel->smoothQuantCheck()->setChecked(true);
     waitIdle(ctx);
     for (int i = 0; i < n; ++i) ts.push_back(timed([&] { panel->sqAlphaSlider()->setValue(5 + 6 * i); }));
-    std::printf("{\"layer\": \"%s\", \"shape\": [%lld, %lld], \"changes_per_control\": %d, "
+    // The engine's share: the same single-layer preview called directly (no GUI, no debounce).
+    std::vector<double> te;
+    for (int i = 0; i < n; ++i) {
+        QElapsedTimer t;
+        t.start();
+        ctx->workbench()->preview(layer.toStdString(), ctx->config(), {});
+        te.push_back(t.nsecsElapsed() / 1e6);
+    }
+    std::printf("{\"engine_preview_median_ms\": %.1f, ", median(te));
+    std::printf("\"layer\": \"%s\", \"shape\": [%lld, %lld], \"changes_per_control\": %d, "
                 "\"median_ms\": {\"bits\": %.1f, \"awq_factor\": %.1f, \"sq_alpha\": %.1f, \"all\": %.1f}, "
                 "\"ms\": {\"bits\": %s, \"awq_factor\": %s, \"sq_alpha\": %s}}\n",
                 layer.toUtf8().constData(), static_cast<long long>(rows), static_cast<long long>(cols), n,
