@@ -9,7 +9,8 @@ namespace qs::cli {
 void print_version() {
     std::string devs;
     for (const auto& d : available_devices()) devs += (devs.empty() ? "" : ", ") + d;
-    std::printf("quantscope-cli %s\nlibtorch %s (devices: %s)%s\n", QS_VERSION, libtorch_version().c_str(), devs.c_str(),
+    std::printf("quantscope-cli %s\nlibtorch %s (devices: %s; %d CPU threads)%s\n", QS_VERSION, libtorch_version().c_str(),
+                devs.c_str(), compute_threads(),
                 reference_blas_detected() ? "\nwarning: libtorch uses the reference BLAS (slow); install libopenblas0-pthread"
                                           : "");
 }

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "commands.h"
+#include "core/process_setup.h"
 #include "core/error.h"
 #include "method_options.h"
 
@@ -18,6 +19,7 @@ static std::set<std::string> with_method_flags(std::set<std::string> s) {
 }
 
 int main(int argc, char** argv) {
+    qs::prepare_process(argv);  // threads, OpenMP wait policy (may re-exec once), heap
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         print_help();
         return argc < 2 ? 1 : 0;

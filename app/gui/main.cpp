@@ -8,10 +8,12 @@
 
 #include <cstdio>
 
+#include "core/process_setup.h"
 #include "model_session.h"
 #include "main_window.h"
 
 int main(int argc, char** argv) {
+    qs::prepare_process(argv);  // threads, OpenMP wait policy (may re-exec once), heap
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--version") {
             std::printf("%s\n", gui_version_text().c_str());

@@ -2,12 +2,15 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <torch/version.h>
 #include <dlfcn.h>
 #include <link.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <thread>
 #include <fstream>
 
 #include "core/error.h"
@@ -19,6 +22,17 @@ static std::string join(const std::vector<std::string>& v) {
     for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
     return s;
 }
+
+int init_compute_threads() {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    int n = env && *env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+    if (n < 1) n = 1;
+    // Worker threads pick the count up from ATen on their first parallel op.
+    if (at::get_num_threads() != n) at::set_num_threads(n);
+    return at::get_num_threads();
+}
+
+int compute_threads() { return at::get_num_threads(); }
 
 std::vector<std::string> available_devices() {
     std::vector<std::string> out{"cpu"};

@@ -22,6 +22,13 @@ void check_device_dtype(const c10::Device& d, c10::ScalarType t);
 // dtypes offered for a device (fp16 is not offered on CPU).
 std::vector<std::string> available_dtypes(const c10::Device& d);
 
+// Intra-op threads for CPU tensor work. Debian's libtorch 1.13 starts with ONE thread on this
+// kind of machine (its default comes from cpuinfo, which does not see the VM's cores), so only
+// BLAS ran in parallel and every elementwise op on one core. Call once at start-up: uses
+// $OMP_NUM_THREADS when set (the tests set 1), else every core. Returns the thread count.
+int init_compute_threads();
+int compute_threads();
+
 std::string libtorch_version();
 // True when libtorch resolved a reference (non-optimised) BLAS; see NOTES §2.
 bool reference_blas_detected();

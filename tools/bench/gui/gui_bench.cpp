@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "app_context.h"
+#include "core/process_setup.h"
 #include "error_page.h"
 #include "main_window.h"
 #include "methods_panel.h"
@@ -120,6 +121,12 @@ int startup(int argc, char** argv) {
             which = p->objectName().isEmpty() ? p->parentWidget()->metaObject()->className() : p->objectName();
             QTimer::singleShot(0, &app, [] { QApplication::exit(0); });
         });
+    if (qEnvironmentVariableIsSet("QS_BENCH_TRACE")) {  // when each job ends, to stderr
+        QObject::connect(w.context()->jobs(), &JobRunner::finished, &w, [&](const QString& ch, quint64 id) {
+            std::fprintf(stderr, "[%.3f s] job %llu on '%s' finished\n", now_s() - t_main,
+                         static_cast<unsigned long long>(id), ch.toUtf8().constData());
+        });
+    }
     QTimer::singleShot(120000, &app, [] { QApplication::exit(1); });
     w.resize(1600, 1000);
     w.show();
@@ -224,6 +231,7 @@ int redraw(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    qs::prepare_process(argv);  // as the product's main() does (its time counts: process start is the origin)
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "startup") return startup(argc, argv);
     if (mode == "redraw") return redraw(argc, argv);
