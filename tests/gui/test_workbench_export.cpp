@@ -25,6 +25,7 @@
 #include "app_context.h"
 #include "export_dialog.h"
 #include "main_window.h"
+#include "workbench_test_util.h"
 #include "methods_panel.h"
 #include "model_session.h"
 #include "ui_util.h"
@@ -32,7 +33,7 @@
 
 namespace {
 
-constexpr int kLong = 180000;  // ms: a slow, shared CI machine
+using qs::gui::test::kLong;
 
 // Names of the temporary folders an export leaves next to `dir` (must be none).
 QStringList leftovers(const QString& dir) {
@@ -67,18 +68,7 @@ private:
     QTemporaryDir tmp_;
     qs::MethodConfig cfg_;  // RTN w4 g32 asym, what the model carries after the first test
     AppContext* ctx() const { return w_->context(); }
-    bool waitIdle(int ms = kLong) {
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < ms) {
-            if (ctx()->isIdle()) {
-                QTest::qWait(50);
-                if (ctx()->isIdle()) return true;
-            }
-            QTest::qWait(20);
-        }
-        return false;
-    }
+    bool waitIdle(int ms = kLong) { return qs::gui::test::waitIdle(ctx(), ms); }
     ExportDialog* openDialog() {
         QAction* a = w_->findChild<QAction*>("exportAction");
         if (!a || !a->isEnabled()) return nullptr;

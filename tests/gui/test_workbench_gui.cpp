@@ -37,6 +37,7 @@
 #include "layer_navigator.h"
 #include "line_plot.h"
 #include "main_window.h"
+#include "workbench_test_util.h"
 #include "methods_panel.h"
 #include "model_page.h"
 #include "model_session.h"
@@ -48,7 +49,7 @@
 
 namespace {
 
-constexpr int kLong = 180000;  // ms: calibration and perplexity on a slow, shared CI machine
+using qs::gui::test::kLong;
 
 QVector<double> toD(const std::vector<float>& v) {
     QVector<double> out;
@@ -79,19 +80,7 @@ private:
     std::unique_ptr<MainWindow> w_;
     std::shared_ptr<Workbench> ref_;  // the same model, driven directly
     AppContext* ctx() const { return w_->context(); }
-    bool waitIdle(int ms = kLong) {
-        QElapsedTimer t;
-        t.start();
-        // Idle twice in a row 50 ms apart, so a debounce timer in flight is not missed.
-        while (t.elapsed() < ms) {
-            if (ctx()->isIdle()) {
-                QTest::qWait(50);
-                if (ctx()->isIdle()) return true;
-            }
-            QTest::qWait(20);
-        }
-        return false;
-    }
+    bool waitIdle(int ms = kLong) { return qs::gui::test::waitIdle(ctx(), ms); }
     // Clicks the Linear in the layer navigator, as a user would.
     void selectLayer(const QString& name) {
         LayerNavigator* nav = w_->navigator();

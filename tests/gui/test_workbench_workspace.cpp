@@ -24,6 +24,7 @@
 #include "app_context.h"
 #include "layer_navigator.h"
 #include "main_window.h"
+#include "workbench_test_util.h"
 #include "methods_panel.h"
 #include "model_session.h"
 #include "perplexity_page.h"
@@ -32,20 +33,9 @@
 
 namespace {
 
-constexpr int kLong = 180000;  // ms
+using qs::gui::test::kLong;
 
-bool waitIdle(MainWindow* w, int ms = kLong) {
-    QElapsedTimer t;
-    t.start();
-    while (t.elapsed() < ms) {
-        if (w->context()->isIdle()) {
-            QTest::qWait(50);
-            if (w->context()->isIdle()) return true;
-        }
-        QTest::qWait(20);
-    }
-    return false;
-}
+bool waitIdle(MainWindow* w, int ms = kLong) { return qs::gui::test::waitIdle(w->context(), ms); }
 
 bool copyFolder(const QString& from, const QString& to) {
     if (!QDir().mkpath(to)) return false;
