@@ -157,9 +157,11 @@ void ActivationsPage::refresh() {
         info_->setText("No tokenizer: calibration statistics are unavailable.");
         return;
     }
+    // The hidden-state plot needs one short forward, the other two the calibration pass
+    // (seconds, the first time): it goes first, as a Quick job that they wait for.
+    if (hiddenStale_) loadHidden();
     if (channelsStale_) loadChannels();
     if (overviewStale_) loadOverview();
-    if (hiddenStale_) loadHidden();
 }
 
 void ActivationsPage::loadChannels() {
@@ -295,5 +297,5 @@ void ActivationsPage::loadHidden() {
             hiddenDone_ = true;
             emit hiddenShown();
         };
-    });
+    }, JobRunner::Priority::Quick);
 }

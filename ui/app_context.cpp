@@ -52,9 +52,9 @@ void AppContext::shutdown() {
     jobs_->waitForDone();
 }
 
-quint64 AppContext::run(const QString& channel, JobRunner::Work work) {
+quint64 AppContext::run(const QString& channel, JobRunner::Work work, JobRunner::Priority priority) {
     idleTimer_->stop();
-    const quint64 id = jobs_->start(channel, std::move(work));
+    const quint64 id = jobs_->start(channel, std::move(work), priority);
     emit jobsChanged();
     return id;
 }

@@ -22,7 +22,10 @@ public:
 
     JobRunner* jobs() const { return jobs_; }
     // Runs `work` on a worker thread on `channel` (superseding the channel's previous job).
-    quint64 run(const QString& channel, JobRunner::Work work);
+    // Quick: a small read for a plot on screen, which Normal jobs started meanwhile wait for
+    // (see JobRunner).
+    quint64 run(const QString& channel, JobRunner::Work work,
+                JobRunner::Priority priority = JobRunner::Priority::Normal);
     // True when no job is running or queued on any channel.
     bool isIdle() const;
     // Cancels every job and waits for the workers (window closing).

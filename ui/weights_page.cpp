@@ -111,7 +111,7 @@ void WeightsPage::refresh() {
             drawHistogram();
             emit weightShown();
         };
-    });
+    }, JobRunner::Priority::Quick);
 }
 
 void WeightsPage::updateInfo() {

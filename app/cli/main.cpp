@@ -18,8 +18,10 @@ static std::set<std::string> with_method_flags(std::set<std::string> s) {
     return s;
 }
 
+QS_EARLY_ENVIRONMENT();  // OpenMP wait policy before libgomp loads (no re-exec)
+
 int main(int argc, char** argv) {
-    qs::prepare_process(argv);  // threads, OpenMP wait policy (may re-exec once), heap
+    qs::prepare_process(argv);  // threads, heap (and the wait policy, were it still unset)
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         print_help();
         return argc < 2 ? 1 : 0;

@@ -18,17 +18,30 @@ JobRunner::~JobRunner() {
 
 void JobRunner::waitForDone() { pool_->waitForDone(); }
 
-quint64 JobRunner::start(const QString& channel, Work work) {
+quint64 JobRunner::start(const QString& channel, Work work, Priority priority) {
     const quint64 id = next_++;
     auto flag = std::make_shared<std::atomic<bool>>(false);
+    const bool quick = priority == Priority::Quick;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         auto it = current_.find(channel);
         if (it != current_.end()) it->second.cancel->store(true);
         current_[channel] = Job{id, flag};
+        if (quick) {
+            ++quick_;
+        } else if (quick_ > 0) {
+            held_.push_back(Held{channel, id, flag, std::move(work)});
+            return id;
+        }
     }
+    dispatch(channel, id, flag, std::move(work), quick);
+    return id;
+}
+
+void JobRunner::dispatch(const QString& channel, quint64 id, std::shared_ptr<std::atomic<bool>> flag, Work work,
+                         bool quick) {
     QPointer<JobRunner> self(this);
-    pool_->start([self, this, channel, id, flag, work = std::move(work)]() {
+    pool_->start([self, this, channel, id, flag, quick, work = std::move(work)]() {
         qs::Progress p;
         p.cancel = flag.get();
         p.report = [self, channel, id, flag](double f, const std::string& msg) {
@@ -42,15 +55,26 @@ quint64 JobRunner::start(const QString& channel, Work work) {
         };
         std::function<void()> done;
         QString error;
-        bool was_cancelled = false;
-        try {
-            done = work(p);
-        } catch (const qs::Cancelled&) {
-            was_cancelled = true;
-        } catch (const std::exception& e) {
-            error = QString::fromStdString(e.what());
-        } catch (...) {
-            error = QStringLiteral("unknown error");
+        bool was_cancelled = flag->load();  // cancelled or superseded before it ran
+        if (!was_cancelled) {
+            try {
+                done = work(p);
+            } catch (const qs::Cancelled&) {
+                was_cancelled = true;
+            } catch (const std::exception& e) {
+                error = QString::fromStdString(e.what());
+            } catch (...) {
+                error = QStringLiteral("unknown error");
+            }
+        }
+        if (quick) {
+            // The last Quick job done: the held Normal jobs go to the workers, in start order.
+            std::vector<Held> release;
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                if (--quick_ == 0) release.swap(held_);
+            }
+            for (auto& h : release) dispatch(h.channel, h.id, h.cancel, std::move(h.work), false);
         }
         if (!self) return;
         QMetaObject::invokeMethod(
@@ -72,7 +96,6 @@ quint64 JobRunner::start(const QString& channel, Work work) {
             },
             Qt::QueuedConnection);
     });
-    return id;
 }
 
 void JobRunner::cancel(const QString& channel) {
@@ -100,6 +123,11 @@ quint64 JobRunner::currentJob(const QString& channel) const {
 bool JobRunner::idle() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return current_.empty();
+}
+
+int JobRunner::heldJobs() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return static_cast<int>(held_.size());
 }
 
 bool JobRunner::isCurrent(const QString& channel, quint64 id) const {

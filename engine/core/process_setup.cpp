@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <thread>
+#include <cstring>
 
 #include "core/device.h"
 
@@ -12,13 +12,33 @@ namespace qs {
 
 namespace {
 
-int wanted_threads() {
-    const char* env = std::getenv("OMP_NUM_THREADS");
-    const int n = env && *env ? std::atoi(env) : static_cast<int>(std::thread::hardware_concurrency());
+int wanted_threads(const char* env) {
+    const int n = env && *env ? std::atoi(env) : static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
     return n < 1 ? 1 : n;
 }
 
+int wanted_threads() { return wanted_threads(std::getenv("OMP_NUM_THREADS")); }
+
+// The entry NAME=... of envp, or null.
+char** env_entry(char** envp, const char* name) {
+    const size_t n = std::strlen(name);
+    for (char** e = envp; e && *e; ++e)
+        if (std::strncmp(*e, name, n) == 0 && (*e)[n] == '=') return e;
+    return nullptr;
+}
+
 }  // namespace
+
+void early_environment(int, char**, char** envp) {
+    // Runs before libc has set `environ` (getenv answers nothing yet, and a setenv here is
+    // lost when libc's initializer sets environ = envp), so envp is edited in place. It has
+    // no free slot: the entry "_" (the shell's path of the command, unused) gives its slot.
+    // Without one, prepare_process re-executes the program as before.
+    char** threads = env_entry(envp, "OMP_NUM_THREADS");
+    if (wanted_threads(threads ? *threads + 16 : nullptr) <= 1 || env_entry(envp, "OMP_WAIT_POLICY")) return;
+    static char passive[] = "OMP_WAIT_POLICY=PASSIVE";
+    if (char** underscore = env_entry(envp, "_")) *underscore = passive;
+}
 
 int prepare_process(char** argv) {
     if (wanted_threads() > 1 && !std::getenv("OMP_WAIT_POLICY") && !std::getenv("QS_PROCESS_PREPARED")) {

@@ -18,4 +18,15 @@ namespace qs {
 // $OMP_NUM_THREADS or every core. Returns the thread count.
 int prepare_process(char** argv);
 
+// Sets OMP_WAIT_POLICY=PASSIVE (when unset and more than one thread is wanted) before any
+// shared library's initializer has run, so libgomp reads it at load and prepare_process need
+// not re-execute the program (which loads libtorch twice: ~0.5 s of start-up on the 2-core
+// VM). Registered by QS_EARLY_ENVIRONMENT() in the program's main file: an entry in the
+// executable's .preinit_array, which the dynamic loader calls before every constructor.
+void early_environment(int argc, char** argv, char** envp);
+
 }  // namespace qs
+
+#define QS_EARLY_ENVIRONMENT()                                                                     \
+    __attribute__((section(".preinit_array"), used)) static void (*const qs_early_environment_entry)( \
+        int, char**, char**) = &qs::early_environment

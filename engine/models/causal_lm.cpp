@@ -14,6 +14,9 @@ namespace qs {
 
 at::Tensor CausalLM::embed(const at::Tensor& ids, int64_t past) const {
     c10::InferenceMode guard;
+    if (past + ids.size(1) > config.max_position_embeddings && config.arch == Arch::OPT)
+        throw Error("sequence of " + std::to_string(past + ids.size(1)) + " tokens exceeds the model's " +
+                    std::to_string(config.max_position_embeddings) + " learned positions");
     at::Tensor x = at::embedding(embed_tokens, ids.to(embed_tokens.device(), at::kLong));
     if (config.arch == Arch::OPT) {
         if (project_in.present()) x = project_in.forward(x);
@@ -84,21 +87,20 @@ void CausalLM::ensure_rope() const {
         rope_inv_freq_ = rope_inv_freq(config).to(embed_tokens.device());
 }
 
-at::Tensor CausalLM::head(const at::Tensor& hidden) const {
+at::Tensor CausalLM::head_input(const at::Tensor& hidden) const {
     c10::InferenceMode guard;
     at::Tensor h = hidden;
     if (final_norm.present()) h = final_norm.forward(h);
     if (project_out.present()) h = project_out.forward(h);
-    return lm_head.forward(h);
+    return h;
 }
+
+at::Tensor CausalLM::head(const at::Tensor& hidden) const { return lm_head.forward(head_input(hidden)); }
 
 at::Tensor CausalLM::forward(const at::Tensor& ids, KVCache* cache) const {
     c10::InferenceMode guard;
     if (ids.dim() != 2) throw Error("forward expects token ids of shape [batch, seq]");
     const int64_t past = cache ? cache->length() : 0;
-    if (past + ids.size(1) > config.max_position_embeddings && config.arch == Arch::OPT)
-        throw Error("sequence of " + std::to_string(past + ids.size(1)) + " tokens exceeds the model's " +
-                    std::to_string(config.max_position_embeddings) + " learned positions");
     if (cache && cache->layers.size() != blocks.size()) cache->layers.resize(blocks.size());
     at::Tensor h = embed(ids, past);
     for (size_t i = 0; i < blocks.size(); ++i) h = block_forward(i, h, past, cache ? &cache->layers[i] : nullptr);

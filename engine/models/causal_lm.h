@@ -48,6 +48,7 @@ public:
     at::Tensor embed(const at::Tensor& ids, int64_t past = 0) const;
     at::Tensor block_forward(size_t i, const at::Tensor& hidden, int64_t past = 0, LayerKV* kv = nullptr) const;
     at::Tensor head(const at::Tensor& hidden) const;  // final norm (+ project_out) + lm_head
+    at::Tensor head_input(const at::Tensor& hidden) const;  // what lm_head is applied to
 
     // Sub-layers of block b, without norm or residual (AWQ inspects them): the attention
     // from the attention-norm output to the o_proj output, and the MLP from the MLP-norm

@@ -33,7 +33,7 @@ CalibStats collect_calibration_stats(CausalLM& model, const at::Tensor& blocks, 
     const int64_t stride = std::max<int64_t>(1, total_tokens / std::max<int64_t>(1, sample_tokens));
     std::map<std::string, Accum> acc;
     int64_t seen_before = 0;  // tokens processed before the current batch
-    model.set_observer([&](const Linear& l, const at::Tensor& x) {
+    const LinearObserver observe = [&](const Linear& l, const at::Tensor& x) {
         at::Tensor a = x.reshape({-1, x.size(-1)}).abs().to(at::kFloat);
         Accum& s = acc[l.name];
         at::Tensor sum = a.sum(0, false, at::kDouble).cpu();
@@ -53,12 +53,17 @@ CalibStats collect_calibration_stats(CausalLM& model, const at::Tensor& blocks, 
             s.samples.push_back(x.reshape({-1, x.size(-1)}).index_select(0, idx).to(at::kFloat).cpu());
         }
         s.tokens += n;
-    });
+    };
+    model.set_observer(observe);
     try {
         for (int64_t i = 0; i < N; i += batch) {
             progress.check();
             const int64_t nb = std::min(batch, N - i);
-            model.forward(blocks.narrow(0, i, nb).to(model.device()));
+            // The forward without lm_head's product (a third of the work on small models):
+            // its input is observed, its logits are not needed.
+            at::Tensor h = model.embed(blocks.narrow(0, i, nb).to(model.device()));
+            for (size_t b = 0; b < model.blocks.size(); ++b) h = model.block_forward(b, h);
+            observe(model.lm_head, model.head_input(h));
             seen_before += nb * T;
             progress(double(i + nb) / N, "calibration block " + std::to_string(i + nb) + "/" + std::to_string(N));
         }
