@@ -32,6 +32,13 @@ QSlider* makeSlider(const char* name, int lo, int hi, int value, int step) {
     return s;
 }
 
+QCheckBox* makeCheck(const QString& text, const char* name, const QString& tip = {}) {
+    auto* c = new QCheckBox(text);
+    c->setObjectName(name);
+    if (!tip.isEmpty()) c->setToolTip(tip);
+    return c;
+}
+
 QWidget* sliderRow(QSlider* s, QLabel* value) {
     auto* w = new QWidget;
     auto* h = new QHBoxLayout(w);
@@ -64,14 +71,11 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     group_->addItem("per channel", -1);
     group_->addItem("per tensor", -2);
     group_->setCurrentIndex(group_->findData(128));
-    symmetric_ = new QCheckBox("symmetric (absmax, zero 0)");
-    symmetric_->setObjectName("symmetricCheck");
-    lmHead_ = new QCheckBox("also quantize lm_head");
-    lmHead_->setObjectName("lmHeadCheck");
-    fp16Scales_ = new QCheckBox("fp16 scales (as AutoAWQ stores them)");
-    fp16Scales_->setObjectName("fp16ScalesCheck");
-    fp16Scales_->setToolTip("Round each scale to fp16 before the codes are computed: an AWQ GEMM export then "
-                            "reloads to exactly this model");
+    symmetric_ = makeCheck("symmetric (absmax, zero 0)", "symmetricCheck");
+    lmHead_ = makeCheck("also quantize lm_head", "lmHeadCheck");
+    fp16Scales_ = makeCheck("fp16 scales (as AutoAWQ stores them)", "fp16ScalesCheck",
+                            "Round each scale to fp16 before the codes are computed: an AWQ GEMM export "
+                            "then reloads to exactly this model");
     wf->addRow("Bits", bits_);
     wf->addRow("Granularity", group_);
     wf->addRow(symmetric_);
@@ -98,10 +102,8 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     awqFactor_ = makeSlider("awqFactorSlider", 100, 400, 200, 5);
     awqFactorLabel_ = new QLabel("×2.00");
     awqFactorLabel_->setObjectName("awqFactorValue");
-    awqClip_ = new QCheckBox("auto-clip");
-    awqClip_->setObjectName("awqClipCheck");
-    duo_ = new QCheckBox("duo scaling (AutoAWQ)");
-    duo_->setObjectName("duoScalingCheck");
+    awqClip_ = makeCheck("auto-clip", "awqClipCheck");
+    duo_ = makeCheck("duo scaling (AutoAWQ)", "duoScalingCheck");
     auto* autoRow = new QWidget;
     auto* ar = new QHBoxLayout(autoRow);
     ar->setContentsMargins(0, 0, 0, 0);
@@ -117,8 +119,7 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     // SmoothQuant / W8A8
     sqBox_ = new QGroupBox("SmoothQuant / W8A8");
     auto* sf = new QFormLayout(sqBox_);
-    sqOn_ = new QCheckBox("smooth activations into weights");
-    sqOn_->setObjectName("smoothQuantCheck");
+    sqOn_ = makeCheck("smooth activations into weights", "smoothQuantCheck");
     sqAlpha_ = makeSlider("sqAlphaSlider", 0, 100, 50, 5);
     sqAlphaLabel_ = new QLabel("0.50");
     sqAlphaLabel_->setObjectName("sqAlphaValue");
@@ -128,8 +129,7 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     act_->addItem("8-bit per token", 8);
     act_->addItem("8-bit per tensor", -8);
     act_->addItem("4-bit per token", 4);
-    bmm_ = new QCheckBox("also quantize q/k/v outputs (BMM)");
-    bmm_->setObjectName("bmmCheck");
+    bmm_ = makeCheck("also quantize q/k/v outputs (BMM)", "bmmCheck");
     w8a8_ = new QPushButton("W8A8 preset");
     w8a8_->setObjectName("w8a8Button");
     w8a8_->setToolTip("8-bit symmetric per-channel weights, 8-bit per-token activations");

@@ -212,28 +212,9 @@ void ChannelMagnitudeView::rebuild() {
   m_list->setText(list);
 }
 
-void ChannelMagnitudeView::setAxisLabels(const QString& xLabel, const QString& yLabel) {
-  plot()->xAxis->setLabel(xLabel);
-  plot()->yAxis->setLabel(yLabel);
-  plot()->replot();
-}
-
-QString ChannelMagnitudeView::xLabel() const { return plot()->xAxis->label(); }
-QString ChannelMagnitudeView::yLabel() const { return plot()->yAxis->label(); }
 
 void ChannelMagnitudeView::applyLogScale(bool on) {
-  QCPAxis* y = plot()->yAxis;
-  if (on) {
-    y->setScaleType(QCPAxis::stLogarithmic);
-    y->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    y->setNumberFormat(QStringLiteral("gb"));
-    y->setNumberPrecision(3);
-  } else {
-    y->setScaleType(QCPAxis::stLinear);
-    y->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    y->setNumberFormat(QStringLiteral("g"));
-    y->setNumberPrecision(4);
-  }
+  setAxisLogScale(plot()->yAxis, on);
   resetZoom();
 }
 

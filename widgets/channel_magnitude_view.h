@@ -56,10 +56,6 @@ class ChannelMagnitudeView : public PlotView {
   // Channel indices drawn by the normal series (ascending).
   QVector<double> normalKeys() const;
 
-  void setAxisLabels(const QString& xLabel, const QString& yLabel);
-  QString xLabel() const;
-  QString yLabel() const;
-
   bool supportsLogScale() const override { return true; }
 
   static QColor normalColor();

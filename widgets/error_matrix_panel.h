@@ -57,9 +57,9 @@ class ErrorMatrixPanel : public PlotView {
 
   void setPanelTitles(const QStringList& titles);  // four titles
   QString panelTitle(Panel panel) const;
-  void setAxisLabels(const QString& xLabel, const QString& yLabel);
-  QString xLabel() const;
-  QString yLabel() const;
+  void setAxisLabels(const QString& xLabel, const QString& yLabel) override;  // all four panels
+  QString xLabel() const override;
+  QString yLabel() const override;
 
   QCPAxisRect* axisRect(Panel panel) const { return m_rects[panel]; }
   QCPColorMap* colorMap(Panel panel) const { return m_maps[panel]; }

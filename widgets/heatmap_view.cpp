@@ -249,14 +249,6 @@ void HeatmapView::applyLogScale(bool on) {
   repool(true);  // annotation colours follow the new scale
 }
 
-void HeatmapView::setAxisLabels(const QString& xLabel, const QString& yLabel) {
-  plot()->xAxis->setLabel(xLabel);
-  plot()->yAxis->setLabel(yLabel);
-  plot()->replot();
-}
-
-QString HeatmapView::xLabel() const { return plot()->xAxis->label(); }
-QString HeatmapView::yLabel() const { return plot()->yAxis->label(); }
 
 void HeatmapView::setColorScaleLabel(const QString& label) {
   m_scale->axis()->setLabel(label);

@@ -59,9 +59,6 @@ class HeatmapView : public PlotView {
   void clearFixedColorRange();
   ValueRange colorRange() const;
 
-  void setAxisLabels(const QString& xLabel, const QString& yLabel);
-  QString xLabel() const;
-  QString yLabel() const;
   void setColorScaleLabel(const QString& label);
   QString colorScaleLabel() const;
 

@@ -127,28 +127,9 @@ void HistogramView::rebuild() {
   }
 }
 
-void HistogramView::setAxisLabels(const QString& xLabel, const QString& yLabel) {
-  plot()->xAxis->setLabel(xLabel);
-  plot()->yAxis->setLabel(yLabel);
-  plot()->replot();
-}
-
-QString HistogramView::xLabel() const { return plot()->xAxis->label(); }
-QString HistogramView::yLabel() const { return plot()->yAxis->label(); }
 
 void HistogramView::applyLogScale(bool on) {
-  QCPAxis* y = plot()->yAxis;
-  if (on) {
-    y->setScaleType(QCPAxis::stLogarithmic);
-    y->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    y->setNumberFormat(QStringLiteral("gb"));
-    y->setNumberPrecision(3);
-  } else {
-    y->setScaleType(QCPAxis::stLinear);
-    y->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    y->setNumberFormat(QStringLiteral("g"));
-    y->setNumberPrecision(6);
-  }
+  setAxisLogScale(plot()->yAxis, on, 6);
   resetZoom();
 }
 

@@ -36,10 +36,6 @@ class HistogramView : public PlotView {
   int outOfRangeCount(int series = 0) const;
   QCPBars* bars(int series) const;
 
-  void setAxisLabels(const QString& xLabel, const QString& yLabel);
-  QString xLabel() const;
-  QString yLabel() const;
-
   bool supportsLogScale() const override { return true; }  // log y
 
  public slots:

@@ -144,39 +144,15 @@ void LinePlot::setMarkersVisible(bool on) {
   plot()->replot();
 }
 
-void LinePlot::setAxisLabels(const QString& xLabel, const QString& yLabel) {
-  plot()->xAxis->setLabel(xLabel);
-  plot()->yAxis->setLabel(yLabel);
-  plot()->replot();
-}
-
-QString LinePlot::xLabel() const { return plot()->xAxis->label(); }
-QString LinePlot::yLabel() const { return plot()->yAxis->label(); }
-
-namespace {
-void setAxisLog(QCPAxis* axis, bool on) {
-  if (on) {
-    axis->setScaleType(QCPAxis::stLogarithmic);
-    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-    axis->setNumberFormat(QStringLiteral("gb"));
-    axis->setNumberPrecision(3);
-  } else {
-    axis->setScaleType(QCPAxis::stLinear);
-    axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-    axis->setNumberFormat(QStringLiteral("g"));
-    axis->setNumberPrecision(4);
-  }
-}
-}  // namespace
 
 void LinePlot::setLogX(bool on) {
   m_logX = on;
-  setAxisLog(plot()->xAxis, on);
+  setAxisLogScale(plot()->xAxis, on);
   resetZoom();
 }
 
 void LinePlot::applyLogScale(bool on) {
-  setAxisLog(plot()->yAxis, on);
+  setAxisLogScale(plot()->yAxis, on);
   resetZoom();
 }
 

@@ -42,9 +42,6 @@ class LinePlot : public PlotView {
 
   void setMarkersVisible(bool on);
   bool markersVisible() const { return m_markers; }
-  void setAxisLabels(const QString& xLabel, const QString& yLabel);
-  QString xLabel() const;
-  QString yLabel() const;
   void setLogX(bool on);
   bool logX() const { return m_logX; }
 

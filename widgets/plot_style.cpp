@@ -100,6 +100,20 @@ void placeLegendAbove(QCustomPlot* plot, int columns) {
   });
 }
 
+void setAxisLogScale(QCPAxis* axis, bool log, int linearPrecision) {
+  if (log) {
+    axis->setScaleType(QCPAxis::stLogarithmic);
+    axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+    axis->setNumberFormat(QStringLiteral("gb"));
+    axis->setNumberPrecision(3);
+  } else {
+    axis->setScaleType(QCPAxis::stLinear);
+    axis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    axis->setNumberFormat(QStringLiteral("g"));
+    axis->setNumberPrecision(linearPrecision);
+  }
+}
+
 QColor seriesColor(int index) {
   static const QColor kPalette[] = {
       QColor(0x1f, 0x77, 0xb4), QColor(0xd6, 0x27, 0x28), QColor(0x2c, 0xa0, 0x2c),

@@ -37,6 +37,10 @@ void styleLegend(QCPLegend* legend);
 // centred, `columns` entries per row. Keeps the data unobstructed on slides.
 void placeLegendAbove(QCustomPlot* plot, int columns = 4);
 
+// Switches a value axis between linear (format "g", `linearPrecision` digits) and
+// logarithmic (powers of ten as 10^n, 3 digits).
+void setAxisLogScale(QCPAxis* axis, bool log, int linearPrecision = 4);
+
 // A 10-colour categorical palette (tab10); index wraps around.
 QColor seriesColor(int index);
 

@@ -61,6 +61,15 @@ void PlotView::setLogScale(bool on) {
   emit logScaleChanged(on);
 }
 
+void PlotView::setAxisLabels(const QString& xLabel, const QString& yLabel) {
+  m_plot->xAxis->setLabel(xLabel);
+  m_plot->yAxis->setLabel(yLabel);
+  m_plot->replot();
+}
+
+QString PlotView::xLabel() const { return m_plot->xAxis->label(); }
+QString PlotView::yLabel() const { return m_plot->yAxis->label(); }
+
 bool PlotView::exportTo(const QString& path, QString* error, const ExportOptions& options) {
   prepareForRender();
   const bool ok = exportPlot(m_plot, path, error, options);

@@ -31,6 +31,12 @@ class PlotView : public QWidget {
   void setTitle(const QString& title);
   QString title() const;
 
+  // Axis titles (with units), then a replot. Default: the main axis rect's bottom and left
+  // axes; views with several axis rects label them all.
+  virtual void setAxisLabels(const QString& xLabel, const QString& yLabel);
+  virtual QString xLabel() const;
+  virtual QString yLabel() const;
+
   // Whether the view has a meaningful log scale (adds "Log scale" to the menu).
   virtual bool supportsLogScale() const { return false; }
   bool isLogScale() const { return m_logScale; }

@@ -104,18 +104,10 @@ void write_one(const std::string& path, const Plan& plan, const std::vector<size
 std::vector<std::string> write_plan(const std::string& dir, const Plan& plan, uint64_t max_shard_bytes,
                                     const std::map<std::string, std::string>& metadata, WriteCounter& counter,
                                     const Progress& progress) {
-    std::vector<std::vector<size_t>> shards(1);
-    uint64_t cur = 0, total = 0;
-    for (size_t i = 0; i < plan.size(); ++i) {
-        const uint64_t n = plan[i].bytes();
-        if (!shards.back().empty() && cur + n > max_shard_bytes) {
-            shards.emplace_back();
-            cur = 0;
-        }
-        shards.back().push_back(i);
-        cur += n;
-        total += n;
-    }
+    std::vector<uint64_t> bytes;
+    uint64_t total = 0;
+    for (const auto& t : plan) total += bytes.emplace_back(t.bytes());
+    const std::vector<std::vector<size_t>> shards = plan_shards(bytes, max_shard_bytes);
     uint64_t done = 0;
     std::vector<std::string> names;
     if (shards.size() == 1) {
@@ -125,12 +117,11 @@ std::vector<std::string> write_plan(const std::string& dir, const Plan& plan, ui
         return names;
     }
     json weight_map = json::object();
-    char buf[64];
     for (size_t s = 0; s < shards.size(); ++s) {
-        std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", s + 1, shards.size());
-        write_one((fs::path(dir) / buf).string(), plan, shards[s], metadata, counter, total, done, progress);
-        for (size_t i : shards[s]) weight_map[plan[i].name] = buf;
-        names.push_back(buf);
+        const std::string name = shard_file_name(s, shards.size());
+        write_one((fs::path(dir) / name).string(), plan, shards[s], metadata, counter, total, done, progress);
+        for (size_t i : shards[s]) weight_map[plan[i].name] = name;
+        names.push_back(name);
     }
     json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     write_text_file((fs::path(dir) / "model.safetensors.index.json").string(), index.dump(2) + "\n", counter);

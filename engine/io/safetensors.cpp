@@ -245,21 +245,37 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
     if (std::fclose(raw) != 0) throw Error(path + ": close failed (" + std::strerror(errno) + ")");
 }
 
+std::vector<std::vector<size_t>> plan_shards(const std::vector<uint64_t>& bytes, uint64_t max_shard_bytes) {
+    std::vector<std::vector<size_t>> shards(1);
+    uint64_t cur = 0;
+    for (size_t i = 0; i < bytes.size(); ++i) {
+        if (!shards.back().empty() && cur + bytes[i] > max_shard_bytes) {
+            shards.emplace_back();
+            cur = 0;
+        }
+        shards.back().push_back(i);
+        cur += bytes[i];
+    }
+    return shards;
+}
+
+std::string shard_file_name(size_t index, size_t count) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", index + 1, count);
+    return buf;
+}
+
 std::vector<std::string> write_safetensors_sharded(const std::string& dir, const NamedTensors& tensors,
                                                    uint64_t max_shard_bytes,
                                                    const std::map<std::string, std::string>& metadata) {
     namespace fs = std::filesystem;
-    std::vector<NamedTensors> shards(1);
-    uint64_t cur = 0, total = 0;
-    for (const auto& nt : tensors) {
-        uint64_t n = nt.second.numel() * nt.second.element_size();
-        if (!shards.back().empty() && cur + n > max_shard_bytes) {
-            shards.emplace_back();
-            cur = 0;
-        }
-        shards.back().push_back(nt);
-        cur += n;
-        total += n;
+    std::vector<uint64_t> bytes;
+    uint64_t total = 0;
+    for (const auto& nt : tensors) total += bytes.emplace_back(nt.second.numel() * nt.second.element_size());
+    std::vector<NamedTensors> shards;
+    for (const auto& idx : plan_shards(bytes, max_shard_bytes)) {
+        shards.emplace_back();
+        for (size_t i : idx) shards.back().push_back(tensors[i]);
     }
     std::vector<std::string> names;
     if (shards.size() == 1) {
@@ -268,12 +284,11 @@ std::vector<std::string> write_safetensors_sharded(const std::string& dir, const
         return names;
     }
     json weight_map = json::object();
-    char buf[64];
     for (size_t i = 0; i < shards.size(); ++i) {
-        std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
-        write_safetensors((fs::path(dir) / buf).string(), shards[i], metadata);
-        for (const auto& nt : shards[i]) weight_map[nt.first] = buf;
-        names.push_back(buf);
+        const std::string name = shard_file_name(i, shards.size());
+        write_safetensors((fs::path(dir) / name).string(), shards[i], metadata);
+        for (const auto& nt : shards[i]) weight_map[nt.first] = name;
+        names.push_back(name);
     }
     json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     std::string ipath = (fs::path(dir) / "model.safetensors.index.json").string();

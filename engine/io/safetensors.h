@@ -67,6 +67,12 @@ std::vector<std::string> write_safetensors_sharded(const std::string& dir, const
                                                    uint64_t max_shard_bytes,
                                                    const std::map<std::string, std::string>& metadata = {});
 
+// How tensors of these byte sizes are split into shards of at most max_shard_bytes, in
+// order (a larger tensor gets a shard of its own): the tensor indices of each shard.
+std::vector<std::vector<size_t>> plan_shards(const std::vector<uint64_t>& bytes, uint64_t max_shard_bytes);
+// Hugging Face's shard name: "model-00001-of-00003.safetensors" for (0, 3).
+std::string shard_file_name(size_t index, size_t count);
+
 std::string shape_str(const std::vector<int64_t>& shape);
 
 }  // namespace qs

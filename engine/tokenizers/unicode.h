@@ -1,5 +1,6 @@
 // UTF-8 <-> code points, Unicode general categories, White_Space, NFC/NFD.
-// Data from unicode_tables.cpp (generated; Unicode version in unicode_tables::kUnicodeVersion).
+// Data from unicode_categories.cpp and unicode_normalization.cpp (generated; Unicode version
+// in unicode_tables::kUnicodeVersion).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -1,5 +1,6 @@
-// Generated Unicode data tables (see unicode_tables.cpp, made by
-// tools/goldens/gen_unicode_tables.py from Python's unicodedata).
+// Generated Unicode data tables, defined in unicode_categories.cpp and
+// unicode_normalization.cpp (made by tools/goldens/gen_unicode_tables.py from Python's
+// unicodedata).
 #pragma once
 #include <cstddef>
 #include <cstdint>

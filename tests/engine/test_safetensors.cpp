@@ -68,6 +68,15 @@ TEST(Safetensors, ShardedRoundTripThroughCheckpoint) {
     fs::remove_all(dir);
 }
 
+TEST(Safetensors, ShardPlanKeepsOrderAndGivesBigTensorsTheirOwnShard) {
+    using Plan = std::vector<std::vector<size_t>>;
+    EXPECT_EQ(plan_shards({5, 5, 20, 3, 4}, 10), (Plan{{0, 1}, {2}, {3, 4}}));
+    EXPECT_EQ(plan_shards({20, 1}, 10), (Plan{{0}, {1}}));
+    EXPECT_EQ(plan_shards({}, 10), (Plan{{}}));
+    EXPECT_EQ(shard_file_name(0, 3), "model-00001-of-00003.safetensors");
+    EXPECT_EQ(shard_file_name(11, 12), "model-00012-of-00012.safetensors");
+}
+
 TEST(Safetensors, SingleShardWhenSmall) {
     auto dir = temp_dir("single");
     auto files = write_safetensors_sharded(dir.string(), {{"a", at::ones({2})}}, 1 << 20);

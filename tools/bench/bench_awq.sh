@@ -9,17 +9,13 @@
 #
 #   tools/bench/bench_awq.sh [BUILD_DIR] [SAMPLES]       (Python: /work/pyenv/venv or $PYTHON)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build="${1:-$root/build}"
 samples="${2:-128}"
-py="${PYTHON:-/work/pyenv/venv/bin/python}"
-model="$root/tools/bench/out/opt125m-random"
-tok="$root/tests/data/tokenizers/opt-bpe"
-[ -f "$model/model.safetensors" ] || "$py" "$root/tools/bench/make_random_opt125m.py" "$model"
 cli="$build/bin/quantscope-cli"
 stamp=$(date +%Y%m%d_%H%M%S)
 out="$root/tools/bench/out/awq_bench_$stamp"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; libtorch: $($cli --version | sed -n 2p); python torch: $("$py" -c 'import torch;print(torch.__version__)'); $(date -u)" | tee "$out.txt"
+machine_line "$cli" | tee "$out.txt"
 "$cli" quantize --model "$model" --tokenizer "$tok" --method awq --awq-clip --w-bits 4 --group-size 128 \
   --calib-samples "$samples" --calib-seqlen 512 --json > "$out.quantscope.json" 2>/dev/null
 (cd "$root" && "$py" tools/bench/bench_awq_pytorch.py --model "$model" --tokenizer "$tok" --samples "$samples" \

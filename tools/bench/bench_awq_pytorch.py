@@ -22,10 +22,16 @@ import argparse
 import json
 import time
 
+import sys
+from pathlib import Path
+
 import torch
 import torch.nn as nn
 import zstandard
 from transformers import AutoTokenizer, OPTForCausalLM
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "goldens"))
+from quant_reference import first_layer_inputs  # noqa: E402  (llm-awq's Catcher)
 
 N_GRID = 20
 BROADCAST_CLIP = False
@@ -175,26 +181,7 @@ def apply_clip(module, clips):
 @torch.no_grad()
 def run_awq(model, samples, n_bit, group, clip):
     layers = model.model.decoder.layers
-    inps, layer_kwargs = [], {}
-
-    class Catcher(nn.Module):
-        def __init__(self, module):
-            super().__init__()
-            self.module = module
-
-        def forward(self, inp, **kwargs):
-            inps.append(inp)
-            layer_kwargs.update(kwargs)
-            raise ValueError
-
-    layers[0] = Catcher(layers[0])
-    try:
-        model(samples, use_cache=False)
-    except ValueError:
-        pass
-    layers[0] = layers[0].module
-    inps = inps[0]
-    layer_kwargs["use_cache"] = False
+    inps, layer_kwargs = first_layer_inputs(model, layers, samples)
     attn_kwargs = {"attention_mask": layer_kwargs.get("attention_mask")}
     chosen, n_clipped = [], 0
     for layer in layers:

@@ -8,19 +8,16 @@
 #
 #   tools/bench/bench_gui.sh [BUILD_DIR] [RUNS] [CHANGES]      (Python only to make the random model)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build="${1:-$root/build}"
 runs="${2:-7}"
 changes="${3:-15}"
-py="${PYTHON:-/work/pyenv/venv/bin/python}"
 bench="$build/bin/quantscope_gui_bench"
 export QT_QPA_PLATFORM=offscreen
-model="$root/tools/bench/out/opt125m-random"
-[ -f "$model/model.safetensors" ] || "$py" "$root/tools/bench/make_random_opt125m.py" "$model"
 # the GUI reads the tokenizer from the model folder: a folder of links to both
 gui_model="$root/tools/bench/out/opt125m-random-gui"
 mkdir -p "$gui_model"
-for f in "$model"/* "$root"/tests/data/tokenizers/opt-bpe/*; do ln -sf "$f" "$gui_model/"; done
+for f in "$model"/* "$tok"/*; do ln -sf "$f" "$gui_model/"; done
 out="$root/tools/bench/out/gui_bench_$(date +%Y%m%d_%H%M%S)"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(date -u); QT_QPA_PLATFORM=offscreen" | tee "$out.txt"
 for r in $(seq 1 "$runs"); do "$bench" startup 2>/dev/null; done > "$out.startup.jsonl"

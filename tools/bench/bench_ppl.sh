@@ -5,17 +5,13 @@
 #
 #   tools/bench/bench_ppl.sh [BUILD_DIR] [RUNS]        (Python: /work/pyenv/venv or $PYTHON)
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 build="${1:-$root/build}"
 runs="${2:-5}"
-py="${PYTHON:-/work/pyenv/venv/bin/python}"
-model="$root/tools/bench/out/opt125m-random"
-tok="$root/tests/data/tokenizers/opt-bpe"
-[ -f "$model/model.safetensors" ] || "$py" "$root/tools/bench/make_random_opt125m.py" "$model"
 cli="$build/bin/quantscope-cli"
 threads=$(nproc)
 out="$root/tools/bench/out/ppl_bench_$(date +%Y%m%d_%H%M%S).jsonl"
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; libtorch: $($cli --version | sed -n 2p); python torch: $("$py" -c 'import torch;print(torch.__version__)')" | tee "$out.txt"
+machine_line "$cli" | tee "$out.txt"
 for r in $(seq 1 "$runs"); do
   for dt in fp32 bf16; do
     q=$("$cli" ppl --model "$model" --tokenizer "$tok" --seqlen 2048 --nsamples 4 --dtype "$dt" --json 2>/dev/null)

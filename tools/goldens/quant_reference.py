@@ -328,10 +328,9 @@ def apply_clip(layer, max_val, group):
     layer.weight.data = torch.cat(cols, 1)
 
 
-def run_awq(model, samples, n_bit, group, clip, duo):
-    """llm-awq run_awq (auto_scale=True, mse_range=clip) followed by pseudo-quantization of every
-    decoder Linear. Returns the searched groups and the clip values."""
-    layers = model.model.layers
+def first_layer_inputs(model, layers, samples):
+    """llm-awq's Catcher: runs the model on `samples` up to the first decoder layer and returns
+    that layer's input hidden states and keyword arguments (use_cache off)."""
     inps, layer_kwargs = [], {}
 
     class Catcher(nn.Module):
@@ -350,8 +349,15 @@ def run_awq(model, samples, n_bit, group, clip, duo):
     except ValueError:
         pass
     layers[0] = layers[0].module
-    inps = inps[0]
     layer_kwargs["use_cache"] = False
+    return inps[0], layer_kwargs
+
+
+def run_awq(model, samples, n_bit, group, clip, duo):
+    """llm-awq run_awq (auto_scale=True, mse_range=clip) followed by pseudo-quantization of every
+    decoder Linear. Returns the searched groups and the clip values."""
+    layers = model.model.layers
+    inps, layer_kwargs = first_layer_inputs(model, layers, samples)
 
     groups, clips = [], {}
     for i, layer in enumerate(layers):
