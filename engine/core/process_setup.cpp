@@ -51,6 +51,11 @@ int prepare_process(char** argv) {
     // top) instead of being unmapped and page-faulted back on the next op.
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 256 << 20);
+    // One heap for every thread: a GUI worker thread otherwise gets an arena of its own whose
+    // pages are fresh (faulted in) on its first jobs and trimmed between them. Measured on the
+    // 768x3072 single-layer preview, called from a worker thread: 43-85 ms, 26-37 ms with one
+    // arena (24 ms from the main thread).
+    mallopt(M_ARENA_MAX, 1);
     return init_compute_threads();
 }
 

@@ -14,7 +14,7 @@ namespace qs {
 // Call first thing in main(). If the process would use more than one CPU thread and
 // OMP_WAIT_POLICY is not set, sets OMP_WAIT_POLICY=PASSIVE and re-executes the program once
 // (libgomp reads it only when it is loaded); OMP_NUM_THREADS=1 (the tests) skips that.
-// Then keeps freed heap memory for reuse (mallopt) and sets the intra-op thread count to
+// Then keeps freed heap memory for reuse, in one heap for all threads (mallopt), and sets the intra-op thread count to
 // $OMP_NUM_THREADS or every core. Returns the thread count.
 int prepare_process(char** argv);
 
