@@ -54,10 +54,9 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     hiddenLayer_ = new QSpinBox;
     hiddenLayer_->setObjectName("hiddenLayerSpin");
     hiddenLayer_->setRange(0, 0);
-    info_ = new QLabel;
+    info_ = new ui::ElidedLabel;
     info_->setObjectName("activationsInfo");
     info_->setStyleSheet("color:#555");
-    info_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the page
     bar->addWidget(new QLabel("Statistic"));
     bar->addWidget(stat_);
     bar->addSpacing(12);

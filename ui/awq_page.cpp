@@ -28,9 +28,8 @@ AwqPage::AwqPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) 
     scale_->setObjectName("awqLossScale");
     scale_->addItem("loss / loss at ratio 0", true);
     scale_->addItem("block-output MSE", false);
-    info_ = new QLabel;
+    info_ = new ui::ElidedLabel;
     info_->setStyleSheet("color:#555");
-    info_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the page
     bar->addWidget(new QLabel("Groups of"));
     bar->addWidget(block_);
     bar->addWidget(new QLabel("y"));

@@ -69,9 +69,9 @@ ErrorPage::ErrorPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     auto* worst = new QPushButton("Largest error");
     worst->setObjectName("worstTileButton");
     worst->setToolTip("Move the tile to the weight with the largest |error|");
-    tileInfo_ = new QLabel("Double-click the |error| heatmap to pick a tile");
+    tileInfo_ = new ui::ElidedLabel;
+    tileInfo_->setText("Double-click the |error| heatmap to pick a tile");
     tileInfo_->setStyleSheet("color:#555");
-    tileInfo_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the page
     bar->addWidget(new QLabel("Tile"));
     bar->addWidget(tileSize_);
     bar->addWidget(new QLabel("first row"));

@@ -1,6 +1,7 @@
 #include "ui_util.h"
 
 #include <QLocale>
+#include <QPainter>
 #include <QShowEvent>
 
 #include <cmath>
@@ -102,6 +103,22 @@ QString relative_linear_name(const std::string& name) {
     std::string rest = name.substr(p + key.size());
     auto dot = rest.find('.');
     return dot == std::string::npos ? qstr(rest) : qstr(rest.substr(dot + 1));
+}
+
+ElidedLabel::ElidedLabel(QWidget* parent) : QLabel(parent) {
+    setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
+    setTextFormat(Qt::PlainText);
+}
+
+void ElidedLabel::paintEvent(QPaintEvent* e) {
+    const QRect r = contentsRect();
+    if (fontMetrics().horizontalAdvance(text()) <= r.width()) {
+        QLabel::paintEvent(e);
+        return;
+    }
+    QPainter p(this);
+    p.setPen(palette().color(foregroundRole()));
+    p.drawText(r, Qt::AlignLeft | Qt::AlignVCenter, fontMetrics().elidedText(text(), Qt::ElideRight, r.width()));
 }
 
 void LazyPage::requestRefresh() {

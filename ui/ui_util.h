@@ -1,6 +1,7 @@
 // Small helpers shared by the pages: number formatting, model sizes at a configuration,
 // short Linear names, and LazyPage (refresh when shown, never while hidden).
 #pragma once
+#include <QLabel>
 #include <QString>
 #include <QWidget>
 
@@ -46,6 +47,16 @@ QString relative_linear_name(const std::string& name);
 
 // A page that refreshes its data when shown: requestRefresh() refreshes now if the page
 // is visible, or the next time it is shown.
+// A one-line plain-text label that never widens its layout: text longer than the label is
+// drawn cut with "…" (text() and the tooltip keep all of it).
+class ElidedLabel : public QLabel {
+public:
+    explicit ElidedLabel(QWidget* parent = nullptr);
+
+protected:
+    void paintEvent(QPaintEvent* e) override;
+};
+
 class LazyPage : public QWidget {
     Q_OBJECT
 public:

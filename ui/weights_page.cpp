@@ -28,10 +28,9 @@ WeightsPage::WeightsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent
     source_->setObjectName("weightSourceCombo");
     source_->addItem("original weights", false);
     source_->addItem("current model (after Apply)", true);
-    info_ = new QLabel;
+    info_ = new ui::ElidedLabel;
     info_->setObjectName("weightsInfo");
     info_->setStyleSheet("color:#555");
-    info_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);  // never widens the page
     bar->addWidget(new QLabel("Show"));
     bar->addWidget(source_);
     bar->addSpacing(12);
