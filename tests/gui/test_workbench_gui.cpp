@@ -570,6 +570,33 @@ private slots:
         QVERIFY2(status.contains("cpu") && status.contains("bf16") && status.contains("MiB"), qPrintable(status));
     }
 
+    // 10b. Opening a model on the Activations view: the hidden-state plot (one short forward)
+    //      is drawn before the plots that wait for the calibration pass, and those jobs do
+    //      not start before it is done (Quick jobs first, JobRunner).
+    void firstPlotDoesNotWaitForCalibration() {
+        w_->showView("activations");
+        auto* page = w_->findChild<ActivationsPage*>();
+        QVERIFY(page);
+        QStringList order;
+        auto c1 = connect(page, &ActivationsPage::hiddenShown, this, [&] { order << "hidden"; });
+        auto c2 = connect(page, &ActivationsPage::channelsShown, this, [&] { order << "channels"; });
+        auto c3 = connect(page, &ActivationsPage::overviewShown, this, [&] { order << "overview"; });
+        bool sawHeld = false;
+        auto c4 = connect(ctx(), &AppContext::modelChanged, this, [&] {
+            // Right after the load's continuation started the pages' jobs.
+            QTimer::singleShot(0, this, [&] { sawHeld = ctx()->jobs()->heldJobs() > 0; });
+        });
+        QSignalSpy loaded(w_.get(), &MainWindow::modelChanged);
+        w_->openModel(QString::fromStdString(default_model_path()));
+        QVERIFY(loaded.wait(kLong));
+        QVERIFY(waitIdle());
+        for (auto c : {c1, c2, c3, c4}) disconnect(c);
+        QCOMPARE(order.size(), 3);
+        QCOMPARE(order.front(), QString("hidden"));
+        QVERIFY2(sawHeld, "the calibration-dependent jobs were not held behind the hidden-state job");
+        QVERIFY(page->hiddenView()->plot()->plottableCount() > 0);
+    }
+
     // 11. Closing the window cancels a running job promptly.
     void closeCancelsJobs() {
         w_->showView("perplexity");
