@@ -1,5 +1,5 @@
 // UTF-8 <-> code points, Unicode general categories, White_Space, NFC/NFD.
-// Data from unicode_categories.cpp and unicode_normalization.cpp (generated; Unicode version
+// Data from the generated unicode_categories/decompositions/compositions.cpp (Unicode version
 // in unicode_tables::kUnicodeVersion).
 #pragma once
 #include <cstdint>

@@ -1,5 +1,5 @@
-// Generated Unicode data tables, defined in unicode_categories.cpp and
-// unicode_normalization.cpp (made by tools/goldens/gen_unicode_tables.py from Python's
+// Generated Unicode data tables, defined in unicode_categories.cpp, unicode_decompositions.cpp
+// and unicode_compositions.cpp (made by tools/goldens/gen_unicode_tables.py from Python's
 // unicodedata).
 #pragma once
 #include <cstddef>

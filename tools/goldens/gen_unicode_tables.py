@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Generates the Unicode tables of engine/tokenizers from Python's `unicodedata`:
-unicode_categories.cpp (general categories) and unicode_normalization.cpp (NFD/NFC data),
-both declared in unicode_tables.h.
+unicode_categories.cpp (general categories), unicode_decompositions.cpp (canonical
+decompositions, NFD) and unicode_compositions.cpp (combining classes for canonical ordering, and
+primary composites for NFC), all declared in unicode_tables.h.
 
     /work/pyenv/venv/bin/python tools/goldens/gen_unicode_tables.py
 
@@ -19,7 +20,8 @@ import unicodedata
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_CATEGORIES = os.path.join(ROOT, "engine/tokenizers/unicode_categories.cpp")
-OUT_NORMALIZATION = os.path.join(ROOT, "engine/tokenizers/unicode_normalization.cpp")
+OUT_DECOMPOSITIONS = os.path.join(ROOT, "engine/tokenizers/unicode_decompositions.cpp")
+OUT_COMPOSITIONS = os.path.join(ROOT, "engine/tokenizers/unicode_compositions.cpp")
 
 # Must match enum class GeneralCategory in engine/tokenizers/unicode.h.
 CATS = ["Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe",
@@ -105,15 +107,17 @@ def main():
         ('const char* const kUnicodeVersion = "%s";' % unicodedata.unidata_version, None, 0),
         ("const CategoryRun kCategoryRuns[]", ["{0x%X,%d}," % r for r in runs], 8),
     ])
-    write(OUT_NORMALIZATION, "Canonical combining classes, decompositions and compositions (NFD/NFC)", [
-        ("const CccRun kCccRuns[]", ["{0x%X,0x%X,%d}," % tuple(r) for r in ccc_runs], 6),
+    write(OUT_DECOMPOSITIONS, "Full canonical decompositions (NFD) of non-Hangul code points", [
         ("const Decomposition kDecompositions[]", ["{0x%X,%d,%d}," % r for r in decomp], 6),
         ("const char32_t kDecompositionPool[]", ["0x%X," % x for x in pool], 12),
+    ])
+    write(OUT_COMPOSITIONS, "Canonical combining classes (canonical ordering) and primary composites (NFC)", [
+        ("const CccRun kCccRuns[]", ["{0x%X,0x%X,%d}," % tuple(r) for r in ccc_runs], 6),
         ("const Composition kCompositions[]", ["{0x%X,0x%X,0x%X}," % r for r in compose], 5),
     ])
     print("wrote %s: %d category runs" % (OUT_CATEGORIES, len(runs)))
-    print("wrote %s: %d ccc runs, %d decompositions (%d code points), %d compositions"
-          % (OUT_NORMALIZATION, len(ccc_runs), len(decomp), len(pool), len(compose)))
+    print("wrote %s: %d decompositions (%d code points)" % (OUT_DECOMPOSITIONS, len(decomp), len(pool)))
+    print("wrote %s: %d ccc runs, %d compositions" % (OUT_COMPOSITIONS, len(ccc_runs), len(compose)))
 
 if __name__ == "__main__":
     main()
