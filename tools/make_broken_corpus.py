@@ -252,7 +252,7 @@ def build_cases() -> None:
          "{dir}/model.safetensors: 32 trailing bytes after the last tensor are not described by the header")
     case("weights_is_directory", "model.safetensors is a folder",
          {"config.json": cfg, "model.safetensors/placeholder.txt": b"model.safetensors is a folder in this case\n"},
-         "{dir}/model.safetensors: is a directory, expected a file")
+         "{dir}/model.safetensors: is a folder, expected a regular file")
 
     # --- tensors against the config ------------------------------------------------
     case("missing_tensor", "up_proj is absent",
@@ -321,6 +321,60 @@ def build_cases() -> None:
     case("bad_eos_token_id", "eos_token_id is a list of strings (was an internal error)",
          {"config.json": config_json(eos_token_id=["</s>"]), "model.safetensors": good},
          "{dir}/config.json: key 'eos_token_id' must be a token id or a list of token ids, found [\"</s>\"]")
+    # values a model cannot run with (issue #15: NaN perplexities, bad_alloc, rope on odd dims)
+    case("config_layers_1e9", "num_hidden_layers is 1,000,000,000 (was std::bad_alloc after allocating GBs)",
+         {"config.json": config_json(num_hidden_layers=1_000_000_000), "model.safetensors": good},
+         "{dir}/config.json: key 'num_hidden_layers' is 1000000000, more than the 4096")
+    case("config_layers_float", "num_hidden_layers is the float 1e9",
+         {"config.json": config_json(num_hidden_layers=1e9), "model.safetensors": good},
+         "{dir}/config.json: key 'num_hidden_layers' must be a positive integer, found 1000000000.0")
+    case("config_layers_beyond_tensors", "num_hidden_layers is 3; the weights hold 1 layer",
+         {"config.json": config_json(num_hidden_layers=3), "model.safetensors": good},
+         "{dir}/config.json: num_hidden_layers is 3, but the checkpoint's tensors cover 1 layer (layers.0 to layers.0)")
+    case("config_vocab_huge", "vocab_size is 2^40",
+         {"config.json": config_json(vocab_size=2**40), "model.safetensors": good},
+         "{dir}/config.json: key 'vocab_size' is 1099511627776, more than the 16777216")
+    odd = 3  # head_dim 3 with tensors that match it: only rope can object
+    rng = random.Random(11)
+    def rnd(name, shape):
+        return T(name, shape, f32([rng.gauss(0, 0.1) for _ in range(math.prod(shape))]))
+    odd_ts = ts
+    for nm, shape in ((L + "self_attn.q_proj.weight", [HEADS * odd, HIDDEN]),
+                      (L + "self_attn.k_proj.weight", [KV_HEADS * odd, HIDDEN]),
+                      (L + "self_attn.v_proj.weight", [KV_HEADS * odd, HIDDEN]),
+                      (L + "self_attn.o_proj.weight", [HIDDEN, HEADS * odd])):
+        odd_ts = replace(odd_ts, nm, rnd(nm, shape))
+    case("config_odd_head_dim", "head_dim is 3 (tensors match it); rotary embeddings need pairs (was a torch error)",
+         {"config.json": config_json(head_dim=odd), "model.safetensors": safetensors(odd_ts)},
+         "{dir}/config.json: head_dim 3 is odd; rotary position embeddings rotate pairs of channels")
+    case("config_negative_rms_norm_eps", "rms_norm_eps is -1e-5 (was a NaN perplexity with exit 0)",
+         {"config.json": config_json(rms_norm_eps=-1e-5), "model.safetensors": good},
+         "{dir}/config.json: key 'rms_norm_eps' must be a positive number, found -1e-05")
+    case("config_zero_rms_norm_eps", "rms_norm_eps is 0",
+         {"config.json": config_json(rms_norm_eps=0), "model.safetensors": good},
+         "{dir}/config.json: key 'rms_norm_eps' must be a positive number, found 0")
+    case("config_zero_rope_theta", "rope_theta is 0",
+         {"config.json": config_json(rope_theta=0.0), "model.safetensors": good},
+         "{dir}/config.json: key 'rope_theta' must be a positive number, found 0")
+    case("config_negative_rope_theta", "rope_theta is -10000",
+         {"config.json": config_json(rope_theta=-10000.0), "model.safetensors": good},
+         "{dir}/config.json: key 'rope_theta' must be a positive number, found -10000")
+    case("config_rope_factor_zero", "rope_scaling linear with factor 0",
+         {"config.json": config_json(rope_scaling={"type": "linear", "factor": 0.0}), "model.safetensors": good},
+         "{dir}/config.json: rope_scaling 'factor' must be a positive number, found 0")
+    case("config_llama3_equal_freq_factors", "llama3 rope_scaling with low_freq_factor == high_freq_factor (0/0)",
+         {"config.json": config_json(rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 2.0,
+                                                   "high_freq_factor": 2.0, "original_max_position_embeddings": 64}),
+          "model.safetensors": good},
+         "{dir}/config.json: rope_scaling needs 0 < low_freq_factor < high_freq_factor, found 2 and 2")
+    case("config_negative_sliding_window", "a mistral config with sliding_window -4",
+         {"config.json": config_json(model_type="mistral", architectures=["MistralForCausalLM"], sliding_window=-4),
+          "model.safetensors": good},
+         "{dir}/config.json: key 'sliding_window' must be a positive integer or null, found -4")
+    deep = b'{"model_type": "llama", "x": ' + b"[" * 100000 + b"]" * 100000 + b"}\n"
+    case("config_deeply_nested", "a config.json nested 100,000 levels deep (recursion bait)",
+         {"config.json": deep, "model.safetensors": good},
+         "{dir}/config.json: JSON nested more than 128 levels deep")
     opt_cfg = {"architectures": ["OPTForCausalLM"], "model_type": "opt", "hidden_size": 8, "num_hidden_layers": 1,
                "num_attention_heads": 2, "vocab_size": 16, "max_position_embeddings": 64,
                "do_layer_norm_before": True, "word_embed_proj_dim": 8, "torch_dtype": "float32"}

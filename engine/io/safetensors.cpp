@@ -188,6 +188,7 @@ at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::Sca
         std::memcpy(dst + done, ptr + done, n);
         file_.drop(off + done, n);
     }
+    file_.check_intact();  // a truncated file reads as zeros (io/map_guard.h): say so now
     if (as && *as != st) out = out.to(*as);
     return out;
 }

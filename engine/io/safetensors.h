@@ -47,6 +47,7 @@ public:
     // mapped pages, so loading a whole checkpoint costs about one copy of it in RAM.
     at::Tensor load(const std::string& name, std::optional<c10::ScalarType> as = std::nullopt) const;
     uint64_t file_size() const { return file_.size(); }
+    void check_intact() const { file_.check_intact(); }
 
 private:
     MappedFile file_;

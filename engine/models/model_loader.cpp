@@ -114,6 +114,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
     Checkpoint ck(dir);
     auto m = std::make_unique<CausalLM>();
     m->config = parse_model_config(ck.config(), ck.config_path());
+    check_layers_present(m->config, ck.config_path(), ck.tensor_names());  // before allocating
     m->source_dir = dir;
     const ModelConfig& c = m->config;
 
@@ -258,6 +259,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         m->lm_head = mk_linear("lm_head", Hd, c.vocab_size);
     }
     m->set_observer({});
+    ck.check_intact();  // a weight file truncated or rewritten while it was read (io/map_guard.h)
     progress(1.0, "loaded");
     return m;
 }
