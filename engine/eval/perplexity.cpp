@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 
 namespace qs {
 
@@ -25,9 +26,19 @@ at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const P
 
 }  // namespace
 
+void check_ppl_options(const PplOptions& o) {
+    if (o.seqlen != 0 && o.seqlen < 2)
+        throw Error("seqlen (--seqlen) must be at least 2 (0 = the model default), found " + std::to_string(o.seqlen));
+    if (o.nsamples != -1 && o.nsamples < 1)
+        throw Error("nsamples (--nsamples) must be a positive integer or all, found " + std::to_string(o.nsamples));
+    if (o.batch < 1 || o.batch > 4096)
+        throw Error("batch (--batch) must be in 1..4096, found " + std::to_string(o.batch));
+}
+
 PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts,
                               const Progress& progress, const std::function<void(int64_t, double)>& on_window) {
     c10::InferenceMode guard;
+    check_ppl_options(opts);
     if (ids_in.dim() != 1) throw Error("perplexity expects a 1-D sequence of token ids");
     PplResult r;
     r.seqlen = opts.seqlen > 0 ? opts.seqlen : model.config.default_seqlen();
@@ -61,8 +72,15 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
                              .mean(1)
                              .to(at::kDouble)
                              .cpu();
+        MappedFile::check_all_intact();  // weights read through a map (io/map_guard.h)
         for (int64_t b = 0; b < nb; ++b) {
             double v = nll[b].item<double>();
+            if (!std::isfinite(v))
+                throw Error("perplexity: window " + std::to_string(start + b + 1) + " of " + std::to_string(r.nsamples) +
+                            " (tokens " + std::to_string((start + b) * r.seqlen) + ".." +
+                            std::to_string((start + b + 1) * r.seqlen - 1) + ") has a non-finite loss (" +
+                            (std::isnan(v) ? "NaN" : "Inf") +
+                            "): the model computes NaN/Inf logits with this configuration; no perplexity reported");
             r.window_nll.push_back(v);
             if (on_window) on_window(start + b, v);
         }
