@@ -107,6 +107,7 @@ const CalibStats& QuantSession::current_stats(const MethodConfig& cfg, const Pro
 ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
+    cfg.validate_for_model(model_->config.max_position_embeddings);  // ranges; calibration fits the context
     reset();
     if (!cfg.methods.empty())
         for (const Linear* l : model_->linears())
