@@ -1,7 +1,6 @@
 #include "perplexity_page.h"
 
 #include <QCheckBox>
-#include <QFile>
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -19,6 +18,7 @@
 #include <cmath>
 
 #include "app_context.h"
+#include "io/safe_output.h"
 #include "line_plot.h"
 #include "sweep_dialog.h"
 
@@ -367,14 +367,13 @@ QString PerplexityPage::csv() const {
 }
 
 bool PerplexityPage::exportCsv(const QString& path, QString* error) const {
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
-        if (error) *error = path + ": " + f.errorString();
-        return false;
-    }
     const QByteArray bytes = csv().toUtf8();
-    if (f.write(bytes) != bytes.size()) {
-        if (error) *error = path + ": " + f.errorString();
+    std::vector<std::string> protect;
+    if (const auto* s = ctx_->summary()) protect.push_back(s->source_dir);
+    try {  // atomic (temporary + rename), never into the model folder (io/safe_output.h)
+        qs::write_file_atomic(path.toStdString(), bytes.toStdString(), protect);
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
         return false;
     }
     return true;

@@ -1,17 +1,11 @@
 #include "export/workspace.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/file_checks.h"
+#include "io/safe_output.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -245,7 +239,7 @@ Workspace workspace_from_json(const json& j, const std::string& label, const std
     return ws;
 }
 
-void save_workspace(const Workspace& ws_in, const std::string& path) {
+std::vector<std::string> save_workspace(const Workspace& ws_in, const std::string& path) {
     Workspace ws = ws_in;
     if (ws.model.empty() && !ws.model_path.empty() && fs::exists(fs::path(ws.model_path) / "config.json")) {
         try {
@@ -255,44 +249,14 @@ void save_workspace(const Workspace& ws_in, const std::string& path) {
         }
     }
     const std::string text = workspace_to_json(ws, path).dump(2) + "\n";
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw Error(path + ": cannot write the workspace (" + std::strerror(errno) + ")");
-    size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw Error(path + ": write failed (" + why + ")");
-        }
-        off += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(path + ": write failed (" + why + ")");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(path + ": cannot replace the workspace file (" + why + ")");
-    }
+    // Atomic, never into the model folder or its tokenizer folder (io/safe_output.h).
+    return write_file_atomic(path, text, {ws.model_path, ws.tokenizer_path});
 }
 
 Workspace load_workspace(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the workspace");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json j;
-    try {
-        j = json::parse(ss.str());
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
+    // A regular file of at most 64 MiB (a folder, a FIFO or a huge sparse file is refused
+    // before anything is read), JSON nested at most 128 levels.
+    const json j = read_json_file_capped(path, kMaxWorkspaceBytes, "a workspace");
     return workspace_from_json(j, path, path);
 }
 
