@@ -371,7 +371,8 @@ bool PerplexityPage::exportCsv(const QString& path, QString* error) const {
     std::vector<std::string> protect;
     if (const auto* s = ctx_->summary()) protect.push_back(s->source_dir);
     try {  // atomic (temporary + rename), never into the model folder (io/safe_output.h)
-        qs::write_file_atomic(path.toStdString(), bytes.toStdString(), protect);
+        for (const auto& note : qs::write_file_atomic(path.toStdString(), bytes.toStdString(), protect))
+            emit ctx_->statusMessage(QString::fromStdString(note));  // a killed export's temporary removed
     } catch (const std::exception& e) {
         if (error) *error = QString::fromStdString(e.what());
         return false;
