@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Hostile inputs and interrupted work through quantscope-cli (issue #15). Every case runs with
-# a 3 GB address-space limit (ulimit -v: memory stays bounded, an unbounded allocation ends in
+# an address-space limit (ulimit -v; tests/cli/lib/vmem_limit.sh: the CLI's libraries + 2.5 GB,
+# ~3 GB with Debian's libtorch: memory stays bounded, an unbounded allocation ends in
 # bad_alloc = exit 3 = a failure here) and a 90 s timeout (a hang = exit 124 = a failure), and
 # must exit with the exact code given, naming the file or option and the problem on stderr.
 # The source model's checksums are compared before and after the whole run, and no temporary
@@ -15,6 +16,9 @@ ROOT=$3
 MODEL="$ROOT/resources/models/TinyStories-656K"
 LIMIT=${HOSTILE_TIMEOUT:-90}  # seconds before a case counts as hung
 [ -x "$CLI" ] || { echo "FAIL: $CLI is not executable"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/vmem_limit.sh"
+VMEM=$(vmem_limit "$CLI")
+echo "address-space limit: $VMEM KiB"
 command -v zstd >/dev/null || { echo "FAIL: the zstd program is needed (packaging/setup-debian.sh installs it)"; exit 1; }
 tmp=$(mktemp -d)
 chmod 755 "$tmp"  # the unreadable-folder case runs the CLI as another user
@@ -28,7 +32,7 @@ fail() {
     echo "  stderr: $(tail -c 1200 "$tmp/err")"
 }
 run() {  # run ARGS...: the CLI under the memory limit and a timeout; sets rc
-    (ulimit -v 3000000 && exec timeout "$LIMIT" "$CLI" "$@") >"$tmp/out" 2>"$tmp/err"
+    (ulimit -v "$VMEM" && exec timeout "$LIMIT" "$CLI" "$@") >"$tmp/out" 2>"$tmp/err"
     rc=$?
 }
 expect() {  # expect NAME CODE TEXT ARGS...: exit CODE and TEXT on stderr (and nothing on stdout for errors)
@@ -118,7 +122,7 @@ cp -r "$MODEL" "$tmp/locked"
 chmod 000 "$tmp/locked"
 if [ "$(id -u)" -eq 0 ]; then
     if command -v setpriv >/dev/null; then
-        (ulimit -v 3000000 && exec timeout 90 setpriv --reuid=65534 --regid=65534 --clear-groups "$CLI" check --model "$tmp/locked") \
+        (ulimit -v "$VMEM" && exec timeout 90 setpriv --reuid=65534 --regid=65534 --clear-groups "$CLI" check --model "$tmp/locked") \
             >"$tmp/out" 2>"$tmp/err"
         rc=$?
         if [ $rc -eq 2 ] && grep -qF "locked: permission denied" "$tmp/err"; then ok "unreadable model folder (as nobody)"
@@ -179,7 +183,7 @@ grep -qi "nan" "$tmp/out" && fail "stdout shows a NaN: $(cat "$tmp/out")"
 
 # ---------------------------------------------------------------- interrupted work
 out="$tmp/exp"
-(ulimit -v 3000000 && ulimit -f 512 && exec "$CLI" quantize --model "$SRC" --method rtn --out "$out") >"$tmp/out" 2>"$tmp/err"
+(ulimit -v "$VMEM" && ulimit -f 512 && exec "$CLI" quantize --model "$SRC" --method rtn --out "$out") >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -eq 2 ] && grep -qF "file too large for the file system or the file-size limit (ulimit -f)" "$tmp/err" && [ ! -e "$out" ]; then
     ok "file-size limit during export (was SIGXFSZ, exit 153, OUT.tmp-PID left)"
@@ -187,7 +191,7 @@ else
     fail "file-size limit during export: exit $rc"
 fi
 # SIGTERM while the quantization runs (mid-write signals: tests/engine/test_hostile_signals.cpp)
-(ulimit -v 3000000 && exec "$CLI" quantize --model "$SRC" --method awq-scale --out "$tmp/term") >"$tmp/out" 2>"$tmp/err" &
+(ulimit -v "$VMEM" && exec "$CLI" quantize --model "$SRC" --method awq-scale --out "$tmp/term") >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 for i in $(seq 600); do grep -q "calibration block" "$tmp/err" 2>/dev/null && break; sleep 0.05; done
 kill -TERM $pid
