@@ -93,6 +93,13 @@ struct Reader {
     }
 };
 
+// fs::exists without exceptions: a symlink loop, an unreadable parent or an over-long path
+// (what a hostile workspace may hold) counts as "not there".
+bool exists_quietly(const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(p, ec) && !ec;
+}
+
 std::string relative_to_file(const std::string& target, const std::string& file) {
     if (file.empty() || target.empty()) return "";
     std::error_code ec;
@@ -165,9 +172,10 @@ Workspace workspace_from_json(const json& j, const std::string& label, const std
     const std::string rel = r.str(m, "path_relative", "model.", "");
     // A workspace moved together with its model: the stored absolute path is gone, the
     // relative one resolves next to the file.
-    if (!rel.empty() && !file.empty() && !fs::exists(ws.model_path)) {
-        fs::path cand = (fs::absolute(fs::path(file)).parent_path() / rel).lexically_normal();
-        if (fs::exists(cand / "config.json")) ws.model_path = cand.string();
+    if (!rel.empty() && !file.empty() && !exists_quietly(ws.model_path)) {
+        std::error_code ec;
+        fs::path cand = (fs::absolute(fs::path(file), ec).parent_path() / rel).lexically_normal();
+        if (!ec && exists_quietly(cand / "config.json")) ws.model_path = cand.string();
     }
     ws.tokenizer_path = r.str(m, "tokenizer", "model.", "");
     ws.device = r.str(m, "device", "model.", "cpu");
@@ -241,7 +249,7 @@ Workspace workspace_from_json(const json& j, const std::string& label, const std
 
 std::vector<std::string> save_workspace(const Workspace& ws_in, const std::string& path) {
     Workspace ws = ws_in;
-    if (ws.model.empty() && !ws.model_path.empty() && fs::exists(fs::path(ws.model_path) / "config.json")) {
+    if (ws.model.empty() && !ws.model_path.empty() && exists_quietly(fs::path(ws.model_path) / "config.json")) {
         try {
             ws.model = read_model_fingerprint(ws.model_path);
         } catch (const Error&) {
@@ -262,7 +270,7 @@ Workspace load_workspace(const std::string& path) {
 
 ModelLocation check_model_location(const Workspace& ws) {
     ModelLocation loc;
-    if (!fs::exists(ws.model_path)) {
+    if (!exists_quietly(ws.model_path)) {
         loc.status = ModelLocationStatus::Missing;
         loc.message = "The model folder " + ws.model_path + " of this workspace was not found (moved or deleted)." +
                       (ws.model.empty() ? std::string() : " It held " + ws.model.describe() + ".") +

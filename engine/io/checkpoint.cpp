@@ -17,7 +17,7 @@ json read_json_file(const std::string& path) {
 Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
     check_readable_folder(dir, "a Hugging Face model folder");  // also symlink loops, permissions
     const fs::path d(dir);
-    if (!path_exists((d / "config.json").string())) {
+    if (!path_exists(d / "config.json")) {
         bool empty = fs::directory_iterator(d) == fs::directory_iterator();
         throw Error((d / "config.json").string() + ": missing" +
                     (empty ? " (the folder is empty)" : "") +
@@ -25,11 +25,11 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
     }
     config_ = read_json_file((d / "config.json").string());
     if (!config_.is_object()) throw Error((d / "config.json").string() + ": expected a JSON object");
-    if (path_exists((d / "generation_config.json").string())) generation_config_ = read_json_file((d / "generation_config.json").string());
+    if (path_exists(d / "generation_config.json")) generation_config_ = read_json_file((d / "generation_config.json").string());
 
     const fs::path index = d / "model.safetensors.index.json";
     const fs::path single = d / "model.safetensors";
-    if (path_exists(index.string())) {
+    if (path_exists(index)) {
         json idx = read_json_file(index.string());
         if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
             throw Error(index.string() + ": missing object 'weight_map'");
@@ -42,7 +42,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                             "', which is not a file in this folder");
             if (!file_idx.count(fname)) {
                 fs::path p = d / fname;
-                if (!path_exists(p.string()))
+                if (!path_exists(p))
                     throw Error(index.string() + ": shard '" + fname + "' (holding '" + it.key() + "') is missing");
                 file_idx[fname] = files_.size();
                 files_.push_back(std::make_unique<SafetensorsFile>(p.string()));
@@ -58,10 +58,10 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                 if (!where_.count(t.name))
                     throw Error(files_[fi]->path() + ": tensor '" + t.name + "' is not listed in " +
                                 index.filename().string());
-    } else if (path_exists(single.string())) {
+    } else if (path_exists(single)) {
         files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
         for (const auto& t : files_[0]->header().tensors) where_[t.name] = 0;
-    } else if (path_exists((d / "pytorch_model.bin").string()) || path_exists((d / "pytorch_model.bin.index.json").string())) {
+    } else if (path_exists(d / "pytorch_model.bin") || path_exists(d / "pytorch_model.bin.index.json")) {
         throw Error(dir + ": only pytorch_model.bin found. QuantScope reads safetensors only (a .bin is a Python "
                           "pickle, which can run code when loaded). Convert it once with: python3 -c \"from "
                           "transformers import AutoModelForCausalLM as M; M.from_pretrained('" +

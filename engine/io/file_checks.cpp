@@ -167,12 +167,12 @@ void check_readable_folder(const std::string& dir, const std::string& what) {
     ::closedir(d);
 }
 
-bool path_exists(const std::string& path) {
+bool path_exists(const std::filesystem::path& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) == 0) return true;
     const int err = errno;
     if (err == ENOENT || err == ENOTDIR) return false;
-    throw_errno(path, err, "look at it");
+    throw_errno(path.string(), err, "look at it");
 }
 
 }  // namespace qs

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace qs {
@@ -49,6 +50,6 @@ void check_readable_folder(const std::string& dir, const std::string& what);
 
 // True if `path` exists (any kind, symlinks followed); throws qs::Error naming it for a
 // symbolic link loop or a permission problem instead of std::filesystem_error.
-bool path_exists(const std::string& path);
+bool path_exists(const std::filesystem::path& path);
 
 }  // namespace qs

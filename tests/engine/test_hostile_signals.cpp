@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -79,12 +80,20 @@ TEST(HostileSigbus, InPlaceRewriteIsReported) {
     TempDir tmp;
     const std::string path = tmp / "w.bin";
     write_file(path, std::string(8192, 'a'));
+    struct stat mapped {};
+    ASSERT_EQ(::stat(path.c_str(), &mapped), 0);
     MappedFile f(path);
-    ::usleep(20000);  // a later modification time
-    {
+    // another program rewrites two bytes in place (same size); repeat until the file system's
+    // clock shows a new modification time
+    for (int i = 0; i < 300; ++i) {
+        ::usleep(10000);
         std::fstream out(path, std::ios::in | std::ios::out | std::ios::binary);
         out.seekp(100);
         out.write("zz", 2);
+        out.close();
+        struct stat now {};
+        ASSERT_EQ(::stat(path.c_str(), &now), 0);
+        if (now.st_mtim.tv_sec != mapped.st_mtim.tv_sec || now.st_mtim.tv_nsec != mapped.st_mtim.tv_nsec) break;
     }
     QS_EXPECT_ERROR_CONTAINS(f.check_intact(), "w.bin: the file changed while it was read");
 }

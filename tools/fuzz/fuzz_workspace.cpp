@@ -14,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     qs::Workspace ws;
     bool read = false;
     qs::fuzz::expect_only_qs_errors("fuzz_workspace", [&] {
-        ws = qs::workspace_from_json(qs::parse_json_text(text, "fuzz.qscope"), "fuzz.qscope");
+        // with a file name, so that "path_relative" is resolved against the file system too
+        ws = qs::workspace_from_json(qs::parse_json_text(text, "fuzz.qscope"), "fuzz.qscope", "/tmp/fuzz/fuzz.qscope");
+        (void)qs::check_model_location(ws);
         read = true;
     });
     if (!read) return 0;
