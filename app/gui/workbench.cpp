@@ -57,6 +57,10 @@ std::vector<std::string> norm_group(const CausalLM& m, const std::string& name, 
     return {};
 }
 
+// Calibration blocks per progressive snapshot of the original statistics: about 8 snapshots
+// (at least 4 blocks each: one batch of the calibration pass).
+int64_t stats_chunk(const MethodConfig& c) { return std::max<int64_t>(4, c.calib_samples / 8); }
+
 ChannelData channel_data(const CalibStats& st, const std::string& linear) {
     const ChannelStats& c = st.at(linear);
     ChannelData d;
@@ -103,16 +107,16 @@ MethodConfig Workbench::applied() const {
 }
 
 ChannelData Workbench::channel_stats(const std::string& linear, bool current, const MethodConfig& calib,
-                                     const Progress& progress, const std::function<void(const ChannelData&)>& on_partial) {
+                                     const Progress& progress,
+                                     const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial) {
     c10::InferenceMode guard;
     if (current) {
         std::lock_guard<std::mutex> lock(mutex_);
         return channel_data(session_->current_stats(calib, progress), linear);
     }
     std::function<void(const CalibStats&)> partial;
-    if (on_partial) partial = [&](const CalibStats& st) { on_partial(channel_data(st, linear)); };
-    const int64_t chunk = std::max<int64_t>(4, calib.calib_samples / 16);
-    return channel_data(*session_->original_stats(calib, progress, partial, chunk), linear);
+    if (on_partial) partial = [&](const CalibStats& st) { on_partial(channel_data(st, linear), overview_rows(st)); };
+    return channel_data(*session_->original_stats(calib, progress, partial, stats_chunk(calib)), linear);
 }
 
 std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodConfig& calib, const Progress& progress) {
@@ -124,13 +128,17 @@ std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodCo
         lock.lock();
         st = &session_->current_stats(calib, progress);
     } else {
-        orig = session_->original_stats(calib, progress, {}, std::max<int64_t>(4, calib.calib_samples / 16));
+        orig = session_->original_stats(calib, progress, {}, stats_chunk(calib));
         st = orig.get();
     }
+    return overview_rows(*st);
+}
+
+std::vector<LayerStatRow> Workbench::overview_rows(const CalibStats& st) const {
     std::vector<LayerStatRow> rows;
     for (const auto& l : summary_.linears) {
-        auto it = st->per_linear.find(l.name);
-        if (it == st->per_linear.end()) continue;
+        auto it = st.per_linear.find(l.name);
+        if (it == st.per_linear.end()) continue;
         LayerStatRow r;
         r.name = l.name;
         r.block = l.block;
@@ -151,8 +159,8 @@ std::pair<int64_t, std::string> Workbench::default_calibration_samples() const {
     const double rate = cpu ? 3e10 : 2e13, seconds = 60.0, tokens_per_block = 512.0;
     const double blocks = seconds * rate / (2.0 * std::max(1.0, params) * tokens_per_block);
     int64_t n = 128;
-    for (int64_t c : {128, 64, 32, 16, 8, 4})
-        if (blocks >= c || c == 4) {
+    for (int64_t c : {128, 64, 32, 16, 8, 4, 2})
+        if (blocks >= c || c == 2) {
             n = c;
             break;
         }
@@ -195,7 +203,7 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     std::shared_ptr<const CalibStats> st;
     const ChannelStats* stats = nullptr;
     if (tokenizer_) {
-        st = session_->original_stats(cfg, progress, {}, std::max<int64_t>(4, cfg.calib_samples / 16));
+        st = session_->original_stats(cfg, progress, {}, stats_chunk(cfg));
         stats = &st->at(linear);
     }
     LayerPreview p = preview_linear(l.weight, group, smoothable, stats, cfg);

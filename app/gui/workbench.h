@@ -22,6 +22,7 @@
 
 namespace qs {
 struct PplResult;
+struct CalibStats;
 class CausalLM;
 class Tokenizer;
 class QuantSession;
@@ -104,7 +105,8 @@ public:
     // blocks while the pass runs, so plots can refine progressively).
     ChannelData channel_stats(const std::string& linear, bool current, const qs::MethodConfig& calib,
                               const qs::Progress& progress = {},
-                              const std::function<void(const ChannelData&)>& on_partial = {});
+                              const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>&
+                                  on_partial = {});
     std::vector<LayerStatRow> layer_overview(bool current, const qs::MethodConfig& calib,
                                              const qs::Progress& progress = {});
     // The calibration size to offer by default for this model on its device (fewer blocks for big
@@ -145,6 +147,7 @@ private:
     Workbench() = default;
     const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
     void sync_applied();
+    std::vector<LayerStatRow> overview_rows(const qs::CalibStats& st) const;
     PplData ppl_data(const qs::PplResult& r) const;
 
     std::shared_ptr<qs::CausalLM> model_;

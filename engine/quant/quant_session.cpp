@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -211,6 +212,29 @@ std::shared_ptr<const CalibStats> QuantSession::original_stats(const MethodConfi
         return it != orig_stats_.end() && orig_complete_[k] ? it->second : nullptr;
     };
     if (auto s = complete()) return s;
+    // Subscribe to the snapshots of the pass, whichever caller runs it (a preview may have
+    // started it before the Activations page asked): every caller sees the progress.
+    uint64_t sub = 0;
+    if (on_partial) {
+        std::shared_ptr<const CalibStats> latest;
+        {
+            std::lock_guard<std::mutex> lock(calib_mutex_);
+            sub = ++next_subscriber_;
+            subscribers_[sub] = {k, on_partial};
+            auto it = orig_stats_.find(k);
+            if (it != orig_stats_.end()) latest = it->second;
+        }
+        if (latest) on_partial(*latest);
+    }
+    struct Unsubscribe {
+        QuantSession* s;
+        uint64_t id;
+        ~Unsubscribe() {
+            if (!id) return;
+            std::lock_guard<std::mutex> lock(s->calib_mutex_);
+            s->subscribers_.erase(id);
+        }
+    } unsubscribe{this, sub};
     std::lock_guard<std::mutex> compute(orig_compute_mutex_);
     if (auto s = complete()) return s;
     std::string desc;
@@ -222,11 +246,14 @@ std::shared_ptr<const CalibStats> QuantSession::original_stats(const MethodConfi
     o.chunk = chunk;
     o.on_partial = [&](const CalibStats& partial) {
         auto p = std::make_shared<const CalibStats>(partial);
+        std::vector<std::function<void(const CalibStats&)>> fns;
         {
             std::lock_guard<std::mutex> lock(calib_mutex_);
             orig_stats_[k] = p;
+            for (const auto& [id, s] : subscribers_)
+                if (s.first == k) fns.push_back(s.second);
         }
-        if (on_partial) on_partial(*p);
+        for (const auto& f : fns) f(*p);
     };
     auto s = std::make_shared<const CalibStats>(
         collect_calibration_stats(*view, blocks, desc, progress.sub(0.1, 1.0), 4, 64, o));
@@ -450,13 +477,26 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
     ApplyReport rep;
     rep.config = cfg;
     rep.mode = mode_name();
+    const std::string key = cfg.to_json().dump();
+    ApplyReport recorded;  // the report of the search (stored in the history)
     try {
         reset();
-        auto e = std::make_shared<Experiment>();
-        e->cfg = cfg;
-        apply_search(*e, rep, progress);
-        if (block_sequential_) install_block_loader(e, Stage::Final);
-        experiment_ = e;
+        auto known = std::find_if(history_.begin(), history_.end(), [&](const auto& h) { return h.first == key; });
+        if (known != history_.end()) {
+            // Applied before: rebuild from the recorded results (same weights, no search).
+            std::shared_ptr<const Experiment> e = known->second.first;
+            rep = known->second.second;
+            recorded = rep;
+            materialize(*e, progress);
+            experiment_ = e;
+            rep.steps.push_back("rebuilt from the recorded results of an earlier apply (no new search)");
+        } else {
+            auto e = std::make_shared<Experiment>();
+            e->cfg = cfg;
+            apply_search(*e, rep, progress);
+            if (block_sequential_) install_block_loader(e, Stage::Final);
+            experiment_ = e;
+        }
     } catch (...) {
         // Put the previous experiment back from its recorded results (no search): a cancelled or
         // failed apply never changes what the model carries.
@@ -490,6 +530,11 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
                         (1024.0 * 1024.0);
     rep.packed_size_mib = (packed + (total - qw) * 2) / (1024.0 * 1024.0);
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (recorded.config.methods.empty() && recorded.steps.empty()) recorded = rep;
+    history_.erase(std::remove_if(history_.begin(), history_.end(), [&](const auto& h) { return h.first == key; }),
+                   history_.end());
+    history_.push_back({key, {experiment_, recorded}});
+    if (history_.size() > kHistory) history_.erase(history_.begin());
     return rep;
 }
 
@@ -503,6 +548,16 @@ PplResult QuantSession::perplexity(const at::Tensor& ids, const PplOptions& opts
 EvalReport QuantSession::evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
                                   const Progress& progress, const std::function<void(int64_t, double)>& on_window) {
     EvalReport r;
+    const bool original = cfg.methods.empty() && cfg.act.bits == 0;
+    if (original && experiment_) {
+        // The original model while another configuration is applied (a baseline): evaluated on
+        // a view of the originals, block by block, so the configuration the model carries stays.
+        std::unique_ptr<CausalLM> view = original_model();
+        r.ppl = evaluate_perplexity_blockwise(*view, ids, opts, progress, on_window);
+        r.config = cfg;
+        r.mode = mode_name() + " (original weights from the checkpoint)";
+        return r;
+    }
     const bool need_apply = !carries(cfg);
     if (need_apply) r.apply = apply(cfg, progress.sub(0, 0.5));
     r.ppl = perplexity(ids, opts, need_apply ? progress.sub(0.5, 1.0) : progress, on_window);

@@ -83,6 +83,8 @@ public:
     // THE evaluation entry point (GUI perplexity page, sweep dialog, CLI ppl and sweep): applies
     // `cfg` unless the model carries it already, then perplexity over `ids` with per-window
     // callbacks, progress and cancel. A cancel during the perplexity keeps the configuration.
+    // The original configuration while another one is applied (a baseline) is evaluated on the
+    // originals block by block, without changing what the model carries.
     EvalReport evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
                         const Progress& progress = {},
                         const std::function<void(int64_t, double)>& on_window = {});
@@ -133,6 +135,11 @@ private:
     std::shared_ptr<const Tokenizer> tokenizer_;
     bool block_sequential_ = false;
     std::shared_ptr<const Experiment> experiment_;
+    // Recently applied experiments with their reports, by configuration: applying one of them
+    // again rebuilds it from its recorded results without calibration or search (sweeps that
+    // come back to the user's configuration, Original / Apply toggles).
+    std::vector<std::pair<std::string, std::pair<std::shared_ptr<const Experiment>, ApplyReport>>> history_;
+    static constexpr size_t kHistory = 8;
 
     struct Calib {
         at::Tensor blocks;
@@ -144,6 +151,8 @@ private:
     std::map<std::string, std::shared_ptr<const CalibStats>> orig_stats_;  // complete or partial
     std::map<std::string, bool> orig_complete_;
     std::mutex orig_compute_mutex_;  // one original-statistics pass at a time
+    uint64_t next_subscriber_ = 0;   // callers waiting for snapshots of the running pass
+    std::map<uint64_t, std::pair<std::string, std::function<void(const CalibStats&)>>> subscribers_;
     std::map<std::string, CalibStats> current_stats_;
     mutable std::once_flag skeleton_once_;
     mutable std::unique_ptr<CausalLM> skeleton_;  // structure only, for original_linear

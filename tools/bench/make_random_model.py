@@ -5,9 +5,11 @@
 
 SHAPE is one of: opt-125m, opt-1.3b, llama-2-7b, llama-2-13b (the Hugging Face configs of
 facebook/opt-125m, facebook/opt-1.3b, meta-llama/Llama-2-7b-hf, meta-llama/Llama-2-13b-hf).
-Linears and embeddings are N(0, 0.02) from numpy's PCG64 (seeded), norms are ones (biases
-zeros), as transformers initialises them. The file is streamed to disk tensor by tensor in
-16 Mi-element slices, so the script needs ~100 MB of memory whatever the model size; a
+Linears and embeddings are N(0, 0.02) samples from numpy's PCG64 (seeded), norms are ones
+(biases zeros), as transformers initialises them. To write tens of GB at disk speed, the samples
+come from a pool of 32 Mi values read at a random offset per tensor (so values repeat with a
+period of 32 Mi elements: fine for speed and memory benchmarks, not for statistics). The file is
+streamed tensor by tensor, so the script needs ~300 MB of memory whatever the model size; a
 Llama-2-13B-shaped bf16 file is 26 GB. Never commit the output.
 
 Tokenizer files come from the repository's test data: OPT's BPE (tests/data/tokenizers/opt-bpe)
@@ -118,19 +120,23 @@ def main() -> None:
     a.out.mkdir(parents=True, exist_ok=True)
     tmp = a.out / "model.safetensors.tmp"
     rng = np.random.Generator(np.random.PCG64(a.seed))
-    slice_n = 1 << 24
+    pool_n = 1 << 25
+    pool = encode(rng.standard_normal(pool_n, dtype=np.float32) * np.float32(0.02), st_dtype)
+    consts = {v: encode(np.full(1 << 20, v, dtype=np.float32), st_dtype) for v in (0.0, 1.0)}
     with open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
         for i, (name, shape, init) in enumerate(specs):
-            n = int(np.prod(shape))
-            for start in range(0, n, slice_n):
-                k = min(slice_n, n - start)
-                if init == "normal":
-                    x = rng.standard_normal(k, dtype=np.float32) * np.float32(0.02)
-                else:
-                    x = np.full(k, 1.0 if init == "ones" else 0.0, dtype=np.float32)
-                f.write(encode(x, st_dtype))
+            n = int(np.prod(shape)) * esize
+            if init == "normal":
+                src, pos = pool, int(rng.integers(0, pool_n)) * esize
+            else:
+                src, pos = consts[1.0 if init == "ones" else 0.0], 0
+            while n > 0:
+                k = min(n, len(src) - pos)
+                f.write(src[pos:pos + k])
+                n -= k
+                pos = 0
             if i % 50 == 0:
                 print(f"{i + 1}/{len(specs)} {name}", flush=True)
     tmp.replace(a.out / "model.safetensors")
