@@ -553,7 +553,15 @@ EvalReport QuantSession::evaluate(const MethodConfig& cfg, const at::Tensor& ids
         // The original model while another configuration is applied (a baseline): evaluated on
         // a view of the originals, block by block, so the configuration the model carries stays.
         std::unique_ptr<CausalLM> view = original_model();
-        r.ppl = evaluate_perplexity_blockwise(*view, ids, opts, progress, on_window);
+        if (model_->originals->zero_copy()) {
+            // Views of the mapped file cost nothing to build: window by window, as in memory.
+            r.ppl = evaluate_perplexity(*view, ids, opts, progress, on_window);
+        } else {
+            // Converted / uploaded originals: each block once per pass of 8 windows.
+            const int64_t per_window = std::max<int64_t>(1, (opts.seqlen > 0 ? opts.seqlen : model_->config.default_seqlen()) *
+                                                                 model_->config.hidden_size * at::elementSize(model_->dtype()));
+            r.ppl = evaluate_perplexity_blockwise(*view, ids, opts, progress, on_window, 8 * per_window);
+        }
         r.config = cfg;
         r.mode = mode_name() + " (original weights from the checkpoint)";
         return r;

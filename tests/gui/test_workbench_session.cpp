@@ -4,12 +4,14 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QPushButton>
+#include <QToolButton>
 #include <QSpinBox>
 #include <QtTest/QtTest>
 
 #include <memory>
 
 #include "activations_page.h"
+#include "job_status.h"
 #include "app_context.h"
 #include "main_window.h"
 #include "methods_panel.h"
@@ -88,6 +90,28 @@ private slots:
         QVERIFY(ctx()->applied().quantizes_weights());
         QCOMPARE(ctx()->applied().weight.bits, 3);
         QVERIFY(AppContext::sameConfig(ctx()->applied(), ctx()->workbench()->applied()));
+        page->windowsSpin()->setValue(10);
+    }
+
+    // Long work shows its progress with an ETA in the status bar, and the status bar's Cancel
+    // stops it.
+    void statusBarEtaAndCancel() {
+        QCOMPARE(JobStatus::eta(10.0, 0.5), QString("ETA 10 s"));
+        QCOMPARE(JobStatus::eta(30.0, 0.2), QString("ETA 2 min 0 s"));
+        QCOMPARE(JobStatus::eta(0.5, 0.5), QString());
+        w_->showView("perplexity");
+        PerplexityPage* page = w_->perplexityPage();
+        startLongRun(page);
+        auto* status = w_->findChild<JobStatus*>("jobStatus");
+        QVERIFY(status);
+        QTRY_VERIFY_WITH_TIMEOUT(status->etaText().startsWith("ETA "), kLong);
+        QVERIFY(status->isVisible());
+        QCOMPARE(status->channel(), QString("ppl"));
+        QSignalSpy cancelled(page, &PerplexityPage::runCancelled);
+        QTest::mouseClick(status->cancelButton(), Qt::LeftButton);
+        QVERIFY(cancelled.wait(kLong));
+        QVERIFY(waitIdle());
+        QTRY_VERIFY_WITH_TIMEOUT(!status->isVisible(), 10000);
         page->windowsSpin()->setValue(10);
     }
 
