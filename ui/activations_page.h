@@ -42,6 +42,8 @@ signals:
     void channelsShown();
     void overviewShown();
     void hiddenShown();
+    // Progressive statistics drawn while the calibration pass runs (blocks done / total).
+    void partialShown(int done, int total);
 
 protected:
     void refresh() override;
@@ -51,6 +53,7 @@ private:
     void loadOverview();
     void loadHidden();
     void drawChannels();
+    void showPartial(const ChannelData& c, const std::vector<LayerStatRow>& rows);
     void drawOverview();
     bool appliedTransformsInputs() const;
 
@@ -69,5 +72,7 @@ private:
     std::vector<LayerStatRow> overviewRows_, overviewAfter_;
     QStringList overviewLabels_;
     bool channelsDone_ = false, overviewDone_ = false, hiddenDone_ = false;
+    quint64 channelsGen_ = 0;
+    int64_t partialBlocks_ = 0;
     bool overviewStale_ = true, hiddenStale_ = true, channelsStale_ = true;
 };

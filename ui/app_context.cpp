@@ -119,6 +119,16 @@ quint64 AppContext::openModel(const QString& dir, const QString& device, const Q
             if (keep.isEmpty() && !wb_->summary().linears.empty())
                 keep = QString::fromStdString(wb_->summary().linears.front().name);
             layer_ = keep;
+            // A big model on a CPU gets fewer calibration blocks by default (the first statistics
+            // within about a minute), unless the user chose a size; the methods panel says why.
+            calibrationNote_.clear();
+            if (config_.calib_samples == defaultConfig().calib_samples) {
+                const auto [n, why] = wb_->default_calibration_samples();
+                if (n != config_.calib_samples) {
+                    config_.calib_samples = n;
+                    calibrationNote_ = QString::fromStdString(why);
+                }
+            }
             emit modelChanged();
             emit layerChanged(layer_);
             describeCalibration();
@@ -135,7 +145,7 @@ void AppContext::describeCalibration() {
         QString text = QString::fromStdString(wb->calibration_description(cfg, p));
         return [this, wb, text] {
             if (wb != wb_) return;
-            calibration_ = text;
+            calibration_ = calibrationNote_.isEmpty() ? text : text + " — " + calibrationNote_;
             emit calibrationChanged();
         };
     });

@@ -40,30 +40,38 @@ std::vector<float> to_vec(const at::Tensor& t) {
 
 float median_of(const at::Tensor& t) { return t.to(at::kFloat).median().item<float>(); }
 
-// The Linears fed by the same norm as `name` in the ORIGINAL model (SmoothQuant groups).
-std::vector<const Linear*> norm_group(const CausalLM::State& st, const std::string& name, bool* smoothable) {
+// The Linears fed by the same norm as `name` (SmoothQuant groups), by name.
+std::vector<std::string> norm_group(const CausalLM& m, const std::string& name, bool* smoothable) {
     *smoothable = false;
-    for (const auto& b : st.blocks) {
+    for (const auto& b : m.blocks) {
         if (name == b.q.name || name == b.k.name || name == b.v.name) {
             *smoothable = true;
-            return {&b.q, &b.k, &b.v};
+            return {b.q.name, b.k.name, b.v.name};
         }
         if (name == b.up.name || name == b.gate.name) {
             *smoothable = true;
-            if (b.gate.present()) return {&b.gate, &b.up};
-            return {&b.up};
+            if (b.gate.present()) return {b.gate.name, b.up.name};
+            return {b.up.name};
         }
     }
     return {};
 }
 
-const Linear* find_in_state(const CausalLM::State& st, const std::string& name) {
-    for (const auto& b : st.blocks)
-        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-            if (l->present() && l->name == name) return l;
-    for (const Linear* l : {&st.project_in, &st.project_out, &st.lm_head})
-        if (l->present() && l->name == name) return l;
-    throw Error("no Linear named '" + name + "'");
+// Calibration blocks per progressive snapshot of the original statistics: about 8 snapshots
+// (at least 4 blocks each: one batch of the calibration pass).
+int64_t stats_chunk(const MethodConfig& c) { return std::max<int64_t>(4, c.calib_samples / 8); }
+
+ChannelData channel_data(const CalibStats& st, const std::string& linear) {
+    const ChannelStats& c = st.at(linear);
+    ChannelData d;
+    d.linear = linear;
+    d.calibration = st.calibration;
+    d.mean_abs = to_vec(c.mean_abs);
+    d.max_abs = to_vec(c.max_abs);
+    d.tokens = c.tokens;
+    d.samples_done = st.samples_done;
+    d.samples_total = st.samples_total;
+    return d;
 }
 
 }  // namespace
@@ -81,42 +89,48 @@ std::shared_ptr<Workbench> Workbench::open(const LoadRequest& req, const Progres
                                        " (calibration, perplexity and text generation are unavailable)");
     }
     w->session_ = std::make_unique<QuantSession>(w->model_, w->tokenizer_);
-    // File > Export re-derives the codes from the pre-quantization weights. Keeping them at
-    // every apply costs nothing for RTN (handles of the original weights) and one copy of the
-    // transformed Linears for rotate / smoothquant / awq; without it the exporter would re-run
-    // the whole configuration (an AWQ search) and, if cancelled there, leave the model with
-    // its original weights.
-    w->session_->set_keep_prequant(true);
-    w->applied_.act.bits = 0;  // the original model: no activation quantization either
+    for (const auto& b : w->model_->blocks)
+        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+            bool smoothable = false;
+            auto g = norm_group(*w->model_, l->name, &smoothable);
+            if (l->present() && smoothable) w->norm_groups_[l->name] = g;
+        }
     return w;
 }
 
 Workbench::~Workbench() = default;
 
-MethodConfig Workbench::applied() const {
-    std::lock_guard<std::mutex> lock(applied_mutex_);
-    return applied_;
-}
+MethodConfig Workbench::applied() const { return session_->applied_snapshot(); }
 
 ChannelData Workbench::channel_stats(const std::string& linear, bool current, const MethodConfig& calib,
-                                     const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+                                     const Progress& progress,
+                                     const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial) {
     c10::InferenceMode guard;
-    const CalibStats& st = current ? session_->current_stats(calib, progress) : session_->original_stats(calib, progress);
-    const ChannelStats& c = st.at(linear);
-    ChannelData d;
-    d.linear = linear;
-    d.calibration = st.calibration;
-    d.mean_abs = to_vec(c.mean_abs);
-    d.max_abs = to_vec(c.max_abs);
-    d.tokens = c.tokens;
-    return d;
+    if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return channel_data(session_->current_stats(calib, progress), linear);
+    }
+    std::function<void(const CalibStats&)> partial;
+    if (on_partial) partial = [&](const CalibStats& st) { on_partial(channel_data(st, linear), overview_rows(st)); };
+    return channel_data(*session_->original_stats(calib, progress, partial, stats_chunk(calib)), linear);
 }
 
 std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodConfig& calib, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
-    const CalibStats& st = current ? session_->current_stats(calib, progress) : session_->original_stats(calib, progress);
+    std::shared_ptr<const CalibStats> orig;
+    const CalibStats* st = nullptr;
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (current) {
+        lock.lock();
+        st = &session_->current_stats(calib, progress);
+    } else {
+        orig = session_->original_stats(calib, progress, {}, stats_chunk(calib));
+        st = orig.get();
+    }
+    return overview_rows(*st);
+}
+
+std::vector<LayerStatRow> Workbench::overview_rows(const CalibStats& st) const {
     std::vector<LayerStatRow> rows;
     for (const auto& l : summary_.linears) {
         auto it = st.per_linear.find(l.name);
@@ -133,29 +147,62 @@ std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodCo
     return rows;
 }
 
+std::pair<int64_t, std::string> Workbench::default_calibration_samples() const {
+    // Keep the first calibration pass near a minute: ~2 * params * tokens FLOPs at a rate that
+    // depends on the device (CPU: ~30 GFLOP/s sustained on a 2-core machine; GPUs: far more).
+    const double params = static_cast<double>(summary_.parameters);
+    const bool cpu = summary_.device.rfind("cpu", 0) == 0;
+    const double rate = cpu ? 3e10 : 2e13, seconds = 60.0, tokens_per_block = 512.0;
+    const double blocks = seconds * rate / (2.0 * std::max(1.0, params) * tokens_per_block);
+    int64_t n = 128;
+    for (int64_t c : {128, 64, 32, 16, 8, 4, 2})
+        if (blocks >= c || c == 2) {
+            n = c;
+            break;
+        }
+    if (n == 128) return {128, "128 calibration blocks of 512 tokens (llm-awq's default)"};
+    return {n, std::to_string(n) + " calibration blocks of 512 tokens (adapted to a " +
+                   std::to_string(static_cast<int64_t>(params / 1e6)) + "M-parameter model on " + summary_.device +
+                   "; llm-awq uses 128)"};
+}
+
 Matrix Workbench::weight(const std::string& linear, bool current) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (size_t i = 0; i < model_->blocks.size(); ++i)
+            for (Linear* l : {&model_->blocks[i].q, &model_->blocks[i].k, &model_->blocks[i].v, &model_->blocks[i].o,
+                              &model_->blocks[i].gate, &model_->blocks[i].up, &model_->blocks[i].down})
+                if (l->present() && l->name == linear) {
+                    ScopedBlock hold(*model_, i);  // block-sequential: rebuilt for this read
+                    return to_matrix(l->dense_weight());
+                }
         Linear* l = model_->find_linear(linear);
         if (!l) throw Error("no Linear named '" + linear + "'");
         return to_matrix(l->dense_weight());
     }
-    return to_matrix(find_in_state(session_->original_state(), linear)->weight);
+    return to_matrix(session_->original_linear(linear, c10::Device(c10::kCPU), at::kFloat).weight);
 }
 
 PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cfg, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    // Originals and cached statistics only: never waits for the model lock.
     c10::InferenceMode guard;
-    const CausalLM::State& orig = session_->original_state();
-    const Linear* l = find_in_state(orig, linear);
-    bool smoothable = false;
+    const c10::Device cpu(c10::kCPU);
+    const Linear l = session_->original_linear(linear, cpu, at::kFloat);
+    auto ng = norm_groups_.find(linear);
+    const bool smoothable = ng != norm_groups_.end();
     std::vector<at::Tensor> group;
-    for (const Linear* g : norm_group(orig, linear, &smoothable)) group.push_back(g->weight);
-    if (group.empty()) group.push_back(l->weight);
+    if (smoothable)
+        for (const auto& g : ng->second)
+            group.push_back(g == linear ? l.weight : session_->original_linear(g, cpu, at::kFloat).weight);
+    if (group.empty()) group.push_back(l.weight);
+    std::shared_ptr<const CalibStats> st;
     const ChannelStats* stats = nullptr;
-    if (tokenizer_) stats = &session_->original_stats(cfg, progress).at(linear);
-    LayerPreview p = preview_linear(l->weight, group, smoothable, stats, cfg);
+    if (tokenizer_) {
+        st = session_->original_stats(cfg, progress, {}, stats_chunk(cfg));
+        stats = &st->at(linear);
+    }
+    LayerPreview p = preview_linear(l.weight, group, smoothable, stats, cfg);
     PreviewData d;
     d.linear = linear;
     d.note = p.note;
@@ -172,37 +219,22 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     d.output_rel_error = p.output_rel_error;
     d.output_tokens = p.output_tokens;
     d.packed_bytes = p.packed_bytes;
-    if (cfg.has("smoothquant") && smoothable && stats) {
-        std::vector<at::Tensor> ws;
-        for (const auto& g : group) ws.push_back(g.to(at::kFloat));
-        d.smooth = to_vec(smooth_scales(stats->max_abs, ws, cfg.sq_alpha));
-    }
+    if (cfg.has("smoothquant") && smoothable && stats) d.smooth = to_vec(smooth_scales(stats->max_abs, group, cfg.sq_alpha));
     return d;
 }
 
-ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    c10::InferenceMode guard;
-    MethodConfig original;
-    original.act.bits = 0;
-    {
-        // QuantSession::apply starts from (and on failure returns to) the original weights.
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        applied_ = original;
-    }
-    ApplyReport rep = session_->apply(cfg, progress);
-    {
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        applied_ = cfg;
-    }
+namespace {
+
+ApplyData apply_data(const ApplyReport& rep) {
     ApplyData d;
-    d.description = cfg.describe();
+    d.description = rep.config.describe();
     d.calibration = rep.calibration;
     d.rotation = rep.rotation;
     d.steps = rep.steps;
     d.seconds = rep.seconds;
     d.seed_size_mib = rep.seed_size_mib;
     d.packed_size_mib = rep.packed_size_mib;
+    d.mode = rep.mode;
     if (rep.awq)
         for (const auto& g : rep.awq->groups)
             d.awq.push_back({g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio});
@@ -210,7 +242,19 @@ ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
     return d;
 }
 
+}  // namespace
+
+std::string Workbench::mode() const { return session_->mode_name(); }
+
+ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    // On failure or cancel the session has put the previous configuration back.
+    return apply_data(session_->apply(cfg, progress));
+}
+
 const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
+    std::lock_guard<std::mutex> lock(eval_ids_mutex_);
     if (eval_ids_.empty()) {
         if (!tokenizer_) throw Error("perplexity needs the model's tokenizer, and none was found in " + summary_.source_dir);
         EvalText t = default_eval_text(progress);
@@ -220,16 +264,7 @@ const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
     return eval_ids_;
 }
 
-PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
-                              const std::function<void(int64_t, double)>& on_window) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    c10::InferenceMode guard;
-    const auto& ids = eval_ids(progress);
-    PplOptions o;
-    o.seqlen = req.seqlen;
-    o.nsamples = req.nsamples;
-    o.batch = req.batch;
-    PplResult r = evaluate_perplexity(*model_, at::tensor(ids, at::kLong), o, progress, on_window);
+PplData Workbench::ppl_data(const PplResult& r) const {
     PplData d;
     d.ppl = r.ppl;
     d.seconds = r.seconds;
@@ -244,32 +279,53 @@ PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
     d.configuration = applied().describe();
     d.device = device_name(model_->device());
     d.dtype = dtype_name(model_->dtype());
+    d.mode = session_->mode_name();
     return d;
 }
 
+PplData Workbench::evaluate(const MethodConfig& cfg, const PplRequest& req, const Progress& progress,
+                            const std::function<void(int64_t, double)>& on_window, ApplyData* applied) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    const auto& ids = eval_ids(progress);
+    PplOptions o;
+    o.seqlen = req.seqlen;
+    o.nsamples = req.nsamples;
+    o.batch = req.batch;
+    // A cancel during the perplexity keeps the configuration just applied (the session owns it).
+    EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
+    if (applied && r.apply) *applied = apply_data(*r.apply);
+    return ppl_data(r.ppl);
+}
+
+PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
+                              const std::function<void(int64_t, double)>& on_window) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    const auto& ids = eval_ids(progress);
+    PplOptions o;
+    o.seqlen = req.seqlen;
+    o.nsamples = req.nsamples;
+    o.batch = req.batch;
+    return ppl_data(session_->perplexity(at::tensor(ids, at::kLong), o, progress, on_window));
+}
+
 std::vector<float> Workbench::hidden_mean_abs(int64_t layer, bool current, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     const auto& ids = eval_ids(progress);
     const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(512, model_->config.max_position_embeddings));
     at::Tensor x = at::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + n), at::kLong).unsqueeze(0);
-    if (current) return to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
-    CausalLM::State cur = model_->save_state();
-    model_->restore_state(session_->original_state());
-    std::vector<float> out;
-    try {
-        out = to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
-    } catch (...) {
-        model_->restore_state(cur);
-        throw;
+    if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
     }
-    model_->restore_state(cur);
-    return out;
+    // The original model: a view over the originals, without the model lock.
+    std::unique_ptr<CausalLM> orig = session_->original_model();
+    return to_vec(hidden_state_mean_abs(*orig, x, layer, 0));
 }
 
 GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_tokens, bool sample, double temperature,
                                  uint64_t seed, bool original, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     if (!tokenizer_) throw Error("text generation needs the model's tokenizer, and none was found");
     GenerateOptions o;
@@ -278,23 +334,19 @@ GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_toke
     o.temperature = temperature;
     o.seed = seed;
     o.stop_token = model_->config.eos_token_id;
-    CausalLM::State cur = model_->save_state();
-    const bool swap = original && session_->current_key() != "original";
-    if (swap) model_->restore_state(session_->original_state());
     GenerateData d;
-    try {
+    if (original) {
+        std::unique_ptr<CausalLM> orig = session_->original_model();
+        d.ids = qs::generate(*orig, tokenizer_->encode(prompt, true), o, progress);
+    } else {
+        std::lock_guard<std::mutex> lock(mutex_);
         d.ids = qs::generate(*model_, tokenizer_->encode(prompt, true), o, progress);
-    } catch (...) {
-        if (swap) model_->restore_state(cur);
-        throw;
     }
-    if (swap) model_->restore_state(cur);
     d.text = prompt + tokenizer_->decode(d.ids, true);
     return d;
 }
 
 std::string Workbench::calibration_description(const MethodConfig& calib, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (!tokenizer_) return "no tokenizer: calibration unavailable";
     std::string d;
     session_->calibration_blocks(calib, &d, progress);
@@ -302,7 +354,7 @@ std::string Workbench::calibration_description(const MethodConfig& calib, const 
 }
 
 std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     try {
         check_exportable(*session_, format, awq_reference);
     } catch (const Error& e) {
@@ -312,20 +364,10 @@ std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
 }
 
 ExportReport Workbench::export_checkpoint(const ExportOptions& opts, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     c10::InferenceMode guard;
     check_exportable(*session_, opts.format, opts.awq_reference);  // refused: nothing written
-    try {
-        return qs::export_checkpoint(*session_, opts, progress);
-    } catch (...) {
-        // The exporter re-applies the configuration only without a kept pre-quantization
-        // state, and a failed apply returns to the original weights: keep applied() true.
-        const MethodConfig* now = session_->applied_config();
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        if (!now) {
-            applied_ = MethodConfig();
-            applied_.act.bits = 0;
-        }
-        throw;
-    }
+    // The exporter rebuilds the pre-quantization weights from the originals and the recorded
+    // experiment; the model and its configuration are never changed by an export.
+    return qs::export_checkpoint(*session_, opts, progress);
 }

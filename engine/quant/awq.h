@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,10 @@ struct AwqOptions {
     // rounding (tests: <= 1e-5 relative); used when the calibration set has >= 4x more tokens
     // than the Linear has inputs (else the direct form is cheaper); false = always direct.
     bool gram_loss = true;
+    // Block-sequential sessions: called before block i is searched (it must then be in
+    // model.blocks[i], with the weights the search starts from) and after its scales and clips
+    // were folded (the block may be dropped then). Empty for a model held in memory.
+    std::function<void(size_t)> acquire_block, release_block;
 };
 
 // One scaled group of a block: prev_op -> linears, searched on the inspected module.
@@ -72,5 +77,9 @@ struct AwqResult {
 // chosen scales (and clips) into the model. Weights are NOT quantized here: quantize after.
 AwqResult awq_auto(CausalLM& model, const at::Tensor& calib_blocks, const AwqOptions& opts,
                    const Progress& progress = {});
+
+// Folds the scales and clips an awq_auto run recorded for block `index` into `block` again, in
+// the same order: from the same starting weights this gives bit-identical weights.
+void replay_awq_block(DecoderBlock& block, int64_t index, const AwqResult& result, const QuantSpec& spec);
 
 }  // namespace qs
