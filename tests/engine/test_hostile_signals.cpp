@@ -20,6 +20,7 @@
 #include "io/map_guard.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
+#include "models/original_weights.h"
 
 namespace fs = std::filesystem;
 using namespace qs;
@@ -136,6 +137,22 @@ TEST(HostileSigbus, AFaultOutsideRegisteredMappingsStillEndsTheProcess) {
     ::waitpid(pid, &st, 0);
     ASSERT_TRUE(WIFSIGNALED(st)) << "child exited with " << WEXITSTATUS(st);
     EXPECT_EQ(WTERMSIG(st), SIGBUS);
+}
+
+TEST(HostileSigbus, ForwardOverZeroCopyWeightsOfATruncatedCheckpointIsReported) {
+    // The originals stay mapped for the session (zero-copy views read by every forward): a
+    // checkpoint truncated after loading must end the next perplexity run with a message, not
+    // with SIGBUS (exit 135).
+    TempDir tmp;
+    fs::copy(tinystories(), tmp / "m");
+    auto model = load(tmp / "m");
+    ASSERT_TRUE(model->originals && model->originals->zero_copy()) << "expected zero-copy originals on CPU fp32";
+    ASSERT_EQ(::truncate((tmp / "m/model.safetensors").c_str(), 4096), 0);
+    PplOptions o;
+    o.seqlen = 64;
+    o.nsamples = 2;
+    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids_1d(model->config.vocab_size, 200), o),
+                             "m/model.safetensors: the file changed while it was read");
 }
 
 // ---------------------------------------------------------------- SIGBUS, quantscope-cli
