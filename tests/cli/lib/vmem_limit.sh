@@ -5,8 +5,9 @@
 # (libtorch_cuda: its driver reserves address space at start) gets "unlimited" unless overridden.
 vmem_limit() {
     if [ -n "${QS_TEST_VMEM_KB:-}" ]; then echo "$QS_TEST_VMEM_KB"; return; fi
-    if ldd "$1" 2>/dev/null | grep -q 'libtorch_cuda'; then echo unlimited; return; fi
-    local libs
-    libs=$(ldd "$1" 2>/dev/null | awk '/=>/ { print $3 }' | xargs -r du -Lk 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
+    local deps libs
+    deps=$(ldd "$1" 2>/dev/null || true)  # captured first: grep -q on a pipe may end the writer early (SIGPIPE)
+    if grep -q 'libtorch_cuda' <<<"$deps"; then echo unlimited; return; fi
+    libs=$(awk '/=>/ { print $3 }' <<<"$deps" | xargs -r du -Lk 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
     echo $((libs + 2500000))
 }
