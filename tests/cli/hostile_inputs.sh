@@ -193,7 +193,7 @@ fi
 # SIGTERM while the quantization runs (mid-write signals: tests/engine/test_hostile_signals.cpp)
 (ulimit -v "$VMEM" && exec "$CLI" quantize --model "$SRC" --method awq-scale --out "$tmp/term") >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-for i in $(seq 600); do grep -q "calibration block" "$tmp/err" 2>/dev/null && break; sleep 0.05; done
+for i in $(seq 600); do grep -qE "calibration set ready|calibration: " "$tmp/err" 2>/dev/null && break; sleep 0.05; done
 kill -TERM $pid
 wait $pid
 rc=$?
