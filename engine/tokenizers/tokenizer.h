@@ -22,8 +22,9 @@ public:
 };
 
 // Picks the tokenizer from a folder: tokenizer.json, else vocab.json + merges.txt, else
-// tokenizer.model (SentencePiece). Throws qs::Error naming the folder when none is found or
-// a file is malformed.
+// tokenizer.model (SentencePiece); or, for a GGUF file (or a folder holding one instead of
+// config.json), the tokenizer in its metadata. Throws qs::Error naming the folder/file when
+// none is found or a file is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
 
 }  // namespace qs
