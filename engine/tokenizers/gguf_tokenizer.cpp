@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "io/gguf.h"
+#include "tokenizers/tokenizer.h"
 #include "tokenizers/tokenizer_impls.h"
 
 namespace qs::tok {
@@ -125,7 +126,18 @@ void set_special(HfTokenizerConfig& cfg, const char* key, const Vocab& v, int64_
     cfg.special[key] = t;
 }
 
-std::unique_ptr<Tokenizer> gpt2_tokenizer(const GgufFile& f, const Vocab& v) {
+// What a Hugging Face folder would hold for this vocabulary: tokenizer.json (+ the
+// tokenizer_config.json side as HfTokenizerConfig), or tokenizer.model.
+struct Converted {
+    json tokenizer_json;       // gpt2
+    std::string model_proto;   // llama: a serialized SentencePiece ModelProto
+    json spm_decoder;          // llama: LlamaTokenizerFast's decoder
+    HfTokenizerConfig cfg;
+    json config_json;          // tokenizer_config.json
+    std::string kind;
+};
+
+Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
     const std::string pre_name = f.get_string("tokenizer.ggml.pre").value_or("");
     if (pre_name.empty())
         throw Error(f.path() + ": has no tokenizer.ggml.pre, so the pre-tokenizer of its BPE vocabulary is unknown "
@@ -161,11 +173,16 @@ std::unique_ptr<Tokenizer> gpt2_tokenizer(const GgufFile& f, const Vocab& v) {
               {"decoder", {{"type", "ByteLevel"}}},
               {"post_processor", {{"type", "TemplateProcessing"}, {"single", single}, {"special_tokens", specials}}},
               {"added_tokens", added}};
-    HfTokenizerConfig cfg;
-    set_special(cfg, "bos_token", v, v.bos);
-    set_special(cfg, "eos_token", v, v.eos);
-    cfg.clean_up_tokenization_spaces = pt.clean_spaces;
-    return make_hf_json_tokenizer(j, cfg, f.path(), "GGUF gpt2 (byte-level BPE, pre-tokenizer " + pre_name + ")");
+    Converted c;
+    set_special(c.cfg, "bos_token", v, v.bos);
+    set_special(c.cfg, "eos_token", v, v.eos);
+    c.cfg.clean_up_tokenization_spaces = pt.clean_spaces;
+    c.config_json = {{"tokenizer_class", "PreTrainedTokenizerFast"}, {"clean_up_tokenization_spaces", pt.clean_spaces}};
+    if (v.bos >= 0) c.config_json["bos_token"] = (*v.tokens)[static_cast<size_t>(v.bos)];
+    if (v.eos >= 0) c.config_json["eos_token"] = (*v.tokens)[static_cast<size_t>(v.eos)];
+    c.tokenizer_json = std::move(j);
+    c.kind = "GGUF gpt2 (byte-level BPE, pre-tokenizer " + pre_name + ")";
+    return c;
 }
 
 // A minimal protobuf writer for SentencePiece's ModelProto (sentencepiece_model.proto).
@@ -197,7 +214,7 @@ public:
     }
 };
 
-std::unique_ptr<Tokenizer> llama_tokenizer(const GgufFile& f, Vocab v) {
+Converted convert_llama(const GgufFile& f, Vocab v) {
     const size_t n = v.tokens->size();
     if (v.scores.empty())
         throw Error(f.path() + ": metadata 'tokenizer.ggml.scores' is missing (needed by a llama SentencePiece tokenizer)");
@@ -244,7 +261,8 @@ std::unique_ptr<Tokenizer> llama_tokenizer(const GgufFile& f, Vocab v) {
     norm.int_field(5, 1);                 // escape_whitespaces
     model.bytes_field(3, norm.out);
 
-    HfTokenizerConfig cfg;
+    Converted c;
+    HfTokenizerConfig& cfg = c.cfg;
     cfg.add_bos_token = f.get_bool("tokenizer.ggml.add_bos_token").value_or(true);
     cfg.add_eos_token = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
     cfg.add_prefix_space = add_space_prefix;
@@ -267,20 +285,47 @@ std::unique_ptr<Tokenizer> llama_tokenizer(const GgufFile& f, Vocab v) {
                                               {{"type", "ByteFallback"}},
                                               {{"type", "Fuse"}}})}};
     if (add_space_prefix) decoder["decoders"].push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
-    return make_sentencepiece_tokenizer(model.out, cfg, f.path(), "GGUF llama (SentencePiece BPE, via libquantscope_spm)",
-                                        decoder);
+    c.model_proto = std::move(model.out);
+    c.spm_decoder = std::move(decoder);
+    c.config_json = {{"tokenizer_class", "LlamaTokenizer"}, {"add_bos_token", *cfg.add_bos_token},
+                     {"add_eos_token", *cfg.add_eos_token}, {"add_prefix_space", add_space_prefix}, {"legacy", true},
+                     {"clean_up_tokenization_spaces", false}};
+    for (const char* k : {"bos_token", "eos_token", "unk_token"})
+        if (const AddedToken* t = cfg.get(k)) c.config_json[k] = t->content;
+    c.kind = "GGUF llama (SentencePiece BPE, via libquantscope_spm)";
+    return c;
+}
+
+Converted convert(const GgufFile& f) {
+    const std::string model = f.get_string("tokenizer.ggml.model").value_or("");
+    if (model.empty()) throw Error(f.path() + ": holds no tokenizer (metadata 'tokenizer.ggml.model' is missing)");
+    const Vocab v = read_vocab(f);
+    if (model == "gpt2") return convert_gpt2(f, v);
+    if (model == "llama") return convert_llama(f, v);
+    throw Error(f.path() + ": tokenizer.ggml.model '" + model + "' is not supported (gpt2 byte-level BPE, llama SentencePiece)");
 }
 
 }  // namespace
 
 std::unique_ptr<Tokenizer> make_gguf_tokenizer(const std::string& gguf_path) {
     const GgufFile f(gguf_path);
-    const std::string model = f.get_string("tokenizer.ggml.model").value_or("");
-    if (model.empty()) throw Error(gguf_path + ": holds no tokenizer (metadata 'tokenizer.ggml.model' is missing)");
-    const Vocab v = read_vocab(f);
-    if (model == "gpt2") return gpt2_tokenizer(f, v);
-    if (model == "llama") return llama_tokenizer(f, v);
-    throw Error(gguf_path + ": tokenizer.ggml.model '" + model + "' is not supported (gpt2 byte-level BPE, llama SentencePiece)");
+    const Converted c = convert(f);
+    if (!c.model_proto.empty()) return make_sentencepiece_tokenizer(c.model_proto, c.cfg, f.path(), c.kind, c.spm_decoder);
+    return make_hf_json_tokenizer(c.tokenizer_json, c.cfg, f.path(), c.kind);
 }
 
 }  // namespace qs::tok
+
+namespace qs {
+
+std::vector<std::pair<std::string, std::string>> gguf_tokenizer_files(const std::string& gguf_path) {
+    const GgufFile f(gguf_path);
+    const tok::Converted c = tok::convert(f);
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!c.model_proto.empty()) out.emplace_back("tokenizer.model", c.model_proto);
+    else out.emplace_back("tokenizer.json", c.tokenizer_json.dump(2) + "\n");
+    out.emplace_back("tokenizer_config.json", c.config_json.dump(2) + "\n");
+    return out;
+}
+
+}  // namespace qs

@@ -15,6 +15,7 @@
 #include "models/causal_lm.h"
 #include "models/generate.h"
 #include "models/model_summary.h"
+#include "tokenizers/tokenizer.h"
 
 using namespace qs;
 using qs::test::GgufBytes;
@@ -229,5 +230,39 @@ TEST(GgufModel, ErrorsNameTheFileAndTheProblem) {
         g.tensor("blk.3.attn_q.weight", {64, 64}, 0, 0).align().zeros(64 * 64 * 4);
         QS_EXPECT_ERROR_CONTAINS(GgufModel(file(g)), "x.gguf: tensor 'token_embd.weight' is missing");
     }
+    fs::remove_all(d);
+}
+
+// quantize --out from a GGUF: a Hugging Face folder (float32 by default) that computes the same
+// logits, with the tokenizer written from the GGUF metadata (tokenizer.json for gpt2
+// vocabularies, tokenizer.model for llama SentencePiece ones) giving the same ids.
+TEST(GgufModel, ExportFromGgufWritesAnEquivalentHuggingFaceFolder) {
+    const fs::path d = temp_dir("gguf_export");
+    const std::vector<std::string> texts = {"Hello, my dog is cute. 12345 ünïcödé 日本語 😀", "  two  spaces\n\nand lines",
+                                            "<|im_start|>user\nhi<|im_end|>"};
+    for (const std::string src : {test_data("gguf/tiny-llama-smollm.gguf"), test_data(kStories)}) {
+        SCOPED_TRACE(src);
+        const fs::path out = d / fs::path(src).stem();
+        const std::string cmd = std::string(QS_CLI_PATH) + " quantize --model '" + src + "' --out '" + out.string() +
+                                "' --json > /dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        auto a = load_causal_lm(src);
+        auto b = load_causal_lm(out.string());
+        EXPECT_EQ(b->dtype(), at::kFloat);
+        const at::Tensor ids = at::arange(1, 40, at::kLong).unsqueeze(0);
+        EXPECT_TRUE(at::equal(a->forward(ids), b->forward(ids)));
+        const auto ta = load_tokenizer(src), tb = load_tokenizer(out.string());
+        for (const auto& t : texts) {
+            EXPECT_EQ(ta->encode(t, true), tb->encode(t, true)) << t;
+            // tokenizer.model folders decode as the slow LlamaTokenizer (it strips one more leading
+            // space than LlamaTokenizerFast, which a GGUF's transformers loader gives): ids only there.
+            if (src != test_data(kStories))
+                EXPECT_EQ(ta->decode(ta->encode(t, false), true), tb->decode(tb->encode(t, false), true)) << t;
+        }
+        EXPECT_EQ(ta->bos_id(), tb->bos_id());
+        EXPECT_EQ(ta->eos_id(), tb->eos_id());
+    }
+    EXPECT_TRUE(fs::exists(d / "tiny-llama-smollm" / "tokenizer.json"));
+    EXPECT_TRUE(fs::exists(d / "tinyllamas-stories-260k-f32" / "tokenizer.model"));
     fs::remove_all(d);
 }
