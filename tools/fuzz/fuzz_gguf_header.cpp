@@ -50,7 +50,7 @@ void check_header(const qs::GgufHeader& h, const uint8_t* data, size_t size) {
         if (t.offset > data_size || t.nbytes > data_size - t.offset) bug("tensor outside the data section");
         ranges.emplace_back(t.offset, t.offset + t.nbytes);
         // Dequantize small tensors from the input bytes: no read may leave [offset, offset + nbytes).
-        if (ti->dequantizable && numel <= (1u << 16) && t.ne[0] > 0) {
+        if (ti->dequantizable && numel > 0 && numel <= (1u << 16)) {
             std::vector<float> out(static_cast<size_t>(t.ne[0]));
             const uint64_t row_bytes = static_cast<uint64_t>(t.ne[0]) / ti->block_size * ti->type_size;
             for (uint64_t r = 0; r < numel / static_cast<uint64_t>(t.ne[0]); ++r)
