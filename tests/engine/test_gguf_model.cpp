@@ -266,3 +266,30 @@ TEST(GgufModel, ExportFromGgufWritesAnEquivalentHuggingFaceFolder) {
     EXPECT_TRUE(fs::exists(d / "tinyllamas-stories-260k-f32" / "tokenizer.model"));
     fs::remove_all(d);
 }
+
+// Every CLI command takes --model FILE.gguf (info, check, generate, ppl, sweep; quantize above).
+TEST(GgufModel, EveryCliCommandOpensAGgufFile) {
+    const std::string m = test_data("gguf/tiny-qwen2.gguf");
+    auto run = [&](const std::string& args) {
+        const std::string cmd = std::string(QS_CLI_PATH) + " " + args + " --model '" + m + "' 2>/dev/null";
+        FILE* p = ::popen(cmd.c_str(), "r");
+        std::string out;
+        char buf[4096];
+        size_t n;
+        while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+        EXPECT_EQ(p ? ::pclose(p) : -1, 0) << cmd;
+        return nlohmann::json::parse(out.substr(0, out.rfind('}') + 1));
+    };
+    const auto info = run("info --json");
+    EXPECT_EQ(info["model_type"], "qwen2");
+    EXPECT_EQ(info["tensor_types"]["Q8_0"], 3);  // token_embd, q_proj, up_proj
+    EXPECT_EQ(info["linears"][0]["source_type"], "Q8_0");
+    EXPECT_EQ(run("check --json")["ok"], true);
+    const auto gen = run("generate --prompt 'Hello world' --max-new-tokens 3 --stop-at-eos 0 --json");
+    EXPECT_EQ(gen["ids"].size(), 3u) << gen.dump();
+    const auto ppl = run("ppl --nsamples 2 --seqlen 64 --json --method rtn --w-bits 4 --group-size 32");
+    EXPECT_EQ(ppl["tokenizer"], "GGUF gpt2 (byte-level BPE, pre-tokenizer qwen2)");
+    EXPECT_TRUE(std::isfinite(ppl["ppl"].get<double>()));
+    const auto sweep = run("sweep --grid w-bits=4,8 --method rtn --group-size 32 --nsamples 1 --seqlen 64 --format json");
+    EXPECT_EQ(sweep["rows"].size(), 2u);
+}
