@@ -210,8 +210,17 @@ void MainWindow::buildToolbar() {
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, "Open a Hugging Face model folder", dir_);
+        const QString dir = QFileDialog::getExistingDirectory(
+            this, "Open a model folder (Hugging Face, or one holding a .gguf file)", dir_);
         if (!dir.isEmpty()) openModel(dir);
+    });
+    QAction* openGguf = file->addAction("Open &GGUF file…");  // llama.cpp models, dequantized on load
+    openGguf->setObjectName("openGgufAction");
+    openGguf->setShortcut(QKeySequence("Ctrl+Shift+O"));
+    connect(openGguf, &QAction::triggered, this, [this] {
+        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", dir_,
+                                                    "GGUF models (*.gguf);;All files (*)");
+        if (!f.isEmpty()) openModel(f);
     });
     QAction* bundled = file->addAction("Open the &bundled model");
     connect(bundled, &QAction::triggered, this, [this] { openModel(QString::fromStdString(default_model_path())); });

@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "io/file_checks.h"
+#include "io/gguf_model.h"
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/tokenizer_impls.h"
 
@@ -31,6 +32,8 @@ std::unique_ptr<Tokenizer> pick(const std::string& dir) {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     namespace fs = std::filesystem;
     std::error_code ec;
+    // A GGUF file (or a folder holding one): the tokenizer inside it (tokenizer.ggml.*).
+    if (const std::string gguf = find_gguf(dir); !gguf.empty()) return tok::make_gguf_tokenizer(gguf);
     if (!fs::is_directory(dir, ec)) {
         if (ec && ec != std::errc::no_such_file_or_directory) check_readable_folder(dir, "a tokenizer folder");
         throw Error("tokenizer folder " + dir + " does not exist or is not a folder");

@@ -3,6 +3,9 @@
 # and run one after the other for a bounded time each:
 #
 #   safetensors_header  qs::parse_safetensors_header        seeds: tests/data/broken/**/*.safetensors
+#   gguf_header         qs::parse_gguf_header + the ggml dequantizers on every small tensor
+#                                                            seeds: tests/data/gguf/*.gguf (< 200 KB),
+#                                                            tests/data/broken/**/*.gguf
 #   config_json         config.json -> qs::parse_model_config seeds: tools/fuzz/seeds/config_json
 #   tokenizer_json      tokenizer.json (+ tokenizer_config.json) -> qs::load_tokenizer, encode, decode
 #                                                            seeds: tools/fuzz/seeds/tokenizer_json
@@ -33,7 +36,7 @@ BUILD=${QS_FUZZ_BUILD:-$REPO/build-fuzz}
 CLANGXX=${CLANGXX:-clang++}
 TORCH_INCLUDE=${TORCH_INCLUDE:-/usr/include}
 TORCH_LIBDIR=${TORCH_LIBDIR:-/usr/lib/x86_64-linux-gnu}
-ALL_TARGETS=(safetensors_header config_json tokenizer_json workspace)
+ALL_TARGETS=(safetensors_header gguf_header config_json tokenizer_json workspace)
 
 build_only=0
 seconds=600
@@ -59,16 +62,18 @@ IO_SOURCES=("$E/io/safetensors.cpp" "$E/io/mapped_file.cpp" "$E/io/map_guard.cpp
 sources_of() {  # the engine sources a target links
     case $1 in
         safetensors_header) echo "${IO_SOURCES[@]}" ;;
+        gguf_header) echo "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" "${IO_SOURCES[@]}" ;;
         config_json) echo "$E/models/model_config.cpp" "$E/io/file_checks.cpp" ;;
         tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" "$E/io/file_checks.cpp" ;;
         workspace) echo "$E/export/workspace.cpp" "$E/quant/method_config.cpp" "$E/quant/linear_quant.cpp" \
                         "$E/io/checkpoint.cpp" "${IO_SOURCES[@]}" ;;
     esac
 }
-needs_torch() { [ "$1" = safetensors_header ] || [ "$1" = workspace ]; }
+needs_torch() { [ "$1" = safetensors_header ] || [ "$1" = gguf_header ] || [ "$1" = workspace ]; }
 
 # Coverage instrumentation for the code under test (fuzzer-no-link), the libFuzzer main for the target.
-CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -D_GLIBCXX_USE_CXX11_ABI=1 -I"$E" -I"$HERE")
+# -ffp-contract=off as engine/CMakeLists.txt sets it for gguf_dequant.cpp (bit-exact dequantization).
+CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -D_GLIBCXX_USE_CXX11_ABI=1 -I"$E" -I"$HERE")
 # (-isystem /usr/include would break libstdc++'s #include_next <stdlib.h>.)
 [ "$TORCH_INCLUDE" != /usr/include ] && CXXFLAGS+=(-isystem "$TORCH_INCLUDE")
 CXXFLAGS+=(-isystem "$TORCH_INCLUDE/torch/csrc/api/include")
@@ -105,12 +110,14 @@ for t in "${targets[@]}"; do build_target "$t"; done
 seed() {  # seed TARGET DIR: the committed seeds into the working corpus
     local t=$1 dir=$2 n=0 f
     mkdir -p "$dir"
-    if [ "$t" = safetensors_header ]; then
+    if [ "$t" = safetensors_header ] || [ "$t" = gguf_header ]; then
+        local ext=${t%_header}
         while IFS= read -r -d '' f; do
-            rel=${f#"$REPO/tests/data/broken/"}
+            rel=${f#"$REPO/tests/data/"}
             cp "$f" "$dir/seed-${rel//\//_}"
             n=$((n + 1))
-        done < <(find "$REPO/tests/data/broken" -type f -name '*.safetensors' -print0)
+        done < <(find "$REPO/tests/data/broken" -type f -name "*.$ext" -print0
+                 [ "$t" = gguf_header ] && find "$REPO/tests/data/gguf" -maxdepth 1 -type f -name '*.gguf' -size -200k -print0)
     else
         for f in "$HERE/seeds/$t"/*; do cp "$f" "$dir/seed-$(basename "$f")"; n=$((n + 1)); done
     fi
@@ -126,6 +133,7 @@ for t in "${targets[@]}"; do
     dict=$HERE/json.dict
     max_len=65536
     [ "$t" = safetensors_header ] && dict=$HERE/safetensors.dict && max_len=16384
+    [ "$t" = gguf_header ] && dict=$HERE/gguf.dict
     echo "run_fuzz.sh: $t: $n seed files; fuzzing for ${seconds}s (corpus $corpus)"
     # detect_leaks=0: libtorch's static initialisers allocate memory they never free.
     set +e
