@@ -29,8 +29,9 @@ void check_output_not_source(const std::string& out, const std::string& source) 
     if (path_is_inside(o, s))
         throw Error(out + ": the output folder lies inside the source model folder " + source +
                     "; choose a folder outside it");
+    std::error_code ec;
     if (path_is_inside(s, o))
-        throw Error(out + ": the source model folder " + source +
+        throw Error(out + ": the source model " + (fs::is_directory(s, ec) ? "folder " : "file ") + source +
                     " lies inside this output folder, which export would replace; choose another --out");
 }
 

@@ -49,6 +49,10 @@ void check_output_file(const std::string& path, const std::vector<std::string>& 
     for (const auto& d : protected_dirs) {
         if (d.empty()) continue;
         const fs::path pd = resolved_path(d);
+        std::error_code ec;
+        if (target == pd && fs::is_regular_file(pd, ec))  // a one-file model (GGUF)
+            throw Error(path + ": is the source model file, which QuantScope reads; it never writes over a source "
+                               "model (choose another file)");
         if (path_is_inside(target, pd))
             throw Error(path + ": lies inside the model folder " + d +
                         ", which QuantScope reads; it never writes into or over a source model (choose a file "

@@ -200,6 +200,39 @@ rc=$?
 if [ $rc -eq 143 ] && grep -qF "cancelled (SIGTERM)" "$tmp/err" && [ ! -e "$tmp/term" ]; then ok "SIGTERM cancels (exit 143, nothing written)"
 else fail "SIGTERM: exit $rc"; fi
 
+# ---------------------------------------------------------------- GGUF files (llama.cpp)
+# (one problem per file: the gguf_* cases of tests/data/broken, run by broken_corpus.sh)
+mkdir -p "$tmp/gsrc"
+cp "$DATA/gguf/tiny-llama-smollm.gguf" "$tmp/gsrc/m.gguf"
+G="$tmp/gsrc/m.gguf"
+gsum=$(sha256sum "$G")
+expect "GGUF: dump-logits over the source file" 2 "m.gguf: is the source model file" \
+    quantize --model "$G" --method rtn --dump-logits "$G"
+expect "GGUF: dump-logits next to the source in its folder" 2 "gsrc/x.bin: lies inside the model folder" \
+    quantize --model "$tmp/gsrc" --method rtn --dump-logits "$tmp/gsrc/x.bin"
+expect "GGUF: export over the folder holding the source" 2 "the source model file $G lies inside this output folder" \
+    quantize --model "$G" --method rtn --out "$tmp/gsrc" --force
+[ "$(sha256sum "$G")" = "$gsum" ] && [ "$(ls "$tmp/gsrc")" = "m.gguf" ] && ok "GGUF: source unchanged, nothing written beside it" ||
+    fail "GGUF: the source folder changed: $(ls "$tmp/gsrc")"
+mkfifo "$tmp/pipe.gguf"
+expect "GGUF: a named pipe as --model" 2 "pipe.gguf: is a named pipe (FIFO)" check --model "$tmp/pipe.gguf"
+mkdir -p "$tmp/gfifo" && mkfifo "$tmp/gfifo/model.gguf"
+expect "GGUF: a named pipe in the model folder" 2 "gfifo/model.gguf: is a named pipe (FIFO)" ppl --model "$tmp/gfifo" "${PPL[@]}"
+# 1 GiB files (holes after the header; mapped within the address-space limit) claiming counts
+# the bytes-left test allows: reserving room for them was std::bad_alloc
+printf 'GGUF\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\xf0\xfa\x02\x00\x00\x00\x00' >"$tmp/kv.gguf"
+truncate -s 1G "$tmp/kv.gguf"
+expect "GGUF: 50,000,000 metadata entries in 1 GiB" 2 "kv.gguf: claims 50000000 metadata entries; QuantScope reads at most 65536" \
+    info --model "$tmp/kv.gguf"
+printf 'GGUF\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00' >"$tmp/arr.gguf"
+printf '\x15\x00\x00\x00\x00\x00\x00\x00tokenizer.ggml.tokens\x09\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00' >>"$tmp/arr.gguf"
+truncate -s 1G "$tmp/arr.gguf"
+expect "GGUF: an array of 2^26 strings in 1 GiB" 2 "arr.gguf: metadata 'tokenizer.ggml.tokens' claims 67108864 elements; QuantScope reads at most 8388608 array elements in all" \
+    ppl --model "$tmp/arr.gguf" "${PPL[@]}"
+head -c 100000 "$G" >"$tmp/cut.gguf"
+expect "GGUF: a truncated file" 2 "cut.gguf: tensor '" ppl --model "$tmp/cut.gguf" "${PPL[@]}"
+rm -f "$tmp/kv.gguf" "$tmp/arr.gguf"
+
 # ---------------------------------------------------------------- afterwards
 after=$(sums)
 [ "$before" = "$after" ] && ok "source model unchanged (sha256 of every file)" || fail "the source model changed"

@@ -2,8 +2,9 @@
 // are folders, huge sparse files or hold nonsense (refused with the file and the key named,
 // never opened with clamped values), values the methods panel cannot show exactly (refused)
 // or only outside its usual range (widened, not clamped), files written into the model folder
-// (refused: workspace, CSV, plot), stale temporaries of dead processes, and a tokenizer whose
-// ids exceed the model's vocabulary (the activations preview named the wrong index).
+// (refused: workspace, CSV, plot), stale temporaries of dead processes, broken GGUF files and a
+// named pipe opened with File > Open GGUF file…, and a tokenizer whose ids exceed the model's
+// vocabulary (the activations preview named the wrong index).
 #include <QAction>
 #include <QApplication>
 #include <QDir>
@@ -14,11 +15,14 @@
 #include <QTemporaryDir>
 #include <QtTest/QtTest>
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -209,6 +213,35 @@ private slots:
         const QStringList left = QDir(wsDir_).entryList({"*.tmp-*"}, QDir::Files);
         QVERIFY2(left.isEmpty(), qPrintable(left.join(", ")));
         QVERIFY(QFileInfo(csv).size() > 0 && QFileInfo(plot).size() > 1000);
+    }
+
+    // File > Open GGUF file… on broken GGUF files (the broken corpus' expectations) and on a
+    // named pipe: the error names the file and the problem, the loaded model stays.
+    void brokenGgufFilesAreNamedAndTheModelStays() {
+        const std::string before = ctx()->summary()->source_dir;
+        const QString corpus = QStringLiteral(QS_TEST_DATA_DIR "/broken/");
+        const QString pipe = QDir(tmp_.path()).filePath("pipe.gguf");
+        QVERIFY(::mkfifo(pipe.toLocal8Bit().constData(), 0644) == 0);
+        std::vector<std::pair<QString, QString>> cases = {{pipe, pipe + ": is a named pipe (FIFO)"}};
+        for (const char* name : {"gguf_kv_count_huge", "gguf_array_length_huge", "gguf_layer_index_huge",
+                                 "gguf_block_count_1e9", "gguf_nan_weights", "gguf_truncated_data"}) {
+            QFile f(corpus + name + "/expected_error.txt");
+            QVERIFY2(f.open(QIODevice::ReadOnly), name);
+            const QString file = corpus + name + "/model.gguf";
+            cases.emplace_back(file, QString::fromUtf8(f.readLine()).trimmed().replace("{dir}", corpus + name));
+        }
+        auto* act = w_->findChild<QAction*>("openGgufAction");
+        QVERIFY(act);
+        for (const auto& [file, expected] : cases) {
+            ctx()->choosers().openFile = [f = file](QWidget*, const QString&, const QString&, const QString&) { return f; };
+            QSignalSpy failed(ctx(), &AppContext::loadFailed);
+            act->trigger();
+            QVERIFY2(failed.wait(kLong), qPrintable(file));
+            QVERIFY(waitIdle());
+            const QString err = w_->errorText();
+            QVERIFY2(err.contains(expected), qPrintable("missing '" + expected + "' in: " + err));
+            QCOMPARE(ctx()->summary()->source_dir, before);
+        }
     }
 
     // A tokenizer whose ids exceed the model's vocab_size: the activations preview (calibration
