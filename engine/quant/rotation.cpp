@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "core/device.h"
 #include "core/error.h"
 
 namespace qs {
@@ -59,8 +60,8 @@ class Rewriter {
 public:
     Rewriter(CausalLM& m, const at::Tensor& r) : m_(m) {
         dev_ = m.device();
-        work_ = dev_.type() == c10::DeviceType::MPS ? at::kFloat : at::kDouble;
-        if (r.defined()) r_ = r.to(dev_, work_);
+        work_ = accumulation_dtype(dev_);  // float64; float32 on MPS
+        if (r.defined()) r_ = r.to(work_).to(dev_);  // cast on the CPU (R is built there in float64)
         // LayerNorm -> RMS is exact only on a mean-zero residual stream. A model whose norms are
         // all RMS already (LLaMA, or an OPT that was fused before) must not be centred again.
         centre_ = has_layer_norm(m);
@@ -215,6 +216,7 @@ RotationInfo rotate_model(CausalLM& model, RotationKind kind, uint64_t seed, con
     }
     progress.check();
     Rewriter(model, r).run(progress.sub(0.1, 1.0));
+    if (auto note = precision_note(model.device(), "norm fusion and rotation"); !note.empty()) info.kind_used += "; " + note;
     progress(1.0, "rotated: " + info.kind_used);
     return info;
 }
