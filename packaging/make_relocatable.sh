@@ -55,8 +55,12 @@ for f in "$torch_root"/lib/libtorch_cuda_linalg.so "$torch_root"/lib/libcaffe2_n
          "$site"/nvidia/cudnn/lib/libcudnn*.so.*; do
   [ -f "$f" ] && extras+=("$f")
 done
+# (ldd of the build tree's binaries: their RUNPATH points at the wheel; the staged ones' does
+# not resolve yet and would find Debian's libtorch)
+scan=("${extras[@]}")
+for f in "$stage"/bin/*; do scan+=("$build/bin/$(basename "$f")"); done
 {
-  for f in "$stage"/bin/* "${extras[@]}"; do
+  for f in "${scan[@]}"; do
     ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }'
   done
   printf '%s\n' "${extras[@]}"

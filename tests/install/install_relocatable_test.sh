@@ -25,14 +25,18 @@ run_unpacked() {
   local home="$1"
   mkdir -p "$tmp/elsewhere"
   cd "$tmp/elsewhere"
-  local deps
-  deps=$(env -u LD_LIBRARY_PATH ldd "$home/bin/quantscope-cli")
-  echo "$deps" | grep -q "not found" && fail "unresolved libraries: $(echo "$deps" | grep 'not found')"
+  local deps raw
+  raw=$(env -u LD_LIBRARY_PATH ldd "$home/bin/quantscope-cli")
+  echo "$raw" | grep -q "not found" && fail "unresolved libraries: $(echo "$raw" | grep 'not found')"
+  # "name real-path" per library
+  deps=$(echo "$raw" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | while read -r n p; do echo "$n $(realpath "$p")"; done)
   for lib in libtorch.so libtorch_cpu.so libc10.so; do
-    echo "$deps" | grep -q "$lib => $home/lib/quantscope/torch/lib/$lib" || fail "$lib not loaded from the archive: $(echo "$deps" | grep "$lib")"
+    echo "$deps" | grep -qx "$lib $home/lib/quantscope/torch/lib/$lib" || fail "$lib not loaded from the archive: $(echo "$deps" | grep "^$lib ")"
   done
-  if echo "$deps" | grep -q "libtorch_cuda.so"; then
-    echo "$deps" | grep "libcudart\|libcublas\.\|libcudnn\.so" | grep -v "=> $home/lib/quantscope/" && fail "CUDA libraries from outside the archive"
+  if echo "$deps" | grep -q "^libtorch_cuda.so "; then
+    outside=$(echo "$deps" | grep -E "^(libcudart|libcublas|libcublasLt|libcudnn|libnccl)\.so" | grep -v " $home/lib/quantscope/" || true)
+    [ -z "$outside" ] || fail "CUDA libraries from outside the archive: $outside"
+    echo "CUDA libraries from the archive: $(echo "$deps" | grep -c " $home/lib/quantscope/nvidia/")"
   fi
   local v
   v=$(env -u LD_LIBRARY_PATH "$home/bin/quantscope-cli" --version) || fail "--version"
@@ -42,8 +46,8 @@ run_unpacked() {
   local ppl
   ppl=$(env -u LD_LIBRARY_PATH "$home/bin/quantscope-cli" ppl --nsamples 1 --device cpu --json 2>/dev/null) || fail "ppl"
   echo "$ppl" | grep -q '"nsamples": *1' || fail "ppl output: $ppl"
-  echo "$ppl" | grep -q "\"model\": \"$home/bin/../share/quantscope" || echo "$ppl" | grep -q "\"model\": \"$home/share/quantscope" \
-    || fail "ppl read a model outside the unpacked archive: $(echo "$ppl" | grep -o '"model": "[^"]*"')"
+  echo "$ppl" | grep -q "\"model\": *\"$home/bin/../share/quantscope" || echo "$ppl" | grep -q "\"model\": *\"$home/share/quantscope" \
+    || fail "ppl read a model outside the unpacked archive: $(echo "$ppl" | grep -o '"model": *"[^"]*"')"
   echo "unpacked ppl (1 window, cpu): $(echo "$ppl" | grep -o '"ppl": *[0-9.]*')"
   cd /
 }
