@@ -172,12 +172,13 @@ if [ "$quick" -eq 1 ]; then
 else
 QS_TEST_DEVICE=$device run_step awq_reference 600 "$tests" --gtest_filter="RealModels/QuantReference.AwqAutoScaleAndClip/*"
 rc=$?
-grep "^\[ qref     \].*python.*C++" "$out/awq_reference.log" | sed 's/^\[ qref     \] //' | while read -r model key _ py _ cpp _ rel _ tol; do
+# "[ qref     ] MODEL KEY python PPL C++ PPL rel R (tol T)"
+grep -E '^\[ qref     \] [^ ]+ +[^ ]+ +python +[0-9.]+ +C\+\+ +[0-9.]+ +rel ' "$out/awq_reference.log" | sed 's/^\[ qref     \] //' | while read -r model key _ py _ cpp _ rel _ tol; do
   tol=${tol%)}
   st=$(awk -v r="$rel" -v t="$tol" 'BEGIN { print (r + 0 <= t + 0) ? "ok" : "FAIL" }')
   printf '%s\t%s\t%s\t%s\n' "AWQ $key $model ($device fp32): ppl $cpp vs python $py, relative" "$rel" "$tol" "$st"
 done >> "$rows"
-ties=$(grep -c "near-tie" "$out/awq_reference.log")
+ties=$(grep -c "near-tie (runner-up" "$out/awq_reference.log")
 [ "$ties" -gt 0 ] && row "AWQ near-ties (curve compared instead of the ratio)" "$ties" "-" info
 if [ "$rc" -eq 0 ]; then row "AWQ reference (gtest: scales, losses, ratios, clip)" "pass" "all pass" ok
 else row "AWQ reference (gtest: scales, losses, ratios, clip)" "exit $rc" "all pass" FAIL; fi
