@@ -9,7 +9,8 @@
 #    through DIR/share/cmake/Torch (NOTES §1): that config demands a full CUDA toolkit although
 #    QuantScope has no CUDA code, and the toolkit's rpath made the linker take the toolkit's
 #    libnccl instead of the wheel's. libtorch_cuda and libc10_cuda, when present, are linked as
-#    always-needed: nothing references them, but loading them registers the CUDA backend.
+#    always-needed: nothing references them, but loading them registers the CUDA backend; and
+#    libstdc++ comes first (see below).
 # qs_torch_version(OUT INCLUDE_DIRS...): MAJOR.MINOR.PATCH from torch/version.h.
 function(qs_torch_version out)
   foreach(_dir IN LISTS ARGN)
@@ -53,11 +54,16 @@ if(QS_TORCH_ROOT)
   endforeach()
   add_library(qs_torch INTERFACE)
   target_include_directories(qs_torch SYSTEM INTERFACE "${_root}/include" "${_root}/include/torch/csrc/api/include")
-  target_link_libraries(qs_torch INTERFACE
-    "${QS_TORCH_LIB_DIR}/libtorch.so" "${QS_TORCH_LIB_DIR}/libtorch_cpu.so" "${QS_TORCH_LIB_DIR}/libc10.so")
-  if(_cuda_libs)
-    target_link_libraries(qs_torch INTERFACE "-Wl,--push-state,--no-as-needed" ${_cuda_libs} "-Wl,--pop-state")
-  endif()
+  # The wheel's libtorch.so exports ~145 unversioned libstdc++ symbols of its own (std::filesystem
+  # among them, from the manylinux toolchain's static libstdc++ parts). Listed first, it would
+  # interpose on the system libstdc++ for the whole process: std::filesystem::remove_all(path, ec)
+  # then jumped to address 0 (measured: quantscope-cli quantize --force crashed). libstdc++ is
+  # therefore made a needed library ahead of libtorch, so the dynamic linker finds its symbols first.
+  # One --no-as-needed block (CMake drops repeated flags): libtorch_cuda / libc10_cuda are not
+  # referenced, but loading them registers the CUDA backend.
+  target_link_libraries(qs_torch INTERFACE "-Wl,--push-state,--no-as-needed" stdc++
+    "${QS_TORCH_LIB_DIR}/libtorch.so" "${QS_TORCH_LIB_DIR}/libtorch_cpu.so" "${QS_TORCH_LIB_DIR}/libc10.so"
+    ${_cuda_libs} "-Wl,--pop-state")
   set(TORCH_LIBRARIES qs_torch)
   # packaging/make_relocatable.sh carries libtorch in <prefix>/lib/quantscope/torch/lib
   list(APPEND CMAKE_INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}/quantscope/torch/lib")

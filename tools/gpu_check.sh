@@ -162,7 +162,7 @@ for dt in fp32 bf16 fp16; do
     printf '%s\t%s\t%s\t%s\n' "$what $model ($dev $dtype)" "$value" "$tol" "$status"
   done >> "$rows"
   grep -q "is not offered" "$out/goldens_$dt.log" && row "goldens $dt: skipped" "$(grep -m1 'is not offered' "$out/goldens_$dt.log")" "-" info
-  if [ "$rc" -eq 0 ]; then row "goldens $dt (gtest)" "$(grep -o '[0-9]* tests\? ran' "$out/goldens_$dt.log" | tail -1)" "all pass" ok
+  if [ "$rc" -eq 0 ]; then row "goldens $dt (gtest)" "$(sed -n 's/^\[==========\] \([0-9]*\) tests\? from .* ran.*/\1 tests ran/p' "$out/goldens_$dt.log")" "all pass" ok
   else row "goldens $dt (gtest)" "exit $rc: $(grep -c '^\[  FAILED  \]' "$out/goldens_$dt.log") failed lines" "all pass" FAIL; fi
 done
 

@@ -6,6 +6,9 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <system_error>
 
 #include "core/device.h"
 #include "engine/test_util.h"
@@ -86,4 +89,24 @@ TEST(Device, Float64FallsBackToFloat32OnMpsOnly) {
     EXPECT_EQ(d.scalar_type(), at::kDouble);
     EXPECT_TRUE(d.device().is_cpu());
     EXPECT_EQ(d[1].item<double>(), -2.25);
+}
+
+// The PyPI wheel's libtorch.so exports ~145 libstdc++ symbols of its own (std::filesystem among
+// them). Ahead of the system libstdc++ in the lookup order they interposed on it process-wide, and
+// std::filesystem::remove_all(path, ec) jumped to address 0 (quantscope-cli quantize --force
+// crashed). cmake/QsTorch.cmake links libstdc++ first; this checks where the symbol resolves.
+TEST(Device, StdFilesystemResolvesToLibstdcxx) {
+    using RemoveAll = std::uintmax_t (*)(const std::filesystem::path&, std::error_code&);
+    const RemoveAll f = &std::filesystem::remove_all;
+    Dl_info info{};
+    ASSERT_NE(dladdr(reinterpret_cast<void*>(f), &info), 0);
+    ASSERT_NE(info.dli_fname, nullptr);
+    EXPECT_NE(std::string(info.dli_fname).find("libstdc++"), std::string::npos)
+        << "std::filesystem::remove_all resolves to " << info.dli_fname;
+    const auto dir = temp_dir("remove_all");
+    std::filesystem::create_directories(dir / "a" / "b");
+    write_file(dir / "a" / "b" / "f.bin", "x");
+    std::error_code ec;
+    EXPECT_EQ(f(dir, ec), 4u);  // dir, a, b, f.bin
+    EXPECT_FALSE(ec) << ec.message();
 }
