@@ -12,6 +12,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QScrollArea>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -243,6 +244,10 @@ void MainWindow::buildToolbar() {
         a->setShortcut(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
         connect(a, &QAction::triggered, this, [this, i] { tabs_->setCurrentIndex(i); });
     }
+    QMenu* help = menuBar()->addMenu("&Help");
+    QAction* about = help->addAction("&About QuantScope");
+    about->setObjectName("aboutAction");
+    connect(about, &QAction::triggered, this, &MainWindow::showAbout);
 
     QToolBar* tb = addToolBar("Model");
     tb->setObjectName("modelToolbar");
@@ -253,6 +258,8 @@ void MainWindow::buildToolbar() {
     device_ = new QComboBox;
     device_->setObjectName("deviceCombo");
     for (const auto& d : gui_available_devices()) device_->addItem(QString::fromStdString(d));
+    // Why cuda / mps are missing (or which GPU they use): the version text minus its first line.
+    device_->setToolTip(QString::fromStdString(gui_version_text()).section('\n', 1));
     tb->addWidget(device_);
     tb->addWidget(new QLabel("  dtype "));
     dtype_ = new QComboBox;
@@ -267,6 +274,23 @@ void MainWindow::buildToolbar() {
         reload();
     });
     connect(dtype_, &QComboBox::currentTextChanged, this, reload);
+}
+
+void MainWindow::showAbout() {
+    auto* box = findChild<QMessageBox*>("aboutBox");
+    if (!box) {
+        box = new QMessageBox(this);
+        box->setObjectName("aboutBox");
+        box->setWindowTitle("About QuantScope");
+        box->setStandardButtons(QMessageBox::Ok);
+        box->setTextFormat(Qt::RichText);
+        const QStringList lines = QString::fromStdString(gui_version_text()).split('\n');
+        QString html = QString("<b>%1</b><br>A workbench for looking inside LLM quantization.<br><br>").arg(lines.value(0).toHtmlEscaped());
+        for (int i = 1; i < lines.size(); ++i) html += lines[i].toHtmlEscaped() + "<br>";
+        html += QString("Qt %1").arg(qVersion());
+        box->setText(html);
+    }
+    box->open();
 }
 
 void MainWindow::fillDtypes() {

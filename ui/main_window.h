@@ -60,6 +60,9 @@ public:
     ExportDialog* exportDialog();
     void openExportDialog();
     WorkspaceActions* workspaceActions() const { return workspace_; }
+    // Help > About: version, libtorch, and whether CUDA/MPS are compiled in and usable here
+    // (non-modal QMessageBox "aboutBox").
+    void showAbout();
 
 signals:
     void modelChanged();

@@ -7,10 +7,7 @@
 namespace qs::cli {
 
 void print_version() {
-    std::string devs;
-    for (const auto& d : available_devices()) devs += (devs.empty() ? "" : ", ") + d;
-    std::printf("quantscope-cli %s\nlibtorch %s (devices: %s; %d CPU threads)%s\n", QS_VERSION, libtorch_version().c_str(),
-                devs.c_str(), compute_threads(),
+    std::printf("quantscope-cli %s\n%s%s\n", QS_VERSION, torch_runtime_text().c_str(),
                 reference_blas_detected() ? "\nwarning: libtorch uses the reference BLAS (slow); install libopenblas0-pthread"
                                           : "");
 }
@@ -38,7 +35,7 @@ void print_help() {
         "              --prompt TEXT | --prompt-ids 1,2,3\n"
         "              --max-new-tokens N (32)  --sample  --temperature T (1.0)  --top-k K (0 = off)\n"
         "              --top-p P (1.0 = off)  --seed N (0)  --stop-at-eos 0|1 (1)\n"
-        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 not on cpu)  --json\n"
+        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 on cpu needs libtorch 2.x)  --json\n"
         "  ppl       Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows).\n"
         "              --model DIR  --dataset wikitext2|PATH (.txt, .raw, .jsonl, .jsonl.zst; default wikitext2)\n"
         "              --tokenizer DIR (default: the model folder)\n"
@@ -106,7 +103,7 @@ void print_help() {
         "\n"
         "Options:\n"
         "  --help     this text\n"
-        "  --version  version, libtorch version and devices\n"
+        "  --version  version, libtorch version, devices, and whether CUDA/MPS are compiled in and usable here\n"
         "\n"
         "Errors go to stderr with exit code 2 (bad input: the message names the file or option and the\n"
         "problem) or 3 (internal error); a run cancelled by a signal exits with 128 + its number (Ctrl-C\n"

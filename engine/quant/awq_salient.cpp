@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "quant/awq.h"
 
@@ -29,7 +30,7 @@ at::Tensor awq_scale_weight(const at::Tensor& w, const at::Tensor& salient, doub
     at::Tensor idx = salient.to(w.device());
     at::Tensor scaled = w.index_copy(1, idx, w.index_select(1, idx) * factor);
     at::Tensor q = pseudo_quantize(scaled, spec);
-    return q.index_copy(1, idx, q.index_select(1, idx) / factor);
+    return q.index_copy(1, idx, div_exact(q.index_select(1, idx), factor));
 }
 
 namespace {
