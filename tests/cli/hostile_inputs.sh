@@ -7,7 +7,7 @@
 # The source model's checksums are compared before and after the whole run, and no temporary
 # (*.tmp-PID) may be left anywhere.
 # Engine-level and timing-sensitive cases (SIGBUS, SIGTERM mid-write, SIGKILL and rerun) are in
-# tests/engine/test_hostile_*.cpp; the GUI's in tests/gui/test_hostile_gui.cpp.
+# tests/engine/test_hostile_*.cpp and test_gguf_hostile.cpp; the GUI's in tests/gui/test_workbench_hostile.cpp.
 # Usage: hostile_inputs.sh <quantscope-cli> <tests/data dir> <repo root>
 set -u
 CLI=$1
