@@ -25,13 +25,16 @@ std::string errno_text() { return std::strerror(errno); }
 void check_output_not_source(const std::string& out, const std::string& source) {
     if (out.empty()) throw Error("no output folder given");
     const fs::path o = resolved_path(out), s = resolved_path(source);
-    if (o == s) throw Error(out + ": the output folder is the source model folder; choose another --out");
+    std::error_code ec;
+    const bool source_is_folder = fs::is_directory(s, ec);
+    if (o == s)
+        throw Error(out + ": the output folder is the source model " + (source_is_folder ? "folder" : "file") +
+                    "; choose another --out");
     if (path_is_inside(o, s))
         throw Error(out + ": the output folder lies inside the source model folder " + source +
                     "; choose a folder outside it");
-    std::error_code ec;
     if (path_is_inside(s, o))
-        throw Error(out + ": the source model " + (fs::is_directory(s, ec) ? "folder " : "file ") + source +
+        throw Error(out + ": the source model " + (source_is_folder ? "folder " : "file ") + source +
                     " lies inside this output folder, which export would replace; choose another --out");
 }
 

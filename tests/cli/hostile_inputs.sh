@@ -212,6 +212,8 @@ expect "GGUF: dump-logits next to the source in its folder" 2 "gsrc/x.bin: lies 
     quantize --model "$tmp/gsrc" --method rtn --dump-logits "$tmp/gsrc/x.bin"
 expect "GGUF: export over the folder holding the source" 2 "the source model file $G lies inside this output folder" \
     quantize --model "$G" --method rtn --out "$tmp/gsrc" --force
+expect "GGUF: export over the source file itself" 2 "m.gguf: the output folder is the source model file" \
+    quantize --model "$G" --method rtn --out "$G" --force
 [ "$(sha256sum "$G")" = "$gsum" ] && [ "$(ls "$tmp/gsrc")" = "m.gguf" ] && ok "GGUF: source unchanged, nothing written beside it" ||
     fail "GGUF: the source folder changed: $(ls "$tmp/gsrc")"
 mkfifo "$tmp/pipe.gguf"
