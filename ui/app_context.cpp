@@ -1,6 +1,9 @@
 #include "app_context.h"
 
+#include <QPointer>
 #include <QTimer>
+
+#include "ui_util.h"
 
 AppContext::AppContext(QObject* parent)
     : QObject(parent), jobs_(new JobRunner(this)), previewTimer_(new QTimer(this)), idleTimer_(new QTimer(this)) {
@@ -109,6 +112,7 @@ quint64 AppContext::openModel(const QString& dir, const QString& device, const Q
             device_ = device;
             dtype_ = dtype;
             applied_ = originalConfig();
+            configEdited_ = false;
             lastApply_.reset();
             preview_.reset();
             calibration_.clear();
@@ -151,6 +155,7 @@ void AppContext::setLayer(const QString& name) {
 void AppContext::setConfig(const qs::MethodConfig& cfg) {
     const bool calibChanged = cfg.calib_path != config_.calib_path || cfg.calib_samples != config_.calib_samples ||
                               cfg.calib_seqlen != config_.calib_seqlen;
+    if (!sameConfig(cfg, config_)) configEdited_ = true;
     config_ = cfg;
     emit configChanged();
     if (calibChanged) describeCalibration();
@@ -165,9 +170,16 @@ void AppContext::refreshPreview() {
     startPreview();
 }
 
+bool AppContext::layerQuantized() const {
+    if (!wb_) return false;
+    for (const auto& l : wb_->summary().linears)
+        if (QString::fromStdString(l.name) == layer_) return ui::quantizes_linear(l, config_);
+    return false;
+}
+
 void AppContext::startPreview() {
     if (!wb_ || layer_.isEmpty()) return;
-    if (!config_.quantizes_weights()) {
+    if (!layerQuantized()) {
         jobs_->cancel("preview");
         preview_.reset();
         emit previewReady();
@@ -192,9 +204,22 @@ void AppContext::applyConfig() { applyConfiguration(config_); }
 void AppContext::applyConfiguration(const qs::MethodConfig& cfg) {
     if (!wb_ || modelBusy()) return;
     auto wb = wb_;
+    liveAwq_.clear();
     emit applyStarted();
-    run("apply", [this, wb, cfg](const qs::Progress& p) -> std::function<void()> {
-        auto d = std::make_shared<ApplyData>(wb->apply(cfg, p));
+    QPointer<AppContext> self(this);
+    run("apply", [this, wb, cfg, self](const qs::Progress& p) -> std::function<void()> {
+        // Each searched AWQ group goes to the GUI thread at once (the AWQ page draws it).
+        auto onGroup = [self, wb](const AwqCurve& c) {
+            QMetaObject::invokeMethod(
+                self.data(),
+                [self, wb, c] {
+                    if (!self || wb != self->wb_) return;
+                    self->liveAwq_.push_back(c);
+                    emit self->awqGroupSearched();
+                },
+                Qt::QueuedConnection);
+        };
+        auto d = std::make_shared<ApplyData>(wb->apply(cfg, p, onGroup));
         return [this, wb, cfg, d] {
             if (wb != wb_) return;
             noteApply(cfg, *d);

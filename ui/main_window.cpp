@@ -5,12 +5,13 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
-#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
 #include <QProgressBar>
-#include <QScrollArea>
+#include <QDir>
+#include <QFileInfo>
+#include <QScreen>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
@@ -101,22 +102,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     auto* left = new QDockWidget("Layers", this);
     left->setObjectName("layersDock");
     left->setWidget(nav_);
-    nav_->setMinimumWidth(240);
+    nav_->setMinimumWidth(200);
     left->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, left);
     methods_ = new MethodsPanel(ctx_);
-    auto* scroll = new QScrollArea;
-    scroll->setWidget(methods_);
-    scroll->setWidgetResizable(true);
-    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(methods_->minimumSizeHint().width() + 16);
     auto* right = new QDockWidget("Methods", this);
     right->setObjectName("methodsDock");
-    right->setWidget(scroll);
+    right->setWidget(methods_);
     right->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::RightDockWidgetArea, right);
-    resizeDocks({left, right}, {270, 350}, Qt::Horizontal);
+    resizeDocks({left, right}, {250, 340}, Qt::Horizontal);
 
     workspace_ = new WorkspaceActions(this);
     buildToolbar();
@@ -189,7 +184,8 @@ void MainWindow::buildToolbar() {
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, "Open a Hugging Face model folder", dir_);
+        const QString start = !dir_.isEmpty() && QFileInfo(dir_).isDir() ? dir_ : QDir::homePath();
+        const QString dir = ctx_->choosers().folder(this, "Open a Hugging Face model folder", start);
         if (!dir.isEmpty()) openModel(dir);
     });
     QAction* bundled = file->addAction("Open the &bundled model");
@@ -340,3 +336,14 @@ void MainWindow::showError(const QString& what, const QString& message) {
 }
 
 bool MainWindow::saveScreenshot(const QString& file) { return grab().save(file); }
+
+void MainWindow::placeOnScreen() {
+    const QRect avail = screen()->availableGeometry();
+    // Window decorations (none before the first show, or offscreen).
+    const QSize frame = isVisible() ? frameGeometry().size() - geometry().size() : QSize(0, 0);
+    QSize size = QSize(1600, 1000).boundedTo(avail.size() - frame);
+    size = size.expandedTo(minimumSizeHint()).boundedTo(avail.size() - frame);
+    resize(size);
+    move(avail.x() + (avail.width() - size.width() - frame.width()) / 2,
+         avail.y() + (avail.height() - size.height() - frame.height()) / 2);
+}

@@ -42,6 +42,12 @@ public:
     static QStringList viewNames();  // model, activations, weights, error, awq, perplexity, generate
     bool saveScreenshot(const QString& file);
 
+public slots:
+    // At most 1600 x 1000, inside the available area of the window's screen, centred there.
+    void placeOnScreen();
+
+public:
+
     QString errorText() const;   // the error banner's text ("" when hidden)
     QString statusText() const;  // the status bar's message
     bool hasModel() const;

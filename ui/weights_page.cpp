@@ -56,6 +56,8 @@ WeightsPage::WeightsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent
     right->addWidget(hist_);
     hs->addWidget(heatmap_);
     hs->addWidget(right);
+    for (qs::widgets::PlotView* pv : std::initializer_list<qs::widgets::PlotView*>{heatmap_, colMax_, hist_})
+        pv->setPlaceholder("Loading…");
     hs->setStretchFactor(0, 1);
     hs->setStretchFactor(1, 1);
     v->addWidget(hs, 1);
@@ -95,6 +97,7 @@ void WeightsPage::refresh() {
                                    .arg(weight_.cols)
                                    .arg(current ? ", current" : ""));
             colMax_->setValues(*colMax);
+            ui::highlightTop(colMax_, 1.0);
             ui::setPlotTitle(colMax_, "Per-input-channel max |w|");
             float mn = 0, mx = 0;
             if (!weight_.data.empty()) {

@@ -57,6 +57,43 @@ std::vector<const Linear*> norm_group(const CausalLM::State& st, const std::stri
     return {};
 }
 
+bool same_spec(const QuantSpec& a, const QuantSpec& b) {
+    return a.bits == b.bits && a.granularity == b.granularity && a.group_size == b.group_size &&
+           a.symmetric == b.symmetric && a.fp16_scales == b.fp16_scales;
+}
+
+// Whether a model that carries `applied` holds exactly the weights cfg's whole-model transforms
+// (rotation, smoothing, AWQ auto-scale search) would give before quantization.
+bool carries_transforms(const MethodConfig& applied, const MethodConfig& cfg) {
+    const bool any = cfg.has("rotate") || cfg.has("smoothquant") || cfg.has("awq");
+    if (!any) return false;
+    for (const char* m : {"rotate", "smoothquant", "awq"})
+        if (applied.has(m) != cfg.has(m)) return false;
+    if (cfg.has("rotate") && (applied.rotation != cfg.rotation || applied.seed != cfg.seed)) return false;
+    const bool calibrated = cfg.has("smoothquant") || cfg.has("awq");
+    if (calibrated && (applied.calib_path != cfg.calib_path || applied.calib_samples != cfg.calib_samples ||
+                       applied.calib_seqlen != cfg.calib_seqlen || applied.calib_seed != cfg.calib_seed))
+        return false;
+    if (cfg.has("smoothquant") && applied.sq_alpha != cfg.sq_alpha) return false;
+    // The AWQ search depends on the weight quantization it searches for.
+    if (cfg.has("awq") && (!same_spec(applied.weight, cfg.weight) || applied.awq_clip != cfg.awq_clip ||
+                           applied.duo_scaling != cfg.duo_scaling || applied.awq_direct_loss != cfg.awq_direct_loss ||
+                           applied.include_lm_head != cfg.include_lm_head))
+        return false;
+    return true;
+}
+
+// "rotated + smoothed + AWQ-scaled"
+std::string transforms_text(const MethodConfig& c) {
+    std::vector<std::string> p;
+    if (c.has("rotate")) p.push_back("rotated");
+    if (c.has("smoothquant")) p.push_back("smoothed");
+    if (c.has("awq")) p.push_back("AWQ-scaled");
+    std::string s;
+    for (size_t i = 0; i < p.size(); ++i) s += (i ? " + " : "") + p[i];
+    return s;
+}
+
 const Linear* find_in_state(const CausalLM::State& st, const std::string& name) {
     for (const auto& b : st.blocks)
         for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
@@ -147,18 +184,38 @@ Matrix Workbench::weight(const std::string& linear, bool current) {
 PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cfg, const Progress& progress) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
-    const CausalLM::State& orig = session_->original_state();
-    const Linear* l = find_in_state(orig, linear);
+    // The model carries cfg's whole-model transforms (rotation, smoothing, AWQ search): preview
+    // the layer as they left it (its pre-quantization weight) on the transformed model's
+    // calibration inputs, and quantize it with cfg's remaining steps.
+    const MethodConfig* ap = session_->applied_config();
+    const CausalLM::State* pre = session_->prequant_state();
+    const bool transformed = ap && pre && carries_transforms(*ap, cfg);
+    const CausalLM::State& base = transformed ? *pre : session_->original_state();
+    MethodConfig c = cfg;
+    if (transformed)
+        c.methods.erase(std::remove_if(c.methods.begin(), c.methods.end(),
+                                       [](const std::string& m) { return m == "rotate" || m == "smoothquant" || m == "awq"; }),
+                        c.methods.end());
+    const Linear* l = find_in_state(base, linear);
     bool smoothable = false;
     std::vector<at::Tensor> group;
-    for (const Linear* g : norm_group(orig, linear, &smoothable)) group.push_back(g->weight);
+    for (const Linear* g : norm_group(base, linear, &smoothable)) group.push_back(g->weight);
     if (group.empty()) group.push_back(l->weight);
     const ChannelStats* stats = nullptr;
-    if (tokenizer_) stats = &session_->original_stats(cfg, progress).at(linear);
-    LayerPreview p = preview_linear(l->weight, group, smoothable, stats, cfg);
+    if (tokenizer_)
+        stats = &(transformed ? session_->current_stats(cfg, progress) : session_->original_stats(cfg, progress)).at(linear);
+    LayerPreview p = preview_linear(l->weight, group, smoothable, stats, c);
     PreviewData d;
     d.linear = linear;
     d.note = p.note;
+    if (transformed) {
+        d.basis = transforms_text(cfg);
+        d.note += "; " + d.basis + " as the model carries it (" + cfg.describe() + "); error in that basis";
+    }
+    if (p.salient.defined()) {
+        at::Tensor s = p.salient.to(at::kCPU, at::kLong).contiguous();
+        d.salient.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+    }
     d.spec = cfg.weight.describe();
     d.original = to_matrix(p.original);
     d.transformed = to_matrix(p.transformed);
@@ -172,7 +229,7 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     d.output_rel_error = p.output_rel_error;
     d.output_tokens = p.output_tokens;
     d.packed_bytes = p.packed_bytes;
-    if (cfg.has("smoothquant") && smoothable && stats) {
+    if (!transformed && cfg.has("smoothquant") && smoothable && stats) {
         std::vector<at::Tensor> ws;
         for (const auto& g : group) ws.push_back(g.to(at::kFloat));
         d.smooth = to_vec(smooth_scales(stats->max_abs, ws, cfg.sq_alpha));
@@ -180,7 +237,8 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     return d;
 }
 
-ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
+ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
+                           const std::function<void(const AwqCurve&)>& on_group) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     MethodConfig original;
@@ -190,7 +248,12 @@ ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
         std::lock_guard<std::mutex> a(applied_mutex_);
         applied_ = original;
     }
-    ApplyReport rep = session_->apply(cfg, progress);
+    auto curve = [](const AwqGroup& g) {
+        return AwqCurve{g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio};
+    };
+    std::function<void(const AwqGroup&)> each;
+    if (on_group) each = [&](const AwqGroup& g) { on_group(curve(g)); };
+    ApplyReport rep = session_->apply(cfg, progress, each);
     {
         std::lock_guard<std::mutex> a(applied_mutex_);
         applied_ = cfg;
@@ -204,8 +267,7 @@ ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
     d.seed_size_mib = rep.seed_size_mib;
     d.packed_size_mib = rep.packed_size_mib;
     if (rep.awq)
-        for (const auto& g : rep.awq->groups)
-            d.awq.push_back({g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio});
+        for (const auto& g : rep.awq->groups) d.awq.push_back(curve(g));
     d.json = rep.to_json().dump(2);
     return d;
 }
@@ -218,6 +280,11 @@ const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
         eval_description_ = t.description;
     }
     return eval_ids_;
+}
+
+int64_t Workbench::eval_tokens(const Progress& progress) {
+    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    return static_cast<int64_t>(eval_ids(progress).size());
 }
 
 PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
@@ -290,6 +357,14 @@ GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_toke
     }
     if (swap) model_->restore_state(cur);
     d.text = prompt + tokenizer_->decode(d.ids, true);
+    std::string before;
+    for (size_t i = 0; i < d.ids.size(); ++i) {
+        std::string upto = tokenizer_->decode(std::vector<int64_t>(d.ids.begin(), d.ids.begin() + i + 1), true);
+        size_t common = 0;
+        while (common < before.size() && common < upto.size() && before[common] == upto[common]) ++common;
+        d.pieces.push_back(upto.substr(common));
+        before = std::move(upto);
+    }
     return d;
 }
 
@@ -303,18 +378,16 @@ std::string Workbench::calibration_description(const MethodConfig& calib, const 
 
 std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
-    try {
-        check_exportable(*session_, format, awq_reference);
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
+    const std::vector<ExportProblem> p = export_problems(*session_, format, awq_reference);
+    if (p.empty()) return "";
+    return "Cannot export as " + export_format_name(format) + ": " + describe_export_problems(p, true);
 }
 
 ExportReport Workbench::export_checkpoint(const ExportOptions& opts, const Progress& progress) {
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
-    check_exportable(*session_, opts.format, opts.awq_reference);  // refused: nothing written
+    const std::string refused = export_problem(opts.format, opts.awq_reference);
+    if (!refused.empty()) throw Error(refused);  // nothing written
     try {
         return qs::export_checkpoint(*session_, opts, progress);
     } catch (...) {

@@ -104,7 +104,8 @@ const CalibStats& QuantSession::current_stats(const MethodConfig& cfg, const Pro
     return stats_for_key(key_, cfg, progress);
 }
 
-ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress) {
+ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
     reset();
@@ -145,6 +146,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
             o.clip = cfg.awq_clip;
             o.duo_scaling = cfg.duo_scaling;
             o.gram_loss = !cfg.awq_direct_loss;
+            o.on_group = on_group;
             const at::Tensor& blocks = calibration_blocks(cfg, nullptr);
             rep.awq = awq_auto(*model_, blocks, o, progress.sub(0.4, 0.9));
             rep.steps.push_back("AWQ auto-scale over " + std::to_string(rep.awq->groups.size()) + " groups" +

@@ -45,7 +45,9 @@ public:
 
     // Restores the original weights, then applies `cfg`. On error or cancellation the
     // original weights are restored and the exception propagates.
-    ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {});
+    // on_group: AwqOptions::on_group of an AWQ auto-scale search (each group as it is searched).
+    ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {},
+                      const std::function<void(const AwqGroup&)>& on_group = {});
     void reset();  // back to the original weights
     const std::string& current_key() const { return key_; }
     const CausalLM::State& original_state() const { return original_; }
