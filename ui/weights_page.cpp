@@ -125,7 +125,9 @@ void WeightsPage::drawHistogram() {
     if (shown_.isEmpty()) return;
     hist_->setValues(weight_.data, "W");
     auto pv = ctx_->preview();
-    if (pv && qstr(pv->linear) == shown_ && !source_->currentData().toBool())
+    // Ŵ only over the W it quantizes: not over the original W when the preview starts from the
+    // model's rotated / smoothed / AWQ-scaled weight (the Quantization error page shows that).
+    if (pv && qstr(pv->linear) == shown_ && !source_->currentData().toBool() && pv->basis.empty())
         hist_->addValues("Ŵ", pv->dequantized.data);
     const bool withDeq = hist_->seriesCount() > 1;
     ui::setPlotTitle(hist_, withDeq ? "W and Ŵ (" + qstr(pv->spec) + ")" : QString("Weight distribution"));

@@ -434,7 +434,7 @@ void HeatmapView::setColumnMarks(const QVector<int>& columns, const QColor& colo
 void HeatmapView::setColumnBoundaries(int step) {
   removeItems(QStringLiteral("groupBoundary"));
   if (step > 0 && m_cols > step) {
-    QPen pen(QColor(60, 60, 60, 150), 1.0, Qt::DashLine);
+    QPen pen(QColor(255, 255, 255, 200), 1.0, Qt::DashLine);  // visible on the dark end of the map
     for (int c = step; c < m_cols; c += step) {
       auto* line = new QCPItemStraightLine(plot());
       line->setObjectName(QStringLiteral("groupBoundary"));
