@@ -100,6 +100,7 @@ void placeLegendAbove(QCustomPlot* plot, int columns) {
   if (QCPLayout* owner = legend->layout()) owner->take(legend);
   // [spacer | legend | spacer]: the legend is capped at its natural size, spacers take the rest.
   auto* strip = new QCPLayoutGrid;
+  strip->setColumnSpacing(0);  // the legend may take the strip's whole width
   QCPLayoutGrid* layout = plot->plotLayout();
   layout->insertRow(0);
   layout->addElement(0, 0, strip);

@@ -92,7 +92,7 @@ bool fitLegendNames(QCPLegend* legend, int width) {
     const QString full = originalOf(p, p->name());
     const QMargins im = item->margins();
     const int room = width - m.left() - m.right() - im.left() - im.right() - legend->iconSize().width() -
-                     legend->iconTextPadding();
+                     legend->iconTextPadding() - 4;  // a few pixels for the layout's rounding
     const QString wrapped = wrapToWidth(full, legend->font(), room);
     remember(p, full, wrapped);
     if (wrapped != p->name()) {

@@ -148,6 +148,14 @@ inline QString plotTextClipped(qs::widgets::PlotView* view) {
             if (textWidth(t->font(), t->text()) > t->outerRect().width() + 1)
                 out += QString("text '%1' (%2 px) in %3 px; ").arg(t->text()).arg(textWidth(t->font(), t->text())).arg(t->outerRect().width());
         }
+        if (auto* item = qobject_cast<QCPPlottableLegendItem*>(e)) {
+            QCPLegend* legend = item->parentLegend();
+            if (!legend->visible() || !item->plottable()) continue;
+            const int need = legend->iconSize().width() + legend->iconTextPadding() +
+                             textWidth(item->font(), item->plottable()->name());
+            if (need > item->rect().width() + 1)
+                out += QString("legend entry '%1' (%2 px) in %3 px; ").arg(item->plottable()->name()).arg(need).arg(item->rect().width());
+        }
         if (auto* r = qobject_cast<QCPAxisRect*>(e)) {
             if (!r->visible()) continue;
             for (QCPAxis* a : r->axes()) {
