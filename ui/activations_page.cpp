@@ -1,5 +1,7 @@
 #include "activations_page.h"
 
+#include <QPointer>
+
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QHBoxLayout>
@@ -178,8 +180,19 @@ void ActivationsPage::loadChannels() {
     const bool withAfter = appliedTransformsInputs();
     const QString afterName = withAfter ? "after " + transformName(ctx_->applied()) : QString();
     info_->setText("Collecting calibration statistics…");
-    ctx_->run("act-channels", [this, wb, linear, cfg, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
-        auto before = std::make_shared<ChannelData>(wb->channel_stats(linear, false, cfg, p));
+    const quint64 gen = ++channelsGen_;
+    QPointer<ActivationsPage> self(this);
+    // Progressive: while the calibration pass runs, the original model's statistics so far are
+    // drawn every few calibration blocks ("32 / 128 blocks"); the final result replaces them.
+    auto partial = [self, wb, gen](const ChannelData& c, const std::vector<LayerStatRow>& rows) {
+        QMetaObject::invokeMethod(
+            self.data(), [self, wb, gen, c, rows] {
+                if (self && wb == self->ctx_->workbench() && gen == self->channelsGen_) self->showPartial(c, rows);
+            },
+            Qt::QueuedConnection);
+    };
+    ctx_->run("act-channels", [this, wb, linear, cfg, withAfter, afterName, partial](const qs::Progress& p) -> std::function<void()> {
+        auto before = std::make_shared<ChannelData>(wb->channel_stats(linear, false, cfg, p, partial));
         auto after = std::make_shared<ChannelData>();
         if (withAfter) *after = wb->channel_stats(linear, true, cfg, p);
         return [this, wb, before, after, withAfter, afterName] {
@@ -196,6 +209,31 @@ void ActivationsPage::loadChannels() {
             emit channelsShown();
         };
     });
+}
+
+void ActivationsPage::showPartial(const ChannelData& c, const std::vector<LayerStatRow>& rows) {
+    partialBlocks_ = c.samples_done;
+    if (!channelsDone_ || channelsFor_ != qstr(c.linear)) {
+        before_ = c;
+        hasAfter_ = false;
+        channelsFor_ = qstr(c.linear);
+        channelsDone_ = true;
+        drawChannels();
+        channelsDone_ = false;  // still running: the final statistics replace these
+    }
+    if (!overviewDone_) {
+        overviewRows_ = rows;
+        overviewAfter_.clear();
+        overviewDone_ = true;
+        drawOverview();
+        overviewDone_ = false;
+    }
+    info_->setText(QString("Calibration statistics so far: %1 / %2 blocks (%3 tokens) · the plots refine as blocks arrive")
+                       .arg(c.samples_done)
+                       .arg(c.samples_total)
+                       .arg(ui::commas(c.tokens)));
+    info_->setToolTip(info_->text());
+    emit partialShown(static_cast<int>(c.samples_done), static_cast<int>(c.samples_total));
 }
 
 void ActivationsPage::drawChannels() {

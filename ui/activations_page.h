@@ -45,6 +45,8 @@ signals:
     void channelsShown();
     void overviewShown();
     void hiddenShown();
+    // Progressive statistics drawn while the calibration pass runs (blocks done / total).
+    void partialShown(int done, int total);
 
 protected:
     void refresh() override;
@@ -54,6 +56,7 @@ private:
     void loadOverview();
     void loadHidden();
     void drawChannels();
+    void showPartial(const ChannelData& c, const std::vector<LayerStatRow>& rows);
     void drawOverview();
     void applyTopPercent();  // the engine's salient_count rule on both channel views
     void updateHint();
@@ -76,5 +79,7 @@ private:
     QString overviewAfterName_;  // what the model carried when the overview was computed
     QStringList overviewLabels_;
     bool channelsDone_ = false, overviewDone_ = false, hiddenDone_ = false;
+    quint64 channelsGen_ = 0;
+    int64_t partialBlocks_ = 0;
     bool overviewStale_ = true, hiddenStale_ = true, channelsStale_ = true;
 };

@@ -20,15 +20,15 @@ AppContext::AppContext(QObject* parent)
             [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
     auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export"; };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::cancelled, this, [this, changesModel](const QString& ch, quint64) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::failed, this, [this, changesModel](const QString& ch, quint64, const QString& msg) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
         QString what;
         if (ch == "load") what = "Could not open the model.";
         else if (ch == "apply") what = "Could not apply the methods.";
@@ -123,6 +123,16 @@ quint64 AppContext::openModel(const QString& dir, const QString& device, const Q
             if (keep.isEmpty() && !wb_->summary().linears.empty())
                 keep = QString::fromStdString(wb_->summary().linears.front().name);
             layer_ = keep;
+            // A big model on a CPU gets fewer calibration blocks by default (the first statistics
+            // within about a minute), unless the user chose a size; the methods panel says why.
+            calibrationNote_.clear();
+            if (config_.calib_samples == defaultConfig().calib_samples) {
+                const auto [n, why] = wb_->default_calibration_samples();
+                if (n != config_.calib_samples) {
+                    config_.calib_samples = n;
+                    calibrationNote_ = QString::fromStdString(why);
+                }
+            }
             emit modelChanged();
             emit layerChanged(layer_);
             describeCalibration();
@@ -139,7 +149,7 @@ void AppContext::describeCalibration() {
         QString text = QString::fromStdString(wb->calibration_description(cfg, p));
         return [this, wb, text] {
             if (wb != wb_) return;
-            calibration_ = text;
+            calibration_ = calibrationNote_.isEmpty() ? text : text + " — " + calibrationNote_;
             emit calibrationChanged();
         };
     });
@@ -255,6 +265,13 @@ void AppContext::noteApply(const qs::MethodConfig& cfg, const ApplyData& data) {
     lastApply_ = std::make_unique<ApplyData>(data);
     lastApplyCfg_ = cfg;
     applyNoted_ = true;
+}
+
+// The preview depends on what the model carries (a transformed layer) and may have been made
+// while the job held the model: make it again.
+void AppContext::modelJobEnded() {
+    syncApplied();
+    if (wb_ && !layer_.isEmpty()) previewTimer_->start(0);
 }
 
 void AppContext::syncApplied() {

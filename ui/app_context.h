@@ -48,6 +48,8 @@ public:
     bool modelBusy() const;
     // The calibration set of the current configuration, in words (computed once per model).
     QString calibrationText() const { return calibration_; }
+    // Why the calibration size was adapted to the model at load ("" when the default was kept).
+    QString calibrationNote() const { return calibrationNote_; }
 
     // --- selection ---
     QString layer() const { return layer_; }
@@ -117,6 +119,7 @@ signals:
 
 private:
     void startPreview();
+    void modelJobEnded();
     void scheduleIdleCheck();
     void describeCalibration();
 
@@ -127,7 +130,7 @@ private:
     std::shared_ptr<Workbench> wb_;
     QString device_ = "cpu", dtype_ = "fp32";
     QString layer_;
-    QString calibration_;
+    QString calibration_, calibrationNote_;
     qs::MethodConfig config_, applied_;
     std::unique_ptr<ApplyData> lastApply_;
     qs::MethodConfig lastApplyCfg_;

@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "job_status.h"
+
 #include <QAction>
 #include <QCloseEvent>
 #include <QComboBox>
@@ -8,7 +10,6 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
-#include <QProgressBar>
 #include <QDir>
 #include <QFileInfo>
 #include <QScreen>
@@ -147,7 +148,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         if (ctx_->hasModel()) syncDeviceCombos();  // back to what the model that stays was loaded with
     });
     connect(ctx_, &AppContext::idle, this, [this] {
-        progress_->hide();
+        progress_->clear();
         if (!notice_.isEmpty() && noticeClock_.elapsed() < 60000)  // a recent result stays in view
             status_->setText(notice_);
         else if (const auto* s = ctx_->summary())
@@ -161,10 +162,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         noticeClock_.start();
         status_->setText(m);
     });
-    connect(ctx_, &AppContext::jobProgress, this, [this](const QString&, double f, const QString& m) {
-        progress_->show();
-        progress_->setValue(static_cast<int>(f * 1000));
-        status_->setText(m);
+    connect(ctx_, &AppContext::jobProgress, this, [this](const QString& ch, double f, const QString& m) {
+        progress_->report(ch, f, m);
+        status_->setText(progress_->etaText().isEmpty() ? m : m + " · " + progress_->etaText());
     });
 }
 
@@ -277,11 +277,7 @@ void MainWindow::buildStatusBar() {
     status_ = new QLabel(this);
     status_->setObjectName("statusMessage");
     status_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
-    progress_ = new QProgressBar(this);
-    progress_->setObjectName("jobProgress");
-    progress_->setMaximumWidth(220);
-    progress_->setRange(0, 1000);
-    progress_->hide();
+    progress_ = new JobStatus(ctx_->jobs(), this);
     deviceStatus_ = new QLabel(this);
     deviceStatus_->setObjectName("deviceStatus");
     statusBar()->addWidget(status_, 1);

@@ -19,7 +19,7 @@ class ModelPage;
 class PerplexityPage;
 class QComboBox;
 class QLabel;
-class QProgressBar;
+class JobStatus;
 class QTabWidget;
 class WeightsPage;
 class WorkspaceActions;
@@ -99,7 +99,7 @@ private:
     QLabel* bannerText_;
     QLabel* status_;
     QLabel* deviceStatus_;
-    QProgressBar* progress_;
+    JobStatus* progress_;
     QComboBox *device_, *dtype_;
     QString dir_;
     QString initialView_;

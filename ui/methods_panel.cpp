@@ -293,6 +293,13 @@ void MethodsPanel::connectControls() {
     connect(ctx_, &AppContext::modelChanged, this, [this] {
         if (const auto* s = ctx_->summary())
             calibSeqlen_->setMaximum(static_cast<int>(std::max<int64_t>(16, s->max_position_embeddings)));
+        // The context may have adapted the calibration size to the model (and says why).
+        updating_ = true;
+        calibSamples_->setValue(static_cast<int>(ctx_->config().calib_samples));
+        updating_ = false;
+        calibSamples_->setToolTip(ctx_->calibrationNote().isEmpty()
+                                      ? QString("Calibration blocks (llm-awq uses 128)")
+                                      : ctx_->calibrationNote());
         updateAppliedLabel();
     });
     connect(ctx_, &AppContext::applyStarted, this, [this] {

@@ -252,6 +252,7 @@ void PerplexityPage::run() {
     evals.push_back(cfg);
 
     const quint64 gen = ++gen_;
+    windowsDone_ = 0;
     plot_->clearSeries();
     for (const auto& e : evals) plot_->addSeries(qstr(e.describe()), QVector<double>(), QVector<double>());
     ui::setPlotTitle(plot_, QString("Running estimate (windows of %1 tokens)").arg(req.seqlen));
@@ -281,12 +282,6 @@ void PerplexityPage::run() {
         const double n = static_cast<double>(evals.size());
         for (size_t k = 0; k < evals.size(); ++k) {
             qs::Progress part = p.sub(k / n, (k + 1) / n);
-            qs::Progress evalPart = part;
-            if (!AppContext::sameConfig(wb->applied(), evals[k])) {
-                out->apply = std::make_shared<ApplyData>(wb->apply(evals[k], part.sub(0, 0.3)));
-                out->applyCfg = evals[k];
-                evalPart = part.sub(0.3, 1.0);
-            }
             auto sum = std::make_shared<double>(0.0);
             const int series = static_cast<int>(k);
             auto onWindow = [self, gen, series, sum](int64_t i, double nll) {
@@ -298,7 +293,15 @@ void PerplexityPage::run() {
                     },
                     Qt::QueuedConnection);
             };
-            out->data.push_back(wb->perplexity(req, evalPart, onWindow));
+            // The engine's one evaluation entry point: applies the configuration unless the model
+            // carries it; a cancel during the perplexity keeps the configuration applied.
+            auto applied = std::make_shared<ApplyData>();
+            const bool applies = !AppContext::sameConfig(wb->applied(), evals[k]);
+            out->data.push_back(wb->evaluate(evals[k], req, part, onWindow, applied.get()));
+            if (applies) {
+                out->apply = applied;
+                out->applyCfg = evals[k];
+            }
             out->cfgs.push_back(evals[k]);
         }
         return [self, out, gen] {
@@ -323,6 +326,7 @@ void PerplexityPage::run() {
 
 void PerplexityPage::onWindow(quint64 gen, int series, int64_t window, double running) {
     if (gen != gen_ || series >= plot_->seriesCount()) return;
+    ++windowsDone_;
     plot_->appendPoint(series, static_cast<double>(window + 1), running);
 }
 

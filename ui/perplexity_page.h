@@ -34,6 +34,7 @@ public:
     void run();
     void cancel();
     bool running() const;
+    int windowsDone() const { return windowsDone_; }  // windows of the current run evaluated so far
     bool exportCsv(const QString& path, QString* error = nullptr) const;
     void addRow(const PplRow& row);
     void clearResults();  // empties the results table
@@ -78,6 +79,7 @@ private:
     QTableView* table_;
     PplResultsModel* model_;
     SweepDialog* sweep_ = nullptr;
+    int windowsDone_ = 0;
     quint64 gen_ = 0;
     QElapsedTimer clock_;
 };

@@ -256,10 +256,9 @@ void SweepDialog::start() {
         if (needBaseline) {  // the original model, same protocol: the dashed line
             const qs::Progress part = p.sub(0, 1.0 / total);
             const qs::MethodConfig none = AppContext::originalConfig();
-            wb->apply(none, part.sub(0, 0.3));
             PplRow row;
             row.config = none;
-            row.data = wb->perplexity(req, part.sub(0.3, 1.0));
+            row.data = wb->evaluate(none, req, part);  // on the originals: what the model carries stays
             row.sizes = ui::model_sizes(sum, none);
             row.source = "sweep baseline";
             ++done;
@@ -274,10 +273,9 @@ void SweepDialog::start() {
         for (size_t k = 0; k < series.size(); ++k)
             for (size_t i = 0; i < series[k].configs.size(); ++i, ++done) {
                 const qs::Progress part = p.sub(double(done) / total, double(done + 1) / total);
-                wb->apply(series[k].configs[i], part.sub(0, 0.3));
                 PplRow row;
                 row.config = series[k].configs[i];
-                row.data = wb->perplexity(req, part.sub(0.3, 1.0));
+                row.data = wb->evaluate(series[k].configs[i], req, part);
                 row.sizes = ui::model_sizes(sum, row.config);
                 row.source = what;
                 const double x = series[k].x[i];
@@ -288,6 +286,8 @@ void SweepDialog::start() {
                     },
                     Qt::QueuedConnection);
             }
+        // Back to the configuration the model carried: rebuilt from its recorded results (the
+        // session keeps them), so no AWQ search runs again.
         p(1.0, "restoring the model's configuration");
         wb->apply(restore, {});
         return [self, gen] {

@@ -32,7 +32,7 @@ static std::vector<int64_t> parse_ids(const std::string& s) {
 }
 
 int cmd_generate(const Args& a) {
-    a.check_known({"model", "prompt", "prompt-ids", "max-new-tokens", "device", "dtype", "sample", "temperature",
+    a.check_known({"model", "prompt", "prompt-ids", "max-new-tokens", "device", "dtype", "mode", "sample", "temperature",
                    "top-k", "top-p", "seed", "json", "stop-at-eos"},
                   "generate");
     if (a.has("prompt") == a.has("prompt-ids")) throw Error("give exactly one of --prompt TEXT or --prompt-ids 1,2,3");

@@ -95,7 +95,7 @@ int cmd_info(const Args& a) {
 }
 
 int cmd_check(const Args& a) {
-    a.check_known({"model", "json", "device", "dtype"}, "check");
+    a.check_known({"model", "json", "device", "dtype", "mode"}, "check");
     auto m = load_model(a);
     json j = {{"model", m->source_dir},
               {"ok", true},

@@ -25,7 +25,7 @@ using json = nlohmann::json;
 namespace {
 
 std::set<std::string> ppl_options() {
-    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "json"};
+    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "mode", "json"};
     for (const auto& n : method_option_names()) s.insert(n);
     return s;
 }
@@ -61,7 +61,8 @@ Prepared prepare(const Args& a) {
     return p;
 }
 
-json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep) {
+json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep,
+                 const std::string& mode) {
     json j = {{"ppl", r.ppl},
               {"nsamples", r.nsamples},
               {"available_windows", r.available_windows},
@@ -78,6 +79,7 @@ json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, con
               {"tokenizer", p.tok->kind()},
               {"dataset", p.text.description},
               {"protocol", r.protocol},
+              {"mode", mode},
               {"window_nll", r.window_nll}};
     if (rep) {
         j["configuration"] = rep->config.to_json();
@@ -95,14 +97,12 @@ int cmd_ppl(const Args& a) {
     MethodConfig cfg = method_config(a);
     Prepared p = prepare(a);
     PplOptions o = ppl_opts(a);
-    std::optional<ApplyReport> rep;
-    if (!cfg.methods.empty()) {
-        QuantSession session(p.model, p.tok);
-        rep = session.apply(cfg, stderr_progress("quantize"));
-    }
-    PplResult r = evaluate_perplexity(*p.model, p.ids, o, stderr_progress("perplexity"));
+    QuantSession session(p.model, p.tok);
+    EvalReport ev = session.evaluate(cfg, p.ids, o, stderr_progress("ppl"));
+    const PplResult& r = ev.ppl;
+    const ApplyReport* rep = ev.apply ? &*ev.apply : nullptr;
     if (a.has("json")) {
-        std::cout << result_json(r, p, o, rep ? &*rep : nullptr).dump() << std::endl;
+        std::cout << result_json(r, p, o, rep, ev.mode).dump() << std::endl;
         return 0;
     }
     std::printf("perplexity     %.4f\n", r.ppl);
@@ -111,6 +111,7 @@ int cmd_ppl(const Args& a) {
     if (rep) std::printf("size           %.2f MiB (seed formula), %.2f MiB packed\n", rep->seed_size_mib, rep->packed_size_mib);
     std::printf("dataset        %s\n", p.text.description.c_str());
     std::printf("protocol       %s\n", r.protocol.c_str());
+    std::printf("mode           %s\n", ev.mode.c_str());
     std::printf("model          %s (%s on %s)\n", p.model->source_dir.c_str(), dtype_name(p.model->dtype()).c_str(),
                 device_name(p.model->device()).c_str());
     std::printf("speed          %.0f tokens/s (%.2f s for %lld tokens; tokenization %.2f s)\n",
@@ -164,11 +165,12 @@ int cmd_sweep(const Args& a) {
     json rows = json::array();
     for (size_t i = 0; i < configs.size(); ++i) {
         std::fprintf(stderr, "sweep %zu/%zu: %s\n", i + 1, configs.size(), configs[i].describe().c_str());
-        ApplyReport rep = session.apply(configs[i], stderr_progress("quantize"));
-        PplResult r = evaluate_perplexity(*p.model, p.ids, o, stderr_progress("perplexity"));
+        EvalReport ev = session.evaluate(configs[i], p.ids, o, stderr_progress("ppl"));
+        const PplResult& r = ev.ppl;
+        const ApplyReport rep = ev.apply ? *ev.apply : ApplyReport{};
         json row = {{ax0.first, labels[i][0]}, {"ppl", r.ppl}, {"size_mib_seed_formula", rep.seed_size_mib},
                     {"size_mib_packed", rep.packed_size_mib}, {"configuration", configs[i].describe()},
-                    {"seconds", rep.seconds + r.seconds}};
+                    {"seconds", rep.seconds + r.seconds}, {"mode", ev.mode}};
         if (axes.size() > 1) row[axes[1].first] = labels[i][1];
         rows.push_back(row);
     }

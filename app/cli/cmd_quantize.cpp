@@ -32,7 +32,7 @@ extern "C" void on_sigint(int) {
 }
 
 std::set<std::string> quantize_options() {
-    std::set<std::string> s = {"model", "tokenizer", "device", "dtype", "format", "out", "force", "out-dtype",
+    std::set<std::string> s = {"model", "tokenizer", "device", "dtype", "mode", "format", "out", "force", "out-dtype",
                                "awq-reference", "dump-logits", "logits-tokens", "json"};
     for (const auto& n : method_option_names()) s.insert(n);
     return s;
@@ -91,7 +91,6 @@ int cmd_quantize(const Args& a) {
         }
     }
     QuantSession session(model, tok);
-    session.set_keep_prequant(exporting);  // the exporter needs the pre-quantization weights
 
     g_cancel.store(false);
     auto prev = std::signal(SIGINT, on_sigint);
@@ -116,7 +115,11 @@ int cmd_quantize(const Args& a) {
         std::signal(SIGINT, prev);
         if (a.has("dump-logits")) {
             CausalLM::State st = model->save_state();
-            if (o.format == ExportFormat::Transformed && session.prequant_state()) st = *session.prequant_state();
+            std::unique_ptr<CausalLM> pre;
+            if (o.format == ExportFormat::Transformed && session.applied_config()) {
+                pre = session.prequant_model();
+                st = pre->save_state();
+            }
             if (o.awq_reference || o.format == ExportFormat::AwqGemm) st = awq_reference_state(session);
             dump_logits(a.get("dump-logits"), *model, st, n_logits);
         }

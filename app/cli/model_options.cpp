@@ -17,6 +17,7 @@ LoadOptions load_options(const Args& a) {
     o.device = parse_device(a.get("device", "cpu"));
     o.dtype = parse_dtype(a.get("dtype", "fp32"));
     check_device_dtype(o.device, o.dtype);
+    o.mode = parse_hold_mode(a.get("mode", "auto"));
     return o;
 }
 

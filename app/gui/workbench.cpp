@@ -12,6 +12,7 @@
 #include "export/export.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
+#include "quant/experiment.h"
 #include "quant/layer_preview.h"
 #include "quant/quant_session.h"
 #include "quant/rotation.h"
@@ -40,21 +41,38 @@ std::vector<float> to_vec(const at::Tensor& t) {
 
 float median_of(const at::Tensor& t) { return t.to(at::kFloat).median().item<float>(); }
 
-// The Linears fed by the same norm as `name` in the ORIGINAL model (SmoothQuant groups).
-std::vector<const Linear*> norm_group(const CausalLM::State& st, const std::string& name, bool* smoothable) {
+// The Linears fed by the same norm as `name` (SmoothQuant groups), by name.
+std::vector<std::string> norm_group(const CausalLM& m, const std::string& name, bool* smoothable) {
     *smoothable = false;
-    for (const auto& b : st.blocks) {
+    for (const auto& b : m.blocks) {
         if (name == b.q.name || name == b.k.name || name == b.v.name) {
             *smoothable = true;
-            return {&b.q, &b.k, &b.v};
+            return {b.q.name, b.k.name, b.v.name};
         }
         if (name == b.up.name || name == b.gate.name) {
             *smoothable = true;
-            if (b.gate.present()) return {&b.gate, &b.up};
-            return {&b.up};
+            if (b.gate.present()) return {b.gate.name, b.up.name};
+            return {b.up.name};
         }
     }
     return {};
+}
+
+// Calibration blocks per progressive snapshot of the original statistics: about 8 snapshots
+// (at least 4 blocks each: one batch of the calibration pass).
+int64_t stats_chunk(const MethodConfig& c) { return std::max<int64_t>(4, c.calib_samples / 8); }
+
+ChannelData channel_data(const CalibStats& st, const std::string& linear) {
+    const ChannelStats& c = st.at(linear);
+    ChannelData d;
+    d.linear = linear;
+    d.calibration = st.calibration;
+    d.mean_abs = to_vec(c.mean_abs);
+    d.max_abs = to_vec(c.max_abs);
+    d.tokens = c.tokens;
+    d.samples_done = st.samples_done;
+    d.samples_total = st.samples_total;
+    return d;
 }
 
 bool same_spec(const QuantSpec& a, const QuantSpec& b) {
@@ -65,8 +83,7 @@ bool same_spec(const QuantSpec& a, const QuantSpec& b) {
 // Whether a model that carries `applied` holds exactly the weights cfg's whole-model transforms
 // (rotation, smoothing, AWQ auto-scale search) would give before quantization.
 bool carries_transforms(const MethodConfig& applied, const MethodConfig& cfg) {
-    const bool any = cfg.has("rotate") || cfg.has("smoothquant") || cfg.has("awq");
-    if (!any) return false;
+    if (!cfg.has("rotate") && !cfg.has("smoothquant") && !cfg.has("awq")) return false;
     for (const char* m : {"rotate", "smoothquant", "awq"})
         if (applied.has(m) != cfg.has(m)) return false;
     if (cfg.has("rotate") && (applied.rotation != cfg.rotation || applied.seed != cfg.seed)) return false;
@@ -94,13 +111,10 @@ std::string transforms_text(const MethodConfig& c) {
     return s;
 }
 
-const Linear* find_in_state(const CausalLM::State& st, const std::string& name) {
-    for (const auto& b : st.blocks)
-        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-            if (l->present() && l->name == name) return l;
-    for (const Linear* l : {&st.project_in, &st.project_out, &st.lm_head})
+const Linear* linear_in_block(const DecoderBlock& b, const std::string& name) {
+    for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
         if (l->present() && l->name == name) return l;
-    throw Error("no Linear named '" + name + "'");
+    throw Error("no Linear named '" + name + "' in its block");
 }
 
 }  // namespace
@@ -118,12 +132,12 @@ std::shared_ptr<Workbench> Workbench::open(const LoadRequest& req, const Progres
                                        " (calibration, perplexity and text generation are unavailable)");
     }
     w->session_ = std::make_unique<QuantSession>(w->model_, w->tokenizer_);
-    // File > Export re-derives the codes from the pre-quantization weights. Keeping them at
-    // every apply costs nothing for RTN (handles of the original weights) and one copy of the
-    // transformed Linears for rotate / smoothquant / awq; without it the exporter would re-run
-    // the whole configuration (an AWQ search) and, if cancelled there, leave the model with
-    // its original weights.
-    w->session_->set_keep_prequant(true);
+    for (const auto& b : w->model_->blocks)
+        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+            bool smoothable = false;
+            auto g = norm_group(*w->model_, l->name, &smoothable);
+            if (l->present() && smoothable) w->norm_groups_[l->name] = g;
+        }
     w->applied_.act.bits = 0;  // the original model: no activation quantization either
     return w;
 }
@@ -136,24 +150,34 @@ MethodConfig Workbench::applied() const {
 }
 
 ChannelData Workbench::channel_stats(const std::string& linear, bool current, const MethodConfig& calib,
-                                     const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+                                     const Progress& progress,
+                                     const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial) {
     c10::InferenceMode guard;
-    const CalibStats& st = current ? session_->current_stats(calib, progress) : session_->original_stats(calib, progress);
-    const ChannelStats& c = st.at(linear);
-    ChannelData d;
-    d.linear = linear;
-    d.calibration = st.calibration;
-    d.mean_abs = to_vec(c.mean_abs);
-    d.max_abs = to_vec(c.max_abs);
-    d.tokens = c.tokens;
-    return d;
+    if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return channel_data(session_->current_stats(calib, progress), linear);
+    }
+    std::function<void(const CalibStats&)> partial;
+    if (on_partial) partial = [&](const CalibStats& st) { on_partial(channel_data(st, linear), overview_rows(st)); };
+    return channel_data(*session_->original_stats(calib, progress, partial, stats_chunk(calib)), linear);
 }
 
 std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodConfig& calib, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
-    const CalibStats& st = current ? session_->current_stats(calib, progress) : session_->original_stats(calib, progress);
+    std::shared_ptr<const CalibStats> orig;
+    const CalibStats* st = nullptr;
+    std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+    if (current) {
+        lock.lock();
+        st = &session_->current_stats(calib, progress);
+    } else {
+        orig = session_->original_stats(calib, progress, {}, stats_chunk(calib));
+        st = orig.get();
+    }
+    return overview_rows(*st);
+}
+
+std::vector<LayerStatRow> Workbench::overview_rows(const CalibStats& st) const {
     std::vector<LayerStatRow> rows;
     for (const auto& l : summary_.linears) {
         auto it = st.per_linear.find(l.name);
@@ -170,47 +194,96 @@ std::vector<LayerStatRow> Workbench::layer_overview(bool current, const MethodCo
     return rows;
 }
 
+std::pair<int64_t, std::string> Workbench::default_calibration_samples() const {
+    // Keep the first calibration pass near a minute: ~2 * params * tokens FLOPs at a rate that
+    // depends on the device (CPU: ~30 GFLOP/s sustained on a 2-core machine; GPUs: far more).
+    const double params = static_cast<double>(summary_.parameters);
+    const bool cpu = summary_.device.rfind("cpu", 0) == 0;
+    const double rate = cpu ? 3e10 : 2e13, seconds = 60.0, tokens_per_block = 512.0;
+    const double blocks = seconds * rate / (2.0 * std::max(1.0, params) * tokens_per_block);
+    int64_t n = 128;
+    for (int64_t c : {128, 64, 32, 16, 8, 4, 2})
+        if (blocks >= c || c == 2) {
+            n = c;
+            break;
+        }
+    if (n == 128) return {128, "128 calibration blocks of 512 tokens (llm-awq's default)"};
+    return {n, std::to_string(n) + " calibration blocks of 512 tokens (adapted to a " +
+                   std::to_string(static_cast<int64_t>(params / 1e6)) + "M-parameter model on " + summary_.device +
+                   "; llm-awq uses 128)"};
+}
+
 Matrix Workbench::weight(const std::string& linear, bool current) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (size_t i = 0; i < model_->blocks.size(); ++i)
+            for (Linear* l : {&model_->blocks[i].q, &model_->blocks[i].k, &model_->blocks[i].v, &model_->blocks[i].o,
+                              &model_->blocks[i].gate, &model_->blocks[i].up, &model_->blocks[i].down})
+                if (l->present() && l->name == linear) {
+                    ScopedBlock hold(*model_, i);  // block-sequential: rebuilt for this read
+                    return to_matrix(l->dense_weight());
+                }
         Linear* l = model_->find_linear(linear);
         if (!l) throw Error("no Linear named '" + linear + "'");
         return to_matrix(l->dense_weight());
     }
-    return to_matrix(find_in_state(session_->original_state(), linear)->weight);
+    return to_matrix(session_->original_linear(linear, c10::Device(c10::kCPU), at::kFloat).weight);
 }
 
 PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cfg, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    // Originals and cached statistics only: never waits for the model lock.
     c10::InferenceMode guard;
+    const c10::Device cpu(c10::kCPU);
+    auto ng = norm_groups_.find(linear);
+    const bool smoothable = ng != norm_groups_.end();
+    int64_t block = -1;
+    for (const auto& s : summary_.linears)
+        if (s.name == linear) block = s.block;
     // The model carries cfg's whole-model transforms (rotation, smoothing, AWQ search): preview
-    // the layer as they left it (its pre-quantization weight) on the transformed model's
-    // calibration inputs, and quantize it with cfg's remaining steps.
-    const MethodConfig* ap = session_->applied_config();
-    const CausalLM::State* pre = session_->prequant_state();
-    const bool transformed = ap && pre && carries_transforms(*ap, cfg);
-    const CausalLM::State& base = transformed ? *pre : session_->original_state();
+    // the layer as they left it (rebuilt from the originals and the recorded experiment) on the
+    // transformed model's calibration inputs, quantized with cfg's remaining steps. That reads
+    // the session, so only while no job holds the model (else: the original layer, said so).
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    std::shared_ptr<const Experiment> e = lock.owns_lock() ? session_->experiment() : nullptr;
+    const bool transformed = e && block >= 0 && carries_transforms(e->cfg, cfg);
+    const bool busy = !lock.owns_lock() && block >= 0 && carries_transforms(applied(), cfg);
+    if (!transformed && lock.owns_lock()) lock.unlock();
+    at::Tensor w;
+    std::vector<at::Tensor> group;
+    std::shared_ptr<const CalibStats> st;
+    const ChannelStats* stats = nullptr;
     MethodConfig c = cfg;
-    if (transformed)
+    if (transformed) {
+        DecoderBlock b = original_block(session_->model(), static_cast<size_t>(block));
+        transform_block(session_->model(), b, static_cast<size_t>(block), *e, Stage::Transformed);
+        w = linear_in_block(b, linear)->weight.to(cpu, at::kFloat);
+        if (smoothable)
+            for (const auto& g : ng->second) group.push_back(linear_in_block(b, g)->weight.to(cpu, at::kFloat));
+        if (tokenizer_) stats = &session_->current_stats(cfg, progress).at(linear);
         c.methods.erase(std::remove_if(c.methods.begin(), c.methods.end(),
                                        [](const std::string& m) { return m == "rotate" || m == "smoothquant" || m == "awq"; }),
                         c.methods.end());
-    const Linear* l = find_in_state(base, linear);
-    bool smoothable = false;
-    std::vector<at::Tensor> group;
-    for (const Linear* g : norm_group(base, linear, &smoothable)) group.push_back(g->weight);
-    if (group.empty()) group.push_back(l->weight);
-    const ChannelStats* stats = nullptr;
-    if (tokenizer_)
-        stats = &(transformed ? session_->current_stats(cfg, progress) : session_->original_stats(cfg, progress)).at(linear);
-    LayerPreview p = preview_linear(l->weight, group, smoothable, stats, c);
+    } else {
+        w = session_->original_linear(linear, cpu, at::kFloat).weight;
+        if (smoothable)
+            for (const auto& g : ng->second)
+                group.push_back(g == linear ? w : session_->original_linear(g, cpu, at::kFloat).weight);
+        if (tokenizer_) {
+            st = session_->original_stats(cfg, progress, {}, stats_chunk(cfg));
+            stats = &st->at(linear);
+        }
+    }
+    if (group.empty()) group.push_back(w);
+    LayerPreview p = preview_linear(w, group, smoothable, stats, c);
     PreviewData d;
     d.linear = linear;
     d.note = p.note;
     if (transformed) {
         d.basis = transforms_text(cfg);
         d.note += "; " + d.basis + " as the model carries it (" + cfg.describe() + "); error in that basis";
+    } else if (busy) {
+        d.note += "; the model is busy: this preview starts from the original layer until the job ends";
     }
     if (p.salient.defined()) {
         at::Tensor s = p.salient.to(at::kCPU, at::kLong).contiguous();
@@ -229,50 +302,61 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     d.output_rel_error = p.output_rel_error;
     d.output_tokens = p.output_tokens;
     d.packed_bytes = p.packed_bytes;
-    if (!transformed && cfg.has("smoothquant") && smoothable && stats) {
-        std::vector<at::Tensor> ws;
-        for (const auto& g : group) ws.push_back(g.to(at::kFloat));
-        d.smooth = to_vec(smooth_scales(stats->max_abs, ws, cfg.sq_alpha));
-    }
+    if (!transformed && cfg.has("smoothquant") && smoothable && stats)
+        d.smooth = to_vec(smooth_scales(stats->max_abs, group, cfg.sq_alpha));
     return d;
 }
 
-ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
-                           const std::function<void(const AwqCurve&)>& on_group) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    c10::InferenceMode guard;
-    MethodConfig original;
-    original.act.bits = 0;
-    {
-        // QuantSession::apply starts from (and on failure returns to) the original weights.
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        applied_ = original;
-    }
-    auto curve = [](const AwqGroup& g) {
-        return AwqCurve{g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio};
-    };
-    std::function<void(const AwqGroup&)> each;
-    if (on_group) each = [&](const AwqGroup& g) { on_group(curve(g)); };
-    ApplyReport rep = session_->apply(cfg, progress, each);
-    {
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        applied_ = cfg;
-    }
+namespace {
+
+AwqCurve awq_curve(const AwqGroup& g) { return {g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio}; }
+
+ApplyData apply_data(const ApplyReport& rep) {
     ApplyData d;
-    d.description = cfg.describe();
+    d.description = rep.config.describe();
     d.calibration = rep.calibration;
     d.rotation = rep.rotation;
     d.steps = rep.steps;
     d.seconds = rep.seconds;
     d.seed_size_mib = rep.seed_size_mib;
     d.packed_size_mib = rep.packed_size_mib;
+    d.mode = rep.mode;
     if (rep.awq)
-        for (const auto& g : rep.awq->groups) d.awq.push_back(curve(g));
+        for (const auto& g : rep.awq->groups) d.awq.push_back(awq_curve(g));
     d.json = rep.to_json().dump(2);
     return d;
 }
 
+}  // namespace
+
+void Workbench::sync_applied() {
+    MethodConfig now;
+    now.act.bits = 0;
+    if (const MethodConfig* c = session_->applied_config()) now = *c;
+    std::lock_guard<std::mutex> a(applied_mutex_);
+    applied_ = now;
+}
+
+std::string Workbench::mode() const { return session_->mode_name(); }
+
+ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
+                           const std::function<void(const AwqCurve&)>& on_group) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    std::function<void(const AwqGroup&)> each;
+    if (on_group) each = [&](const AwqGroup& g) { on_group(awq_curve(g)); };
+    try {
+        ApplyReport rep = session_->apply(cfg, progress, each);
+        sync_applied();
+        return apply_data(rep);
+    } catch (...) {
+        sync_applied();  // the session put the previous configuration back
+        throw;
+    }
+}
+
 const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
+    std::lock_guard<std::mutex> lock(eval_ids_mutex_);
     if (eval_ids_.empty()) {
         if (!tokenizer_) throw Error("perplexity needs the model's tokenizer, and none was found in " + summary_.source_dir);
         EvalText t = default_eval_text(progress);
@@ -282,21 +366,9 @@ const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
     return eval_ids_;
 }
 
-int64_t Workbench::eval_tokens(const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    return static_cast<int64_t>(eval_ids(progress).size());
-}
+int64_t Workbench::eval_tokens(const Progress& progress) { return static_cast<int64_t>(eval_ids(progress).size()); }
 
-PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
-                              const std::function<void(int64_t, double)>& on_window) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
-    c10::InferenceMode guard;
-    const auto& ids = eval_ids(progress);
-    PplOptions o;
-    o.seqlen = req.seqlen;
-    o.nsamples = req.nsamples;
-    o.batch = req.batch;
-    PplResult r = evaluate_perplexity(*model_, at::tensor(ids, at::kLong), o, progress, on_window);
+PplData Workbench::ppl_data(const PplResult& r) const {
     PplData d;
     d.ppl = r.ppl;
     d.seconds = r.seconds;
@@ -311,32 +383,58 @@ PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
     d.configuration = applied().describe();
     d.device = device_name(model_->device());
     d.dtype = dtype_name(model_->dtype());
+    d.mode = session_->mode_name();
     return d;
 }
 
+PplData Workbench::evaluate(const MethodConfig& cfg, const PplRequest& req, const Progress& progress,
+                            const std::function<void(int64_t, double)>& on_window, ApplyData* applied) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    const auto& ids = eval_ids(progress);
+    PplOptions o;
+    o.seqlen = req.seqlen;
+    o.nsamples = req.nsamples;
+    o.batch = req.batch;
+    try {
+        EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
+        sync_applied();
+        if (applied && r.apply) *applied = apply_data(*r.apply);
+        return ppl_data(r.ppl);
+    } catch (...) {
+        sync_applied();  // a cancel during the perplexity keeps the configuration just applied
+        throw;
+    }
+}
+
+PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
+                              const std::function<void(int64_t, double)>& on_window) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    const auto& ids = eval_ids(progress);
+    PplOptions o;
+    o.seqlen = req.seqlen;
+    o.nsamples = req.nsamples;
+    o.batch = req.batch;
+    return ppl_data(session_->perplexity(at::tensor(ids, at::kLong), o, progress, on_window));
+}
+
 std::vector<float> Workbench::hidden_mean_abs(int64_t layer, bool current, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     const auto& ids = eval_ids(progress);
     const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(512, model_->config.max_position_embeddings));
     at::Tensor x = at::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + n), at::kLong).unsqueeze(0);
-    if (current) return to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
-    CausalLM::State cur = model_->save_state();
-    model_->restore_state(session_->original_state());
-    std::vector<float> out;
-    try {
-        out = to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
-    } catch (...) {
-        model_->restore_state(cur);
-        throw;
+    if (current) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return to_vec(hidden_state_mean_abs(*model_, x, layer, 0));
     }
-    model_->restore_state(cur);
-    return out;
+    // The original model: a view over the originals, without the model lock.
+    std::unique_ptr<CausalLM> orig = session_->original_model();
+    return to_vec(hidden_state_mean_abs(*orig, x, layer, 0));
 }
 
 GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_tokens, bool sample, double temperature,
                                  uint64_t seed, bool original, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     c10::InferenceMode guard;
     if (!tokenizer_) throw Error("text generation needs the model's tokenizer, and none was found");
     GenerateOptions o;
@@ -345,17 +443,14 @@ GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_toke
     o.temperature = temperature;
     o.seed = seed;
     o.stop_token = model_->config.eos_token_id;
-    CausalLM::State cur = model_->save_state();
-    const bool swap = original && session_->current_key() != "original";
-    if (swap) model_->restore_state(session_->original_state());
     GenerateData d;
-    try {
+    if (original) {
+        std::unique_ptr<CausalLM> orig = session_->original_model();
+        d.ids = qs::generate(*orig, tokenizer_->encode(prompt, true), o, progress);
+    } else {
+        std::lock_guard<std::mutex> lock(mutex_);
         d.ids = qs::generate(*model_, tokenizer_->encode(prompt, true), o, progress);
-    } catch (...) {
-        if (swap) model_->restore_state(cur);
-        throw;
     }
-    if (swap) model_->restore_state(cur);
     d.text = prompt + tokenizer_->decode(d.ids, true);
     std::string before;
     for (size_t i = 0; i < d.ids.size(); ++i) {
@@ -369,7 +464,6 @@ GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_toke
 }
 
 std::string Workbench::calibration_description(const MethodConfig& calib, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (!tokenizer_) return "no tokenizer: calibration unavailable";
     std::string d;
     session_->calibration_blocks(calib, &d, progress);
@@ -377,28 +471,22 @@ std::string Workbench::calibration_description(const MethodConfig& calib, const 
 }
 
 std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
+    return export_problem_locked(format, awq_reference);
+}
+
+std::string Workbench::export_problem_locked(ExportFormat format, bool awq_reference) {
     const std::vector<ExportProblem> p = export_problems(*session_, format, awq_reference);
     if (p.empty()) return "";
     return "Cannot export as " + export_format_name(format) + ": " + describe_export_problems(p, true);
 }
 
 ExportReport Workbench::export_checkpoint(const ExportOptions& opts, const Progress& progress) {
-    std::lock_guard<std::recursive_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     c10::InferenceMode guard;
-    const std::string refused = export_problem(opts.format, opts.awq_reference);
-    if (!refused.empty()) throw Error(refused);  // nothing written
-    try {
-        return qs::export_checkpoint(*session_, opts, progress);
-    } catch (...) {
-        // The exporter re-applies the configuration only without a kept pre-quantization
-        // state, and a failed apply returns to the original weights: keep applied() true.
-        const MethodConfig* now = session_->applied_config();
-        std::lock_guard<std::mutex> a(applied_mutex_);
-        if (!now) {
-            applied_ = MethodConfig();
-            applied_.act.bits = 0;
-        }
-        throw;
-    }
+    const std::string refused = export_problem_locked(opts.format, opts.awq_reference);
+    if (!refused.empty()) throw Error(refused);  // refused: nothing written
+    // The exporter rebuilds the pre-quantization weights from the originals and the recorded
+    // experiment; the model and its configuration are never changed by an export.
+    return qs::export_checkpoint(*session_, opts, progress);
 }

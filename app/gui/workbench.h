@@ -1,9 +1,14 @@
 // The GUI's view of the engine, behind a torch-free header (NOTES §4): plain-data results
-// only. Every call may run on a worker thread; calls that touch the model are serialized
-// by an internal mutex, so a perplexity run and a method change never interleave.
+// only. Every call may run on a worker thread. Calls that use the WORKING model (apply,
+// evaluate, perplexity, current statistics, export, generation with the applied configuration)
+// are serialized by the model lock. Calls that only read the ORIGINAL weights and the cached
+// calibration statistics (previews, original weights and statistics, the original hidden-state
+// plot and generation) never take it: a preview never waits for a running perplexity, AWQ
+// search or export (the session engine, quant/quant_session.h).
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,6 +21,8 @@
 #include "quant/method_config.h"
 
 namespace qs {
+struct PplResult;
+struct CalibStats;
 class CausalLM;
 class Tokenizer;
 class QuantSession;
@@ -30,6 +37,7 @@ struct ChannelData {
     std::string linear, calibration;
     std::vector<float> mean_abs, max_abs;
     int64_t tokens = 0;
+    int64_t samples_done = 0, samples_total = 0;  // calibration blocks behind these numbers
 };
 
 struct LayerStatRow {
@@ -69,6 +77,7 @@ struct ApplyData {
     std::vector<std::string> steps;
     std::vector<AwqCurve> awq;
     double seconds = 0, seed_size_mib = 0, packed_size_mib = 0;
+    std::string mode;  // "in-memory" / "block-sequential"
     std::string json;  // the full report as JSON
 };
 
@@ -80,7 +89,7 @@ struct PplData {
     double ppl = 0, seconds = 0, tokens_per_second = 0;
     int64_t seqlen = 0, nsamples = 0, tokens = 0;
     std::vector<double> window_nll, running;
-    std::string protocol, dataset, configuration, device, dtype;
+    std::string protocol, dataset, configuration, device, dtype, mode;
 };
 
 struct GenerateData {
@@ -99,19 +108,32 @@ public:
     const qs::ModelSummary& summary() const { return summary_; }
     bool has_tokenizer() const { return tokenizer_ != nullptr; }
 
-    // Activation statistics of one Linear's input. current=false: the original model.
+    // Activation statistics of one Linear's input. current=false: the original model (computed
+    // from the originals; on_partial receives the statistics so far every `chunk` calibration
+    // blocks while the pass runs, so plots can refine progressively).
     ChannelData channel_stats(const std::string& linear, bool current, const qs::MethodConfig& calib,
-                              const qs::Progress& progress = {});
+                              const qs::Progress& progress = {},
+                              const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>&
+                                  on_partial = {});
     std::vector<LayerStatRow> layer_overview(bool current, const qs::MethodConfig& calib,
                                              const qs::Progress& progress = {});
+    // The calibration size to offer by default for this model on its device (fewer blocks for big
+    // models on a CPU), and why.
+    std::pair<int64_t, std::string> default_calibration_samples() const;
     Matrix weight(const std::string& linear, bool current);
     // Single-layer preview with `cfg` (fast once the calibration statistics are cached).
     PreviewData preview(const std::string& linear, const qs::MethodConfig& cfg, const qs::Progress& progress = {});
     // Applies the configuration to the model (from the original weights). On failure or
-    // cancellation the model is left with its original weights (applied() says so).
+    // cancellation the model keeps the configuration it carried before (applied() says so).
     // on_group: called on the worker thread as each AWQ auto-scale group has been searched.
     ApplyData apply(const qs::MethodConfig& cfg, const qs::Progress& progress = {},
                     const std::function<void(const AwqCurve&)>& on_group = {});
+    // Applies `cfg` unless the model carries it, then runs the perplexity (the engine's one
+    // evaluation entry point). `applied` receives the apply report when an apply ran. A cancel
+    // during the perplexity keeps the configuration.
+    PplData evaluate(const qs::MethodConfig& cfg, const PplRequest& req, const qs::Progress& progress,
+                     const std::function<void(int64_t, double)>& on_window = {}, ApplyData* applied = nullptr);
+    std::string mode() const;  // "in-memory" / "block-sequential"
     // The configuration the model carries now. Never waits for a running job.
     qs::MethodConfig applied() const;
     // Tokens of the evaluation text (tokenized once, on first use).
@@ -134,8 +156,12 @@ public:
     qs::ExportReport export_checkpoint(const qs::ExportOptions& opts, const qs::Progress& progress = {});
 
 private:
+    std::string export_problem_locked(qs::ExportFormat format, bool awq_reference);
     Workbench() = default;
     const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
+    void sync_applied();
+    std::vector<LayerStatRow> overview_rows(const qs::CalibStats& st) const;
+    PplData ppl_data(const qs::PplResult& r) const;
 
     std::shared_ptr<qs::CausalLM> model_;
     std::shared_ptr<qs::Tokenizer> tokenizer_;
@@ -145,5 +171,7 @@ private:
     mutable std::mutex applied_mutex_;
     std::vector<int64_t> eval_ids_;
     std::string eval_description_;
-    mutable std::recursive_mutex mutex_;
+    std::mutex eval_ids_mutex_;
+    std::map<std::string, std::vector<std::string>> norm_groups_;  // SmoothQuant group of each smoothable Linear
+    mutable std::mutex mutex_;  // the model lock: work on the working model
 };

@@ -25,17 +25,16 @@ at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const P
 
 }  // namespace
 
-PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts,
-                              const Progress& progress, const std::function<void(int64_t, double)>& on_window) {
-    c10::InferenceMode guard;
+namespace {
+
+// Validates the options and fills seqlen / windows / nsamples of r.
+void plan_windows(const CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts, PplResult& r) {
     if (ids_in.dim() != 1) throw Error("perplexity expects a 1-D sequence of token ids");
-    PplResult r;
     r.seqlen = opts.seqlen > 0 ? opts.seqlen : model.config.default_seqlen();
     if (r.seqlen < 2) throw Error("seqlen must be at least 2");
     if (r.seqlen > model.config.max_position_embeddings)
         throw Error("seqlen " + std::to_string(r.seqlen) + " exceeds the model's max_position_embeddings (" +
                     std::to_string(model.config.max_position_embeddings) + ")");
-    const int64_t batch = std::max<int64_t>(1, opts.batch);
     r.tokens = ids_in.numel();
     r.available_windows = r.tokens / r.seqlen;
     if (r.available_windows == 0)
@@ -44,7 +43,49 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
     r.nsamples = opts.nsamples < 0 ? r.available_windows : std::min(opts.nsamples, r.available_windows);
     if (r.nsamples == 0) throw Error("nsamples must be at least 1");
     r.evaluated_tokens = r.nsamples * r.seqlen;
+}
 
+// Mean cross-entropy of logits[:-1] (as float) against ids[1:] per window: [nb] float64 on CPU.
+at::Tensor window_nll(const at::Tensor& logits, const at::Tensor& x, int64_t seqlen) {
+    const int64_t nb = x.size(0), V = logits.size(-1);
+    at::Tensor shift_logits = logits.narrow(1, 0, seqlen - 1).to(at::kFloat).reshape({-1, V});
+    at::Tensor shift_labels = x.narrow(1, 1, seqlen - 1).reshape({-1});
+    return at::cross_entropy_loss(shift_logits, shift_labels, {}, at::Reduction::None)
+        .view({nb, seqlen - 1})
+        .mean(1)
+        .to(at::kDouble)
+        .cpu();
+}
+
+void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::string& mode) {
+    double sum = 0;
+    for (double v : r.window_nll) sum += v * r.seqlen;
+    r.ppl = std::exp(sum / (double(r.nsamples) * r.seqlen));
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    r.mode = mode;
+    r.protocol = "single BOS + one tokenization of the whole text; " + std::to_string(r.nsamples) +
+                 " non-overlapping windows of " + std::to_string(r.seqlen) + " tokens (of " +
+                 std::to_string(r.available_windows) + " available, tail dropped); ppl = exp(mean per-window "
+                 "cross-entropy of logits[:-1] vs ids[1:]) (llm-awq/GPTQ protocol); " + mode;
+}
+
+void report_windows(PplResult& r, const at::Tensor& nll, int64_t start,
+                    const std::function<void(int64_t, double)>& on_window) {
+    const double* p = nll.data_ptr<double>();
+    for (int64_t b = 0; b < nll.numel(); ++b) {
+        r.window_nll.push_back(p[b]);
+        if (on_window) on_window(start + b, p[b]);
+    }
+}
+
+}  // namespace
+
+PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts,
+                              const Progress& progress, const std::function<void(int64_t, double)>& on_window) {
+    c10::InferenceMode guard;
+    PplResult r;
+    plan_windows(model, ids_in, opts, r);
+    const int64_t batch = std::max<int64_t>(1, opts.batch);
     const auto t0 = std::chrono::steady_clock::now();
     at::Tensor ids = ids_in.to(at::kLong).narrow(0, 0, r.evaluated_tokens).view({r.nsamples, r.seqlen});
     ids = ids.to(model.device());
@@ -53,30 +94,57 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
         const int64_t nb = std::min(batch, r.nsamples - start);
         at::Tensor x = ids.narrow(0, start, nb);
         at::Tensor logits = forward_cancellable(model, x, progress);  // [nb, T, V]
-        const int64_t V = logits.size(-1);
-        at::Tensor shift_logits = logits.narrow(1, 0, r.seqlen - 1).to(at::kFloat).reshape({-1, V});
-        at::Tensor shift_labels = x.narrow(1, 1, r.seqlen - 1).reshape({-1});
-        at::Tensor nll = at::cross_entropy_loss(shift_logits, shift_labels, {}, at::Reduction::None)
-                             .view({nb, r.seqlen - 1})
-                             .mean(1)
-                             .to(at::kDouble)
-                             .cpu();
-        for (int64_t b = 0; b < nb; ++b) {
-            double v = nll[b].item<double>();
-            r.window_nll.push_back(v);
-            if (on_window) on_window(start + b, v);
-        }
+        report_windows(r, window_nll(logits, x, r.seqlen), start, on_window);
         progress(double(start + nb) / r.nsamples,
                  "window " + std::to_string(start + nb) + "/" + std::to_string(r.nsamples));
     }
-    double sum = 0;
-    for (double v : r.window_nll) sum += v * r.seqlen;
-    r.ppl = std::exp(sum / (double(r.nsamples) * r.seqlen));
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    r.protocol = "single BOS + one tokenization of the whole text; " + std::to_string(r.nsamples) +
-                 " non-overlapping windows of " + std::to_string(r.seqlen) + " tokens (of " +
-                 std::to_string(r.available_windows) + " available, tail dropped); ppl = exp(mean per-window "
-                 "cross-entropy of logits[:-1] vs ids[1:]) (llm-awq/GPTQ protocol)";
+    finish(r, t0, "in memory");
+    return r;
+}
+
+PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts,
+                                        const Progress& progress,
+                                        const std::function<void(int64_t, double)>& on_window,
+                                        int64_t hidden_budget_bytes) {
+    c10::InferenceMode guard;
+    PplResult r;
+    plan_windows(model, ids_in, opts, r);
+    const int64_t batch = std::max<int64_t>(1, opts.batch);
+    const auto t0 = std::chrono::steady_clock::now();
+    at::Tensor ids = ids_in.to(at::kLong).narrow(0, 0, r.evaluated_tokens).view({r.nsamples, r.seqlen});
+    ids = ids.to(model.device());
+    // Windows per pass over the decoder blocks: as many hidden states as the budget holds.
+    const int64_t per_window = r.seqlen * model.config.hidden_size * at::elementSize(model.dtype());
+    int64_t group = std::max<int64_t>(batch, hidden_budget_bytes / std::max<int64_t>(1, per_window));
+    group = std::min(group, r.nsamples);
+    const size_t nblocks = model.blocks.size();
+    const int64_t passes = (r.nsamples + group - 1) / group;
+    for (int64_t g0 = 0; g0 < r.nsamples; g0 += group) {
+        const int64_t ng = std::min(group, r.nsamples - g0);
+        std::vector<at::Tensor> hs;  // one per batch of windows
+        for (int64_t s = g0; s < g0 + ng; s += batch) hs.push_back(model.embed(ids.narrow(0, s, std::min(batch, g0 + ng - s))));
+        for (size_t b = 0; b < nblocks; ++b) {
+            progress.check();
+            ScopedBlock hold(model, b);
+            for (auto& h : hs) {
+                progress.check();
+                h = model.block_forward(b, h);
+            }
+            const double done = (double(g0 / group) + double(b + 1) / double(nblocks + 1)) / double(passes);
+            progress(done, "pass " + std::to_string(g0 / group + 1) + "/" + std::to_string(passes) + ", layer " +
+                               std::to_string(b + 1) + "/" + std::to_string(nblocks));
+        }
+        int64_t s = g0;
+        for (auto& h : hs) {
+            progress.check();
+            const int64_t nb = h.size(0);
+            report_windows(r, window_nll(model.head(h), ids.narrow(0, s, nb), r.seqlen), s, on_window);
+            s += nb;
+        }
+        progress(double(g0 + ng) / r.nsamples, "window " + std::to_string(g0 + ng) + "/" + std::to_string(r.nsamples));
+    }
+    finish(r, t0, "block-sequential (" + std::to_string(passes) + (passes == 1 ? " pass" : " passes") +
+                      " over the decoder blocks)");
     return r;
 }
 

@@ -28,6 +28,7 @@ struct PplResult {
     std::vector<double> window_nll;  // mean NLL per window, in order
     double seconds = 0;
     std::string protocol;  // human-readable statement of the protocol used
+    std::string mode;      // "in memory" or "block-sequential (...)"
 };
 
 // ids: 1-D int64 token ids of the whole dataset (BOS included). on_window(i, nll) is called
@@ -36,6 +37,15 @@ struct PplResult {
 PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids, const PplOptions& opts,
                               const Progress& progress = {},
                               const std::function<void(int64_t, double)>& on_window = {});
+
+// The same protocol for a block-sequential model (decoder blocks loaded one at a time through
+// CausalLM::block_loader): every window of a pass goes through block i before block i+1 is
+// loaded; windows are grouped so that their hidden states stay within hidden_budget_bytes.
+// Same per-window arithmetic as evaluate_perplexity (same numbers up to float rounding).
+PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids, const PplOptions& opts,
+                                        const Progress& progress = {},
+                                        const std::function<void(int64_t, double)>& on_window = {},
+                                        int64_t hidden_budget_bytes = int64_t(2) << 30);
 
 // Running estimate after the first k windows: exp(mean(nll[0..k))).
 std::vector<double> running_ppl(const std::vector<double>& window_nll);

@@ -147,26 +147,17 @@ struct Sources {
 Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
     Sources s;
     s.cfg = config_or_none(session);
-    const bool has_cfg = session.applied_config() != nullptr;
-    if (has_cfg && need_pre && !session.prequant_state()) {
-        const bool keep = session.keep_prequant();
-        session.set_keep_prequant(true);
-        try {
-            session.apply(s.cfg, progress);
-        } catch (...) {
-            session.set_keep_prequant(keep);
-            throw;
-        }
-        session.set_keep_prequant(keep);
-        s.notes.push_back("re-applied the configuration once to keep the pre-quantization weights "
-                          "(QuantSession::set_keep_prequant(true) avoids this)");
-    }
     const CausalLM& m = session.model();
+    if (m.streamed())
+        throw Error("export of a block-sequential session is not supported yet: open the model with --mode memory "
+                    "on a machine where it fits");
     s.cur = exp::scratch_model(m, m.save_state());
-    s.pre = exp::scratch_model(m, has_cfg && session.prequant_state() ? *session.prequant_state() : m.save_state());
+    // The pre-quantization weights are rebuilt from the originals and the experiment's recorded
+    // results (rotation, smoothing, AWQ scales and clips): no search runs again.
+    s.pre = need_pre && session.applied_config() ? session.prequant_model(progress) : exp::scratch_model(m, m.save_state());
     s.rtn.insert(session.rtn_linears().begin(), session.rtn_linears().end());
     s.quantized = s.rtn;
-    if (has_cfg && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
+    if (session.applied_config() && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
         for (const Linear* l : const_cast<CausalLM&>(m).decoder_linears()) s.quantized.insert(l->name);
         if (s.cfg.include_lm_head) s.quantized.insert(m.lm_head.name);
     }

@@ -55,7 +55,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                 if (!fs::exists(p))
                     throw Error(index.string() + ": shard '" + fname + "' (holding '" + it.key() + "') is missing");
                 file_idx[fname] = files_.size();
-                files_.push_back(std::make_unique<SafetensorsFile>(p.string()));
+                files_.push_back(std::make_shared<SafetensorsFile>(p.string()));
             }
             size_t fi = file_idx[fname];
             if (!files_[fi]->find(it.key()))
@@ -69,7 +69,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                     throw Error(files_[fi]->path() + ": tensor '" + t.name + "' is not listed in " +
                                 index.filename().string());
     } else if (fs::exists(single)) {
-        files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
+        files_.push_back(std::make_shared<SafetensorsFile>(single.string()));
         for (const auto& t : files_[0]->header().tensors) where_[t.name] = 0;
     } else if (fs::exists(d / "pytorch_model.bin") || fs::exists(d / "pytorch_model.bin.index.json")) {
         throw Error(dir + ": only pytorch_model.bin found. QuantScope reads safetensors only (a .bin is a Python "
@@ -105,6 +105,22 @@ at::Tensor Checkpoint::load(const std::string& name, std::optional<c10::ScalarTy
     auto it = where_.find(name);
     if (it == where_.end()) throw Error(dir_ + ": no tensor named '" + name + "'");
     return files_[it->second]->load(name, as);
+}
+
+at::Tensor Checkpoint::view(const std::string& name) const {
+    auto it = where_.find(name);
+    if (it == where_.end()) throw Error(dir_ + ": no tensor named '" + name + "'");
+    return files_[it->second]->view(name);
+}
+
+void Checkpoint::release(const at::Tensor& t) const {
+    if (!t.defined() || !t.device().is_cpu()) return;
+    for (const auto& f : files_)
+        if (f->contains(t.data_ptr())) return f->release(t);
+}
+
+void Checkpoint::release_all() const {
+    for (const auto& f : files_) f->release_all();
 }
 
 uint64_t Checkpoint::bytes_on_disk() const {

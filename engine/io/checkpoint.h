@@ -29,6 +29,11 @@ public:
     std::string file_of(const std::string& name) const;      // path of the file holding it
     std::vector<std::string> tensor_names() const;           // sorted
     at::Tensor load(const std::string& name, std::optional<c10::ScalarType> as = std::nullopt) const;
+    // Zero-copy view of a stored tensor (SafetensorsFile::view); undefined when misaligned.
+    at::Tensor view(const std::string& name) const;
+    // Drops the mapped pages of a view (no-op for other tensors), or of every file.
+    void release(const at::Tensor& t) const;
+    void release_all() const;
 
     uint64_t bytes_on_disk() const;  // sum of the weight files' sizes
     std::vector<std::string> weight_files() const;
@@ -38,7 +43,7 @@ public:
 private:
     std::string dir_;
     nlohmann::json config_, generation_config_;
-    std::vector<std::unique_ptr<SafetensorsFile>> files_;
+    std::vector<std::shared_ptr<SafetensorsFile>> files_;
     std::map<std::string, size_t> where_;  // tensor -> index in files_
 };
 

@@ -192,6 +192,29 @@ at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::Sca
     return out;
 }
 
+at::Tensor SafetensorsFile::view(const std::string& name) const {
+    const TensorInfo* ti = find(name);
+    if (!ti) throw Error(path() + ": no tensor named '" + name + "'");
+    auto st = safetensors_to_scalar(ti->dtype);
+    const uint64_t off = header_.data_start + ti->begin;
+    const uint8_t* ptr = file_.data() + off;
+    const size_t esize = safetensors_dtype_size(ti->dtype);
+    if (reinterpret_cast<uintptr_t>(ptr) % esize != 0) return {};
+    std::shared_ptr<const SafetensorsFile> keep = shared_from_this();
+    // The map is PROT_READ: an in-place write would fault, so every engine operation assigns
+    // new tensors (see CausalLM::State).
+    return at::from_blob(const_cast<uint8_t*>(ptr), ti->shape, [keep](void*) {},
+                         at::TensorOptions().dtype(st).device(at::kCPU));
+}
+
+void SafetensorsFile::release(const at::Tensor& t) const {
+    if (!t.defined() || !t.device().is_cpu()) return;
+    const auto* p = static_cast<const uint8_t*>(t.data_ptr());
+    if (!contains(p)) return;
+    const size_t n = std::min<size_t>(t.numel() * t.element_size(), file_.data() + file_.size() - p);
+    file_.drop(static_cast<size_t>(p - file_.data()), n);
+}
+
 namespace {
 
 struct FileCloser {

@@ -37,7 +37,7 @@ size_t safetensors_dtype_size(const std::string& dtype);
 c10::ScalarType safetensors_to_scalar(const std::string& dtype);
 std::string scalar_to_safetensors(c10::ScalarType t);
 
-class SafetensorsFile {
+class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
 public:
     explicit SafetensorsFile(const std::string& path);
     const std::string& path() const { return file_.path(); }
@@ -46,6 +46,18 @@ public:
     // Copies the tensor out of the map (optionally converting dtype) and releases the
     // mapped pages, so loading a whole checkpoint costs about one copy of it in RAM.
     at::Tensor load(const std::string& name, std::optional<c10::ScalarType> as = std::nullopt) const;
+    // A zero-copy CPU tensor over the mapped bytes (read-only memory: never write into it), which
+    // keeps this file mapped while it lives. Undefined when the data is not aligned to its element
+    // size. The object must be owned by a std::shared_ptr.
+    at::Tensor view(const std::string& name) const;
+    // Releases the mapped pages of a tensor returned by view() (or all pages): they leave the
+    // process's RSS and are read again from the page cache when touched. Always safe: the map is
+    // read-only, so no page can hold data the file does not.
+    void release(const at::Tensor& view) const;
+    void release_all() const { file_.drop(0, file_.size()); }
+    bool contains(const void* p) const {
+        return p >= file_.data() && p < file_.data() + file_.size();
+    }
     uint64_t file_size() const { return file_.size(); }
 
 private:

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "models/attention.h"
+#include "models/original_weights.h"
 #include "models/rope.h"
 
 namespace qs {
@@ -30,7 +31,41 @@ at::Tensor CausalLM::embed(const at::Tensor& ids, int64_t past) const {
 at::Tensor CausalLM::block_forward(size_t i, const at::Tensor& hidden, int64_t past, LayerKV* kv) const {
     c10::InferenceMode guard;
     if (i >= blocks.size()) throw Error("block index " + std::to_string(i) + " out of range");
-    return config.arch == Arch::OPT ? opt_block(blocks[i], hidden, past, kv) : llama_block(blocks[i], hidden, past, kv);
+    if (!blocks[i].loaded) {
+        if (!block_loader) throw Error("internal error: decoder block " + std::to_string(i) + " is not in memory");
+        DecoderBlock b = block_loader(i);
+        for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) l->observer = observer_.get();
+        return forward_block(b, hidden, past, kv);
+    }
+    return forward_block(blocks[i], hidden, past, kv);
+}
+
+at::Tensor CausalLM::forward_block(const DecoderBlock& b, const at::Tensor& hidden, int64_t past, LayerKV* kv) const {
+    c10::InferenceMode guard;
+    return config.arch == Arch::OPT ? opt_block(b, hidden, past, kv) : llama_block(b, hidden, past, kv);
+}
+
+void CausalLM::set_block(size_t i, DecoderBlock b) {
+    for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) l->observer = observer_.get();
+    b.loaded = true;
+    blocks.at(i) = std::move(b);
+}
+
+ScopedBlock::ScopedBlock(CausalLM& m, size_t i) : m_(m), i_(i) {
+    if (m_.blocks.at(i).loaded) return;
+    if (!m_.block_loader) throw Error("internal error: decoder block " + std::to_string(i) + " is not in memory");
+    m_.set_block(i, m_.block_loader(i));
+    loaded_here_ = true;
+}
+
+ScopedBlock::~ScopedBlock() {
+    if (loaded_here_) m_.blocks[i_].unload();
+}
+
+bool CausalLM::streamed() const {
+    for (const auto& b : blocks)
+        if (!b.loaded) return true;
+    return false;
 }
 
 at::Tensor CausalLM::attention_sublayer(const DecoderBlock& b, const at::Tensor& h, int64_t past, LayerKV* kv) const {
@@ -189,6 +224,7 @@ std::vector<NamedParam> CausalLM::parameters() {
 
 int64_t CausalLM::parameter_count() const {
     int64_t n = 0;
+    if (streamed() && originals) return originals->parameter_count();
     for (const auto& p : const_cast<CausalLM*>(this)->parameters()) n += p.tensor->numel();
     for (const Linear* l : linears())
         if (!l->weight.defined() && l->packed) n += l->in_features * l->out_features + (l->bias.defined() ? l->bias.numel() : 0);
@@ -218,6 +254,67 @@ void CausalLM::restore_state(const State& s) {
     lm_head = s.lm_head;
     blocks = s.blocks;
     final_norm = s.final_norm;
+    set_observer(*observer_);
+}
+
+CausalLM::Layout CausalLM::layout() {
+    Layout l;
+    for (Norm* n : norms()) l.norm_kinds.push_back(n->kind);
+    l.tied = tied();
+    return l;
+}
+
+void CausalLM::for_each_slot(const std::function<void(const std::string&, at::Tensor&)>& fn) {
+    const std::string base = config.arch == Arch::OPT ? "model.decoder." : "model.";
+    fn(base + "embed_tokens.weight", embed_tokens);
+    if (config.arch == Arch::OPT) fn(base + "embed_positions.weight", embed_positions);
+    auto lin = [&](Linear& l) {
+        if (!l.present() || !l.weight.defined()) return;  // absent, or packed (methods never touch those)
+        fn(l.name + ".weight", l.weight);
+        fn(l.name + ".bias", l.bias);
+    };
+    auto norm = [&](Norm& n) {
+        if (!n.present()) return;
+        fn(n.name + ".weight", n.weight);
+        fn(n.name + ".bias", n.bias);
+    };
+    lin(project_in);
+    for (auto& b : blocks) {
+        if (!b.loaded) continue;
+        norm(b.attn_norm);
+        for (Linear* l : {&b.q, &b.k, &b.v, &b.o}) lin(*l);
+        norm(b.mlp_norm);
+        for (Linear* l : {&b.gate, &b.up, &b.down}) lin(*l);
+    }
+    norm(final_norm);
+    lin(project_out);
+    lin(lm_head);
+}
+
+void CausalLM::reset_to_originals() {
+    c10::InferenceMode guard;
+    if (!originals) throw Error("internal error: this model has no original weights to reset to");
+    for_each_slot([&](const std::string& name, at::Tensor& slot) {
+        if (original_layout.tied && &slot == &lm_head.weight) {
+            slot = at::Tensor();  // tied again below
+            return;
+        }
+        if (!originals->has(name)) {
+            slot = at::Tensor();
+            return;
+        }
+        if (originals->is_original(name, slot)) return;
+        slot = at::Tensor();  // free the changed tensor first
+        slot = originals->get(name);
+        originals->remember(name, slot);
+    });
+    std::vector<Norm*> ns = norms();
+    for (size_t i = 0; i < ns.size() && i < original_layout.norm_kinds.size(); ++i) ns[i]->kind = original_layout.norm_kinds[i];
+    if (original_layout.tied) lm_head.weight = embed_tokens;
+    for (Linear* l : linears()) {
+        l->input_fn = nullptr;
+        l->output_fn = nullptr;
+    }
     set_observer(*observer_);
 }
 

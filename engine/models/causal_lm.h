@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct NamedParam {
     at::Tensor* tensor;
 };
 
+class OriginalWeights;
+
 class CausalLM {
 public:
     ModelConfig config;
@@ -40,6 +43,25 @@ public:
     Norm final_norm;  // OPT final_layer_norm (pre-LN only), LLaMA norm
     Linear lm_head;   // weight shares storage with embed_tokens while tied
 
+    // Where the original weights come from (set by the loader; null for models built in memory).
+    std::shared_ptr<const OriginalWeights> originals;
+    // What reset_to_originals() restores besides tensors: norm kinds (rotation makes LayerNorms
+    // RMS norms) and whether lm_head is tied to the embedding.
+    struct Layout {
+        std::vector<Norm::Kind> norm_kinds;  // in norms() order
+        bool tied = false;
+    };
+    Layout layout();
+    Layout original_layout;
+    // Every tensor slot the model has or may get (weights and biases of every Linear and Norm,
+    // embeddings), by HF name; undefined slots included. lm_head.weight is listed even when tied.
+    void for_each_slot(const std::function<void(const std::string&, at::Tensor&)>& fn);
+    // Puts the original weights back in every slot a method changed and clears activation
+    // hooks. Slots still holding their original tensor are left alone (nothing is copied); a
+    // changed slot is released before its original is fetched, so memory never holds both.
+    // Needs `originals`.
+    void reset_to_originals();
+
     // Full forward. ids: [B, T] int64 on any device. Returns logits [B, T, vocab] in the
     // model dtype. With a cache, positions continue after the cached length and the cache grows.
     at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
@@ -47,6 +69,9 @@ public:
     // The same forward in three stages, for block-wise algorithms (calibration, AWQ).
     at::Tensor embed(const at::Tensor& ids, int64_t past = 0) const;
     at::Tensor block_forward(size_t i, const at::Tensor& hidden, int64_t past = 0, LayerKV* kv = nullptr) const;
+    // The same for a block held outside blocks[] (of the same architecture).
+    at::Tensor forward_block(const DecoderBlock& b, const at::Tensor& hidden, int64_t past = 0,
+                             LayerKV* kv = nullptr) const;
     at::Tensor head(const at::Tensor& hidden) const;  // final norm (+ project_out) + lm_head
     at::Tensor head_input(const at::Tensor& hidden) const;  // what lm_head is applied to
 
@@ -85,6 +110,13 @@ public:
     State save_state() const;
     void restore_state(const State& s);
 
+    // Block-sequential sessions: blocks[i].loaded is false between passes. set_block puts a
+    // materialized block in place (its Linears report to this model's observer); block_loader,
+    // when set, materializes an unloaded block for the duration of one block_forward call.
+    void set_block(size_t i, DecoderBlock b);
+    std::function<DecoderBlock(size_t)> block_loader;
+    bool streamed() const;  // some block is not loaded
+
     void set_observer(LinearObserver obs);  // empty function clears it
     void clear_observer() { set_observer({}); }
 
@@ -97,10 +129,33 @@ private:
     friend class ModelLoader;
 };
 
+// Holds decoder block i in memory for a scope: a block that is not loaded is materialized
+// through model.block_loader and dropped again at the end; a resident block is left alone.
+class ScopedBlock {
+public:
+    ScopedBlock(CausalLM& model, size_t i);
+    ~ScopedBlock();
+    ScopedBlock(const ScopedBlock&) = delete;
+    ScopedBlock& operator=(const ScopedBlock&) = delete;
+
+private:
+    CausalLM& m_;
+    size_t i_;
+    bool loaded_here_ = false;
+};
+
+// How a model's decoder blocks are held: all in memory, or block-sequentially (loaded one at a
+// time from the mapped checkpoint for each pass over them: models larger than memory). Auto picks
+// block-sequential when the weights in the compute dtype exceed 80 % of the memory available on
+// the device at load time.
+enum class HoldMode { Auto, InMemory, BlockSequential };
+HoldMode parse_hold_mode(const std::string& s);  // auto | memory | block-sequential
+
 struct LoadOptions {
     c10::Device device = c10::Device(c10::kCPU);
     c10::ScalarType dtype = c10::ScalarType::Float;
     bool check_finite = true;  // reject NaN/Inf weights
+    HoldMode mode = HoldMode::Auto;
 };
 
 // Loads a local Hugging Face folder. Throws qs::Error naming the file, the tensor and

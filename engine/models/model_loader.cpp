@@ -8,9 +8,11 @@
 #include <set>
 
 #include "core/device.h"
+#include "core/memory_info.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "models/causal_lm.h"
+#include "models/original_weights.h"
 #include "models/packed_linears.h"
 
 namespace qs {
@@ -111,7 +113,9 @@ std::string non_finite_summary(const at::Tensor& t) {
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& opts, const Progress& progress) {
     c10::InferenceMode guard;
     check_device_dtype(opts.device, opts.dtype);
-    Checkpoint ck(dir);
+    auto ckp = std::make_shared<Checkpoint>(dir);
+    const Checkpoint& ck = *ckp;
+    auto originals = std::make_shared<OriginalWeights>(ckp, opts.device, opts.dtype);
     auto m = std::make_unique<CausalLM>();
     m->config = parse_model_config(ck.config(), ck.config_path());
     m->source_dir = dir;
@@ -132,6 +136,17 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
     std::map<std::string, std::string> packed_linears;  // canonical Linear name -> stored name
 
     auto expected = expected_tensors(c, "model.");
+    bool streamed = opts.mode == HoldMode::BlockSequential;
+    if (opts.mode == HoldMode::Auto) {
+        uint64_t need = 0;
+        for (const auto& e : expected) {
+            uint64_t n = at::elementSize(opts.dtype);
+            for (int64_t d : e.second) n *= static_cast<uint64_t>(d);
+            need += n;
+        }
+        const std::optional<uint64_t> avail = device_available_bytes(opts.device);
+        streamed = avail && double(need) > 0.8 * double(*avail);
+    }
     const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
     std::set<std::string> used;
     std::map<std::string, at::Tensor> loaded;
@@ -162,11 +177,27 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
             throw Error(ck.file_of(sname) + ": tensor '" + sname + "' has dtype " + ti.dtype +
                         ", expected a floating type (F32, F16, BF16); quantized checkpoints are opened through "
                         "their quantization_config");
-        at::Tensor t = ck.load(sname, opts.dtype);
+        // The model's tensors are the originals themselves: zero-copy views of the mapped file
+        // when the dtype matches on the CPU, else one converted copy (models/original_weights.h).
+        originals->add(name, sname);
+        if (streamed && name.find(".layers.") != std::string::npos) {
+            // Block-sequential: decoder blocks are validated here and loaded per pass later.
+            at::Tensor v = ck.view(sname);
+            if (!v.defined()) v = ck.load(sname);
+            if (opts.check_finite && !all_finite(v))
+                throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
+                            non_finite_summary(v));
+            ck.release(v);
+            used.insert(sname);
+            progress(double(++done) / expected.size(), "checking " + sname);
+            continue;
+        }
+        at::Tensor t = originals->get(name);
         if (opts.check_finite && !all_finite(t))
             throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
-                        non_finite_summary(t));
-        loaded[name] = t.to(opts.device);
+                        non_finite_summary(t.cpu()));
+        originals->release(t);  // validated: its pages need not stay resident
+        loaded[name] = t;
         used.insert(sname);
         progress(double(++done) / expected.size(), "loading " + sname);
     }
@@ -181,8 +212,10 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
                 m->warnings.push_back(dir + ": tie_word_embeddings is true but lm_head.weight differs from " +
                                       embed_name + "; the embedding is used for both, as transformers does");
             loaded["lm_head.weight"] = loaded[embed_name];
+            originals->add("lm_head.weight", originals->stored_name(embed_name));
         } else if (loaded.count("lm_head.weight")) {
             loaded[embed_name] = loaded["lm_head.weight"];
+            originals->add(embed_name, originals->stored_name("lm_head.weight"));
         } else {
             throw Error(dir + ": neither '" + stored(embed_name) + "' nor 'lm_head.weight' is in the checkpoint");
         }
@@ -199,6 +232,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         l.bias = take(n + ".bias");
         l.in_features = in;
         l.out_features = out;
+        l.exists = true;
         auto pk = packed_linears.find(n);
         if (pk != packed_linears.end())
             l.packed = load_packed_linear(ck, *packed_fmt, pk->second, in, out, opts.device);
@@ -257,9 +291,21 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         m->final_norm = mk_norm("model.norm", Norm::Kind::RMS, c.rms_norm_eps);
         m->lm_head = mk_linear("lm_head", Hd, c.vocab_size);
     }
+    if (streamed)
+        for (auto& b : m->blocks) b.loaded = false;
     m->set_observer({});
+    for (const auto& [name, t] : loaded) originals->remember(name, t);
+    m->originals = originals;
+    m->original_layout = m->layout();
     progress(1.0, "loaded");
     return m;
+}
+
+HoldMode parse_hold_mode(const std::string& s) {
+    if (s == "auto") return HoldMode::Auto;
+    if (s == "memory" || s == "in-memory") return HoldMode::InMemory;
+    if (s == "block-sequential" || s == "block") return HoldMode::BlockSequential;
+    throw Error("unknown mode '" + s + "' (auto, memory, block-sequential)");
 }
 
 }  // namespace qs

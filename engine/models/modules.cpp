@@ -31,4 +31,18 @@ at::Tensor Norm::forward(const at::Tensor& x) const {
     return weight * h.to(dt);
 }
 
+void DecoderBlock::unload() {
+    for (Norm* n : {&attn_norm, &mlp_norm}) {
+        n->weight = at::Tensor();
+        n->bias = at::Tensor();
+    }
+    for (Linear* l : {&q, &k, &v, &o, &gate, &up, &down}) {
+        l->weight = at::Tensor();
+        l->bias = at::Tensor();
+        l->input_fn = nullptr;
+        l->output_fn = nullptr;
+    }
+    loaded = false;
+}
+
 }  // namespace qs

@@ -31,8 +31,11 @@ struct Linear {
     std::function<at::Tensor(const at::Tensor&)> input_fn;
     std::function<at::Tensor(const at::Tensor&)> output_fn;
     const LinearObserver* observer = nullptr;  // owned by the model
+    // Part of the architecture even while its weight is not in memory (a block of a
+    // block-sequential session between passes). Set by the loader.
+    bool exists = false;
 
-    bool present() const { return weight.defined() || packed != nullptr; }
+    bool present() const { return exists || weight.defined() || packed != nullptr; }
     at::Tensor dense_weight() const;  // weight, or the packed weight dequantized
     at::Tensor forward(const at::Tensor& x) const;
 };
@@ -55,6 +58,10 @@ struct DecoderBlock {
     Linear q, k, v, o;
     Linear gate, up, down;
     bool gated() const { return gate.present(); }
+    // False while the block's tensors are not in memory (block-sequential sessions).
+    bool loaded = true;
+    // Drops every tensor and hook (the structure stays): loaded becomes false.
+    void unload();
 };
 
 }  // namespace qs

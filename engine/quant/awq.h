@@ -47,6 +47,10 @@ struct AwqOptions {
     // Called right after each group's search (before its scales are folded), e.g. to draw its
     // loss curve while the search goes on. Runs on the searching thread.
     std::function<void(const AwqGroup&)> on_group;
+    // Block-sequential sessions: called before block i is searched (it must then be in
+    // model.blocks[i], with the weights the search starts from) and after its scales and clips
+    // were folded (the block may be dropped then). Empty for a model held in memory.
+    std::function<void(size_t)> acquire_block, release_block;
 };
 
 // One scaled group of a block: prev_op -> linears, searched on the inspected module.
@@ -78,5 +82,9 @@ struct AwqResult {
 // chosen scales (and clips) into the model. Weights are NOT quantized here: quantize after.
 AwqResult awq_auto(CausalLM& model, const at::Tensor& calib_blocks, const AwqOptions& opts,
                    const Progress& progress = {});
+
+// Folds the scales and clips an awq_auto run recorded for block `index` into `block` again, in
+// the same order: from the same starting weights this gives bit-identical weights.
+void replay_awq_block(DecoderBlock& block, int64_t index, const AwqResult& result, const QuantSpec& spec);
 
 }  // namespace qs

@@ -195,6 +195,7 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
     const size_t nb = model.blocks.size();
     for (size_t bi = 0; bi < nb; ++bi) {
         progress.check();
+        if (o.acquire_block) o.acquire_block(bi);
         DecoderBlock& b = model.blocks[bi];
         // 1. inputs of every Linear of this block, and the block output (next block's input)
         std::map<std::string, std::vector<at::Tensor>> feats;
@@ -279,10 +280,35 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
             }
         }
         inps = outs;
+        if (o.release_block) o.release_block(bi);
         progress(double(bi + 1) / nb, "AWQ block " + std::to_string(bi + 1) + "/" + std::to_string(nb));
     }
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return res;
+}
+
+void replay_awq_block(DecoderBlock& b, int64_t index, const AwqResult& r, const QuantSpec& spec) {
+    c10::InferenceMode guard;
+    auto linear = [&](const std::string& name) -> Linear* {
+        for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+            if (l->present() && l->name == name) return l;
+        throw Error("AWQ replay: block " + std::to_string(index) + " has no Linear '" + name + "'");
+    };
+    for (const AwqGroup& g : r.groups) {
+        if (g.block != index) continue;
+        std::vector<Linear*> fcs;
+        for (const auto& n : g.linears) fcs.push_back(linear(n));
+        if (g.prev_op == b.attn_norm.name)
+            scale_norm_fcs(b.attn_norm, fcs, g.scales);
+        else if (g.prev_op == b.mlp_norm.name)
+            scale_norm_fcs(b.mlp_norm, fcs, g.scales);
+        else
+            scale_fc_fc(*linear(g.prev_op), *fcs.at(0), g.scales);
+    }
+    for (const AwqClip& c : r.clips) {
+        for (Linear* l : {&b.v, &b.o, &b.gate, &b.up, &b.down})
+            if (l->present() && l->name == c.linear) apply_clip(*l, c.max_val, spec);
+    }
 }
 
 }  // namespace qs

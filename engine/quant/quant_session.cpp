@@ -3,11 +3,13 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
 #include "core/error.h"
 #include "data/calibration.h"
+#include "models/original_weights.h"
 #include "quant/rotation.h"
 #include "tokenizers/tokenizer.h"
 
@@ -22,7 +24,8 @@ json ApplyReport::to_json() const {
               {"seconds", seconds},
               {"quantized_weights", quantized_weights},
               {"size_mib_seed_formula", seed_size_mib},
-              {"size_mib_packed", packed_size_mib}};
+              {"size_mib_packed", packed_size_mib},
+              {"mode", mode}};
     if (!rotation.empty()) j["rotation"] = rotation;
     if (awq) {
         json groups = json::array();
@@ -40,15 +43,111 @@ json ApplyReport::to_json() const {
     return j;
 }
 
+namespace {
+
+// The structure of a model without any tensor: what original views and pre-quantization models
+// are built from. Never shares tensor handles with the working model, so building a view never
+// races with an apply on another thread.
+std::unique_ptr<CausalLM> skeleton_of(const CausalLM& m) {
+    auto s = std::make_unique<CausalLM>();
+    s->config = m.config;
+    s->source_dir = m.source_dir;
+    s->tensor_prefix = m.tensor_prefix;
+    s->originals = m.originals;
+    s->original_layout = m.original_layout;
+    s->blocks = m.blocks;
+    for (auto& b : s->blocks) b.unload();
+    auto clear_linear = [](Linear& l) {
+        l.weight = at::Tensor();
+        l.bias = at::Tensor();
+        l.input_fn = nullptr;
+        l.output_fn = nullptr;
+    };
+    s->project_in = m.project_in;
+    s->project_out = m.project_out;
+    s->lm_head = m.lm_head;
+    for (Linear* l : {&s->project_in, &s->project_out, &s->lm_head}) clear_linear(*l);
+    s->final_norm = m.final_norm;
+    s->final_norm.weight = at::Tensor();
+    s->final_norm.bias = at::Tensor();
+    return s;
+}
+
+// Fills the outer tensors (embeddings, final norm, lm_head, projections) of a skeleton with the
+// originals and puts the original norm kinds back.
+void fill_outer_originals(CausalLM& m) {
+    const OriginalWeights& o = *m.originals;
+    m.for_each_slot([&](const std::string& name, at::Tensor& slot) {
+        if (o.has(name)) slot = o.get(name);
+    });
+    const std::string base = m.config.arch == Arch::OPT ? "model.decoder." : "model.";
+    if (o.has(base + "embed_tokens.weight")) m.embed_tokens = o.get(base + "embed_tokens.weight");
+    if (m.original_layout.tied) m.lm_head.weight = m.embed_tokens;
+    auto fill = [&](Linear& l) {
+        if (!l.present() || l.packed) return;
+        if (o.has(l.name + ".weight")) l.weight = o.get(l.name + ".weight");
+        if (o.has(l.name + ".bias")) l.bias = o.get(l.name + ".bias");
+    };
+    fill(m.project_in);
+    fill(m.project_out);
+    if (!m.original_layout.tied) fill(m.lm_head);
+    if (m.final_norm.present()) {
+        if (o.has(m.final_norm.name + ".weight")) m.final_norm.weight = o.get(m.final_norm.name + ".weight");
+        if (o.has(m.final_norm.name + ".bias")) m.final_norm.bias = o.get(m.final_norm.name + ".bias");
+        if (!m.original_layout.norm_kinds.empty()) m.final_norm.kind = m.original_layout.norm_kinds.back();
+    }
+    m.set_observer({});
+}
+
+}  // namespace
+
 QuantSession::QuantSession(std::shared_ptr<CausalLM> model, std::shared_ptr<const Tokenizer> tokenizer)
-    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), original_(model_->save_state()) {}
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
+    if (!model_->originals) throw Error("internal error: QuantSession needs a model loaded from a checkpoint");
+    block_sequential_ = model_->streamed();
+    if (block_sequential_) install_block_loader(nullptr, Stage::Final);
+}
+
+bool QuantSession::carries(const MethodConfig& cfg) const {
+    if (!experiment_) return cfg.methods.empty() && cfg.act.bits == 0;
+    return experiment_->cfg.to_json() == cfg.to_json();
+}
+
+const std::vector<std::string>& QuantSession::rtn_linears() const {
+    static const std::vector<std::string> none;
+    return experiment_ ? experiment_->rtn_linears : none;
+}
+
+void QuantSession::install_block_loader(std::shared_ptr<const Experiment> e, Stage upto) {
+    CausalLM* m = model_.get();
+    model_->block_loader = [m, e, upto](size_t i) {
+        DecoderBlock b = original_block(*m, i);
+        if (e) transform_block(*m, b, i, *e, upto);
+        return b;
+    };
+}
 
 void QuantSession::reset() {
-    model_->restore_state(original_);
-    key_ = "original";
-    applied_.reset();
-    prequant_.reset();
-    rtn_linears_.clear();
+    c10::InferenceMode guard;
+    model_->reset_to_originals();
+    if (block_sequential_) install_block_loader(nullptr, Stage::Final);
+    experiment_.reset();
+    model_->originals->release_all();
+}
+
+void QuantSession::materialize(const Experiment& e, const Progress& progress) {
+    c10::InferenceMode guard;
+    transform_outer(*model_, e, Stage::Final);
+    if (block_sequential_) {
+        install_block_loader(std::make_shared<Experiment>(e), Stage::Final);
+        return;
+    }
+    const size_t nb = model_->blocks.size();
+    for (size_t i = 0; i < nb; ++i) {
+        progress.check();
+        transform_block(*model_, model_->blocks[i], i, e, Stage::Final);
+        model_->originals->release_all();
+    }
 }
 
 std::string QuantSession::calib_key(const MethodConfig& c) const {
@@ -58,145 +157,372 @@ std::string QuantSession::calib_key(const MethodConfig& c) const {
     return s.str();
 }
 
-const at::Tensor& QuantSession::calibration_blocks(const MethodConfig& cfg, std::string* description,
-                                                   const Progress& progress) {
+at::Tensor QuantSession::calibration_blocks(const MethodConfig& cfg, std::string* description,
+                                            const Progress& progress) {
     const std::string k = calib_key(cfg);
-    auto it = calib_.find(k);
-    if (it == calib_.end()) {
-        if (!tokenizer_) throw Error("calibration needs the model's tokenizer, and none was loaded");
-        const std::string path = cfg.calib_path.empty() ? calibration_default_path() : cfg.calib_path;
-        CalibrationSet set =
-            make_calibration_set(path, *tokenizer_, cfg.calib_samples, cfg.calib_seqlen, cfg.calib_seed, progress);
-        it = calib_.emplace(k, Calib{set.blocks, set.description}).first;
+    {
+        std::lock_guard<std::mutex> lock(calib_mutex_);
+        auto it = calib_.find(k);
+        if (it != calib_.end()) {
+            if (description) *description = it->second.description;
+            return it->second.blocks;
+        }
     }
+    std::lock_guard<std::mutex> compute(calib_compute_mutex_);
+    {
+        std::lock_guard<std::mutex> lock(calib_mutex_);
+        auto it = calib_.find(k);
+        if (it != calib_.end()) {
+            if (description) *description = it->second.description;
+            return it->second.blocks;
+        }
+    }
+    if (!tokenizer_) throw Error("calibration needs the model's tokenizer, and none was loaded");
+    const std::string path = cfg.calib_path.empty() ? calibration_default_path() : cfg.calib_path;
+    CalibrationSet set =
+        make_calibration_set(path, *tokenizer_, cfg.calib_samples, cfg.calib_seqlen, cfg.calib_seed, progress);
+    std::lock_guard<std::mutex> lock(calib_mutex_);
+    auto it = calib_.emplace(k, Calib{set.blocks, set.description}).first;
     if (description) *description = it->second.description;
     return it->second.blocks;
 }
 
-const CalibStats& QuantSession::stats_for_key(const std::string& state_key, const MethodConfig& cfg,
-                                              const Progress& progress) {
-    const std::string k = state_key + "#" + calib_key(cfg);
-    auto it = stats_.find(k);
-    if (it != stats_.end()) return it->second;
+CalibStats QuantSession::stats_pass(const MethodConfig& cfg, const Progress& progress) {
     std::string desc;
-    const at::Tensor& blocks = calibration_blocks(cfg, &desc, progress.sub(0, 0.3));
-    CalibStats s = collect_calibration_stats(*model_, blocks, desc, progress.sub(0.3, 1.0));
-    return stats_.emplace(k, std::move(s)).first->second;
+    at::Tensor blocks = calibration_blocks(cfg, &desc, progress.sub(0, 0.2));
+    CalibPassOptions o;
+    o.chunk = block_sequential_ ? 0 : 4;  // block-sequential: each block loaded once
+    return collect_calibration_stats(*model_, blocks, desc, progress.sub(0.2, 1.0), 4, 64, o);
 }
 
-const CalibStats& QuantSession::original_stats(const MethodConfig& cfg, const Progress& progress) {
-    if (key_ != "original") {
-        CausalLM::State cur = model_->save_state();
-        model_->restore_state(original_);
-        try {
-            const CalibStats& s = stats_for_key("original", cfg, progress);
-            model_->restore_state(cur);
-            return s;
-        } catch (...) {
-            model_->restore_state(cur);
-            throw;
+std::shared_ptr<const CalibStats> QuantSession::cached_original_stats(const MethodConfig& cfg) const {
+    std::lock_guard<std::mutex> lock(calib_mutex_);
+    auto it = orig_stats_.find(calib_key(cfg));
+    return it == orig_stats_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const CalibStats> QuantSession::original_stats(const MethodConfig& cfg, const Progress& progress,
+                                                               const std::function<void(const CalibStats&)>& on_partial,
+                                                               int64_t chunk) {
+    c10::InferenceMode guard;
+    const std::string k = calib_key(cfg);
+    auto complete = [&]() -> std::shared_ptr<const CalibStats> {
+        std::lock_guard<std::mutex> lock(calib_mutex_);
+        auto it = orig_stats_.find(k);
+        return it != orig_stats_.end() && orig_complete_[k] ? it->second : nullptr;
+    };
+    if (auto s = complete()) return s;
+    // Subscribe to the snapshots of the pass, whichever caller runs it (a preview may have
+    // started it before the Activations page asked): every caller sees the progress.
+    uint64_t sub = 0;
+    if (on_partial) {
+        std::shared_ptr<const CalibStats> latest;
+        {
+            std::lock_guard<std::mutex> lock(calib_mutex_);
+            sub = ++next_subscriber_;
+            subscribers_[sub] = {k, on_partial};
+            auto it = orig_stats_.find(k);
+            if (it != orig_stats_.end()) latest = it->second;
         }
+        if (latest) on_partial(*latest);
     }
-    return stats_for_key("original", cfg, progress);
+    struct Unsubscribe {
+        QuantSession* s;
+        uint64_t id;
+        ~Unsubscribe() {
+            if (!id) return;
+            std::lock_guard<std::mutex> lock(s->calib_mutex_);
+            s->subscribers_.erase(id);
+        }
+    } unsubscribe{this, sub};
+    std::lock_guard<std::mutex> compute(orig_compute_mutex_);
+    if (auto s = complete()) return s;
+    std::string desc;
+    at::Tensor blocks = calibration_blocks(cfg, &desc, progress.sub(0, 0.1));
+    // A view of the original model that shares nothing mutable with the working model: its
+    // blocks are materialized from the originals one at a time.
+    std::unique_ptr<CausalLM> view = original_model();
+    CalibPassOptions o;
+    o.chunk = chunk;
+    o.on_partial = [&](const CalibStats& partial) {
+        auto p = std::make_shared<const CalibStats>(partial);
+        std::vector<std::function<void(const CalibStats&)>> fns;
+        {
+            std::lock_guard<std::mutex> lock(calib_mutex_);
+            orig_stats_[k] = p;
+            for (const auto& [id, s] : subscribers_)
+                if (s.first == k) fns.push_back(s.second);
+        }
+        for (const auto& f : fns) f(*p);
+    };
+    auto s = std::make_shared<const CalibStats>(
+        collect_calibration_stats(*view, blocks, desc, progress.sub(0.1, 1.0), 4, 64, o));
+    std::lock_guard<std::mutex> lock(calib_mutex_);
+    orig_stats_[k] = s;
+    orig_complete_[k] = true;
+    return s;
 }
 
 const CalibStats& QuantSession::current_stats(const MethodConfig& cfg, const Progress& progress) {
-    return stats_for_key(key_, cfg, progress);
+    const std::string k = (experiment_ ? experiment_->cfg.to_json().dump() : std::string("original")) + "#" + calib_key(cfg);
+    auto it = current_stats_.find(k);
+    if (it != current_stats_.end()) return it->second;
+    if (!experiment_) {
+        auto s = original_stats(cfg, progress);
+        return current_stats_.emplace(k, *s).first->second;
+    }
+    return current_stats_.emplace(k, stats_pass(cfg, progress)).first->second;
+}
+
+std::unique_ptr<CausalLM> QuantSession::original_model() const {
+    std::unique_ptr<CausalLM> view = skeleton_of(*model_);
+    fill_outer_originals(*view);
+    CausalLM* v = view.get();
+    view->block_loader = [v](size_t i) { return original_block(*v, i); };
+    return view;
+}
+
+Linear QuantSession::original_linear(const std::string& name, std::optional<c10::Device> device,
+                                     std::optional<c10::ScalarType> dtype) const {
+    c10::InferenceMode guard;
+    const OriginalWeights& o = *model_->originals;
+    // The structure (name, features) from the skeleton of the loaded model; tensors from the originals.
+    const Linear* found = nullptr;
+    for (const auto& b : skeleton_blocks())
+        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+            if (l->present() && l->name == name) found = l;
+    Linear l;
+    if (found) {
+        l = *found;
+    } else {
+        l.name = name;
+        l.exists = true;
+    }
+    auto get = [&](const std::string& t) -> at::Tensor {
+        if (!o.has(t)) return {};
+        return o.get_as(t, device.value_or(o.device()), dtype.value_or(o.dtype()));
+    };
+    l.weight = get(name + ".weight");
+    if (!l.weight.defined()) throw Error("no Linear named '" + name + "' with original weights");
+    l.bias = get(name + ".bias");
+    l.out_features = l.weight.size(0);
+    l.in_features = l.weight.size(1);
+    l.observer = nullptr;
+    return l;
+}
+
+const std::vector<DecoderBlock>& QuantSession::skeleton_blocks() const {
+    std::call_once(skeleton_once_, [this] { skeleton_ = skeleton_of(*model_); });
+    return skeleton_->blocks;
+}
+
+std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress) const {
+    c10::InferenceMode guard;
+    std::unique_ptr<CausalLM> m = skeleton_of(*model_);
+    fill_outer_originals(*m);
+    std::shared_ptr<const Experiment> e = experiment_;
+    if (e) transform_outer(*m, *e, Stage::Transformed);
+    for (size_t i = 0; i < m->blocks.size(); ++i) {
+        progress.check();
+        DecoderBlock b = original_block(*m, i);
+        if (e) transform_block(*m, b, i, *e, Stage::Transformed);
+        m->set_block(i, std::move(b));
+    }
+    return m;
+}
+
+void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
+    const MethodConfig& cfg = e.cfg;
+    CausalLM& m = *model_;
+    const size_t nb = m.blocks.size();
+    const bool bs = block_sequential_;
+    // Block-sequential: block i is rebuilt from the originals through the steps done so far.
+    auto loader_upto = [&](bool smooth_done, bool awq_done) {
+        if (!bs) return;
+        CausalLM* mp = &m;
+        auto partial = std::make_shared<Experiment>(e);
+        if (!smooth_done) partial->smooth.clear();
+        if (!awq_done) partial->awq.reset();
+        m.block_loader = [mp, partial](size_t i) {
+            DecoderBlock b = original_block(*mp, i);
+            transform_block(*mp, b, i, *partial, Stage::Transformed);
+            return b;
+        };
+    };
+    if (cfg.has("rotate")) {
+        progress.check();
+        e.rotation = plan_rotation(m, cfg.rotation, cfg.seed, true, &e.rotation_info);
+        e.rotated = true;
+        rotate_inputs(m, e.rotation);
+        rotate_head(m, e.rotation);
+        if (!bs) {
+            for (size_t i = 0; i < nb; ++i) {
+                progress.check();
+                rotate_block(m, m.blocks[i], e.rotation);
+                m.originals->release_all();
+                progress(0.1 * double(i + 1) / double(nb), "rotating block " + std::to_string(i + 1) + "/" + std::to_string(nb));
+            }
+        }
+        rep.rotation = e.rotation_info.kind_used;
+        rep.steps.push_back("fused norms and rotated the residual stream: " + e.rotation_info.kind_used);
+    }
+    if (cfg.needs_calibration()) {
+        std::string desc;
+        calibration_blocks(cfg, &desc, progress.sub(0.1, 0.2));
+        rep.calibration = desc;
+        e.calibration = desc;
+    }
+    if (cfg.has("smoothquant")) {
+        check_smoothable(m, cfg.sq_alpha);
+        loader_upto(false, false);
+        const CalibStats st = stats_pass(cfg, progress.sub(0.2, 0.35));
+        for (size_t i = 0; i < nb; ++i) {
+            progress.check();
+            if (bs) {
+                ScopedBlock hold(m, i);
+                for (auto& g : smooth_block(m.blocks[i], st, cfg.sq_alpha)) e.smooth.push_back(std::move(g));
+            } else {
+                for (auto& g : smooth_block(m.blocks[i], st, cfg.sq_alpha)) e.smooth.push_back(std::move(g));
+            }
+        }
+        rep.smooth = e.smooth;
+        std::ostringstream s;
+        s << "smoothed " << e.smooth.size() << " norm->linear groups with alpha " << cfg.sq_alpha
+          << " (max |x| from calibration)";
+        rep.steps.push_back(s.str());
+    }
+    if (cfg.has("awq")) {
+        AwqOptions o;
+        o.spec = cfg.weight;
+        o.clip = cfg.awq_clip;
+        o.duo_scaling = cfg.duo_scaling;
+        o.gram_loss = !cfg.awq_direct_loss;
+        o.on_group = on_group;
+        if (bs) {
+            auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
+            CausalLM* mp = &m;
+            o.acquire_block = [mp, partial](size_t i) {
+                DecoderBlock b = original_block(*mp, i);
+                transform_block(*mp, b, i, *partial, Stage::Transformed);
+                mp->set_block(i, std::move(b));
+            };
+            o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
+        }
+        const at::Tensor blocks = calibration_blocks(cfg, nullptr);
+        e.awq = awq_auto(m, blocks, o, progress.sub(0.35, 0.9));
+        if (!bs) m.originals->release_all();
+        rep.awq = e.awq;
+        rep.steps.push_back("AWQ auto-scale over " + std::to_string(e.awq->groups.size()) + " groups" +
+                            (cfg.awq_clip ? " + auto-clip of " + std::to_string(e.awq->clips.size()) + " linears"
+                                          : std::string()));
+    }
+    progress.check();
+    std::vector<Linear*> qlinears = m.decoder_linears();
+    if (cfg.quantizes_weights() && cfg.include_lm_head) qlinears.push_back(&m.lm_head);
+    if (cfg.has("awq-keep") || cfg.has("awq-scale")) {
+        if (cfg.has("awq-scale") && !(cfg.awq_factor > 0)) throw Error("AWQ scale factor must be positive");
+        // Salient channels from the statistics of the model as it is before quantization.
+        CalibStats local;
+        const CalibStats* st = nullptr;
+        std::shared_ptr<const CalibStats> orig;
+        if (!cfg.has("rotate") && !cfg.has("smoothquant") && !cfg.has("awq")) {
+            orig = original_stats(cfg, progress.sub(0.4, 0.9));
+            st = orig.get();
+        } else {
+            loader_upto(true, true);
+            local = stats_pass(cfg, progress.sub(0.4, 0.9));
+            st = &local;
+        }
+        for (Linear* l : qlinears) e.salient[l->name] = salient_channels(st->at(l->name).mean_abs, cfg.awq_salient);
+        rep.steps.push_back(cfg.has("awq-keep")
+                                ? "RTN " + cfg.weight.describe() + ", salient channels kept in full precision"
+                                : "RTN " + cfg.weight.describe() + " with salient channels scaled by " +
+                                      std::to_string(cfg.awq_factor));
+    } else if (cfg.quantizes_weights()) {
+        for (Linear* l : qlinears) e.rtn_linears.push_back(l->name);
+        rep.steps.push_back("RTN " + cfg.weight.describe() + " on every decoder Linear" +
+                            (cfg.include_lm_head ? " and lm_head" : ""));
+    }
+    // Weight quantization and activation hooks: in memory now; block-sequential per pass.
+    if (quantizes_linear(e, m.lm_head, true)) {
+        m.untie();
+        m.lm_head.weight = final_weight(m.lm_head, m.lm_head.weight, e);
+    }
+    if (!bs) {
+        for (size_t i = 0; i < nb; ++i) {
+            progress.check();
+            DecoderBlock& b = m.blocks[i];
+            for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+                if (quantizes_linear(e, *l, false)) l->weight = final_weight(*l, l->weight, e);
+            if (cfg.act.bits > 0) install_activation_quant(b, cfg.act);
+            m.originals->release_all();
+        }
+    }
+    if (cfg.act.bits > 0) {
+        if (cfg.act.bits < 2 || cfg.act.bits > 8) throw Error("activation bits must be in 2..8 (or 0 for none)");
+        rep.steps.push_back("activations fake-quantized to " + std::to_string(cfg.act.bits) + " bits " +
+                            (cfg.act.per_token ? "per token" : "per tensor") +
+                            (cfg.act.quantize_bmm ? ", q/k/v outputs too" : ""));
+    }
 }
 
 ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress,
                                 const std::function<void(const AwqGroup&)>& on_group) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
-    reset();
     if (!cfg.methods.empty())
         for (const Linear* l : model_->linears())
             if (l->packed && !l->weight.defined())
                 throw Error(model_->source_dir + ": '" + l->name + "' is stored quantized (" + l->packed->format() +
                             "); quantization methods need a full-precision model");
+    std::shared_ptr<const Experiment> prev = experiment_;
     ApplyReport rep;
     rep.config = cfg;
-    std::string state = "original";
-    // Progress budget: calibration + transforms in the first 90%, quantization after.
+    rep.mode = mode_name();
+    const std::string key = cfg.to_json().dump();
+    ApplyReport recorded;  // the report of the search (stored in the history)
     try {
-        if (cfg.has("rotate")) {
-            progress.check();
-            RotationInfo info = rotate_model(*model_, cfg.rotation, cfg.seed, progress.sub(0.0, 0.1));
-            rep.rotation = info.kind_used;
-            rep.steps.push_back("fused norms and rotated the residual stream: " + info.kind_used);
-            state += "|rotate:" + rotation_kind_name(cfg.rotation) + ":" + std::to_string(cfg.seed);
-        }
-        if (cfg.needs_calibration()) {
-            std::string desc;
-            calibration_blocks(cfg, &desc, progress.sub(0.1, 0.2));
-            rep.calibration = desc;
-        }
-        if (cfg.has("smoothquant")) {
-            const CalibStats& st = stats_for_key(state, cfg, progress.sub(0.2, 0.4));
-            rep.smooth = smooth_model(*model_, st, cfg.sq_alpha);
-            std::ostringstream s;
-            s << "smoothed " << rep.smooth.size() << " norm->linear groups with alpha " << cfg.sq_alpha
-              << " (max |x| from calibration)";
-            rep.steps.push_back(s.str());
-            state += "|smooth:" + std::to_string(cfg.sq_alpha);
-        }
-        if (cfg.has("awq")) {
-            AwqOptions o;
-            o.spec = cfg.weight;
-            o.clip = cfg.awq_clip;
-            o.duo_scaling = cfg.duo_scaling;
-            o.gram_loss = !cfg.awq_direct_loss;
-            o.on_group = on_group;
-            const at::Tensor& blocks = calibration_blocks(cfg, nullptr);
-            rep.awq = awq_auto(*model_, blocks, o, progress.sub(0.4, 0.9));
-            rep.steps.push_back("AWQ auto-scale over " + std::to_string(rep.awq->groups.size()) + " groups" +
-                                (cfg.awq_clip ? " + auto-clip of " + std::to_string(rep.awq->clips.size()) + " linears"
-                                              : std::string()));
-            state += "|awq";
-        }
-        progress.check();
-        if (keep_prequant_) prequant_ = model_->save_state();
-        if (cfg.has("awq-keep") || cfg.has("awq-scale")) {
-            const CalibStats& st = stats_for_key(state, cfg, progress.sub(0.4, 0.9));
-            if (cfg.has("awq-keep")) {
-                awq_keep_salient(*model_, st, cfg.weight, cfg.awq_salient, cfg.include_lm_head);
-                rep.steps.push_back("RTN " + cfg.weight.describe() + ", salient channels kept in full precision");
-            } else {
-                awq_scale_salient(*model_, st, cfg.weight, cfg.awq_salient, cfg.awq_factor, cfg.include_lm_head);
-                rep.steps.push_back("RTN " + cfg.weight.describe() + " with salient channels scaled by " +
-                                    std::to_string(cfg.awq_factor));
-            }
-        } else if (cfg.quantizes_weights()) {
-            for (Linear* l : model_->decoder_linears()) {
-                l->weight = pseudo_quantize(l->weight, cfg.weight);
-                rtn_linears_.push_back(l->name);
-            }
-            if (cfg.include_lm_head) {
-                model_->untie();
-                model_->lm_head.weight = pseudo_quantize(model_->lm_head.weight, cfg.weight);
-                rtn_linears_.push_back(model_->lm_head.name);
-            }
-            rep.steps.push_back("RTN " + cfg.weight.describe() + " on every decoder Linear" +
-                                (cfg.include_lm_head ? " and lm_head" : ""));
-        }
-        if (cfg.act.bits > 0) {
-            install_activation_quant(*model_, cfg.act);
-            rep.steps.push_back("activations fake-quantized to " + std::to_string(cfg.act.bits) + " bits " +
-                                (cfg.act.per_token ? "per token" : "per tensor") +
-                                (cfg.act.quantize_bmm ? ", q/k/v outputs too" : ""));
+        reset();
+        auto known = std::find_if(history_.begin(), history_.end(), [&](const auto& h) { return h.first == key; });
+        if (known != history_.end()) {
+            // Applied before: rebuild from the recorded results (same weights, no search).
+            std::shared_ptr<const Experiment> e = known->second.first;
+            rep = known->second.second;
+            recorded = rep;
+            materialize(*e, progress);
+            experiment_ = e;
+            rep.steps.push_back("rebuilt from the recorded results of an earlier apply (no new search)");
+        } else {
+            auto e = std::make_shared<Experiment>();
+            e->cfg = cfg;
+            apply_search(*e, rep, progress, on_group);
+            if (block_sequential_) install_block_loader(e, Stage::Final);
+            experiment_ = e;
         }
     } catch (...) {
-        reset();
+        // Put the previous experiment back from its recorded results (no search): a cancelled or
+        // failed apply never changes what the model carries.
+        try {
+            reset();
+            if (prev) {
+                materialize(*prev, Progress{});
+                experiment_ = prev;
+            }
+        } catch (...) {
+            reset();
+        }
         throw;
     }
-    key_ = cfg.to_json().dump();
-    applied_ = cfg;
     // Sizes: quantized Linears at their bit width, everything else at 16 bits.
     int64_t total = model_->parameter_count(), qw = 0, packed = 0;
     if (cfg.quantizes_weights()) {
-        std::vector<Linear*> ls = model_->decoder_linears();
+        std::vector<const Linear*> ls;
+        for (const auto& b : model_->blocks)
+            for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+                if (l->present()) ls.push_back(l);
         if (cfg.include_lm_head) ls.push_back(&model_->lm_head);
-        for (Linear* l : ls) {
+        for (const Linear* l : ls) {
             qw += l->in_features * l->out_features;
             packed += packed_size_bytes(l->out_features, l->in_features, cfg.weight);
         }
@@ -207,7 +533,48 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
                         (1024.0 * 1024.0);
     rep.packed_size_mib = (packed + (total - qw) * 2) / (1024.0 * 1024.0);
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (recorded.config.methods.empty() && recorded.steps.empty()) recorded = rep;
+    history_.erase(std::remove_if(history_.begin(), history_.end(), [&](const auto& h) { return h.first == key; }),
+                   history_.end());
+    history_.push_back({key, {experiment_, recorded}});
+    if (history_.size() > kHistory) history_.erase(history_.begin());
     return rep;
+}
+
+PplResult QuantSession::perplexity(const at::Tensor& ids, const PplOptions& opts, const Progress& progress,
+                                   const std::function<void(int64_t, double)>& on_window) {
+    PplResult r = block_sequential_ ? evaluate_perplexity_blockwise(*model_, ids, opts, progress, on_window)
+                                    : evaluate_perplexity(*model_, ids, opts, progress, on_window);
+    return r;
+}
+
+EvalReport QuantSession::evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
+                                  const Progress& progress, const std::function<void(int64_t, double)>& on_window) {
+    EvalReport r;
+    const bool original = cfg.methods.empty() && cfg.act.bits == 0;
+    if (original && experiment_) {
+        // The original model while another configuration is applied (a baseline): evaluated on
+        // a view of the originals, block by block, so the configuration the model carries stays.
+        std::unique_ptr<CausalLM> view = original_model();
+        if (model_->originals->zero_copy()) {
+            // Views of the mapped file cost nothing to build: window by window, as in memory.
+            r.ppl = evaluate_perplexity(*view, ids, opts, progress, on_window);
+        } else {
+            // Converted / uploaded originals: each block once per pass of 8 windows.
+            const int64_t per_window = std::max<int64_t>(1, (opts.seqlen > 0 ? opts.seqlen : model_->config.default_seqlen()) *
+                                                                 model_->config.hidden_size * at::elementSize(model_->dtype()));
+            r.ppl = evaluate_perplexity_blockwise(*view, ids, opts, progress, on_window, 8 * per_window);
+        }
+        r.config = cfg;
+        r.mode = mode_name() + " (original weights from the checkpoint)";
+        return r;
+    }
+    const bool need_apply = !carries(cfg);
+    if (need_apply) r.apply = apply(cfg, progress.sub(0, 0.5));
+    r.ppl = perplexity(ids, opts, need_apply ? progress.sub(0.5, 1.0) : progress, on_window);
+    r.config = cfg;
+    r.mode = mode_name();
+    return r;
 }
 
 }  // namespace qs

@@ -1,19 +1,36 @@
-// A quantization session over one loaded model: keeps the original weights, applies a
-// MethodConfig (always from the original, in the stated order), caches the calibration set
-// and the calibration statistics per (model state, calibration set), and undoes exactly.
+// The engine session over one loaded model: it owns the applied experiment (issue #12).
+//
+// Weights: the original weights are the memory-mapped checkpoint (models/original_weights.h);
+// the model's tensors start as those originals and apply() replaces only what a method changes,
+// so no second copy of the model is ever held. reset() puts the originals back (untouched tensors
+// are not copied). A model that does not fit is held block-sequentially (loaded with
+// LoadOptions::mode): decoder blocks are rebuilt from the originals and the experiment for each
+// pass over them, and evaluation runs block by block over all windows.
+//
+// One owner: the applied configuration and what its search produced (quant/experiment.h) live
+// here; apply() is transactional: on error or cancellation the previous experiment is rebuilt
+// from its recorded results (no new search), so a cancel never changes what the model carries.
+//
+// Threads: apply / evaluate / current_stats / reset mutate or read the working model and must be
+// serialized by the caller. original_linear(), calibration_blocks() and original_stats() only
+// read the originals and may run concurrently with them (previews never wait for a perplexity).
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/progress.h"
+#include "eval/perplexity.h"
 #include "models/causal_lm.h"
 #include "quant/awq.h"
 #include "quant/calib_stats.h"
+#include "quant/experiment.h"
 #include "quant/method_config.h"
 #include "quant/smoothquant.h"
 
@@ -32,7 +49,16 @@ struct ApplyReport {
     int64_t quantized_weights = 0;      // parameters in quantized Linears
     double seed_size_mib = 0;           // whole model by the seed formula
     double packed_size_mib = 0;         // packed codes + fp16 scales + zeros, other params fp16
+    std::string mode;                   // "in-memory" or "block-sequential"
     nlohmann::json to_json() const;
+};
+
+// One evaluation: the configuration applied (or already carried) and its perplexity.
+struct EvalReport {
+    std::optional<ApplyReport> apply;  // set when evaluate() had to apply the configuration
+    PplResult ppl;
+    MethodConfig config;               // the configuration the model carried while evaluated
+    std::string mode;
 };
 
 class QuantSession {
@@ -41,60 +67,99 @@ public:
 
     CausalLM& model() { return *model_; }
     const CausalLM& model() const { return *model_; }
-    std::shared_ptr<CausalLM> model_ptr() const { return model_; }
+    bool block_sequential() const { return block_sequential_; }
+    std::string mode_name() const { return block_sequential_ ? "block-sequential" : "in-memory"; }
 
-    // Restores the original weights, then applies `cfg`. On error or cancellation the
-    // original weights are restored and the exception propagates.
-    // on_group: AwqOptions::on_group of an AWQ auto-scale search (each group as it is searched).
+    // Applies `cfg` starting from the original weights. On error or cancellation the previously
+    // applied experiment is restored (from its recorded results) and the exception propagates.
+    // on_group: AwqOptions::on_group of an AWQ auto-scale search (each group as it is searched;
+    // not called when the experiment is rebuilt from recorded results).
     ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {},
                       const std::function<void(const AwqGroup&)>& on_group = {});
     void reset();  // back to the original weights
-    const std::string& current_key() const { return key_; }
-    const CausalLM::State& original_state() const { return original_; }
+    // The configuration of the last successful apply(); nullptr before any and after reset().
+    const MethodConfig* applied_config() const { return experiment_ ? &experiment_->cfg : nullptr; }
+    std::shared_ptr<const Experiment> experiment() const { return experiment_; }
+    // Whether `cfg` is what the model carries (so evaluate() needs no apply).
+    bool carries(const MethodConfig& cfg) const;
 
+    // THE evaluation entry point (GUI perplexity page, sweep dialog, CLI ppl and sweep): applies
+    // `cfg` unless the model carries it already, then perplexity over `ids` with per-window
+    // callbacks, progress and cancel. A cancel during the perplexity keeps the configuration.
+    // The original configuration while another one is applied (a baseline) is evaluated on the
+    // originals block by block, without changing what the model carries.
+    EvalReport evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
+                        const Progress& progress = {},
+                        const std::function<void(int64_t, double)>& on_window = {});
+    // Perplexity of the configuration the model carries now.
+    PplResult perplexity(const at::Tensor& ids, const PplOptions& opts, const Progress& progress = {},
+                         const std::function<void(int64_t, double)>& on_window = {});
+
+    // --- originals (thread-safe with respect to the calls above) ---
+    // A Linear with its original weight and bias (on `device` in `dtype`; undefined = the model's).
+    Linear original_linear(const std::string& name, std::optional<c10::Device> device = std::nullopt,
+                           std::optional<c10::ScalarType> dtype = std::nullopt) const;
     // The calibration blocks for cfg (cached by path/samples/seqlen/seed).
-    const at::Tensor& calibration_blocks(const MethodConfig& cfg, std::string* description,
-                                         const Progress& progress = {});
-    // Statistics of the ORIGINAL model over cfg's calibration set (cached).
-    const CalibStats& original_stats(const MethodConfig& cfg, const Progress& progress = {});
-    // Statistics of the CURRENT state (after the last apply), cached per state key.
+    at::Tensor calibration_blocks(const MethodConfig& cfg, std::string* description, const Progress& progress = {});
+    // Statistics of the ORIGINAL model over cfg's calibration set (cached), computed from the
+    // originals without touching the working model. on_partial receives snapshots while it runs
+    // (CalibStats::samples_done < samples_total); chunk = calibration blocks per snapshot.
+    std::shared_ptr<const CalibStats> original_stats(const MethodConfig& cfg, const Progress& progress = {},
+                                                     const std::function<void(const CalibStats&)>& on_partial = {},
+                                                     int64_t chunk = 0);
+    // The cached original statistics (or the latest partial snapshot), nullptr if none yet.
+    std::shared_ptr<const CalibStats> cached_original_stats(const MethodConfig& cfg) const;
+    // Statistics of the CURRENT experiment (after the last apply), cached per configuration.
     const CalibStats& current_stats(const MethodConfig& cfg, const Progress& progress = {});
 
-    // --- Export support (engine/export) ---
-    // With keep_prequant on, apply() also keeps the model state just before the weight
-    // quantization step (after rotation, smoothing and the AWQ search/clip), as cheap handle
-    // copies, so that an exporter can re-derive the exact codes, scales and zero points:
-    // quantize() of those weights reproduces the fake-quant weights bit for bit. Off by
-    // default, because for transforming methods it holds a second copy of the weights.
-    void set_keep_prequant(bool on) { keep_prequant_ = on; }
-    bool keep_prequant() const { return keep_prequant_; }
-    // The configuration of the last successful apply(); nullptr before any and after reset().
-    const MethodConfig* applied_config() const { return applied_ ? &*applied_ : nullptr; }
-    // The pre-quantization state of the last apply() (nullptr unless keep_prequant was on).
-    const CausalLM::State* prequant_state() const { return prequant_ ? &*prequant_ : nullptr; }
-    // HF names of the Linears the last apply() quantized by plain RTN with applied_config()->weight
-    // (weight = pseudo_quantize(prequant weight)); empty for awq-keep / awq-scale (their weights
-    // are not one quantization of a stored weight) and for configurations without weight quantization.
-    const std::vector<std::string>& rtn_linears() const { return rtn_linears_; }
+    // A model object over the ORIGINAL weights that shares nothing mutable with the working model:
+    // outer tensors from the originals, decoder blocks materialized from them per forward
+    // (free for zero-copy CPU models). For hidden-state plots and generation with the original.
+    std::unique_ptr<CausalLM> original_model() const;
+
+    // --- export support ---
+    // A model object holding the pre-quantization weights of the applied experiment (rotation,
+    // smoothing, AWQ scales and clips folded in), rebuilt from the originals: quantizing its
+    // weights reproduces the session's fake-quant weights bit for bit. Without a configuration,
+    // the original model. Costs one extra copy of the transformed Linears while it lives.
+    std::unique_ptr<CausalLM> prequant_model(const Progress& progress = {}) const;
+    // HF names of the Linears quantized by plain RTN with applied_config()->weight.
+    const std::vector<std::string>& rtn_linears() const;
 
 private:
-    const CalibStats& stats_for_key(const std::string& state_key, const MethodConfig& cfg, const Progress& progress);
     std::string calib_key(const MethodConfig& cfg) const;
+    void materialize(const Experiment& e, const Progress& progress);  // from originals, no search
+    void apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,
+                      const std::function<void(const AwqGroup&)>& on_group);
+    void install_block_loader(std::shared_ptr<const Experiment> e, Stage upto);
+    CalibStats stats_pass(const MethodConfig& cfg, const Progress& progress);
+    const std::vector<DecoderBlock>& skeleton_blocks() const;
 
     std::shared_ptr<CausalLM> model_;
     std::shared_ptr<const Tokenizer> tokenizer_;
-    CausalLM::State original_;
-    std::string key_ = "original";
+    bool block_sequential_ = false;
+    std::shared_ptr<const Experiment> experiment_;
+    // Recently applied experiments with their reports, by configuration: applying one of them
+    // again rebuilds it from its recorded results without calibration or search (sweeps that
+    // come back to the user's configuration, Original / Apply toggles).
+    std::vector<std::pair<std::string, std::pair<std::shared_ptr<const Experiment>, ApplyReport>>> history_;
+    static constexpr size_t kHistory = 8;
+
     struct Calib {
         at::Tensor blocks;
         std::string description;
     };
+    mutable std::mutex calib_mutex_;  // guards calib_ and orig_stats_
+    std::mutex calib_compute_mutex_;  // one calibration-set build at a time
     std::map<std::string, Calib> calib_;
-    std::map<std::string, CalibStats> stats_;
-    bool keep_prequant_ = false;
-    std::optional<MethodConfig> applied_;
-    std::optional<CausalLM::State> prequant_;
-    std::vector<std::string> rtn_linears_;
+    std::map<std::string, std::shared_ptr<const CalibStats>> orig_stats_;  // complete or partial
+    std::map<std::string, bool> orig_complete_;
+    std::mutex orig_compute_mutex_;  // one original-statistics pass at a time
+    uint64_t next_subscriber_ = 0;   // callers waiting for snapshots of the running pass
+    std::map<uint64_t, std::pair<std::string, std::function<void(const CalibStats&)>>> subscribers_;
+    std::map<std::string, CalibStats> current_stats_;
+    mutable std::once_flag skeleton_once_;
+    mutable std::unique_ptr<CausalLM> skeleton_;  // structure only, for original_linear
 };
 
 }  // namespace qs

@@ -53,55 +53,67 @@ void validate(CausalLM& m) {
                     std::to_string(hidden));
 }
 
-// Computes every new tensor first (in the work precision, cast back to the slot's dtype),
-// then assigns them all at once, so an error or a cancel leaves the model untouched.
+// Computes new tensors (in the work precision, cast back to the slot's dtype) and assigns them
+// on commit(). rotate_model commits once at the end, so an error or a cancel leaves the model
+// untouched; a session commits block by block (peak memory: one block more than the model).
 class Rewriter {
 public:
-    Rewriter(CausalLM& m, const at::Tensor& r) : m_(m) {
-        dev_ = m.device();
-        work_ = dev_.type() == c10::DeviceType::MPS ? at::kFloat : at::kDouble;
-        if (r.defined()) r_ = r.to(dev_, work_);
-        // LayerNorm -> RMS is exact only on a mean-zero residual stream. A model whose norms are
-        // all RMS already (LLaMA, or an OPT that was fused before) must not be centred again.
-        centre_ = has_layer_norm(m);
+    Rewriter(CausalLM& m, const RotationPlan& plan) : m_(m), plan_(plan) {
+        if (plan_.r.defined() && (plan_.r.device() != plan_.device || plan_.r.scalar_type() != plan_.work))
+            r_ = plan_.r.to(plan_.device, plan_.work);
+        else
+            r_ = plan_.r;
     }
 
-    void run(const Progress& progress) {
-        progress(0.0, "fusing norms");
-        // Residual-stream inputs.
+    // Residual-stream inputs: token (and OPT position) embeddings, or project_in.
+    void inputs() {
         if (m_.project_in.present()) {
             writer(m_.project_in);
         } else {
             at::Tensor e = work(m_.embed_tokens);
-            if (centre_) e = e - e.mean(-1, true);
+            if (plan_.centre) e = e - e.mean(-1, true);
             set(&m_.embed_tokens, rows(e), m_.embed_tokens.scalar_type());
         }
         if (m_.embed_positions.defined()) {
             at::Tensor p = work(m_.embed_positions);
-            if (centre_) p = p - p.mean(-1, true);
+            if (plan_.centre) p = p - p.mean(-1, true);
             set(&m_.embed_positions, rows(p), m_.embed_positions.scalar_type());
         }
-        const size_t nb = m_.blocks.size();
-        for (size_t i = 0; i < nb; ++i) {
-            progress.check();
-            DecoderBlock& b = m_.blocks[i];
-            reader(b.attn_norm, {&b.q, &b.k, &b.v});
-            writer(b.o);
-            reader(b.mlp_norm, {&b.gate, &b.up});
-            writer(b.down);
-            progress(static_cast<double>(i + 1) / static_cast<double>(nb + 1),
-                     "block " + std::to_string(i + 1) + "/" + std::to_string(nb));
-        }
-        progress.check();
+    }
+
+    void block(DecoderBlock& b) {
+        reader(b.attn_norm, {&b.q, &b.k, &b.v});
+        writer(b.o);
+        reader(b.mlp_norm, {&b.gate, &b.up});
+        writer(b.down);
+    }
+
+    void head() {
         Linear& head_in = m_.project_out.present() ? m_.project_out : m_.lm_head;
         if (m_.final_norm.present()) {
             reader(m_.final_norm, {&head_in});
         } else {
             set(&head_in.weight, cols(work(head_in.weight)), head_in.weight.scalar_type());
         }
-        progress.check();
-        commit();
-        progress(1.0, "done");
+    }
+
+    void commit() {
+        const bool was_tied = m_.tied();
+        bool head_set = false, embed_set = false;
+        for (const auto& a : assigns_) {
+            head_set = head_set || a.slot == &m_.lm_head.weight;
+            embed_set = embed_set || a.slot == &m_.embed_tokens;
+        }
+        // Untie: lm_head keeps the original embedding handle when only the embedding changes.
+        if (was_tied && embed_set && !head_set) assigns_.push_back({&m_.lm_head.weight, m_.lm_head.weight});
+        for (auto& a : assigns_) *a.slot = a.value;
+        for (auto& n : norm_assigns_) {
+            n.norm->kind = Norm::Kind::RMS;
+            n.norm->weight = n.weight;
+            n.norm->bias = at::Tensor();
+        }
+        assigns_.clear();
+        norm_assigns_.clear();
     }
 
 private:
@@ -115,14 +127,12 @@ private:
     };
 
     CausalLM& m_;
-    c10::Device dev_ = c10::Device(c10::kCPU);
-    c10::ScalarType work_ = at::kDouble;
+    const RotationPlan& plan_;
     at::Tensor r_;  // undefined: fuse only
-    bool centre_ = false;
     std::vector<Assign> assigns_;
     std::vector<NormAssign> norm_assigns_;
 
-    at::Tensor work(const at::Tensor& t) const { return t.to(dev_, work_); }
+    at::Tensor work(const at::Tensor& t) const { return t.to(plan_.device, plan_.work); }
     // x R for row vectors x (embeddings, writer biases).
     at::Tensor rows(const at::Tensor& x) const { return r_.defined() ? at::matmul(x, r_) : x; }
     // W R for a reader's weight [out, hidden].
@@ -150,71 +160,110 @@ private:
             if (g.defined()) w = w * g.unsqueeze(0);
             set(&l->weight, cols(w), dt);
         }
-        const auto ndt = norm.weight.defined() ? norm.weight.scalar_type() : m_.dtype();
-        norm_assigns_.push_back({&norm, at::ones({norm.dim}, at::TensorOptions().dtype(ndt).device(dev_))});
+        const auto ndt = norm.weight.defined() ? norm.weight.scalar_type() : plan_.dtype;
+        norm_assigns_.push_back({&norm, at::ones({norm.dim}, at::TensorOptions().dtype(ndt).device(plan_.device))});
     }
 
     // A Linear writing into the residual stream: W' = R^T (W - mean_rows W), b' = (b - mean b) R.
     void writer(Linear& l) {
         if (!l.present()) return;
         at::Tensor w = work(l.weight);
-        if (centre_) w = w - w.mean(0, true);
+        if (plan_.centre) w = w - w.mean(0, true);
         set(&l.weight, r_.defined() ? at::matmul(r_.t(), w) : w, l.weight.scalar_type());
         if (l.bias.defined()) {
             at::Tensor b = work(l.bias);
-            if (centre_) b = b - b.mean();
+            if (plan_.centre) b = b - b.mean();
             set(&l.bias, rows(b), l.bias.scalar_type());
-        }
-    }
-
-    void commit() {
-        const bool was_tied = m_.tied();
-        bool head_set = false, embed_set = false;
-        for (const auto& a : assigns_) {
-            head_set = head_set || a.slot == &m_.lm_head.weight;
-            embed_set = embed_set || a.slot == &m_.embed_tokens;
-        }
-        // Untie: lm_head keeps the original embedding handle when only the embedding changes.
-        if (was_tied && embed_set && !head_set) assigns_.push_back({&m_.lm_head.weight, m_.lm_head.weight});
-        for (auto& a : assigns_) *a.slot = a.value;
-        for (auto& n : norm_assigns_) {
-            n.norm->kind = Norm::Kind::RMS;
-            n.norm->weight = n.weight;
-            n.norm->bias = at::Tensor();
         }
     }
 };
 
+void rewrite_all(CausalLM& model, const RotationPlan& plan, const Progress& progress) {
+    Rewriter rw(model, plan);
+    progress(0.0, "fusing norms");
+    rw.inputs();
+    const size_t nb = model.blocks.size();
+    for (size_t i = 0; i < nb; ++i) {
+        progress.check();
+        rw.block(model.blocks[i]);
+        progress(static_cast<double>(i + 1) / static_cast<double>(nb + 1),
+                 "block " + std::to_string(i + 1) + "/" + std::to_string(nb));
+    }
+    progress.check();
+    rw.head();
+    progress.check();
+    rw.commit();
+    progress(1.0, "done");
+}
+
 }  // namespace
+
+RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bool rotate, RotationInfo* info) {
+    c10::InferenceMode guard;
+    validate(model);
+    RotationPlan plan;
+    plan.device = model.device();
+    plan.dtype = model.dtype();
+    plan.work = plan.device.type() == c10::DeviceType::MPS ? at::kFloat : at::kDouble;
+    // LayerNorm -> RMS is exact only on a mean-zero residual stream. A model whose norms are
+    // all RMS already (LLaMA, or an OPT that was fused before) must not be centred again.
+    plan.centre = has_layer_norm(model);
+    if (!rotate) return plan;
+    const int64_t n = model.config.hidden_size;
+    RotationInfo local;
+    RotationInfo& in = info ? *info : local;
+    in.size = n;
+    const std::string s = "seed " + std::to_string(seed);
+    if (kind == RotationKind::Hadamard && hadamard_available(n)) {
+        plan.r = randomized_hadamard(n, seed);
+        in.hadamard = true;
+        in.construction = hadamard_construction(n);
+        in.kind_used = "randomized Hadamard " + hadamard_shape(n) + " (" + s + ")";
+    } else {
+        plan.r = random_orthogonal(n, seed);
+        in.kind_used = kind == RotationKind::Hadamard
+                           ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
+                           : "random orthogonal (" + s + ")";
+    }
+    plan.r = plan.r.to(plan.device, plan.work);
+    if (plan.work != at::kDouble) in.kind_used += ", computed in float32 (no float64 on this device)";
+    return plan;
+}
+
+void rotate_inputs(CausalLM& model, const RotationPlan& plan) {
+    c10::InferenceMode guard;
+    Rewriter rw(model, plan);
+    rw.inputs();
+    rw.commit();
+}
+
+void rotate_block(CausalLM& model, DecoderBlock& block, const RotationPlan& plan) {
+    c10::InferenceMode guard;
+    Rewriter rw(model, plan);
+    rw.block(block);
+    rw.commit();
+}
+
+void rotate_head(CausalLM& model, const RotationPlan& plan) {
+    c10::InferenceMode guard;
+    Rewriter rw(model, plan);
+    rw.head();
+    rw.commit();
+}
 
 void fuse_norms(CausalLM& model) {
     c10::InferenceMode guard;
-    validate(model);
-    Rewriter(model, at::Tensor()).run(Progress{});
+    RotationPlan plan = plan_rotation(model, RotationKind::Random, 0, /*rotate=*/false);
+    rewrite_all(model, plan, Progress{});
 }
 
 RotationInfo rotate_model(CausalLM& model, RotationKind kind, uint64_t seed, const Progress& progress) {
     c10::InferenceMode guard;
-    validate(model);
-    const int64_t n = model.config.hidden_size;
-    RotationInfo info;
-    info.size = n;
     progress(0.0, "building the rotation matrix");
-    at::Tensor r;
-    const std::string s = "seed " + std::to_string(seed);
-    if (kind == RotationKind::Hadamard && hadamard_available(n)) {
-        r = randomized_hadamard(n, seed);
-        info.hadamard = true;
-        info.construction = hadamard_construction(n);
-        info.kind_used = "randomized Hadamard " + hadamard_shape(n) + " (" + s + ")";
-    } else {
-        r = random_orthogonal(n, seed);
-        info.kind_used = kind == RotationKind::Hadamard
-                             ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
-                             : "random orthogonal (" + s + ")";
-    }
+    RotationInfo info;
+    RotationPlan plan = plan_rotation(model, kind, seed, /*rotate=*/true, &info);
     progress.check();
-    Rewriter(model, r).run(progress.sub(0.1, 1.0));
+    rewrite_all(model, plan, progress.sub(0.1, 1.0));
     progress(1.0, "rotated: " + info.kind_used);
     return info;
 }

@@ -54,6 +54,23 @@ void fuse_norms(CausalLM& model);
 // order (reported in kind_used). Logits are unchanged up to rounding (fp32: ~1e-5).
 RotationInfo rotate_model(CausalLM& model, RotationKind kind, uint64_t seed, const Progress& progress = {});
 
+// The steps of rotate_model, for a session that rebuilds the working weights block by block
+// (each step assigns its new tensors at once). plan_rotation validates the model (as
+// rotate_model does) and decides, from the model as it is now (before any block is fused),
+// whether the residual stream is mean-centred; with rotate=false the plan only fuses norms.
+struct RotationPlan {
+    at::Tensor r;  // [n, n] in `work` on `device`; undefined: fuse only
+    bool centre = false;
+    c10::Device device = c10::Device(c10::kCPU);
+    c10::ScalarType work = c10::ScalarType::Double;  // float32 on MPS (no float64 there)
+    c10::ScalarType dtype = c10::ScalarType::Float;  // the model's dtype
+};
+RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bool rotate,
+                           RotationInfo* info = nullptr);
+void rotate_inputs(CausalLM& model, const RotationPlan& plan);  // embeddings / project_in
+void rotate_block(CausalLM& model, DecoderBlock& block, const RotationPlan& plan);
+void rotate_head(CausalLM& model, const RotationPlan& plan);  // final norm -> lm_head / project_out
+
 // The seed notebook's hidden-state plot: mean |h| per hidden channel of hidden_states[layer]
 // (0 = embeddings output, i = input of block i, num_layers = output of the last block, before
 // the final norm; note that Hugging Face's last hidden_states entry is after the final norm)

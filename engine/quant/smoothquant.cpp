@@ -15,52 +15,78 @@ at::Tensor smooth_scales(const at::Tensor& act_max, const std::vector<at::Tensor
     return (a.pow(alpha) / weight_scales.pow(1 - alpha)).clamp_min(1e-5);
 }
 
-std::vector<SmoothGroup> smooth_model(CausalLM& model, const CalibStats& stats, double alpha) {
+void apply_smooth(Norm& n, const std::vector<Linear*>& fcs, const at::Tensor& s) {
     c10::InferenceMode guard;
+    at::Tensor sd = s.to(n.weight.device(), n.weight.scalar_type());
+    n.weight = n.weight / sd;
+    if (n.bias.defined()) n.bias = n.bias / sd;
+    for (auto* fc : fcs) fc->weight = fc->weight * sd.view({1, -1});
+}
+
+std::vector<std::pair<Norm*, std::vector<Linear*>>> smooth_targets(DecoderBlock& b) {
+    std::vector<std::pair<Norm*, std::vector<Linear*>>> out;
+    out.push_back({&b.attn_norm, {&b.q, &b.k, &b.v}});
+    if (b.gated())
+        out.push_back({&b.mlp_norm, {&b.gate, &b.up}});
+    else
+        out.push_back({&b.mlp_norm, {&b.up}});
+    return out;
+}
+
+void check_smoothable(const CausalLM& model, double alpha) {
     if (alpha < 0 || alpha > 1) throw Error("SmoothQuant alpha must be in [0, 1], got " + std::to_string(alpha));
     if (model.config.arch == Arch::OPT && !model.config.do_layer_norm_before)
         throw Error("SmoothQuant needs a pre-LN model; " + model.source_dir +
                     " is a post-LN OPT (do_layer_norm_before=false, like opt-350m)");
+}
+
+std::vector<SmoothGroup> smooth_block(DecoderBlock& b, const CalibStats& stats, double alpha) {
+    c10::InferenceMode guard;
     std::vector<SmoothGroup> out;
-    auto smooth = [&](Norm& n, std::vector<Linear*> fcs) {
-        if (!n.weight.defined()) throw Error("SmoothQuant cannot fold scales into " + n.name + ": it has no weight");
+    for (auto& [n, fcs] : smooth_targets(b)) {
+        if (!n->weight.defined()) throw Error("SmoothQuant cannot fold scales into " + n->name + ": it has no weight");
         std::vector<at::Tensor> ws;
         for (auto* fc : fcs) ws.push_back(fc->weight);
-        at::Tensor s = smooth_scales(stats.at(fcs[0]->name).max_abs, ws, alpha);
-        at::Tensor sd = s.to(n.weight.device(), n.weight.scalar_type());
-        n.weight = n.weight / sd;
-        if (n.bias.defined()) n.bias = n.bias / sd;
         SmoothGroup g;
-        g.norm = n.name;
-        for (auto* fc : fcs) {
-            fc->weight = fc->weight * sd.view({1, -1});
-            g.linears.push_back(fc->name);
-        }
-        g.scales = s;
+        g.scales = smooth_scales(stats.at(fcs[0]->name).max_abs, ws, alpha);
+        apply_smooth(*n, fcs, g.scales);
+        g.norm = n->name;
+        for (auto* fc : fcs) g.linears.push_back(fc->name);
         out.push_back(std::move(g));
-    };
-    for (auto& b : model.blocks) {
-        smooth(b.attn_norm, {&b.q, &b.k, &b.v});
-        if (b.gated())
-            smooth(b.mlp_norm, {&b.gate, &b.up});
-        else
-            smooth(b.mlp_norm, {&b.up});
     }
     return out;
 }
 
-void install_activation_quant(CausalLM& model, const ActQuant& act) {
+void replay_smooth_block(DecoderBlock& b, const std::vector<SmoothGroup>& groups) {
+    for (auto& [n, fcs] : smooth_targets(b))
+        for (const auto& g : groups)
+            if (g.norm == n->name) apply_smooth(*n, fcs, g.scales);
+}
+
+std::vector<SmoothGroup> smooth_model(CausalLM& model, const CalibStats& stats, double alpha) {
+    c10::InferenceMode guard;
+    check_smoothable(model, alpha);
+    std::vector<SmoothGroup> out;
+    for (auto& b : model.blocks)
+        for (auto& g : smooth_block(b, stats, alpha)) out.push_back(std::move(g));
+    return out;
+}
+
+void install_activation_quant(DecoderBlock& b, const ActQuant& act) {
     if (act.bits == 0) return;
     if (act.bits < 2 || act.bits > 8) throw Error("activation bits must be in 2..8 (or 0 for none)");
     const int bits = act.bits;
     const bool per_token = act.per_token;
     auto fq = [bits, per_token](const at::Tensor& x) { return fake_quant_activation(x, bits, per_token); };
-    for (auto& b : model.blocks) {
-        for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-            if (l->present()) l->input_fn = fq;
-        if (act.quantize_bmm)
-            for (Linear* l : {&b.q, &b.k, &b.v}) l->output_fn = fq;
-    }
+    for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+        if (l->present()) l->input_fn = fq;
+    if (act.quantize_bmm)
+        for (Linear* l : {&b.q, &b.k, &b.v}) l->output_fn = fq;
+}
+
+void install_activation_quant(CausalLM& model, const ActQuant& act) {
+    if (act.bits == 0) return;
+    for (auto& b : model.blocks) install_activation_quant(b, act);
 }
 
 void fake_quantize_w_a(CausalLM& model, const QuantSpec& wspec, const ActQuant& act) {

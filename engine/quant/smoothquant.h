@@ -26,11 +26,19 @@ at::Tensor smooth_scales(const at::Tensor& act_max, const std::vector<at::Tensor
 // Smooths norm->q/k/v and norm->fc1 (LLaMA: norm->gate/up) of every block, using max |x| from
 // the calibration statistics of the first Linear of each group.
 std::vector<SmoothGroup> smooth_model(CausalLM& model, const CalibStats& stats, double alpha);
+// The same, one block at a time (block-wise sessions): check_smoothable once, then smooth_block
+// per block; replay_smooth_block folds recorded scales again (bit-identical weights).
+void check_smoothable(const CausalLM& model, double alpha);
+std::vector<SmoothGroup> smooth_block(DecoderBlock& b, const CalibStats& stats, double alpha);
+void replay_smooth_block(DecoderBlock& b, const std::vector<SmoothGroup>& groups);
+// norm /= s, Linear weights *= s (the fold itself).
+void apply_smooth(Norm& n, const std::vector<Linear*>& fcs, const at::Tensor& s);
 
 // Weight fake quantization with `wspec` (SmoothQuant uses symmetric absmax) plus activation
 // fake quantization hooks on every decoder Linear.
 void fake_quantize_w_a(CausalLM& model, const QuantSpec& wspec, const ActQuant& act);
 // Only the activation hooks (for composing with another weight method).
 void install_activation_quant(CausalLM& model, const ActQuant& act);
+void install_activation_quant(DecoderBlock& block, const ActQuant& act);
 
 }  // namespace qs

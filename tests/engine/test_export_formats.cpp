@@ -75,23 +75,27 @@ TEST(ExportPacking, AwqDequantizeIsExactWithFp16Scales) {
     EXPECT_TRUE(at::equal(d.to(at::kDouble), ref));
 }
 
-TEST(ExportSession, KeepPrequantLeavesTheFakeQuantStateIdentical) {
+// The pre-quantization weights are rebuilt from the originals and the recorded experiment
+// (no second copy is kept at apply): quantizing them gives the session's weights bit for bit.
+TEST(ExportSession, PrequantModelIsRebuiltFromTheExperiment) {
+    c10::InferenceMode guard;
     auto m1 = load(tinystories());
-    auto m2 = load(tinystories());
-    QuantSession a(m1, nullptr), b(m2, nullptr);
-    b.set_keep_prequant(true);
+    QuantSession a(m1, nullptr);
     MethodConfig c = rtn(4, 64);
     c.methods = {"rotate", "rtn"};
     c.rotation = RotationKind::Hadamard;
     a.apply(c);
-    b.apply(c);
-    ASSERT_NE(b.prequant_state(), nullptr);
-    EXPECT_EQ(a.prequant_state(), nullptr);
-    EXPECT_EQ(b.rtn_linears().size(), 14u);  // 2 blocks x 7 Linears
-    expect_same_params(*m1, *m2, "keep_prequant");
-    b.reset();
-    EXPECT_EQ(b.prequant_state(), nullptr);
-    EXPECT_EQ(b.applied_config(), nullptr);
+    EXPECT_EQ(a.rtn_linears().size(), 14u);  // 2 blocks x 7 Linears
+    auto pre = a.prequant_model();
+    for (const std::string& name : a.rtn_linears()) {
+        const Linear* lp = exp::linear_by_name(*pre, name);
+        const Linear* lc = exp::linear_by_name(*m1, name);
+        ASSERT_TRUE(lp && lc) << name;
+        EXPECT_TRUE(at::equal(pseudo_quantize(lp->weight, c.weight), lc->weight)) << name;
+    }
+    a.reset();
+    EXPECT_EQ(a.applied_config(), nullptr);
+    EXPECT_TRUE(a.rtn_linears().empty());
 }
 
 // The main round trip on the bundled real LLaMA model, every group size.
@@ -102,7 +106,6 @@ TEST_P(AwqGemmTinyStories, ReloadsToTheSessionCodesAndPerplexity) {
     TempDir tmp;
     auto model = load(tinystories());
     QuantSession s(model, nullptr);
-    s.set_keep_prequant(true);
     s.apply(rtn(4, g));
     const double ppl_fake = ppl(*model);
     const at::Tensor logits_fake = logits(*model);
@@ -134,7 +137,7 @@ TEST_P(AwqGemmTinyStories, ReloadsToTheSessionCodesAndPerplexity) {
     // codes in the file == quantize(prequant weight) of the session
     {
         c10::InferenceMode guard;
-        auto pre = over_state(*model, *s.prequant_state());
+        auto pre = s.prequant_model();
         const Linear* lp = exp::linear_by_name(*pre, q);
         QuantizedTensor qt = quantize(lp->weight, s.applied_config()->weight);
         EXPECT_TRUE(at::equal(awq_unpack_int4(ck.load(q + ".qweight")), qt.codes.t()));
@@ -204,7 +207,6 @@ TEST(ExportFormats, Int8OnTinyStoriesAndStories260K) {
         TempDir tmp;
         auto model = load(dir);
         QuantSession s(model, nullptr);
-        s.set_keep_prequant(true);
         s.apply(rtn(8, -1, true));
         const double ppl_fake = ppl(*model);
         ExportReport r = export_checkpoint(s, opts(ExportFormat::Int8, tmp / "int8"));
@@ -216,7 +218,7 @@ TEST(ExportFormats, Int8OnTinyStoriesAndStories260K) {
         EXPECT_EQ(ck.info(l + ".weight_scale").shape, (std::vector<int64_t>{ck.info(l + ".weight").shape[0]}));
         {  // scales = max|w| / 127 per output row of the prequant weight
             c10::InferenceMode guard;
-            auto pre = over_state(*model, *s.prequant_state());
+            auto pre = s.prequant_model();
             at::Tensor w = exp::linear_by_name(*pre, l)->weight;
             at::Tensor expect = w.abs().amax(1).clamp_min(1e-5) / 127.0;
             EXPECT_TRUE(at::equal(ck.load(l + ".weight_scale"), expect));
@@ -256,7 +258,6 @@ TEST(ExportFormats, TransformedRotatedLlamaLoadsAndKeepsTheFunction) {
     auto model = load(tinystories());
     const at::Tensor logits_orig = logits(*model);
     QuantSession s(model, nullptr);
-    s.set_keep_prequant(true);
     MethodConfig c = rtn(4, 64);
     c.methods = {"rotate", "rtn"};
     c.rotation = RotationKind::Hadamard;
@@ -266,7 +267,7 @@ TEST(ExportFormats, TransformedRotatedLlamaLoadsAndKeepsTheFunction) {
     EXPECT_EQ(ck.config()["tie_word_embeddings"], false);  // rotation unties lm_head
     EXPECT_TRUE(ck.has("lm_head.weight"));
     auto back = load(tmp / "rot");
-    auto pre = over_state(*model, *s.prequant_state());
+    auto pre = s.prequant_model();
     expect_same_params(*pre, *back, "transformed");
     EXPECT_LE(max_diff(logits(*back), logits_orig), 1e-4);
     // fused norms have unit weight
@@ -290,7 +291,6 @@ TEST(ExportFormats, RandomOptAllFormats) {
     auto model = load(tmp / "opt");
     auto tok = tokenizer(tmp / "opt");
     QuantSession s(model, tok);
-    s.set_keep_prequant(true);
     for (int64_t g : {32, 64, 128}) {
         s.apply(rtn(4, g));
         const double ppl_fake = ppl(*model);
@@ -318,7 +318,7 @@ TEST(ExportFormats, RandomOptAllFormats) {
     EXPECT_EQ(ppl(*load(tmp / "int8")), ppl_sq);
     export_checkpoint(s, opts(ExportFormat::Transformed, tmp / "smooth"));
     auto smooth = load(tmp / "smooth");
-    expect_same_params(*over_state(*model, *s.prequant_state()), *smooth, "smoothed OPT");
+    expect_same_params(*s.prequant_model(), *smooth, "smoothed OPT");
     export_checkpoint(s, opts(ExportFormat::Fake, tmp / "fake"));
     EXPECT_EQ(ppl(*load(tmp / "fake")), ppl_sq);
     // AWQ auto-scale -> awq-gemm: the codes of the scaled weights
@@ -336,7 +336,6 @@ TEST(ExportFormats, OptFixtureRoundTripAndRotatedOptRefused) {
     TempDir tmp;
     auto model = load(opt_preln());
     QuantSession s(model, nullptr);
-    s.set_keep_prequant(true);
     s.apply(rtn(4, 32));
     const double ppl_fake = ppl(*model);
     export_checkpoint(s, opts(ExportFormat::AwqGemm, tmp / "awq"));
@@ -366,7 +365,6 @@ TEST_P(AwqGemmFp16Scales, ReloadedPerplexityEqualsTheFakeQuantModel) {
         if (dir != tinystories() && g > 32) continue;  // the random OPT has 32 inputs
         auto model = load(dir);
         QuantSession s(model, nullptr);
-        s.set_keep_prequant(true);
         MethodConfig c = rtn(4, g);
         c.weight.fp16_scales = true;
         s.apply(c);

@@ -24,7 +24,6 @@ struct Fixture {
         fs::copy(tinystories(), src, fs::copy_options::recursive);
         model = load(src);
         session = std::make_unique<QuantSession>(model, tokenizer(src));
-        session->set_keep_prequant(true);
         session->apply(rtn(4, 64));
     }
     ExportOptions opts(ExportFormat f, const std::string& out) const {

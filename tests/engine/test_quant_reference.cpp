@@ -196,7 +196,8 @@ TEST_P(QuantReference, CalibrationSetAndStatistics) {
     EXPECT_EQ(checksum, g["calib_ids_checksum"].get<int64_t>()) << desc;
     EXPECT_EQ(c.eval_ids.numel(), g["eval_tokens"].get<int64_t>());
 
-    const CalibStats& st = c.session->original_stats(cfg);
+    const auto st_ptr = c.session->original_stats(cfg);
+    const CalibStats& st = *st_ptr;
     for (const auto& [lname, s] : g["calib_stats"].items()) {
         const ChannelStats& cs = st.at(lname);
         EXPECT_EQ(cs.tokens, s["tokens"].get<int64_t>()) << lname;
