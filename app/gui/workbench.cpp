@@ -138,16 +138,12 @@ std::shared_ptr<Workbench> Workbench::open(const LoadRequest& req, const Progres
             auto g = norm_group(*w->model_, l->name, &smoothable);
             if (l->present() && smoothable) w->norm_groups_[l->name] = g;
         }
-    w->applied_.act.bits = 0;  // the original model: no activation quantization either
     return w;
 }
 
 Workbench::~Workbench() = default;
 
-MethodConfig Workbench::applied() const {
-    std::lock_guard<std::mutex> lock(applied_mutex_);
-    return applied_;
-}
+MethodConfig Workbench::applied() const { return session_->applied_snapshot(); }
 
 ChannelData Workbench::channel_stats(const std::string& linear, bool current, const MethodConfig& calib,
                                      const Progress& progress,
@@ -329,14 +325,6 @@ ApplyData apply_data(const ApplyReport& rep) {
 
 }  // namespace
 
-void Workbench::sync_applied() {
-    MethodConfig now;
-    now.act.bits = 0;
-    if (const MethodConfig* c = session_->applied_config()) now = *c;
-    std::lock_guard<std::mutex> a(applied_mutex_);
-    applied_ = now;
-}
-
 std::string Workbench::mode() const { return session_->mode_name(); }
 
 ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
@@ -345,14 +333,8 @@ ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
     c10::InferenceMode guard;
     std::function<void(const AwqGroup&)> each;
     if (on_group) each = [&](const AwqGroup& g) { on_group(awq_curve(g)); };
-    try {
-        ApplyReport rep = session_->apply(cfg, progress, each);
-        sync_applied();
-        return apply_data(rep);
-    } catch (...) {
-        sync_applied();  // the session put the previous configuration back
-        throw;
-    }
+    // On failure or cancel the session has put the previous configuration back.
+    return apply_data(session_->apply(cfg, progress, each));
 }
 
 const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
@@ -396,15 +378,10 @@ PplData Workbench::evaluate(const MethodConfig& cfg, const PplRequest& req, cons
     o.seqlen = req.seqlen;
     o.nsamples = req.nsamples;
     o.batch = req.batch;
-    try {
-        EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
-        sync_applied();
-        if (applied && r.apply) *applied = apply_data(*r.apply);
-        return ppl_data(r.ppl);
-    } catch (...) {
-        sync_applied();  // a cancel during the perplexity keeps the configuration just applied
-        throw;
-    }
+    // A cancel during the perplexity keeps the configuration just applied (the session owns it).
+    EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
+    if (applied && r.apply) *applied = apply_data(*r.apply);
+    return ppl_data(r.ppl);
 }
 
 PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,

@@ -159,7 +159,6 @@ private:
     std::string export_problem_locked(qs::ExportFormat format, bool awq_reference);
     Workbench() = default;
     const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
-    void sync_applied();
     std::vector<LayerStatRow> overview_rows(const qs::CalibStats& st) const;
     PplData ppl_data(const qs::PplResult& r) const;
 
@@ -167,8 +166,6 @@ private:
     std::shared_ptr<qs::Tokenizer> tokenizer_;
     std::unique_ptr<qs::QuantSession> session_;
     qs::ModelSummary summary_;
-    qs::MethodConfig applied_;  // guarded by applied_mutex_ (read without the model lock)
-    mutable std::mutex applied_mutex_;
     std::vector<int64_t> eval_ids_;
     std::string eval_description_;
     std::mutex eval_ids_mutex_;

@@ -108,6 +108,14 @@ QuantSession::QuantSession(std::shared_ptr<CausalLM> model, std::shared_ptr<cons
     if (block_sequential_) install_block_loader(nullptr, Stage::Final);
 }
 
+MethodConfig QuantSession::applied_snapshot() const {
+    std::shared_ptr<const Experiment> e = std::atomic_load(&experiment_);
+    if (e) return e->cfg;
+    MethodConfig none;
+    none.act.bits = 0;
+    return none;
+}
+
 bool QuantSession::carries(const MethodConfig& cfg) const {
     if (!experiment_) return cfg.methods.empty() && cfg.act.bits == 0;
     return experiment_->cfg.to_json() == cfg.to_json();
@@ -131,7 +139,7 @@ void QuantSession::reset() {
     c10::InferenceMode guard;
     model_->reset_to_originals();
     if (block_sequential_) install_block_loader(nullptr, Stage::Final);
-    experiment_.reset();
+    std::atomic_store(&experiment_, std::shared_ptr<const Experiment>());
     model_->originals->release_all();
 }
 
@@ -491,14 +499,14 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
             rep = known->second.second;
             recorded = rep;
             materialize(*e, progress);
-            experiment_ = e;
+            std::atomic_store(&experiment_, std::shared_ptr<const Experiment>(e));
             rep.steps.push_back("rebuilt from the recorded results of an earlier apply (no new search)");
         } else {
             auto e = std::make_shared<Experiment>();
             e->cfg = cfg;
             apply_search(*e, rep, progress, on_group);
             if (block_sequential_) install_block_loader(e, Stage::Final);
-            experiment_ = e;
+            std::atomic_store(&experiment_, std::shared_ptr<const Experiment>(e));
         }
     } catch (...) {
         // Put the previous experiment back from its recorded results (no search): a cancelled or
@@ -507,7 +515,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
             reset();
             if (prev) {
                 materialize(*prev, Progress{});
-                experiment_ = prev;
+                std::atomic_store(&experiment_, prev);
             }
         } catch (...) {
             reset();

@@ -80,6 +80,9 @@ public:
     // The configuration of the last successful apply(); nullptr before any and after reset().
     const MethodConfig* applied_config() const { return experiment_ ? &experiment_->cfg : nullptr; }
     std::shared_ptr<const Experiment> experiment() const { return experiment_; }
+    // The applied configuration (the original one when none), safe to call from any thread
+    // while apply() runs on another: the session is its one owner, callers get a copy.
+    MethodConfig applied_snapshot() const;
     // Whether `cfg` is what the model carries (so evaluate() needs no apply).
     bool carries(const MethodConfig& cfg) const;
 

@@ -6,6 +6,9 @@
 //       --model; and to the last such replot once every job has ended (all the view's plots,
 //       e.g. those that need the calibration pass). Prints one JSON object. Run it several
 //       times (tools/bench/bench_gui.sh).
+//       For the activations view it also reports when the per-channel plot first held calibration
+//       statistics (a progressive snapshot or the final ones) and when the final ones were drawn,
+//       and the number of calibration blocks used (adapted to the model). --timeout S (120).
 //   quantscope_gui_bench redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N]
 //       Opens DIR on the error view with the Linear NAME selected, then moves real controls of
 //       the methods panel N times each (weight bits, AWQ scale factor slider, SmoothQuant alpha
@@ -30,6 +33,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "activations_page.h"
 #include "app_context.h"
 #include "core/process_setup.h"
 #include "error_page.h"
@@ -126,6 +130,16 @@ int startup(int argc, char** argv) {
             t_plot = t_last;
             which = p->objectName().isEmpty() ? p->parentWidget()->metaObject()->className() : p->objectName();
         });
+    double t_channels = 0, t_channels_final = 0;
+    if (auto* act = w.findChild<ActivationsPage*>()) {
+        QObject::connect(act, &ActivationsPage::partialShown, &w, [&](int, int) {
+            if (t_channels == 0) t_channels = now_s();
+        });
+        QObject::connect(act, &ActivationsPage::channelsShown, &w, [&] {
+            t_channels_final = now_s();
+            if (t_channels == 0) t_channels = t_channels_final;
+        });
+    }
     QObject::connect(w.context(), &AppContext::idle, &app, [&] {
         if (t_plot > 0 && w.context()->hasModel()) QApplication::exit(0);
     });
@@ -144,19 +158,24 @@ int startup(int argc, char** argv) {
                                           100 * f);
                          });
     }
-    QTimer::singleShot(120000, &app, [] { QApplication::exit(1); });
+    const int timeout_s = std::stoi(arg(argc, argv, "timeout", "120"));
+    QTimer::singleShot(timeout_s * 1000, &app, [] { QApplication::exit(1); });
     w.resize(1600, 1000);
     w.show();
     w.openModel(QString::fromStdString(model));
     const int rc = app.exec();
     if (rc != 0 || t_plot == 0) {
-        std::fprintf(stderr, "no plot with data within 120 s (%s)\n", w.errorText().toLocal8Bit().constData());
+        std::fprintf(stderr, "no plot with data within %d s (%s)\n", timeout_s, w.errorText().toLocal8Bit().constData());
         return 1;
     }
+    auto since = [&](double t) { return t > 0 ? t - t_proc : -1.0; };
     std::printf("{\"view\": \"%s\", \"plot\": \"%s\", \"process_to_main_s\": %.3f, \"main_to_first_plot_s\": %.3f, "
-                "\"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f}\n",
+                "\"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f, \"process_to_channels_s\": %.3f, "
+                "\"process_to_channels_final_s\": %.3f, \"calib_samples\": %lld, \"calibration\": \"%s\"}\n",
                 view.toUtf8().constData(), which.toUtf8().constData(), t_main - t_proc, t_plot - t_main,
-                t_plot - t_proc, t_last - t_proc);
+                t_plot - t_proc, t_last - t_proc, since(t_channels), since(t_channels_final),
+                static_cast<long long>(w.context()->config().calib_samples),
+                w.context()->calibrationNote().toUtf8().constData());
     return 0;
 }
 
