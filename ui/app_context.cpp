@@ -21,14 +21,17 @@ AppContext::AppContext(QObject* parent)
     auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export"; };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
         if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::cancelled, this, [this, changesModel](const QString& ch, quint64) {
         if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::failed, this, [this, changesModel](const QString& ch, quint64, const QString& msg) {
         if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         QString what;
         if (ch == "load") what = "Could not open the model.";
         else if (ch == "apply") what = "Could not apply the methods.";
@@ -115,6 +118,7 @@ quint64 AppContext::openModel(const QString& dir, const QString& device, const Q
             configEdited_ = false;
             lastApply_.reset();
             preview_.reset();
+            previewAgain_ = false;
             calibration_.clear();
             // Keep the selected layer if the new model has it, else the first decoder Linear.
             QString keep;
@@ -192,6 +196,7 @@ void AppContext::startPreview() {
     if (!layerQuantized()) {
         jobs_->cancel("preview");
         preview_.reset();
+        previewAgain_ = false;
         emit previewReady();
         scheduleIdleCheck();
         return;
@@ -204,6 +209,7 @@ void AppContext::startPreview() {
         return [this, wb, d] {
             if (wb != wb_) return;
             preview_ = d;
+            previewAgain_ = d->model_busy;
             emit previewReady();
         };
     });
@@ -272,6 +278,16 @@ void AppContext::noteApply(const qs::MethodConfig& cfg, const ApplyData& data) {
 void AppContext::modelJobEnded() {
     syncApplied();
     if (wb_ && !layer_.isEmpty()) previewTimer_->start(0);
+}
+
+// Any job may have held the model lock (a statistics pass on the current model, a generation,
+// not only Apply / perplexity): when one ends, a preview made while the model was busy is made
+// again. When the preview itself ends and nothing else runs, the holder is already gone: again
+// after a short pause (no loop while a job holds the model: its end triggers the next try).
+void AppContext::previewIfModelWasBusy(const QString& channel) {
+    if (!previewAgain_ || !wb_ || layer_.isEmpty() || previewTimer_->isActive()) return;
+    if (channel != "preview") previewTimer_->start(0);
+    else if (jobs_->idle()) previewTimer_->start(100);
 }
 
 void AppContext::syncApplied() {

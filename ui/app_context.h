@@ -120,6 +120,7 @@ signals:
 private:
     void startPreview();
     void modelJobEnded();
+    void previewIfModelWasBusy(const QString& channel);
     void scheduleIdleCheck();
     void describeCalibration();
 
@@ -138,4 +139,7 @@ private:
     bool configEdited_ = false;
     std::vector<AwqCurve> liveAwq_;
     std::shared_ptr<const PreviewData> preview_;
+    // The shown preview was made from the original layer while a job held the model: made
+    // again when a job ends (the holder), so a stale picture never stays up.
+    bool previewAgain_ = false;
 };

@@ -280,6 +280,7 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
         d.note += "; " + d.basis + " as the model carries it (" + cfg.describe() + "); error in that basis";
     } else if (busy) {
         d.note += "; the model is busy: this preview starts from the original layer until the job ends";
+        d.model_busy = true;
     }
     if (p.salient.defined()) {
         at::Tensor s = p.salient.to(at::kCPU, at::kLong).contiguous();

@@ -61,6 +61,9 @@ struct PreviewData {
     // "AWQ-scaled" (joined by " + ") when the model carries the configuration's whole-model
     // transforms: original / dequantized / error are then in that basis.
     std::string basis;
+    // Made from the original layer because a job held the model (the note says so): the
+    // picture may be out of date, make the preview again once the model is free.
+    bool model_busy = false;
 };
 
 struct AwqCurve {

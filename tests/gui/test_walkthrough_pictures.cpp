@@ -10,7 +10,10 @@
 #include <QSlider>
 #include <QtTest/QtTest>
 
+#include <atomic>
+#include <chrono>
 #include <numeric>
+#include <thread>
 
 #include "activations_page.h"
 #include "channel_magnitude_view.h"
@@ -164,6 +167,32 @@ private slots:
         QVERIFY(moved > 1e-3);  // the rotation really changes this weight
         QVERIFY2(page->tiles()->panelTitle(ErrorMatrixPanel::Original).contains("rotated"),
                  qPrintable(page->tiles()->panelTitle(ErrorMatrixPanel::Original)));
+
+        // A preview made while a job holds the model (here a statistics pass on the current
+        // model, held open from its progress report) starts from the original layer and says so;
+        // once that job ends, the page shows the rotated layer again without any user action.
+        std::atomic<bool> holding{false}, release{false};
+        qs::MethodConfig fresh = ctx()->config();
+        fresh.calib_samples = 3;  // not cached: a real pass, reporting progress under the model lock
+        auto wb = ctx()->workbench();
+        const std::string name = layer.toStdString();
+        ctx()->run("testHoldsModel", [&holding, &release, wb, name, fresh](const qs::Progress&) -> std::function<void()> {
+            qs::Progress p;
+            p.report = [&holding, &release](double, const std::string&) {
+                holding = true;
+                while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            };
+            wb->channel_stats(name, true, fresh, p);
+            return {};
+        });
+        QTRY_VERIFY_WITH_TIMEOUT(holding, kLong);
+        ctx()->refreshPreview();
+        QTRY_VERIFY_WITH_TIMEOUT(page->metricText("note").contains("model is busy"), kLong);
+        release = true;
+        QVERIFY(s_.idle());
+        QVERIFY2(!page->metricText("note").contains("busy"), qPrintable(page->metricText("note")));
+        QVERIFY2(page->metricText("note").contains("rotated"), qPrintable(page->metricText("note")));
+        QVERIFY(page->tiles()->panelTitle(ErrorMatrixPanel::Original).contains("rotated"));
         panel()->setConfig(AppContext::defaultConfig());
         QTest::mouseClick(panel()->findChild<QPushButton*>("resetButton"), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(ctx()->applied().methods.empty() && !ctx()->modelBusy(), kLong);
