@@ -296,9 +296,10 @@ void PerplexityPage::run() {
             // The engine's one evaluation entry point: applies the configuration unless the model
             // carries it; a cancel during the perplexity keeps the configuration applied.
             auto applied = std::make_shared<ApplyData>();
-            const bool applies = !AppContext::sameConfig(wb->applied(), evals[k]);
             out->data.push_back(wb->evaluate(evals[k], req, part, onWindow, applied.get()));
-            if (applies) {
+            // Only when an apply really ran (a baseline is evaluated on the originals, without one:
+            // noting it would drop the report of what the model carries, e.g. its AWQ curves).
+            if (!applied->description.empty()) {
                 out->apply = applied;
                 out->applyCfg = evals[k];
             }

@@ -356,6 +356,20 @@ private slots:
         QVERIFY(ctx()->configApplied());
         QCOMPARE(curves->seriesCount(), static_cast<int>(ctx()->lastApply()->awq.size()));
         QTRY_VERIFY_WITH_TIMEOUT(!box->isVisible(), 5000);
+        // A perplexity run with its baseline (evaluated on the original weights) leaves the curves
+        // of the search the model still carries on the page.
+        const int searched = curves->seriesCount();
+        ppl()->baselineCheck()->setChecked(true);
+        ppl()->clearResults();
+        ppl()->windowsSpin()->setValue(2);
+        QSignalSpy ran(ppl(), &PerplexityPage::runFinished);
+        QTest::mouseClick(ppl()->runButton(), Qt::LeftButton);
+        QVERIFY(ran.wait(kLong));
+        QVERIFY(s_.idle());
+        QCOMPARE(static_cast<int>(ppl()->rows().size()), 2);
+        QVERIFY(ctx()->configApplied());
+        QVERIFY2(ctx()->lastApply(), "the report of the applied search was dropped");
+        QCOMPARE(curves->seriesCount(), searched);
 
         // Cancel from the panel: the search stops, the panel says so.
         cfg.duo_scaling = true;
