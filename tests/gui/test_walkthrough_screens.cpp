@@ -8,7 +8,9 @@
 #include <QComboBox>
 #include <QPushButton>
 #include <QScreen>
+#include <QHeaderView>
 #include <QSpinBox>
+#include <QTreeWidget>
 #include <QtTest/QtTest>
 
 #include <atomic>
@@ -88,8 +90,18 @@ private:
         }
         return out;
     }
+    // The Model page's tree shows every column (no horizontal scrolling to read "Method applied").
+    QString modelTreeClipped() {
+        auto* tree = s_.w->findChild<QTreeWidget*>("modelTree");
+        if (!tree) return "no model tree; ";
+        if (!tree->isVisible()) return {};
+        const int need = tree->header()->length(), room = tree->viewport()->width();
+        if (need > room) return QString("model tree columns need %1 px, have %2; ").arg(need).arg(room);
+        return {};
+    }
     QString pageClipped(const QString& view) {
         QString out;
+        if (view == "model") out += modelTreeClipped();
         QWidget* page = nullptr;
         for (auto* t : s_.w->findChildren<QTabWidget*>("pages")) page = t->currentWidget();
         if (!page) return "no page";
