@@ -5,6 +5,10 @@
 #include <QFontMetrics>
 #include <QStringList>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 namespace qs::widgets {
 namespace {
 
@@ -77,6 +81,63 @@ bool fitPlotTexts(QCustomPlot* plot) {
         }
       }
     }
+  }
+  return changed;
+}
+
+namespace {
+
+// Whether the axis' tick labels for `count` ticks are at least `gap` pixels apart.
+bool tickLabelsFit(QCPAxis* a, int count, int gap) {
+  QSharedPointer<QCPAxisTicker> ticker = a->ticker();
+  const int keep = ticker->tickCount();
+  ticker->setTickCount(count);
+  QVector<double> ticks;
+  QVector<QString> labels;
+  const QString format = a->numberFormat();
+  ticker->generate(a->range(), a->parentPlot()->locale(), format.isEmpty() ? QLatin1Char('g') : format.at(0),
+                   a->numberPrecision(), ticks, nullptr, &labels);
+  ticker->setTickCount(keep);
+  QFontMetrics fm(a->tickLabelFont());
+  std::vector<std::pair<double, double>> spans;  // [left, right] of each label, in pixels
+  for (int i = 0; i < ticks.size() && i < labels.size(); ++i) {
+    if (!a->range().contains(ticks[i])) continue;
+    const double half = fm.horizontalAdvance(labels[i]) / 2.0, px = a->coordToPixel(ticks[i]);
+    spans.emplace_back(px - half, px + half);
+  }
+  std::sort(spans.begin(), spans.end());
+  for (size_t i = 1; i < spans.size(); ++i)
+    if (spans[i].first < spans[i - 1].second + gap) return false;
+  return true;
+}
+
+bool fitAxisTicks(QCPAxis* a) {
+  if (!a || !a->visible() || !a->tickLabels() || a->tickLabelRotation() != 0) return false;
+  if (a->axisType() != QCPAxis::atBottom && a->axisType() != QCPAxis::atTop) return false;
+  QSharedPointer<QCPAxisTicker> ticker = a->ticker();
+  if (!ticker || ticker.dynamicCast<QCPAxisTickerText>()) return false;  // fixed labels: not ours to thin
+  // The count the program asked for: the current one, unless it is the one we set last.
+  const QVariant fitted = a->property("qsFittedTicks");
+  int wanted = ticker->tickCount();
+  if (fitted.isValid() && fitted.toInt() == wanted) wanted = a->property("qsWantedTicks").toInt();
+  a->setProperty("qsWantedTicks", wanted);
+  int count = wanted;
+  while (count > 1 && !tickLabelsFit(a, count, 6)) --count;
+  a->setProperty("qsFittedTicks", count);
+  if (count == ticker->tickCount()) return false;
+  ticker->setTickCount(count);
+  return true;
+}
+
+}  // namespace
+
+bool fitTickLabels(QCustomPlot* plot) {
+  bool changed = false;
+  if (!laidOut(plot)) return false;
+  for (QCPLayoutElement* e : plot->plotLayout()->elements(true)) {
+    if (auto* r = qobject_cast<QCPAxisRect*>(e))
+      for (QCPAxis* a : r->axes()) changed |= fitAxisTicks(a);
+    if (auto* c = qobject_cast<QCPColorScale*>(e)) changed |= fitAxisTicks(c->axis());
   }
   return changed;
 }

@@ -24,6 +24,11 @@ QString wrapToWidth(const QString& text, const QFont& font, int width);
 // layout. Returns true when a text changed (the caller lays the plot out again).
 bool fitPlotTexts(QCustomPlot* plot);
 
+// Horizontal axes (colour scales included) whose tick labels would overlap get fewer ticks:
+// the largest tick count, up to the one the program set, whose labels keep a gap. True when a
+// tick count changed.
+bool fitTickLabels(QCustomPlot* plot);
+
 // Wraps the legend entries' names to `width` pixels for the whole entry (icon included); the
 // full names come back when there is room. True when a name changed.
 bool fitLegendNames(QCPLegend* legend, int width);

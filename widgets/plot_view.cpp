@@ -25,7 +25,8 @@ PlotView::PlotView(QWidget* parent) : QWidget(parent) {
   applyBaseStyle(m_plot);
   // Titles and axis labels wrap to the room the layout gives them (never cut at an edge).
   connect(m_plot, &QCustomPlot::afterLayout, this, [this] {
-    if (fitPlotTexts(m_plot)) relayout(m_plot);
+    const bool texts = fitPlotTexts(m_plot);
+    if (fitTickLabels(m_plot) || texts) relayout(m_plot);
   });
   connect(m_plot, &QCustomPlot::beforeReplot, this, &PlotView::updatePlaceholder);
   m_plot->setContextMenuPolicy(Qt::CustomContextMenu);

@@ -13,7 +13,10 @@
 #include <QTreeWidget>
 #include <QtTest/QtTest>
 
+#include <algorithm>
 #include <atomic>
+#include <utility>
+#include <vector>
 
 #include "activations_page.h"
 #include "methods_panel.h"
@@ -52,6 +55,29 @@ QString tickLabelsClipped(qs::widgets::PlotView* v) {
                     out += QString("tick label '%1' leaves the plot; ").arg(labels[i]);
             }
         }
+    // Horizontal tick labels (colour scales included) must not run into each other.
+    QList<QCPAxis*> horizontal;
+    for (QCPLayoutElement* e : p->plotLayout()->elements(true)) {
+        if (auto* r = qobject_cast<QCPAxisRect*>(e)) horizontal << r->axes(QCPAxis::atBottom | QCPAxis::atTop);
+        if (auto* c = qobject_cast<QCPColorScale*>(e))
+            if (c->visible() && (c->type() == QCPAxis::atBottom || c->type() == QCPAxis::atTop)) horizontal << c->axis();
+    }
+    for (QCPAxis* a : horizontal) {
+        if (!a->visible() || !a->tickLabels() || a->tickLabelRotation() != 0) continue;
+        QFontMetrics fm(a->tickLabelFont());
+        std::vector<std::pair<double, double>> spans;
+        const auto ticks = a->tickVector();
+        const auto labels = a->tickVectorLabels();
+        for (int i = 0; i < ticks.size() && i < labels.size(); ++i) {
+            if (!a->range().contains(ticks[i])) continue;
+            const double half = fm.horizontalAdvance(labels[i]) / 2.0, px = a->coordToPixel(ticks[i]);
+            spans.emplace_back(px - half, px + half);
+        }
+        std::sort(spans.begin(), spans.end());
+        for (size_t i = 1; i < spans.size(); ++i)
+            if (spans[i].first < spans[i - 1].second)
+                out += QString("tick labels overlap on an axis of %1 px (%2); ").arg(a->axisRect()->width()).arg(QStringList(labels).join(" "));
+    }
     return out;
 }
 
