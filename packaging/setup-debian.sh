@@ -5,21 +5,44 @@
 #
 #   packaging/setup-debian.sh          # install + build
 #   packaging/setup-debian.sh --run    # install + build + open the workbench on the bundled model
+#   packaging/setup-debian.sh --libtorch pip [--no-gui]
+#       the GPU-capable variant: builds into build-pip/ against the libtorch inside the PyPI
+#       wheel torch==2.11.0 (CUDA 13), installed into a virtual environment build-pip/venv;
+#       the wheels are kept in $QS_WHEEL_CACHE and installed from there once present.
+#       --no-gui builds the engine, the CLI and the tests only.
 #
-# Environment: BUILD_DIR (default <repo>/build), JOBS (default: nproc).
+# Environment: BUILD_DIR (default <repo>/build, or <repo>/build-pip with --libtorch pip),
+# JOBS (default: nproc), QS_WHEEL_CACHE (default ~/.cache/quantscope/wheels), QS_CMAKE_ARGS
+# (extra configure arguments, e.g. "-DQS_USE_PCH=OFF"), QS_BUILD_TARGETS (default: all).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${BUILD_DIR:-$here/build}"
 jobs="${JOBS:-$(nproc)}"
 run=0
-for a in "$@"; do
-  case "$a" in
+libtorch=debian
+gui=ON
+while [ $# -gt 0 ]; do
+  case "$1" in
     --run) run=1 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "setup-debian.sh: unknown argument $a" >&2; exit 2 ;;
+    --libtorch) libtorch="${2:-}"; shift ;;
+    --libtorch=*) libtorch="${1#--libtorch=}" ;;
+    --no-gui) gui=OFF ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "setup-debian.sh: unknown argument $1" >&2; exit 2 ;;
   esac
+  shift
 done
+case "$libtorch" in
+  debian) build="${BUILD_DIR:-$here/build}" ;;
+  pip) build="${BUILD_DIR:-$here/build-pip}" ;;
+  *) echo "setup-debian.sh: --libtorch takes debian or pip, not '$libtorch'" >&2; exit 2 ;;
+esac
+if [ "$run" -eq 1 ] && [ "$gui" = OFF ]; then echo "setup-debian.sh: --run needs the GUI (drop --no-gui)" >&2; exit 2; fi
+
+# The pinned wheel. torch 2.11.0 (CUDA 13.0 build) is also the PyTorch of the GPU machine this
+# variant is checked on (tools/gpu_check.sh): binaries built here run there against that
+# machine's own torch/lib through LD_LIBRARY_PATH, so keep the two versions equal.
+torch_pip_version=2.11.0
 
 packages=(
   # toolchain
@@ -31,12 +54,19 @@ packages=(
   # tests: GoogleTest, offscreen/virtual display for GUI tests
   libgtest-dev xvfb xauth
 )
+if [ "$libtorch" = pip ]; then
+  # the wheel brings libtorch (no Debian libtorch / BLAS needed); Debian's python makes the venv
+  packages=("${packages[@]/libtorch-dev}")
+  packages=("${packages[@]/libopenblas0-pthread}")
+  packages+=(python3-venv)
+fi
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
 
 missing=()
 for p in "${packages[@]}"; do
+  [ -n "$p" ] || continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -47,17 +77,40 @@ else
   echo "setup: all packages already installed"
 fi
 
-# libtorch must resolve libblas.so.3 to OpenBLAS, not the reference implementation.
-blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/{print $2}')
-case "$blas" in
-  *openblas*) ;;
-  *) echo "setup: pointing libblas.so.3 at OpenBLAS (was: ${blas:-unset})"
-     "${sudo_cmd[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu \
-       /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ;;
-esac
+cmake_args=()
+if [ "$libtorch" = debian ]; then
+  # libtorch must resolve libblas.so.3 to OpenBLAS, not the reference implementation.
+  blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/{print $2}')
+  case "$blas" in
+    *openblas*) ;;
+    *) echo "setup: pointing libblas.so.3 at OpenBLAS (was: ${blas:-unset})"
+       "${sudo_cmd[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+         /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ;;
+  esac
+else
+  venv="$build/venv"
+  wheels="${QS_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quantscope/wheels}"
+  mkdir -p "$build" "$wheels"
+  [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
+  have=$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null || true)
+  if [ "$have" != "$torch_pip_version" ]; then
+    # From the wheel cache alone when it is complete; otherwise fill it from PyPI first
+    # (torch + the nvidia-* CUDA 13 wheels, about 2.6 GB), then install from it.
+    pip_quiet=(--disable-pip-version-check --no-input)
+    if ! "$venv/bin/pip" install "${pip_quiet[@]}" --no-index --find-links "$wheels" "torch==$torch_pip_version"; then
+      echo "setup: downloading torch==$torch_pip_version and its CUDA wheels into $wheels"
+      "$venv/bin/pip" download "${pip_quiet[@]}" --only-binary=:all: --find-links "$wheels" -d "$wheels" "torch==$torch_pip_version"
+      "$venv/bin/pip" install "${pip_quiet[@]}" --no-index --find-links "$wheels" "torch==$torch_pip_version"
+    fi
+  fi
+  torch_root=$("$venv/bin/python" -c 'import importlib.util as u; print(u.find_spec("torch").submodule_search_locations[0])')
+  cmake_args+=("-DQS_TORCH_ROOT=$torch_root")
+fi
 
-cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release
-cmake --build "$build" -j "$jobs"
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQS_BUILD_GUI="$gui" "${cmake_args[@]}" ${QS_CMAKE_ARGS:-}
+targets=()
+for t in ${QS_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
+cmake --build "$build" -j "$jobs" "${targets[@]}"
 echo "setup: built into $build"
 
 if [ "$run" -eq 1 ]; then

@@ -12,7 +12,9 @@
 #include <QMenuBar>
 #include <QDir>
 #include <QFileInfo>
+#include <QMessageBox>
 #include <QScreen>
+#include <QScrollArea>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
@@ -179,14 +181,29 @@ void MainWindow::closeEvent(QCloseEvent* e) {
     e->accept();
 }
 
+QString MainWindow::startDir() const {
+    const QFileInfo f(dir_);
+    if (!dir_.isEmpty() && f.isDir()) return dir_;
+    if (!dir_.isEmpty() && f.isFile()) return f.absolutePath();
+    return QDir::homePath();
+}
+
 void MainWindow::buildToolbar() {
     QMenu* file = menuBar()->addMenu("&File");
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString start = !dir_.isEmpty() && QFileInfo(dir_).isDir() ? dir_ : QDir::homePath();
-        const QString dir = ctx_->choosers().folder(this, "Open a Hugging Face model folder", start);
+        const QString dir = ctx_->choosers().folder(this, "Open a model folder (Hugging Face, or one holding a .gguf file)",
+                                                    startDir());
         if (!dir.isEmpty()) openModel(dir);
+    });
+    QAction* openGguf = file->addAction("Open &GGUF file…");  // llama.cpp models, dequantized on load
+    openGguf->setObjectName("openGgufAction");
+    openGguf->setShortcut(QKeySequence("Ctrl+Shift+O"));
+    connect(openGguf, &QAction::triggered, this, [this] {
+        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", startDir(),
+                                                    "GGUF models (*.gguf);;All files (*)");
+        if (!f.isEmpty()) openModel(f);
     });
     QAction* bundled = file->addAction("Open the &bundled model");
     connect(bundled, &QAction::triggered, this, [this] { openModel(QString::fromStdString(default_model_path())); });
@@ -209,6 +226,10 @@ void MainWindow::buildToolbar() {
         a->setShortcut(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
         connect(a, &QAction::triggered, this, [this, i] { tabs_->setCurrentIndex(i); });
     }
+    QMenu* help = menuBar()->addMenu("&Help");
+    QAction* about = help->addAction("&About QuantScope");
+    about->setObjectName("aboutAction");
+    connect(about, &QAction::triggered, this, &MainWindow::showAbout);
 
     QToolBar* tb = addToolBar("Model");
     tb->setObjectName("modelToolbar");
@@ -219,6 +240,8 @@ void MainWindow::buildToolbar() {
     device_ = new QComboBox;
     device_->setObjectName("deviceCombo");
     for (const auto& d : gui_available_devices()) device_->addItem(QString::fromStdString(d));
+    // Why cuda / mps are missing (or which GPU they use): the version text minus its first line.
+    device_->setToolTip(QString::fromStdString(gui_version_text()).section('\n', 1));
     tb->addWidget(device_);
     tb->addWidget(new QLabel("  dtype "));
     dtype_ = new QComboBox;
@@ -233,6 +256,23 @@ void MainWindow::buildToolbar() {
         reload();
     });
     connect(dtype_, &QComboBox::currentTextChanged, this, reload);
+}
+
+void MainWindow::showAbout() {
+    auto* box = findChild<QMessageBox*>("aboutBox");
+    if (!box) {
+        box = new QMessageBox(this);
+        box->setObjectName("aboutBox");
+        box->setWindowTitle("About QuantScope");
+        box->setStandardButtons(QMessageBox::Ok);
+        box->setTextFormat(Qt::RichText);
+        const QStringList lines = QString::fromStdString(gui_version_text()).split('\n');
+        QString html = QString("<b>%1</b><br>A workbench for looking inside LLM quantization.<br><br>").arg(lines.value(0).toHtmlEscaped());
+        for (int i = 1; i < lines.size(); ++i) html += lines[i].toHtmlEscaped() + "<br>";
+        html += QString("Qt %1").arg(qVersion());
+        box->setText(html);
+    }
+    box->open();
 }
 
 void MainWindow::fillDtypes() {

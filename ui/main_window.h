@@ -66,6 +66,9 @@ public:
     ExportDialog* exportDialog();
     void openExportDialog();
     WorkspaceActions* workspaceActions() const { return workspace_; }
+    // Help > About: version, libtorch, and whether CUDA/MPS are compiled in and usable here
+    // (non-modal QMessageBox "aboutBox").
+    void showAbout();
 
 signals:
     void modelChanged();
@@ -76,6 +79,8 @@ protected:
 
 private:
     void buildToolbar();
+    // Where file choosers start: the loaded model's folder (a GGUF file's folder), else home.
+    QString startDir() const;
     void buildStatusBar();
     void fillDtypes();
     void syncDeviceCombos();  // the toolbar shows the loaded model's device and dtype

@@ -20,7 +20,9 @@ ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     auto* split = split_ = new QSplitter(Qt::Horizontal, this);
     tree_ = new QTreeWidget(split);
     tree_->setObjectName("modelTree");
-    tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied"});
+    tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied", "Stored as"});
+    tree_->headerItem()->setToolTip(4, "How the source file stores the weight (GGUF: the ggml type, e.g. Q4_K; "
+                                       "methods start from its dequantized values)");
     tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
     tree_->setAlternatingRowColors(true);
     tree_->setUniformRowHeights(true);
@@ -78,7 +80,8 @@ void ModelPage::rebuildTree() {
     std::map<long long, long long> blockParams;
     for (const auto& l : s->linears) {
         const long long params = l.out_features * l.in_features + (l.bias ? l.out_features : 0);
-        QStringList cols = {qstr(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features), ui::commas(params), ""};
+        QStringList cols = {qstr(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features), ui::commas(params), "",
+                            qstr(l.source_type)};
         QTreeWidgetItem* item;
         if (l.block >= 0) {
             auto it = blocks.find(l.block);
@@ -131,6 +134,9 @@ void ModelPage::updateSummary() {
     row("Parameters", ui::commas(s->parameters) + (s->tied_embeddings ? " (tied embeddings counted once)" : ""));
     row("Linear layers", QString::number(s->linears.size()));
     row("Device / dtype", qstr(s->device + " / " + s->dtype));
+    QStringList stored;
+    for (const auto& [type, n] : s->source_type_counts) stored << QString("%1 × %2").arg(qstr(type)).arg(n);
+    if (!stored.isEmpty()) row("Linears stored as", stored.join(", "));
     row("Calibration set", ctx_->calibrationText().isEmpty() ? "<i>reading…</i>" : ctx_->calibrationText().toHtmlEscaped());
     h += "</table>";
 

@@ -3,10 +3,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "commands.h"
 #include "core/device.h"
 #include "io/checkpoint.h"
+#include "io/gguf_model.h"
 #include "model_options.h"
 #include "models/model_config.h"
 
@@ -28,11 +30,51 @@ static std::string with_commas(int64_t n) {
     return s;
 }
 
+namespace {
+
+// What `info` reports about the weight files, for a Hugging Face folder or a GGUF file.
+struct WeightFiles {
+    ModelConfig config;
+    std::string dtype;  // "fp32", "bf16", ... or "GGUF v3, mostly Q4_1"
+    uint64_t bytes = 0;
+    size_t files = 0;
+    std::map<std::string, int64_t> tensor_types;        // storage type -> number of tensors
+    std::map<std::string, std::string> stored_as;       // HF tensor name -> storage type
+};
+
+WeightFiles describe_weights(const std::string& dir) {
+    WeightFiles w;
+    if (const std::string path = find_gguf(dir); !path.empty()) {
+        const GgufModel g(path);
+        w.config = parse_model_config(g.hf_config(), path);
+        w.dtype = "GGUF v" + std::to_string(g.file().header().version) + ", mostly " + g.main_type();
+        w.bytes = g.file().file_size();
+        w.files = 1;
+        for (const auto& t : g.tensors()) {
+            ++w.tensor_types[t.type_name()];
+            w.stored_as[t.hf_name] = t.type_name();
+        }
+        return w;
+    }
+    Checkpoint ck(dir);
+    w.config = parse_model_config(ck.config(), ck.config_path());
+    w.dtype = storage_to_dtype(ck.storage_dtype());
+    w.bytes = ck.bytes_on_disk();
+    w.files = ck.weight_files().size();
+    for (const auto& n : ck.tensor_names()) {
+        ++w.tensor_types[ck.info(n).dtype];
+        w.stored_as[n] = ck.info(n).dtype;
+    }
+    return w;
+}
+
+}  // namespace
+
 int cmd_info(const Args& a) {
     a.check_known({"model", "json"}, "info");
     const std::string dir = model_dir(a);
-    Checkpoint ck(dir);
-    ModelConfig c = parse_model_config(ck.config(), ck.config_path());
+    const WeightFiles wf = describe_weights(dir);
+    const ModelConfig& c = wf.config;
     int64_t params = 0;
     for (const auto& [name, shape] : expected_tensors(c, "model.")) {
         if (name == "lm_head.weight" && c.tie_word_embeddings) continue;
@@ -45,9 +87,15 @@ int cmd_info(const Args& a) {
         const std::string suffix = ".weight";
         if (shape.size() == 2 && name.size() > suffix.size() && name.find("embed") == std::string::npos &&
             name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+        {
+            auto st = wf.stored_as.find(name);
+            if (st == wf.stored_as.end() && name == "lm_head.weight" && c.tie_word_embeddings)
+                st = wf.stored_as.find(c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight");
             linears.push_back({{"name", name.substr(0, name.size() - suffix.size())},
                                {"in_features", shape[1]},
-                               {"out_features", shape[0]}});
+                               {"out_features", shape[0]},
+                               {"source_type", st == wf.stored_as.end() ? "" : st->second}});
+        }
     }
     json j = {{"model", dir},
               {"architecture", c.architecture},
@@ -62,9 +110,10 @@ int cmd_info(const Args& a) {
               {"max_position_embeddings", c.max_position_embeddings},
               {"tie_word_embeddings", c.tie_word_embeddings},
               {"parameters", params},
-              {"dtype", storage_to_dtype(ck.storage_dtype())},
-              {"bytes_on_disk", ck.bytes_on_disk()},
-              {"files", ck.weight_files().size()},
+              {"dtype", wf.dtype},
+              {"bytes_on_disk", wf.bytes},
+              {"files", wf.files},
+              {"tensor_types", wf.tensor_types},
               {"linears", linears}};
     if (c.arch == Arch::OPT) {
         j["do_layer_norm_before"] = c.do_layer_norm_before;
@@ -88,9 +137,12 @@ int cmd_info(const Args& a) {
     std::printf("context        %lld\n", (long long)c.max_position_embeddings);
     std::printf("parameters     %s%s\n", with_commas(params).c_str(),
                 c.tie_word_embeddings ? " (tied embeddings counted once)" : "");
-    std::printf("dtype          %s\n", storage_to_dtype(ck.storage_dtype()).c_str());
-    std::printf("bytes on disk  %s (%zu file%s)\n", with_commas(ck.bytes_on_disk()).c_str(), ck.weight_files().size(),
-                ck.weight_files().size() == 1 ? "" : "s");
+    std::printf("dtype          %s\n", wf.dtype.c_str());
+    std::string types;
+    for (const auto& [t, n] : wf.tensor_types) types += (types.empty() ? "" : ", ") + t + " x" + std::to_string(n);
+    std::printf("tensor types   %s\n", types.c_str());
+    std::printf("bytes on disk  %s (%zu file%s)\n", with_commas(static_cast<int64_t>(wf.bytes)).c_str(), wf.files,
+                wf.files == 1 ? "" : "s");
     return 0;
 }
 

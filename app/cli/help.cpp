@@ -7,10 +7,7 @@
 namespace qs::cli {
 
 void print_version() {
-    std::string devs;
-    for (const auto& d : available_devices()) devs += (devs.empty() ? "" : ", ") + d;
-    std::printf("quantscope-cli %s\nlibtorch %s (devices: %s; %d CPU threads)%s\n", QS_VERSION, libtorch_version().c_str(),
-                devs.c_str(), compute_threads(),
+    std::printf("quantscope-cli %s\n%s%s\n", QS_VERSION, torch_runtime_text().c_str(),
                 reference_blas_detected() ? "\nwarning: libtorch uses the reference BLAS (slow); install libopenblas0-pthread"
                                           : "");
 }
@@ -21,11 +18,16 @@ void print_help() {
         "\n"
         "Usage: quantscope-cli COMMAND [options]\n"
         "\n"
+        "Every --model DIR also takes a llama.cpp GGUF file (or a folder holding one .gguf): its weights\n"
+        "are dequantized as ggml does (F32, F16, BF16, Q4_0..Q8_0, Q2_K..Q6_K) and its tokenizer is read\n"
+        "from its metadata.\n"
+        "\n"
         "Commands:\n"
         "  info      Describe a model folder without loading its weights.\n"
-        "              --model DIR        Hugging Face folder (default: the bundled TinyStories-656K)\n"
+        "              --model DIR        Hugging Face folder or GGUF file (default: the bundled TinyStories-656K)\n"
         "              --json             one JSON object on stdout (architecture, parameters, dtype,\n"
-        "                                 bytes_on_disk, layers, heads, kv_heads, vocab_size, linears, ...)\n"
+        "                                 bytes_on_disk, layers, heads, kv_heads, vocab_size, tensor_types,\n"
+        "                                 linears with their source_type, ...)\n"
         "  check     Load and validate every tensor of a model (shapes, dtypes, NaN/Inf).\n"
         "              --model DIR  --device D  --dtype T  --json\n"
         "  generate  Continue a prompt, greedy or sampled, with a KV cache.\n"
@@ -33,7 +35,7 @@ void print_help() {
         "              --prompt TEXT | --prompt-ids 1,2,3\n"
         "              --max-new-tokens N (32)  --sample  --temperature T (1.0)  --top-k K (0 = off)\n"
         "              --top-p P (1.0 = off)  --seed N (0)  --stop-at-eos 0|1 (1)\n"
-        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 not on cpu)  --json\n"
+        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 on cpu needs libtorch 2.x)  --json\n"
         "  ppl       Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows).\n"
         "              --model DIR  --dataset wikitext2|PATH (.txt, .raw, .jsonl, .jsonl.zst; default wikitext2)\n"
         "              --tokenizer DIR (default: the model folder)\n"
@@ -43,7 +45,7 @@ void print_help() {
         "              --mode auto|memory|block-sequential (auto): how the decoder blocks are held.\n"
         "                block-sequential loads one block at a time from the mapped checkpoint for each pass\n"
         "                over all windows (models larger than memory); auto picks it when the weights in the\n"
-        "                compute dtype exceed 80 % of the memory available on the device (also for sweep,\n"
+        "                compute dtype exceed 80%% of the memory available on the device (also for sweep,\n"
         "                quantize, generate, check)\n"
         "              plus the method options below (quantize before evaluating)\n"
         "  sweep     Perplexity over a grid of one or two method options.\n"
@@ -61,7 +63,8 @@ void print_help() {
         "                                 int8: W8A16, int8 weights + float32 per-channel scales (needs\n"
         "                                   --w-bits 8 --w-quant per-channel --symmetric)\n"
         "                                 transformed: rotated/smoothed/AWQ-scaled weights before quantization\n"
-        "              --out-dtype T      float32 | float16 | bfloat16 (default: the source checkpoint's dtype)\n"
+        "              --out-dtype T      float32 | float16 | bfloat16 (default: the source checkpoint's dtype;\n"
+        "                                 float32 for a GGUF source, whose tokenizer is written as HF files)\n"
         "              --force            replace an existing model folder at --out (never the source)\n"
         "              --awq-reference    fake only: write the model exactly as the awq-gemm export represents\n"
         "                                 it (fp16 scales and fp16-rounded other tensors; float32 by default)\n"
@@ -97,7 +100,7 @@ void print_help() {
         "\n"
         "Options:\n"
         "  --help     this text\n"
-        "  --version  version, libtorch version and devices\n"
+        "  --version  version, libtorch version, devices, and whether CUDA/MPS are compiled in and usable here\n"
         "\n"
         "Errors go to stderr with exit code 2 (bad input) or 3 (internal error).\n",
         QS_VERSION);

@@ -1,6 +1,6 @@
 // quantscope: the workbench GUI. Opens on the bundled model (unless --model) with the activations
 // view (per-channel mean/max |x|, outliers) on screen (unless --view).
-//   quantscope [--model DIR] [--screenshot FILE.png [--view NAME] [--layer NAME]] [--version]
+//   quantscope [--model DIR|FILE.gguf] [--screenshot FILE.png [--view NAME] [--layer NAME]] [--version]
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTextDocumentFragment>
@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     QCommandLineParser parser;
     parser.setApplicationDescription("QuantScope: a workbench for looking inside LLM quantization");
     parser.addHelpOption();
-    QCommandLineOption modelOpt("model", "Hugging Face model folder to open (default: the bundled model).", "DIR");
+    QCommandLineOption modelOpt(
+        "model", "Hugging Face model folder or llama.cpp GGUF file to open (default: the bundled model).", "PATH");
     QCommandLineOption shotOpt("screenshot", "Render the window offscreen at 1600x1000 to FILE and exit.", "FILE");
     QCommandLineOption viewOpt("view", "View to show: model, activations, weights, error, awq, perplexity, generate.",
                                "NAME", "activations");

@@ -22,9 +22,4 @@ std::vector<std::string> gui_available_dtypes(const std::string& device) {
     return qs::available_dtypes(qs::parse_device(device));
 }
 
-std::string gui_version_text() {
-    std::string devs;
-    for (const auto& d : qs::available_devices()) devs += (devs.empty() ? "" : ", ") + d;
-    return std::string("quantscope ") + QS_VERSION + "\nlibtorch " + qs::libtorch_version() + " (devices: " + devs + "; " +
-           std::to_string(qs::compute_threads()) + " CPU threads)";
-}
+std::string gui_version_text() { return std::string("quantscope ") + QS_VERSION + "\n" + qs::torch_runtime_text(); }

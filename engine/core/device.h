@@ -1,5 +1,6 @@
 // Devices and dtypes: parsing user strings, run-time availability checks.
 #pragma once
+#include <ATen/core/Tensor.h>
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
@@ -8,7 +9,8 @@
 
 namespace qs {
 
-// "cpu", "cuda", "cuda:1", "mps". Throws qs::Error naming the available devices.
+// "cpu", "cuda", "cuda:1", "mps". Throws qs::Error naming the available devices and, for an
+// unavailable cuda/mps, why (backend_status().line).
 c10::Device parse_device(const std::string& s);
 // "fp32"/"float32", "bf16"/"bfloat16", "fp16"/"float16"/"half".
 c10::ScalarType parse_dtype(const std::string& s);
@@ -17,10 +19,38 @@ std::string device_name(const c10::Device& d);
 
 // Devices usable with the linked libtorch on this machine, e.g. {"cpu","cuda"}.
 std::vector<std::string> available_devices();
-// Throws qs::Error if the (device, dtype) pair cannot run (fp16 matmul on CPU).
+// Throws qs::Error if the (device, dtype) pair cannot run (fp16 matmul on CPU with libtorch 1.x).
 void check_device_dtype(const c10::Device& d, c10::ScalarType t);
-// dtypes offered for a device (fp16 is not offered on CPU).
+// dtypes offered for a device (fp16 is offered on the CPU from libtorch 2.0 on).
 std::vector<std::string> available_dtypes(const c10::Device& d);
+
+// A GPU backend as seen from here: compiled into the linked libtorch or not, usable on this
+// machine or not, and why not.
+struct BackendStatus {
+    std::string name;       // "cuda", "mps"
+    bool compiled = false;  // the linked libtorch carries the backend
+    bool usable = false;    // ... and this machine can run it
+    std::string build;      // e.g. "CUDA 13.0" (what the libtorch was built with), empty if not compiled
+    std::string detail;     // when usable, e.g. "driver CUDA 13.0, 1 device: NVIDIA H200"
+    std::string reason;     // when not usable, e.g. "no NVIDIA driver (libcuda.so.1 cannot be loaded: ...)"
+    // One line for --version and error messages, e.g. "cuda: compiled in (CUDA 13.0), not
+    // usable here: no NVIDIA driver (...)".
+    std::string line() const;
+};
+BackendStatus cuda_status();
+BackendStatus mps_status();
+// The libtorch/device part of --version and the About box: "libtorch 2.11.0 (devices: cpu;
+// 2 CPU threads)", then one line per GPU backend (BackendStatus::line).
+std::string torch_runtime_text();
+
+// Reductions that are float64 on the CPU and CUDA run in float32 on MPS (it has no float64).
+// accumulation_dtype: kDouble, or kFloat on MPS. precision_note: "" where float64 is used, else
+// a sentence for the result saying that `what` ran in float32 on this device.
+c10::ScalarType accumulation_dtype(const c10::Device& d);
+std::string precision_note(const c10::Device& d, const std::string& what);
+// t as float64 for an exact reduction: on its device, or copied to the CPU where the device has
+// no float64 (MPS).
+at::Tensor to_float64(const at::Tensor& t);
 
 // Intra-op threads for CPU tensor work. Debian's libtorch 1.13 starts with ONE thread on this
 // kind of machine (its default comes from cpuinfo, which does not see the VM's cores), so only

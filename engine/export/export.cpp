@@ -15,8 +15,10 @@
 #include "export/atomic_dir.h"
 #include "export/export_internal.h"
 #include "io/checkpoint.h"
+#include "io/gguf_model.h"
 #include "models/packed_linears.h"
 #include "quant/quant_session.h"
+#include "tokenizers/tokenizer.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -416,14 +418,33 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     if (fs::exists(o.out_dir) && !o.force)
         throw Error(o.out_dir + ": already exists; choose a new folder or pass --force to replace it");
     if (!o.dtype.empty()) (void)parse_out_dtype(o.dtype);
-    Checkpoint ck(source);  // config.json and the storage dtype of the source
+    // config.json and the storage dtype of the source. A GGUF source (io/gguf_model.h) gives
+    // its HF config; its dequantized values are exact in float32, the default output dtype;
+    // its tokenizer is written as Hugging Face files made from the GGUF metadata.
+    json src_config;
+    c10::ScalarType src_dtype = at::kFloat;
+    std::vector<std::pair<std::string, std::string>> generated;  // (file name, content)
+    std::vector<std::string> early_notes;
+    if (const std::string gguf = find_gguf(source); !gguf.empty()) {
+        src_config = GgufModel(gguf).hf_config();
+        if (o.copy_tokenizer) {
+            try {
+                generated = gguf_tokenizer_files(gguf);
+            } catch (const Error& e) {
+                early_notes.push_back(std::string("the GGUF tokenizer was not exported: ") + e.what());
+            }
+        }
+    } else {
+        Checkpoint ck(source);
+        src_config = ck.config();
+        src_dtype = safetensors_to_scalar(ck.storage_dtype());
+    }
     progress.check();
 
     const bool need_pre = f != ExportFormat::Fake || o.awq_reference;
     Sources s = gather(session, need_pre, progress.sub(0.0, 0.4));
     progress.check();
-    const c10::ScalarType src_dtype = safetensors_to_scalar(ck.storage_dtype());
-    Built b = build_plan(s, o, ck.config(), src_dtype);
+    Built b = build_plan(s, o, src_config, src_dtype);
 
     ExportReport rep;
     rep.format = export_format_name(f) + (o.awq_reference ? " (AWQ reference)" : "");
@@ -434,6 +455,7 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     rep.dtype = hf_dtype_name(b.dtype);
     rep.quantized_linears = b.quantized;
     rep.notes = s.notes;
+    rep.notes.insert(rep.notes.end(), early_notes.begin(), early_notes.end());
     if (f == ExportFormat::AwqGemm) rep.notes.push_back("non-quantized tensors (embeddings, norms, biases, lm_head) stored as fp16, as AutoAWQ does");
     if (f == ExportFormat::Transformed && !session.applied_config())
         rep.notes.push_back("no configuration applied: the checkpoint holds the original weights");
@@ -444,7 +466,8 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     std::vector<std::string> copies;
     uint64_t estimate = 16384;
     for (const auto& t : b.plan) estimate += t.bytes() + t.name.size() + 96;
-    if (o.copy_tokenizer)
+    for (const auto& [n, content] : generated) estimate += content.size();
+    if (o.copy_tokenizer && fs::is_directory(source))
         for (const char* n : kCopiedFiles)
             if (fs::is_regular_file(fs::path(source) / n)) {
                 copies.push_back(n);
@@ -474,6 +497,11 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
         progress.check();
         exp::copy_file_counted((fs::path(source) / n).string(), (fs::path(dir.temp_path()) / n).string(), counter);
         files.push_back(n);
+    }
+    for (const auto& [n, content] : generated) {
+        exp::write_text_file((fs::path(dir.temp_path()) / n).string(), content, counter);
+        files.push_back(n);
+        copies.push_back(n);
     }
     if (o.copy_tokenizer && copies.end() == std::find_if(copies.begin(), copies.end(), [](const std::string& n) {
             return n.rfind("tokenizer", 0) == 0 || n == "vocab.json";

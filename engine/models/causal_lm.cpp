@@ -59,7 +59,11 @@ ScopedBlock::ScopedBlock(CausalLM& m, size_t i) : m_(m), i_(i) {
 }
 
 ScopedBlock::~ScopedBlock() {
-    if (loaded_here_) m_.blocks[i_].unload();
+    if (!loaded_here_) return;
+    m_.blocks[i_].unload();
+    // Views of the mapped checkpoint leave the process's RSS with the block (the page cache
+    // keeps them for the next pass as far as memory allows).
+    if (m_.originals) m_.originals->release_all();
 }
 
 bool CausalLM::streamed() const {

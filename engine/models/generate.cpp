@@ -39,7 +39,7 @@ uint64_t Rng::next() {
 double Rng::uniform() { return (next() >> 11) * 0x1.0p-53; }
 
 static int64_t sample_token(const at::Tensor& logits_row, const GenerateOptions& o, Rng& rng) {
-    at::Tensor l = logits_row.to(at::kCPU, at::kDouble) / std::max(o.temperature, 1e-6);
+    at::Tensor l = logits_row.to(at::kCPU).to(at::kDouble) / std::max(o.temperature, 1e-6);  // MPS has no float64
     std::vector<double> p(l.data_ptr<double>(), l.data_ptr<double>() + l.numel());
     std::vector<int64_t> idx(p.size());
     std::iota(idx.begin(), idx.end(), 0);

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "core/device.h"
 #include "core/memory_info.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/gguf_model.h"
 #include "models/causal_lm.h"
 #include "models/original_weights.h"
 #include "models/packed_linears.h"
@@ -113,17 +115,30 @@ std::string non_finite_summary(const at::Tensor& t) {
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& opts, const Progress& progress) {
     c10::InferenceMode guard;
     check_device_dtype(opts.device, opts.dtype);
-    auto ckp = std::make_shared<Checkpoint>(dir);
-    const Checkpoint& ck = *ckp;
-    auto originals = std::make_shared<OriginalWeights>(ckp, opts.device, opts.dtype);
     auto m = std::make_unique<CausalLM>();
-    m->config = parse_model_config(ck.config(), ck.config_path());
+    // A GGUF file (llama.cpp), or a folder holding one, is read through io/gguf_model.h: the
+    // config and every tensor by its HF name, dequantized and in HF layout. Otherwise a
+    // Hugging Face folder (safetensors), whose tensors stay memory-mapped.
+    std::shared_ptr<const GgufModel> gguf;
+    std::shared_ptr<Checkpoint> ckp;
+    std::shared_ptr<OriginalWeights> originals;
+    if (const std::string gguf_path = find_gguf(dir); !gguf_path.empty()) {
+        gguf = std::make_shared<const GgufModel>(gguf_path);
+        m->config = parse_model_config(gguf->hf_config(), gguf_path);
+        m->warnings = gguf->warnings;
+        originals = std::make_shared<OriginalWeights>(gguf, opts.device, opts.dtype);
+    } else {
+        ckp = std::make_shared<Checkpoint>(dir);
+        m->config = parse_model_config(ckp->config(), ckp->config_path());
+        originals = std::make_shared<OriginalWeights>(ckp, opts.device, opts.dtype);
+    }
+    const Checkpoint* ck = ckp.get();
     m->source_dir = dir;
     const ModelConfig& c = m->config;
 
     // OPT checkpoints converted from fairseq may store "decoder.*" without "model.".
     std::string prefix = "model.";
-    if (c.arch == Arch::OPT && !ck.has("model.decoder.embed_tokens.weight") && ck.has("decoder.embed_tokens.weight"))
+    if (ck && c.arch == Arch::OPT && !ck->has("model.decoder.embed_tokens.weight") && ck->has("decoder.embed_tokens.weight"))
         prefix = "";
     m->tensor_prefix = prefix;
     auto stored = [&](const std::string& canonical) {
@@ -132,7 +147,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
 
     // Quantized checkpoints (AutoAWQ GEMM, QuantScope W8A16): their packed Linears are read
     // through the quantization_config and dequantized on the fly (models/packed_linears.h).
-    const std::unique_ptr<PackedCheckpointFormat> packed_fmt = detect_packed_format(ck);
+    const std::unique_ptr<PackedCheckpointFormat> packed_fmt = ck ? detect_packed_format(*ck) : nullptr;
     std::map<std::string, std::string> packed_linears;  // canonical Linear name -> stored name
 
     auto expected = expected_tensors(c, "model.");
@@ -150,61 +165,85 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
     const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
     std::set<std::string> used;
     std::map<std::string, at::Tensor> loaded;
+    std::map<std::string, std::string> source_types;  // HF tensor name -> storage type in the file
     size_t done = 0;
     for (const auto& [name, shape] : expected) {
         progress.check();
         std::string sname = stored(name);
         bool optional_tied = false;
         if (c.tie_word_embeddings && (name == "lm_head.weight" || name == embed_name)) optional_tied = true;
+        const bool block_tensor = streamed && name.find(".layers.") != std::string::npos;
+        if (gguf) {
+            if (!gguf->has(name)) {
+                if (optional_tied) continue;
+                throw Error(gguf->path() + ": required tensor for '" + name + "' (shape " + shape_str(shape) +
+                            ") is missing");
+            }
+            const GgufModelTensor& gt = gguf->info(name);
+            if (gt.shape != shape)
+                throw Error(gguf->path() + ": tensor '" + gt.gguf_name + "' ('" + name + "') has shape " +
+                            shape_str(gt.shape) + ", expected " + shape_str(shape));
+            originals->add(name, name);
+            at::Tensor t = block_tensor ? gguf->load(name, opts.dtype) : originals->get(name);
+            if (opts.check_finite && !all_finite(t))
+                throw Error(gguf->path() + ": tensor '" + gt.gguf_name + "' contains NaN or Inf values" +
+                            non_finite_summary(t.cpu()));
+            if (!block_tensor) loaded[name] = t;  // block-sequential: validated, loaded per pass
+            source_types[name] = gt.type_name();
+            progress(double(++done) / expected.size(), "loading " + gt.gguf_name + " (" + gt.type_name() + ")");
+            continue;
+        }
         if (packed_fmt && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
-            is_packed_linear(ck, *packed_fmt, sname.substr(0, sname.size() - 7))) {
+            is_packed_linear(*ck, *packed_fmt, sname.substr(0, sname.size() - 7))) {
             const std::string lin = sname.substr(0, sname.size() - 7);
             for (const auto& t : packed_tensor_names(*packed_fmt, lin)) used.insert(t);
             packed_linears[name.substr(0, name.size() - 7)] = lin;
+            source_types[name] = packed_fmt->describe();
             progress(double(++done) / expected.size(), "loading " + lin + " (" + packed_fmt->describe() + ")");
             continue;
         }
-        if (!ck.has(sname)) {
+        if (!ck->has(sname)) {
             if (optional_tied) continue;
             throw Error(dir + ": required tensor '" + sname + "' (shape " + shape_str(shape) +
                         ") is missing from the checkpoint");
         }
-        const TensorInfo& ti = ck.info(sname);
+        const TensorInfo& ti = ck->info(sname);
         if (ti.shape != shape)
-            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' has shape " + shape_str(ti.shape) + ", expected " +
+            throw Error(ck->file_of(sname) + ": tensor '" + sname + "' has shape " + shape_str(ti.shape) + ", expected " +
                         shape_str(shape));
         if (ti.dtype != "F32" && ti.dtype != "F16" && ti.dtype != "BF16" && ti.dtype != "F64")
-            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' has dtype " + ti.dtype +
+            throw Error(ck->file_of(sname) + ": tensor '" + sname + "' has dtype " + ti.dtype +
                         ", expected a floating type (F32, F16, BF16); quantized checkpoints are opened through "
                         "their quantization_config");
         // The model's tensors are the originals themselves: zero-copy views of the mapped file
         // when the dtype matches on the CPU, else one converted copy (models/original_weights.h).
         originals->add(name, sname);
-        if (streamed && name.find(".layers.") != std::string::npos) {
+        source_types[name] = ti.dtype;
+        if (block_tensor) {
             // Block-sequential: decoder blocks are validated here and loaded per pass later.
-            at::Tensor v = ck.view(sname);
-            if (!v.defined()) v = ck.load(sname);
+            at::Tensor v = ck->view(sname);
+            if (!v.defined()) v = ck->load(sname);
             if (opts.check_finite && !all_finite(v))
-                throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
+                throw Error(ck->file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
                             non_finite_summary(v));
-            ck.release(v);
+            ck->release(v);
             used.insert(sname);
             progress(double(++done) / expected.size(), "checking " + sname);
             continue;
         }
         at::Tensor t = originals->get(name);
         if (opts.check_finite && !all_finite(t))
-            throw Error(ck.file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
+            throw Error(ck->file_of(sname) + ": tensor '" + sname + "' contains NaN or Inf values" +
                         non_finite_summary(t.cpu()));
         originals->release(t);  // validated: its pages need not stay resident
         loaded[name] = t;
         used.insert(sname);
         progress(double(++done) / expected.size(), "loading " + sname);
     }
-    for (const auto& n : ck.tensor_names())
+    for (const auto& n : ck ? ck->tensor_names() : std::vector<std::string>())
         if (!used.count(n) && !ignorable(n))
-            m->warnings.push_back(ck.file_of(n) + ": unknown extra tensor '" + n + "' (shape " +
-                                  shape_str(ck.info(n).shape) + ") ignored");
+            m->warnings.push_back(ck->file_of(n) + ": unknown extra tensor '" + n + "' (shape " +
+                                  shape_str(ck->info(n).shape) + ") ignored");
 
     if (c.tie_word_embeddings) {
         if (loaded.count(embed_name)) {
@@ -212,9 +251,11 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
                 m->warnings.push_back(dir + ": tie_word_embeddings is true but lm_head.weight differs from " +
                                       embed_name + "; the embedding is used for both, as transformers does");
             loaded["lm_head.weight"] = loaded[embed_name];
+            source_types["lm_head.weight"] = source_types[embed_name];
             originals->add("lm_head.weight", originals->stored_name(embed_name));
         } else if (loaded.count("lm_head.weight")) {
             loaded[embed_name] = loaded["lm_head.weight"];
+            source_types[embed_name] = source_types["lm_head.weight"];
             originals->add(embed_name, originals->stored_name("lm_head.weight"));
         } else {
             throw Error(dir + ": neither '" + stored(embed_name) + "' nor 'lm_head.weight' is in the checkpoint");
@@ -233,9 +274,10 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         l.in_features = in;
         l.out_features = out;
         l.exists = true;
+        if (auto st = source_types.find(n + ".weight"); st != source_types.end()) l.source_type = st->second;
         auto pk = packed_linears.find(n);
         if (pk != packed_linears.end())
-            l.packed = load_packed_linear(ck, *packed_fmt, pk->second, in, out, opts.device);
+            l.packed = load_packed_linear(*ck, *packed_fmt, pk->second, in, out, opts.device);
         return l;
     };
     auto mk_norm = [&](const std::string& n, Norm::Kind kind, double eps) {

@@ -1,6 +1,7 @@
 // A plain-data description of a loaded model (no libtorch types), for the GUI and CLI.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@ struct LinearSummary {
     int64_t in_features = 0, out_features = 0;
     bool bias = false;
     int64_t block = -1;  // decoder block index, -1 for lm_head / project_in / project_out
+    std::string source_type;  // storage type in the source file: "BF16", "Q4_K" (GGUF), "awq-gemm"
 };
 
 struct ModelSummary {
@@ -21,6 +23,7 @@ struct ModelSummary {
     int64_t vocab_size = 0, max_position_embeddings = 0, parameters = 0;
     bool tied_embeddings = false;
     std::vector<LinearSummary> linears;
+    std::map<std::string, int64_t> source_type_counts;  // Linears per source_type
     std::vector<std::string> warnings;
 };
 

@@ -27,6 +27,7 @@ struct Linear {
     at::Tensor bias;    // undefined when the layer has no bias
     std::shared_ptr<const PackedWeight> packed;
     int64_t in_features = 0, out_features = 0;
+    std::string source_type;  // how the source file stores the weight: "BF16", "Q4_K" (GGUF), "awq-gemm"
     // Optional fake-quant hooks set by quantization methods (activation / BMM-input quant).
     std::function<at::Tensor(const at::Tensor&)> input_fn;
     std::function<at::Tensor(const at::Tensor&)> output_fn;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/gguf_model.h"
 #include "io/safetensors.h"
 
 namespace qs {
@@ -16,9 +17,14 @@ OriginalWeights::OriginalWeights(std::shared_ptr<const Checkpoint> ck, c10::Devi
     zero_copy_ = device_.is_cpu();
 }
 
+OriginalWeights::OriginalWeights(std::shared_ptr<const GgufModel> gguf, c10::Device device, c10::ScalarType dtype)
+    : gguf_(std::move(gguf)), device_(device), dtype_(dtype) {}
+
+std::string OriginalWeights::label() const { return ck_ ? ck_->dir() : gguf_->path(); }
+
 void OriginalWeights::add(const std::string& canonical, const std::string& stored) {
     names_[canonical] = stored;
-    if (zero_copy_) {
+    if (zero_copy_ && ck_) {
         const TensorInfo& ti = ck_->info(stored);
         if (safetensors_to_scalar(ti.dtype) != dtype_) zero_copy_ = false;
     }
@@ -28,12 +34,16 @@ bool OriginalWeights::has(const std::string& canonical) const { return names_.co
 
 const std::string& OriginalWeights::stored_name(const std::string& canonical) const {
     auto it = names_.find(canonical);
-    if (it == names_.end()) throw Error(ck_->dir() + ": the model has no original tensor '" + canonical + "'");
+    if (it == names_.end()) throw Error(label() + ": the model has no original tensor '" + canonical + "'");
     return it->second;
 }
 
 at::Tensor OriginalWeights::fetch(const std::string& stored, c10::Device device, c10::ScalarType dtype) const {
     c10::InferenceMode guard;
+    if (gguf_) {
+        at::Tensor t = gguf_->load(stored, dtype);  // dequantized, HF layout
+        return device.is_cpu() ? t : t.to(device);
+    }
     const TensorInfo& ti = ck_->info(stored);
     if (device.is_cpu() && safetensors_to_scalar(ti.dtype) == dtype) {
         at::Tensor v = ck_->view(stored);
@@ -60,7 +70,7 @@ at::Tensor OriginalWeights::get_as(const std::string& canonical, c10::Device dev
     c10::InferenceMode guard;
     if (device == device_ && dtype == dtype_) return get(canonical);
     const std::string& stored = stored_name(canonical);
-    if (device.is_cpu()) {
+    if (device.is_cpu() && ck_) {
         at::Tensor v = ck_->view(stored);
         if (v.defined()) {
             at::Tensor out = v.to(dtype);
@@ -98,13 +108,17 @@ int64_t OriginalWeights::parameter_count() const {
     int64_t n = 0;
     for (const auto& s : stored) {
         int64_t e = 1;
-        for (int64_t d : ck_->info(s).shape) e *= d;
+        for (int64_t d : ck_ ? ck_->info(s).shape : gguf_->info(s).shape) e *= d;
         n += e;
     }
     return n;
 }
 
-void OriginalWeights::release(const at::Tensor& t) const { ck_->release(t); }
-void OriginalWeights::release_all() const { ck_->release_all(); }
+void OriginalWeights::release(const at::Tensor& t) const {
+    if (ck_) ck_->release(t);
+}
+void OriginalWeights::release_all() const {
+    if (ck_) ck_->release_all();
+}
 
 }  // namespace qs

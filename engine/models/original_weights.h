@@ -22,10 +22,13 @@
 namespace qs {
 
 class Checkpoint;
+class GgufModel;
 
 class OriginalWeights {
 public:
     OriginalWeights(std::shared_ptr<const Checkpoint> ck, c10::Device device, c10::ScalarType dtype);
+    // A GGUF file: originals are dequantized from the mapped file on demand (never zero-copy).
+    OriginalWeights(std::shared_ptr<const GgufModel> gguf, c10::Device device, c10::ScalarType dtype);
 
     // canonical (HF, "model."-prefixed) name -> name stored in the checkpoint
     void add(const std::string& canonical, const std::string& stored);
@@ -50,12 +53,13 @@ public:
     bool zero_copy() const { return zero_copy_; }  // originals are views of the mapped file
     c10::Device device() const { return device_; }
     c10::ScalarType dtype() const { return dtype_; }
-    const Checkpoint& checkpoint() const { return *ck_; }
 
 private:
     at::Tensor fetch(const std::string& stored, c10::Device device, c10::ScalarType dtype) const;
 
+    std::string label() const;  // the folder or file, for errors
     std::shared_ptr<const Checkpoint> ck_;
+    std::shared_ptr<const GgufModel> gguf_;
     c10::Device device_;
     c10::ScalarType dtype_;
     bool zero_copy_ = false;

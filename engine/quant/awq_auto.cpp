@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "quant/awq.h"
 
@@ -23,13 +24,15 @@ at::Tensor chunked(const at::Tensor& x, int64_t chunk, const Fn& f) {
     return outs.size() == 1 ? outs[0] : at::cat(outs, 0);
 }
 
+// Summed on the device (float64; float32 on MPS), read back once: one host sync per loss.
 double chunked_mse(const at::Tensor& x, const at::Tensor& ref, int64_t chunk, const Fn& f) {
-    double sum = 0;
+    const auto acc = accumulation_dtype(ref.device());
+    at::Tensor sum = at::zeros({}, ref.options().dtype(acc));
     for (int64_t i = 0; i < x.size(0); i += chunk) {
         const int64_t n = std::min(chunk, x.size(0) - i);
-        sum += (ref.narrow(0, i, n) - f(x.narrow(0, i, n))).to(at::kFloat).pow(2).sum(at::kDouble).item<double>();
+        sum += (ref.narrow(0, i, n) - f(x.narrow(0, i, n))).to(at::kFloat).pow(2).sum(acc);
     }
-    return sum / static_cast<double>(ref.numel());
+    return sum.item<double>() / static_cast<double>(ref.numel());
 }
 
 // Column ranges of the quantization groups of a row of length `in`.
@@ -59,7 +62,7 @@ at::Tensor weight_mean(const std::vector<Linear*>& fcs, const QuantSpec& spec) {
 at::Tensor gram(const at::Tensor& x_in) {
     constexpr int64_t kGramRows = 1024;
     at::Tensor x = x_in.reshape({-1, x_in.size(-1)});
-    const auto acc = x.device().is_mps() ? at::kFloat : at::kDouble;
+    const auto acc = accumulation_dtype(x.device());
     at::Tensor g = at::zeros({x.size(1), x.size(1)}, x.options().dtype(acc));
     for (int64_t i = 0; i < x.size(0); i += kGramRows) {
         at::Tensor c = x.narrow(0, i, std::min(kGramRows, x.size(0) - i)).to(at::kFloat);
@@ -190,6 +193,7 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
         throw Error("AWQ auto-scale needs a pre-LN model; " + model.source_dir +
                     " is a post-LN OPT (do_layer_norm_before=false, like opt-350m)");
     AwqResult res;
+    if (auto note = precision_note(model.device(), "AWQ losses and Gram matrices"); !note.empty()) res.notes.push_back(note);
     at::Tensor ids = calib.to(model.device());
     at::Tensor inps = chunked(ids, o.chunk, [&](const at::Tensor& c) { return model.embed(c, 0); });
     const size_t nb = model.blocks.size();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/device.h"
 #include "core/error.h"
 
 namespace qs {
@@ -126,8 +127,9 @@ at::Tensor pseudo_quantize(const at::Tensor& w, const QuantSpec& spec) {
 
 ErrorStats error_stats(const at::Tensor& original, const at::Tensor& approx) {
     c10::InferenceMode guard;
-    // float64 throughout; sums of squares as dot products (one pass each, no temporaries)
-    at::Tensor o = original.to(at::kDouble).reshape({-1}), d = (o - approx.to(at::kDouble).reshape({-1}));
+    // float64 throughout (on the CPU for MPS, which has none); sums of squares as dot products
+    // (one pass each, no temporaries)
+    at::Tensor o = to_float64(original).reshape({-1}), d = (o - to_float64(approx).reshape({-1}));
     ErrorStats e;
     const double err2 = d.numel() ? at::dot(d, d).item<double>() : 0, sig2 = o.numel() ? at::dot(o, o).item<double>() : 0;
     e.mse = d.numel() ? err2 / d.numel() : 0;

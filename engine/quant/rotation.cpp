@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <vector>
 
+#include "core/device.h"
 #include "core/error.h"
 
 namespace qs {
@@ -60,7 +61,7 @@ class Rewriter {
 public:
     Rewriter(CausalLM& m, const RotationPlan& plan) : m_(m), plan_(plan) {
         if (plan_.r.defined() && (plan_.r.device() != plan_.device || plan_.r.scalar_type() != plan_.work))
-            r_ = plan_.r.to(plan_.device, plan_.work);
+            r_ = plan_.r.to(plan_.work).to(plan_.device);  // cast on the CPU (R is built there in float64)
         else
             r_ = plan_.r;
     }
@@ -204,7 +205,7 @@ RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bo
     RotationPlan plan;
     plan.device = model.device();
     plan.dtype = model.dtype();
-    plan.work = plan.device.type() == c10::DeviceType::MPS ? at::kFloat : at::kDouble;
+    plan.work = accumulation_dtype(plan.device);  // float64; float32 on MPS
     // LayerNorm -> RMS is exact only on a mean-zero residual stream. A model whose norms are
     // all RMS already (LLaMA, or an OPT that was fused before) must not be centred again.
     plan.centre = has_layer_norm(model);
@@ -225,8 +226,8 @@ RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bo
                            ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
                            : "random orthogonal (" + s + ")";
     }
-    plan.r = plan.r.to(plan.device, plan.work);
-    if (plan.work != at::kDouble) in.kind_used += ", computed in float32 (no float64 on this device)";
+    plan.r = plan.r.to(plan.work).to(plan.device);  // cast on the CPU (R is built there in float64)
+    if (auto note = precision_note(plan.device, "norm fusion and rotation"); !note.empty()) in.kind_used += "; " + note;
     return plan;
 }
 

@@ -86,10 +86,10 @@ bool is_llama_like(const std::string& cls) {
 
 class HfJsonTokenizer : public Tokenizer {
 public:
-    explicit HfJsonTokenizer(const std::string& dir) {
-        namespace fs = std::filesystem;
-        source_ = (fs::path(dir) / "tokenizer.json").string();
-        const json j = read_json_file(source_);
+    // j: a tokenizer.json document; cfg: tokenizer_config.json + special_tokens_map.json;
+    // source: where j came from (errors); kind: kind() when not empty.
+    HfJsonTokenizer(const json& j, const HfTokenizerConfig& cfg, const std::string& source, const std::string& kind)
+        : source_(source) {
         if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
             throw Error(source_ + ": no 'model' object (is this a Hugging Face tokenizer.json?)");
         load_model(j["model"]);
@@ -116,7 +116,6 @@ public:
 
         // transformers' layer: special tokens named in tokenizer_config.json /
         // special_tokens_map.json become (special) added tokens if they are not already.
-        const HfTokenizerConfig cfg = read_hf_config(dir);
         int64_t next_id = next_free_id();
         for (const auto& [id_hint, tok] : config_tokens(cfg)) {
             if (added_.find_content(tok.content)) continue;
@@ -147,7 +146,7 @@ public:
         vocab_size_ = static_cast<int64_t>(contents.size());
 
         const bool byte_level = (pre_ && pre_->byte_level()) || j.value("decoder", json()).dump().find("\"ByteLevel\"") != std::string::npos;
-        kind_ = byte_level ? "tokenizer.json (BPE, byte-level)"
+        kind_ = !kind.empty() ? kind : byte_level ? "tokenizer.json (BPE, byte-level)"
                            : (bpe_->config().byte_fallback || j.value("normalizer", json()).dump().find("\xE2\x96\x81") != std::string::npos ||
                                       j.value("pre_tokenizer", json()).dump().find("Metaspace") != std::string::npos
                                   ? "tokenizer.json (BPE, SentencePiece-style)"
@@ -285,7 +284,13 @@ private:
 }  // namespace
 
 std::unique_ptr<Tokenizer> make_hf_json_tokenizer(const std::string& dir) {
-    return std::make_unique<HfJsonTokenizer>(dir);
+    const std::string source = (std::filesystem::path(dir) / "tokenizer.json").string();
+    return std::make_unique<HfJsonTokenizer>(read_json_file(source), read_hf_config(dir), source, "");
+}
+
+std::unique_ptr<Tokenizer> make_hf_json_tokenizer(const nlohmann::json& tokenizer_json, const HfTokenizerConfig& cfg,
+                                                  const std::string& source, const std::string& kind) {
+    return std::make_unique<HfJsonTokenizer>(tokenizer_json, cfg, source, kind);
 }
 
 }  // namespace qs::tok

@@ -2,6 +2,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/gguf_model.h"
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/tokenizer_impls.h"
 
@@ -10,6 +11,7 @@ namespace qs {
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
     namespace fs = std::filesystem;
     std::error_code ec;
+    if (const std::string gguf = find_gguf(dir); !gguf.empty()) return tok::make_gguf_tokenizer(gguf);
     if (!fs::is_directory(dir, ec)) throw Error("tokenizer folder " + dir + " does not exist or is not a folder");
     const fs::path d(dir);
     if (fs::is_regular_file(d / "tokenizer.json", ec)) return tok::make_hf_json_tokenizer(dir);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/resources.h"
 #include "tokenizers/added_vocabulary.h"
+#include "tokenizers/decoders.h"
 #include "tokenizers/hf_config.h"
 #include "tokenizers/spm_shim/spm_api.h"
 #include "tokenizers/tokenizer_impls.h"
@@ -40,6 +41,7 @@ constexpr int kDlopenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
 struct ShimApi {
     int (*abi_version)(void);
     qs_spm* (*load)(const char*, qs_spm_bytes_sink, void*);
+    qs_spm* (*load_serialized)(const char*, size_t, qs_spm_bytes_sink, void*);
     void (*free_)(qs_spm*);
     int32_t (*piece_size)(const qs_spm*);
     int32_t (*special_id)(const qs_spm*, int);
@@ -91,6 +93,7 @@ const ShimApi& shim() {
         throw Error(std::string(kShimName) + " has ABI version " + std::to_string(a.abi_version()) + ", expected " +
                     std::to_string(QS_SPM_ABI_VERSION));
     a.load = reinterpret_cast<decltype(a.load)>(sym("qs_spm_load"));
+    a.load_serialized = reinterpret_cast<decltype(a.load_serialized)>(sym("qs_spm_load_serialized"));
     a.free_ = reinterpret_cast<decltype(a.free_)>(sym("qs_spm_free"));
     a.piece_size = reinterpret_cast<decltype(a.piece_size)>(sym("qs_spm_piece_size"));
     a.special_id = reinterpret_cast<decltype(a.special_id)>(sym("qs_spm_special_id"));
@@ -107,18 +110,19 @@ const ShimApi& shim() {
 
 class SentencePieceTokenizer : public Tokenizer {
 public:
-    explicit SentencePieceTokenizer(const std::string& dir) : api_(shim()) {
-        path_ = (std::filesystem::path(dir) / "tokenizer.model").string();
-        std::string err;
-        sp_ = api_.load(path_.c_str(), append_bytes, &err);
-        if (!sp_) throw Error(path_ + ": SentencePiece cannot load it: " + err);
+    // sp: a model loaded through the shim (owned from here on); cfg plays tokenizer_config.json;
+    // source names the model in errors.
+    // decoder: when set, decode() runs it over the pieces as transformers' LlamaTokenizerFast
+    // does (a converted tokenizer, e.g. from GGUF); otherwise the slow LlamaTokenizer's decode.
+    SentencePieceTokenizer(qs_spm* sp, const HfTokenizerConfig& cfg, const std::string& source, const std::string& kind,
+                           std::unique_ptr<Decoder> decoder = nullptr)
+        : api_(shim()), sp_(sp), path_(source), kind_(kind), decoder_(std::move(decoder)) {
         const int32_t n = api_.piece_size(sp_);
         pieces_.resize(static_cast<std::size_t>(n));
         for (int32_t i = 0; i < n; ++i) api_.id_to_piece(sp_, i, append_bytes, &pieces_[static_cast<std::size_t>(i)]);
         bos_ = api_.special_id(sp_, QS_SPM_BOS);
         eos_ = api_.special_id(sp_, QS_SPM_EOS);
 
-        const HfTokenizerConfig cfg = read_hf_config(dir);
         add_bos_ = cfg.add_bos_token.value_or(true);
         add_eos_ = cfg.add_eos_token.value_or(false);
         add_prefix_space_ = cfg.add_prefix_space.value_or(true);
@@ -174,6 +178,7 @@ public:
 
     // LlamaTokenizer: convert_ids_to_tokens (skipping special ids) + convert_tokens_to_string.
     std::string decode(const std::vector<int64_t>& ids, bool skip_special) const override {
+        if (decoder_) return decode_fast(ids, skip_special);
         std::vector<std::string> tokens;
         tokens.reserve(ids.size());
         for (int64_t id : ids) {
@@ -209,9 +214,23 @@ public:
     int64_t bos_id() const override { return bos_; }
     int64_t eos_id() const override { return eos_; }
     int64_t vocab_size() const override { return static_cast<int64_t>(pieces_.size()) + added_not_in_vocab_; }
-    std::string kind() const override { return "tokenizer.model (SentencePiece, via libquantscope_spm)"; }
+    std::string kind() const override { return kind_; }
 
 private:
+    std::string decode_fast(const std::vector<int64_t>& ids, bool skip_special) const {
+        std::vector<std::string> tokens;
+        for (int64_t id : ids) {
+            if (skip_special && is_special_id(id)) continue;
+            const auto x = extra_.find(id);
+            if (x != extra_.end()) tokens.push_back(x->second);
+            else if (id >= 0 && id < static_cast<int64_t>(pieces_.size())) tokens.push_back(pieces_[static_cast<std::size_t>(id)]);
+        }
+        decoder_->decode_chain(tokens);
+        std::string out;
+        for (const auto& t : tokens) out += t;
+        return clean_up_ ? clean_up_tokenization(out) : out;
+    }
+
     static constexpr std::size_t kLongText = 16384;
     static constexpr std::size_t kChunk = 4096;
 
@@ -284,7 +303,8 @@ private:
 
     const ShimApi& api_;
     qs_spm* sp_ = nullptr;
-    std::string path_;
+    std::string path_, kind_;
+    std::unique_ptr<Decoder> decoder_;
     std::vector<std::string> pieces_;
     SlowTokenSplitter splitter_;
     std::vector<std::string> special_contents_;
@@ -315,7 +335,22 @@ std::vector<std::string> sentencepiece_shim_candidates() {
 }
 
 std::unique_ptr<Tokenizer> make_sentencepiece_tokenizer(const std::string& dir) {
-    return std::make_unique<SentencePieceTokenizer>(dir);
+    const std::string path = (std::filesystem::path(dir) / "tokenizer.model").string();
+    std::string err;
+    qs_spm* sp = shim().load(path.c_str(), append_bytes, &err);
+    if (!sp) throw Error(path + ": SentencePiece cannot load it: " + err);
+    return std::make_unique<SentencePieceTokenizer>(sp, read_hf_config(dir), path,
+                                                    "tokenizer.model (SentencePiece, via libquantscope_spm)");
+}
+
+std::unique_ptr<Tokenizer> make_sentencepiece_tokenizer(const std::string& serialized_model_proto,
+                                                        const HfTokenizerConfig& cfg, const std::string& source,
+                                                        const std::string& kind, const nlohmann::json& decoder) {
+    std::unique_ptr<Decoder> dec = decoder.is_null() ? nullptr : make_decoder(decoder, source);
+    std::string err;
+    qs_spm* sp = shim().load_serialized(serialized_model_proto.data(), serialized_model_proto.size(), append_bytes, &err);
+    if (!sp) throw Error(source + ": SentencePiece cannot load the vocabulary: " + err);
+    return std::make_unique<SentencePieceTokenizer>(sp, cfg, source, kind, std::move(dec));
 }
 
 }  // namespace qs::tok

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qs {
@@ -22,8 +23,14 @@ public:
 };
 
 // Picks the tokenizer from a folder: tokenizer.json, else vocab.json + merges.txt, else
-// tokenizer.model (SentencePiece). Throws qs::Error naming the folder when none is found or
-// a file is malformed.
+// tokenizer.model (SentencePiece); or, for a GGUF file (or a folder holding one instead of
+// config.json), the tokenizer in its metadata. Throws qs::Error naming the folder/file when
+// none is found or a file is malformed.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir);
+
+// The Hugging Face files of the tokenizer in a GGUF file's metadata, as (file name, content):
+// tokenizer.json (gpt2 vocabularies) or tokenizer.model (llama SentencePiece), and
+// tokenizer_config.json. Exporting a GGUF model writes them next to config.json.
+std::vector<std::pair<std::string, std::string>> gguf_tokenizer_files(const std::string& gguf_path);
 
 }  // namespace qs

@@ -42,6 +42,7 @@
 #include <map>
 #include <memory>
 
+#include "core/device.h"
 #include "data/calibration.h"
 #include "data/eval_text.h"
 #include "engine/test_util.h"
@@ -95,7 +96,10 @@ Ctx& ctx(const std::string& name) {
     auto& c = cache[name];
     if (!c) {
         c = std::make_unique<Ctx>();
-        c->model = std::shared_ptr<CausalLM>(load_causal_lm(model_dir(name)));
+        // $QS_TEST_DEVICE (default cpu): tools/gpu_check.sh runs the AWQ comparison on cuda.
+        LoadOptions lo;
+        lo.device = parse_device(env_or("QS_TEST_DEVICE", "cpu"));
+        c->model = std::shared_ptr<CausalLM>(load_causal_lm(model_dir(name), lo));
         c->tok = std::shared_ptr<const Tokenizer>(load_tokenizer(model_dir(name)));
         const std::vector<int64_t> ids = c->tok->encode(default_eval_text().text, /*add_bos=*/true);
         c->eval_ids = at::tensor(ids, at::kLong);
@@ -150,7 +154,7 @@ VecDiff vec_diff(const at::Tensor& got_in, const json& want_json, double tol) {
     VecDiff d;
     const std::vector<float> wv = want_json.get<std::vector<float>>();
     at::Tensor want = at::tensor(wv, at::kFloat).to(at::kDouble);
-    at::Tensor got = got_in.to(at::kDouble).reshape({-1}).cpu();
+    at::Tensor got = got_in.cpu().to(at::kDouble).reshape({-1});
     if (got.numel() != want.numel()) return d;
     const double floor = std::max(1e-30, 1e-6 * want.abs().max().item<double>());
     at::Tensor rel = (got - want).abs() / at::clamp_min(want.abs(), floor);
@@ -291,7 +295,7 @@ void compare_clip(const std::string& label, const AwqClip& got, const json& want
     EXPECT_EQ(got.max_val.sizes().vec(), want["shape"].get<std::vector<int64_t>>()) << label;
     const std::vector<float> ref = want["max_val"].get<std::vector<float>>();
     const std::vector<float> org = want["org_max"].get<std::vector<float>>();
-    at::Tensor mvt = got.max_val.to(at::kDouble).contiguous().reshape({-1});
+    at::Tensor mvt = got.max_val.cpu().to(at::kDouble).contiguous().reshape({-1});
     ASSERT_EQ(mvt.numel(), static_cast<int64_t>(ref.size())) << label;
     const double* mv = mvt.data_ptr<double>();
     int64_t agree = 0, off_grid = 0, n = 0;

@@ -26,9 +26,11 @@ std::string show(const std::vector<int64_t>& v) {
     return s + "]";
 }
 
-void check_cases(const std::string& name) {
+// `path`: the tokenizer to check against the golden, when not the golden's own folder (the
+// same tokenizer in another file format).
+void check_cases(const std::string& name, const std::string& path = "") {
     const json g = load_golden(name);
-    const auto tok = qs::load_tokenizer(source_path(g["folder"].get<std::string>()));
+    const auto tok = qs::load_tokenizer(path.empty() ? source_path(g["folder"].get<std::string>()) : path);
     ASSERT_TRUE(tok);
     if (!g["bos_id"].is_null()) {
         EXPECT_EQ(tok->bos_id(), g["bos_id"].get<int64_t>());
@@ -63,13 +65,13 @@ const std::string& wikitext() {
     return t;
 }
 
-void check_wikitext(const std::string& name) {
+void check_wikitext(const std::string& name, const std::string& path = "") {
     const json g = load_golden(name);
     ASSERT_TRUE(g.contains("wikitext"));
     const json& w = g["wikitext"];
     const std::string& text = wikitext();
     ASSERT_FALSE(text.empty()) << "could not build the wikitext-2 protocol text";
-    const auto tok = qs::load_tokenizer(source_path(g["folder"].get<std::string>()));
+    const auto tok = qs::load_tokenizer(path.empty() ? source_path(g["folder"].get<std::string>()) : path);
     const auto t0 = std::chrono::steady_clock::now();
     const auto ids = tok->encode(text, true);
     const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -100,6 +102,21 @@ TEST(TokenizerGoldens, OptBpe) { check_cases("opt-bpe"); }
 TEST(TokenizerGoldens, Llama3StyleSynthetic) { check_cases("llama3-style-synthetic"); }
 TEST(TokenizerGoldens, Qwen2StyleSynthetic) { check_cases("qwen2-style-synthetic"); }
 TEST(TokenizerGoldens, MetaspaceSynthetic) { check_cases("metaspace-synthetic"); }
+
+// GGUF metadata tokenizers (tokenizers/gguf_tokenizer.cpp): tiny models with vocabularies
+// trained like each llama.cpp pre-tokenizer family (tools/goldens/make_gguf_models.py), and the
+// real stories260K SentencePiece vocabulary of a GGUF v1 file against its HF conversion's golden.
+const std::string kStoriesGguf = "gguf/stories260K/tinyllamas-stories-260k-f32.gguf";
+TEST(TokenizerGoldens, GgufSmollmPre) { check_cases("tiny-llama-smollm"); }
+TEST(TokenizerGoldens, GgufQwen2Pre) { check_cases("tiny-qwen2"); }
+TEST(TokenizerGoldens, GgufLlamaBpePre) { check_cases("tiny-llama3-bpe"); }
+TEST(TokenizerGoldens, GgufGpt2Pre) { check_cases("tiny-gpt2-pre"); }
+TEST(TokenizerGoldens, GgufLlamaSentencePieceStories260K) { check_cases("stories260K", test_data(kStoriesGguf)); }
+TEST(TokenizerWikitext, GgufSmollmPre) { check_wikitext("tiny-llama-smollm"); }
+TEST(TokenizerWikitext, GgufQwen2Pre) { check_wikitext("tiny-qwen2"); }
+TEST(TokenizerWikitext, GgufLlamaBpePre) { check_wikitext("tiny-llama3-bpe"); }
+TEST(TokenizerWikitext, GgufGpt2Pre) { check_wikitext("tiny-gpt2-pre"); }
+TEST(TokenizerWikitext, GgufLlamaSentencePieceStories260K) { check_wikitext("stories260K", test_data(kStoriesGguf)); }
 
 TEST(TokenizerWikitext, ProtocolText) {
     const std::string& t = wikitext();

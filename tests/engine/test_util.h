@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -21,8 +22,14 @@
         }                                                                                        \
     } while (0)
 
-inline std::string test_data(const std::string& rel) { return std::string(QS_TEST_DATA_DIR) + "/" + rel; }
-inline std::string source_path(const std::string& rel) { return std::string(QS_SOURCE_DIR) + "/" + rel; }
+// The test data and source folders: compiled in, or $QS_TEST_DATA_DIR / $QS_SOURCE_DIR at run
+// time (tools/gpu_check.sh runs a prebuilt test binary against another copy of the repository).
+inline std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : fallback;
+}
+inline std::string test_data(const std::string& rel) { return env_or("QS_TEST_DATA_DIR", QS_TEST_DATA_DIR) + "/" + rel; }
+inline std::string source_path(const std::string& rel) { return env_or("QS_SOURCE_DIR", QS_SOURCE_DIR) + "/" + rel; }
 
 // An empty folder under the system temp dir, unique per test process: qs_test_<name>_<pid>.
 inline std::filesystem::path temp_dir(const std::string& name) {

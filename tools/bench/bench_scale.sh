@@ -4,12 +4,16 @@
 # than memory. Models come from tools/bench/make_random_model.py (made on first use, never
 # committed; ~40 GB of disk for both Llama shapes).
 #
-#   tools/bench/bench_scale.sh memory  [--cli PATH] [--model DIR]   # Llama-2-7B-shaped bf16: 5 runs
+#   tools/bench/bench_scale.sh memory  [--cli PATH] [--model DIR] [--only RUN,...]   # Llama-2-7B-shaped bf16: 5 runs
 #   tools/bench/bench_scale.sh stream  [--cli PATH] [--model DIR]   # Llama-2-13B-shaped bf16, block-sequential
 #
 # Each run is `quantscope-cli ppl --nsamples 1 --seqlen 256 --dtype bf16 [method]` under
 # /usr/bin/time -v; the report gives peak RSS (VmHWM: anonymous memory AND mapped file pages)
 # against the checkpoint's bytes and against the bare process (`quantscope-cli --version`).
+# --only picks some of the memory runs (plain, rtn, awq, smoothquant-w8a8, rotate-rtn): on 2 shared
+# cores the 7B method runs take hours, so they may be spread over several invocations.
+# AWQ uses 2 calibration blocks of 128 tokens (the peak memory does not depend on it: the
+# calibration inputs of one block are ~4 MB; the search time does).
 # Results: one JSON line per run in tools/bench/out/scale_<what>_<date>.jsonl, and a table.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,10 +21,12 @@ root="$(cd "$here/../.." && pwd)"
 what="${1:-memory}"; shift || true
 cli=""
 model=""
+only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --cli) cli="$2"; shift 2 ;;
     --model) model="$2"; shift 2 ;;
+    --only) only=",$2,"; shift 2 ;;
     *) echo "bench_scale.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -46,6 +52,7 @@ bare_kib=$(peak_kib "$here/out/.time_bare")
 
 run() {  # name, extra args...
   local name="$1"; shift
+  if [ -n "$only" ] && [[ "$only" != *",$name,"* ]]; then return 0; fi
   local t="$here/out/.time_$name" j="$here/out/.json_$name"
   local rc=0
   /usr/bin/time -v "$cli" ppl --model "$model" --dtype bf16 --nsamples 1 --seqlen 256 --json "$@" > "$j" 2> "$t" || rc=$?
@@ -72,7 +79,7 @@ echo "# $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk
 if [ "$what" = memory ]; then
   run plain
   run rtn --method rtn --w-bits 4 --group-size 128
-  run awq --method awq --w-bits 4 --group-size 128 --calib-samples 2 --calib-seqlen 256
+  run awq --method awq --w-bits 4 --group-size 128 --calib-samples 2 --calib-seqlen 128
   run smoothquant-w8a8 --method smoothquant,rtn --w-bits 8 --w-quant per-channel --symmetric --a-bits 8 --calib-samples 2 --calib-seqlen 256
   run rotate-rtn --method rotate,rtn --rotation hadamard --w-bits 4 --group-size 128
 else

@@ -7,18 +7,25 @@ norm, biases everywhere, lm_head tied to the embedding (so not stored, as save_p
 does). 125,239,296 parameters, about 501 MB of fp32.
 
 The weights are N(0, 0.02) from numpy's PCG64 seeded with --seed; the file is written
-tensor by tensor, so the script needs little memory. Only numpy + struct + json.
+tensor by tensor, so the script needs little memory. Only numpy + struct + json; without numpy
+(e.g. a bare PyTorch environment, tools/gpu_check.sh) torch's generator makes them instead
+(same shapes and distribution, other values).
 
     python3 tools/bench/make_random_opt125m.py [OUT_DIR]   (default tools/bench/out/opt125m-random)
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import math
 import struct
 from pathlib import Path
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # a PyTorch-only environment
+    np = None
 
 HIDDEN, LAYERS, HEADS, FFN, VOCAB, MAX_POS = 768, 12, 12, 3072, 50272, 2048
 
@@ -67,6 +74,26 @@ def tensor_specs() -> list[tuple[str, tuple[int, ...]]]:
     return specs
 
 
+_rng = None
+
+
+def values(kind: str, shape: tuple[int, ...], seed: int) -> bytes:
+    """float32 little-endian bytes: ones, zeros or N(0, 0.02) from the seeded generator."""
+    global _rng
+    if np is not None:
+        if _rng is None:
+            _rng = np.random.default_rng(seed)
+        t = {"ones": lambda: np.ones(shape, dtype=np.float32), "zeros": lambda: np.zeros(shape, dtype=np.float32),
+             "normal": lambda: _rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)}[kind]()
+        return t.astype("<f4", copy=False).tobytes()
+    import torch
+    if _rng is None:
+        _rng = torch.Generator().manual_seed(seed)
+    t = {"ones": lambda: torch.ones(shape), "zeros": lambda: torch.zeros(shape),
+         "normal": lambda: torch.randn(shape, generator=_rng) * 0.02}[kind]().contiguous()
+    return ctypes.string_at(t.data_ptr(), t.numel() * 4)  # x86/arm: little-endian
+
+
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,25 +107,19 @@ def main() -> None:
     header: dict = {"__metadata__": {"format": "pt"}}
     off = 0
     for name, shape in specs:
-        n = 4 * int(np.prod(shape))
+        n = 4 * math.prod(shape)
         header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [off, off + n]}
         off += n
     h = json.dumps(header, separators=(",", ":")).encode()
     h += b" " * ((8 - len(h) % 8) % 8)
 
-    rng = np.random.default_rng(args.seed)
     path = out / "model.safetensors"
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)))
         f.write(h)
         for name, shape in specs:
-            if name.endswith("layer_norm.weight"):
-                t = np.ones(shape, dtype=np.float32)
-            elif name.endswith(".bias"):
-                t = np.zeros(shape, dtype=np.float32)
-            else:
-                t = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
-            f.write(t.astype("<f4", copy=False).tobytes())
+            kind = "ones" if name.endswith("layer_norm.weight") else "zeros" if name.endswith(".bias") else "normal"
+            f.write(values(kind, shape, args.seed))
     (out / "config.json").write_text(json.dumps(CONFIG, indent=2) + "\n")
     (out / "generation_config.json").write_text(
         json.dumps({"bos_token_id": 2, "eos_token_id": 2, "pad_token_id": 1}, indent=2) + "\n")

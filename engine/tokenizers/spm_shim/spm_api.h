@@ -15,7 +15,7 @@
 extern "C" {
 #endif
 
-#define QS_SPM_ABI_VERSION 1
+#define QS_SPM_ABI_VERSION 2
 
 typedef struct qs_spm qs_spm;
 typedef void (*qs_spm_bytes_sink)(void* ctx, const char* data, size_t n);
@@ -29,6 +29,8 @@ enum {
 int qs_spm_abi_version(void);
 /* Returns NULL on failure and reports the reason through err. */
 qs_spm* qs_spm_load(const char* path, qs_spm_bytes_sink err, void* err_ctx);
+/* The same from a serialized ModelProto (the bytes of a tokenizer.model). Since ABI 2. */
+qs_spm* qs_spm_load_serialized(const char* data, size_t n, qs_spm_bytes_sink err, void* err_ctx);
 void qs_spm_free(qs_spm* sp);
 int32_t qs_spm_piece_size(const qs_spm* sp);
 int32_t qs_spm_special_id(const qs_spm* sp, int which); /* -1 if the model has none */

@@ -22,10 +22,12 @@ void report(qs_spm_bytes_sink err, void* ctx, const std::string& msg) {
 
 QS_SPM_EXPORT int qs_spm_abi_version(void) { return QS_SPM_ABI_VERSION; }
 
-QS_SPM_EXPORT qs_spm* qs_spm_load(const char* path, qs_spm_bytes_sink err, void* err_ctx) {
+namespace {
+template <class LoadFn>
+qs_spm* load_with(LoadFn load, qs_spm_bytes_sink err, void* err_ctx) {
     try {
         auto* sp = new qs_spm;
-        const auto status = sp->proc.Load(path);
+        const auto status = load(sp->proc);
         if (!status.ok()) {
             report(err, err_ctx, status.ToString());
             delete sp;
@@ -38,6 +40,17 @@ QS_SPM_EXPORT qs_spm* qs_spm_load(const char* path, qs_spm_bytes_sink err, void*
         report(err, err_ctx, "unknown error");
     }
     return nullptr;
+}
+}  // namespace
+
+QS_SPM_EXPORT qs_spm* qs_spm_load(const char* path, qs_spm_bytes_sink err, void* err_ctx) {
+    return load_with([&](sentencepiece::SentencePieceProcessor& p) { return p.Load(path); }, err, err_ctx);
+}
+
+QS_SPM_EXPORT qs_spm* qs_spm_load_serialized(const char* data, size_t n, qs_spm_bytes_sink err, void* err_ctx) {
+    return load_with([&](sentencepiece::SentencePieceProcessor& p) {
+        return p.LoadFromSerializedProto(absl::string_view(data, n));
+    }, err, err_ctx);
 }
 
 QS_SPM_EXPORT void qs_spm_free(qs_spm* sp) { delete sp; }

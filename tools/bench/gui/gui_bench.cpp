@@ -1,6 +1,6 @@
 // GUI responsiveness benchmark (issue #5; not a test): drives the real MainWindow.
 //
-//   quantscope_gui_bench startup [--view activations|weights|error] [--model DIR]
+//   quantscope_gui_bench startup [--view activations|weights|error] [--model DIR] [--device D] [--dtype T]
 //       Process start (from /proc/self/stat, 10 ms resolution: includes loading libtorch and
 //       Qt) to the first replot of a visible plot that holds data, on the bundled model unless
 //       --model; and to the last such replot once every job has ended (all the view's plots,
@@ -9,12 +9,15 @@
 //       For the activations view it also reports when the per-channel plot first held calibration
 //       statistics (a progressive snapshot or the final ones) and when the final ones were drawn,
 //       and the number of calibration blocks used (adapted to the model). --timeout S (120).
-//   quantscope_gui_bench redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N]
+//   quantscope_gui_bench redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N] [--device D]
+//       [--dtype T]
 //       Opens DIR on the error view with the Linear NAME selected, then moves real controls of
 //       the methods panel N times each (weight bits, AWQ scale factor slider, SmoothQuant alpha
 //       slider) and times each change to the end of the redraw: the 30 ms debounce, the
 //       single-layer preview on the worker, every page's slots on previewReady (synchronous
 //       replots) and a synchronous repaint of the window. Prints per-control medians (JSON).
+//   --device / --dtype choose them in the toolbar before the model opens (default cpu, fp32;
+//   tools/gpu_check.sh runs both modes with --device cuda).
 #include <QApplication>
 #include <QComboBox>
 #include <QElapsedTimer>
@@ -80,6 +83,22 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
     return def;
 }
 
+// Selects --device and --dtype in the toolbar (before the model opens). False, with a message,
+// when the window does not offer them here.
+bool chooseDevice(MainWindow& w, int argc, char** argv) {
+    for (const auto& [name, combo] : {std::pair<std::string, const char*>{"device", "deviceCombo"}, {"dtype", "dtypeCombo"}}) {
+        const QString want = QString::fromStdString(arg(argc, argv, name, name == "device" ? "cpu" : "fp32"));
+        auto* c = w.findChild<QComboBox*>(combo);
+        if (!c || c->findText(want) < 0) {
+            std::fprintf(stderr, "--%s %s is not offered here (%s)\n", name.c_str(), want.toUtf8().constData(),
+                         c ? c->toolTip().toUtf8().constData() : "no combo box");
+            return false;
+        }
+        c->setCurrentText(want);
+    }
+    return true;
+}
+
 // Waits (in an event loop) until no job runs and no debounce timer is pending, twice in a row.
 bool waitIdle(AppContext* ctx, int ms = 600000) {
     QElapsedTimer t;
@@ -116,7 +135,7 @@ int startup(int argc, char** argv) {
     const QString view = QString::fromStdString(arg(argc, argv, "view", "activations"));
     const std::string model = arg(argc, argv, "model", default_model_path());
     MainWindow w;
-    if (!w.showView(view)) return 2;
+    if (!w.showView(view) || !chooseDevice(w, argc, argv)) return 2;
     w.setInitialSelection(view, {});
     // First plot: the first replot of a visible plot holding data. All plots: the last such
     // replot before every job has ended (the view complete, calibration pass included).
@@ -169,9 +188,11 @@ int startup(int argc, char** argv) {
         return 1;
     }
     auto since = [&](double t) { return t > 0 ? t - t_proc : -1.0; };
-    std::printf("{\"view\": \"%s\", \"plot\": \"%s\", \"process_to_main_s\": %.3f, \"main_to_first_plot_s\": %.3f, "
-                "\"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f, \"process_to_channels_s\": %.3f, "
-                "\"process_to_channels_final_s\": %.3f, \"calib_samples\": %lld, \"calibration\": \"%s\"}\n",
+    std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"view\": \"%s\", \"plot\": \"%s\", \"process_to_main_s\": %.3f, "
+                "\"main_to_first_plot_s\": %.3f, \"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f, "
+                "\"process_to_channels_s\": %.3f, \"process_to_channels_final_s\": %.3f, \"calib_samples\": %lld, "
+                "\"calibration\": \"%s\"}\n",
+                w.context()->device().toUtf8().constData(), w.context()->dtype().toUtf8().constData(),
                 view.toUtf8().constData(), which.toUtf8().constData(), t_main - t_proc, t_plot - t_main,
                 t_plot - t_proc, t_last - t_proc, since(t_channels), since(t_channels_final),
                 static_cast<long long>(w.context()->config().calib_samples),
@@ -190,6 +211,7 @@ int redraw(int argc, char** argv) {
         return 2;
     }
     MainWindow w;
+    if (!chooseDevice(w, argc, argv)) return 2;
     w.resize(1600, 1000);
     w.show();
     AppContext* ctx = w.context();
@@ -248,7 +270,8 @@ int redraw(int argc, char** argv) {
         ctx->workbench()->preview(layer.toStdString(), ctx->config(), {});
         te.push_back(t.nsecsElapsed() / 1e6);
     }
-    std::printf("{\"engine_preview_median_ms\": %.1f, ", median(te));
+    std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"engine_preview_median_ms\": %.1f, ",
+                ctx->device().toUtf8().constData(), ctx->dtype().toUtf8().constData(), median(te));
     std::printf("\"layer\": \"%s\", \"shape\": [%lld, %lld], \"changes_per_control\": %d, "
                 "\"median_ms\": {\"bits\": %.1f, \"awq_factor\": %.1f, \"sq_alpha\": %.1f, \"all\": %.1f}, "
                 "\"ms\": {\"bits\": %s, \"awq_factor\": %s, \"sq_alpha\": %s}}\n",
@@ -273,7 +296,7 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "startup") return startup(argc, argv);
     if (mode == "redraw") return redraw(argc, argv);
-    std::fprintf(stderr, "usage: quantscope_gui_bench startup [--view V] [--model DIR] | redraw --model DIR "
-                         "[--layer NAME] [--changes N] [--calib-samples N]\n");
+    std::fprintf(stderr, "usage: quantscope_gui_bench startup [--view V] [--model DIR] [--device D] [--dtype T] | "
+                         "redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N] [--device D] [--dtype T]\n");
     return 2;
 }
