@@ -118,6 +118,7 @@ ErrorPage::ErrorPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     box->setMaximumWidth(360);
     auto* f = new QFormLayout(box);
     addMetric(f, "spec", "Setting");
+    addMetric(f, "source", "Stored as");
     addMetric(f, "mse", "Weight MSE");
     addMetric(f, "sqnr", "SQNR");
     addMetric(f, "maxerr", "Max |error|");
@@ -224,6 +225,7 @@ void ErrorPage::showNoPreview() {
     heatmap_->setColumnMarks({}, QColor(), "salientMark");
     updateCaption();
     for (auto* l : metrics_) l->setText("—");
+    showSource();
     QString why;
     if (!ctx_->config().quantizes_weights()) {
         why = "The methods panel does not quantize weights (bits: off)";
@@ -234,12 +236,30 @@ void ErrorPage::showNoPreview() {
         metrics_["note"]->setText(layer + " is not quantized (it stays in float unless \"also quantize lm_head\" is "
                                           "ticked)");
         metrics_["spec"]->setText(qstr(ctx_->config().describe()));
+    showSource();
     }
     ui::setPlotTitle(tiles_, why);
     ui::setPlotTitle(heatmap_, QString());
     tiles_->setPlaceholder(why);
     heatmap_->setPlaceholder("Nothing quantized here");
     emit previewShown();
+}
+
+void ErrorPage::showSource() {
+    const qs::ModelSummary* s = ctx_->summary();
+    const std::string layer = ctx_->layer().toStdString();
+    QString text = "—";
+    if (s)
+        for (const auto& l : s->linears) {
+            if (l.name != layer || l.source_type.empty()) continue;
+            const QString t = qstr(l.source_type);
+            static const QStringList kFloat = {"F32", "F16", "BF16", "F64"};
+            text = kFloat.contains(t) ? t + " (float in the source file)"
+                                      : t + " in the source file: W here is its dequantization, so this error "
+                                            "comes on top of the file's own quantization";
+            break;
+        }
+    metrics_["source"]->setText(text);
 }
 
 void ErrorPage::showPreview() {
@@ -268,6 +288,7 @@ void ErrorPage::showPreview() {
     heatmap_->setColumnBoundaries(w.granularity == qs::Granularity::PerGroup ? static_cast<int>(w.group_size) : 0);
     updateCaption();
     metrics_["spec"]->setText(qstr(ctx_->config().describe()));
+    showSource();
     metrics_["mse"]->setText(num(pv->mse));
     metrics_["sqnr"]->setText(num(pv->sqnr_db) + " dB");
     metrics_["maxerr"]->setText(num(pv->max_abs));

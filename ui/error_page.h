@@ -43,6 +43,7 @@ signals:
 private:
     void showPreview();
     void showNoPreview();  // the setting does not quantize the selected Linear
+    void showSource();     // how the selected Linear is stored in the source file
     void updateCaption();
     void drawTile();
     void jumpToWorstTile();
