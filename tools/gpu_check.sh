@@ -177,8 +177,8 @@ want=$(awk '/^ "TinyStories-656K": \{/ { m = 1 } m && /"awq_auto_w3_g32":/ { gsu
 run_step awq_cli "$t_cli" "$cli" ppl --method awq --w-bits 3 --group-size 32 --calib-samples 32 --calib-seqlen 256 \
   --seqlen 512 --nsamples 10 --device "$device" --dtype fp32 --json
 rc=$?
-got=$(grep -o '"ppl": *[0-9.e+-]*' "$out/awq_cli.log" | head -1 | sed 's/.*: *//')
-secs=$(grep -o '"seconds": *[0-9.e+-]*' "$out/awq_cli.log" | head -1 | sed 's/.*: *//')
+got=$(grep -o '"ppl": *[0-9.e+-]*' "$out/awq_cli.log" | sed -n '1s/.*: *//p')  # sed reads everything: no SIGPIPE under pipefail
+secs=$(grep -o '"seconds": *[0-9.e+-]*' "$out/awq_cli.log" | sed -n '1s/.*: *//p')
 if [ "$rc" -eq 0 ] && [ -n "$got" ] && [ -n "$want" ]; then
   rel=$(awk -v g="$got" -v w="$want" 'BEGIN { d = (g - w) / w; if (d < 0) d = -d; printf "%.2e", d }')
   st=$(awk -v r="$rel" 'BEGIN { print (r + 0 <= 1e-4) ? "ok" : "FAIL" }')

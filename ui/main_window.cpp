@@ -7,6 +7,7 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
+#include <QPointer>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
@@ -25,6 +26,8 @@
 
 #include "activations_page.h"
 #include "app_context.h"
+#include "io/safe_output.h"
+#include "plot_export.h"
 #include "awq_page.h"
 #include "error_page.h"
 #include "export_dialog.h"
@@ -53,6 +56,21 @@ double residentMiB() {
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppContext(this)) {
+    // Plot exports: never into the open model's folder; temporaries of killed processes at the
+    // same place are removed, and the status bar says so (io/safe_output.h).
+    QPointer<AppContext> guardCtx = ctx_;
+    qs::widgets::setExportGuard([guardCtx](const QString& path) -> QString {
+        std::vector<std::string> protect;
+        if (guardCtx && guardCtx->summary()) protect.push_back(guardCtx->summary()->source_dir);
+        try {
+            qs::check_output_file(path.toStdString(), protect);
+            for (const auto& note : qs::remove_stale_temporaries(path.toStdString()))
+                if (guardCtx) emit guardCtx->statusMessage(QString::fromStdString(note));
+        } catch (const std::exception& e) {
+            return QString::fromStdString(e.what());
+        }
+        return {};
+    });
     setWindowTitle("QuantScope");
     setObjectName("mainWindow");
 
@@ -169,7 +187,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     });
 }
 
-MainWindow::~MainWindow() { ctx_->shutdown(); }
+MainWindow::~MainWindow() {
+    qs::widgets::setExportGuard({});
+    ctx_->shutdown();
+}
 
 JobRunner* MainWindow::jobs() const { return ctx_->jobs(); }
 

@@ -17,6 +17,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "app_context.h"
@@ -406,6 +407,25 @@ qs::MethodConfig MethodsPanel::config() const {
 void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     updating_ = true;
     const bool weights = c.quantizes_weights();
+    // Values outside the controls' usual choices widen them instead of being clamped (a
+    // workspace or the CLI may hold any value MethodConfig::validate() accepts).
+    if (weights && bits_->findData(c.weight.bits) < 0) bits_->addItem(QString("%1 bits").arg(c.weight.bits), c.weight.bits);
+    const double salient = c.awq_salient * 100;
+    if (salient < salient_->minimum()) salient_->setMinimum(salient);
+    if (salient > salient_->maximum()) salient_->setMaximum(salient);
+    while (salient_->decimals() < 6 && std::abs(std::round(salient * std::pow(10, salient_->decimals())) -
+                                                salient * std::pow(10, salient_->decimals())) > 1e-6)
+        salient_->setDecimals(salient_->decimals() + 1);
+    const int factor = static_cast<int>(std::lround(c.awq_factor * 100));
+    if (factor < awqFactor_->minimum()) awqFactor_->setMinimum(factor);
+    if (factor > awqFactor_->maximum()) awqFactor_->setMaximum(factor);
+    const int act = c.act.bits == 0 ? 0 : c.act.per_token ? c.act.bits : -c.act.bits;
+    if (act_->findData(act) < 0)
+        act_->addItem(QString("%1-bit per %2").arg(c.act.bits).arg(c.act.per_token ? "token" : "tensor"), act);
+    if (c.seed <= static_cast<uint64_t>(INT_MAX) && static_cast<int>(c.seed) > seed_->maximum())
+        seed_->setMaximum(static_cast<int>(c.seed));
+    if (c.calib_samples <= INT_MAX && c.calib_samples > calibSamples_->maximum())
+        calibSamples_->setMaximum(static_cast<int>(c.calib_samples));
     bits_->setCurrentIndex(bits_->findData(weights ? c.weight.bits : 0));
     const int g = c.weight.granularity == qs::Granularity::PerGroup     ? static_cast<int>(c.weight.group_size)
                   : c.weight.granularity == qs::Granularity::PerChannel ? -1
@@ -422,7 +442,7 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     duo_->setChecked(c.duo_scaling);
     sqOn_->setChecked(c.has("smoothquant"));
     sqAlpha_->setValue(static_cast<int>(std::lround(c.sq_alpha * 100)));
-    act_->setCurrentIndex(act_->findData(c.act.bits == 0 ? 0 : c.act.per_token ? c.act.bits : -c.act.bits));
+    act_->setCurrentIndex(act_->findData(act));
     bmm_->setChecked(c.act.quantize_bmm);
     rotation_->setCurrentIndex(c.has("rotate") ? (c.rotation == qs::RotationKind::Hadamard ? 2 : 1) : 0);
     seed_->setValue(static_cast<int>(c.seed));

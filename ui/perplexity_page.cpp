@@ -1,7 +1,6 @@
 #include "perplexity_page.h"
 
 #include <QCheckBox>
-#include <QFile>
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -20,6 +19,7 @@
 #include <cmath>
 
 #include "app_context.h"
+#include "io/safe_output.h"
 #include "line_plot.h"
 #include "sweep_dialog.h"
 
@@ -363,14 +363,14 @@ void PerplexityPage::updateStale() {
 QString PerplexityPage::csv() const { return model_->csv(); }
 
 bool PerplexityPage::exportCsv(const QString& path, QString* error) const {
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
-        if (error) *error = path + ": " + f.errorString();
-        return false;
-    }
     const QByteArray bytes = csv().toUtf8();
-    if (f.write(bytes) != bytes.size()) {
-        if (error) *error = path + ": " + f.errorString();
+    std::vector<std::string> protect;
+    if (const auto* s = ctx_->summary()) protect.push_back(s->source_dir);
+    try {  // atomic (temporary + rename), never into the model folder (io/safe_output.h)
+        for (const auto& note : qs::write_file_atomic(path.toStdString(), bytes.toStdString(), protect))
+            emit ctx_->statusMessage(QString::fromStdString(note));  // a killed export's temporary removed
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
         return false;
     }
     return true;

@@ -16,6 +16,7 @@
 #include "export/export_internal.h"
 #include "io/checkpoint.h"
 #include "io/gguf_model.h"
+#include "io/mapped_file.h"
 #include "models/packed_linears.h"
 #include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
@@ -483,6 +484,7 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
                     std::to_string(free / (1024 * 1024)) + " MiB are free there; nothing was written");
 
     AtomicDir dir(o.out_dir, o.force);
+    rep.notes.insert(rep.notes.end(), dir.notes().begin(), dir.notes().end());
     exp::WriteCounter counter;
     counter.fail_after = o.test_fail_after_bytes;
     const std::map<std::string, std::string> meta = {{"format", "pt"},
@@ -517,6 +519,7 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     exp::write_text_file((fs::path(dir.temp_path()) / "quantscope_export.json").string(), prov.dump(2) + "\n", counter);
     files.push_back("quantscope_export.json");
     progress.check();
+    MappedFile::check_all_intact();  // weights read through a map changed meanwhile (io/map_guard.h)
     progress(0.97, "syncing and renaming into place");
     dir.commit();
     rep.files = files;

@@ -167,6 +167,7 @@ std::string QuantSession::calib_key(const MethodConfig& c) const {
 
 at::Tensor QuantSession::calibration_blocks(const MethodConfig& cfg, std::string* description,
                                             const Progress& progress) {
+    cfg.validate_for_model(model_->config.max_position_embeddings);  // blocks must fit the context
     const std::string k = calib_key(cfg);
     {
         std::lock_guard<std::mutex> lock(calib_mutex_);
@@ -479,6 +480,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
                                 const std::function<void(const AwqGroup&)>& on_group) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
+    cfg.validate_for_model(model_->config.max_position_embeddings);  // ranges; calibration fits the context
     if (!cfg.methods.empty())
         for (const Linear* l : model_->linears())
             if (l->packed && !l->weight.defined())

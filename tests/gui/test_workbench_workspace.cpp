@@ -258,7 +258,7 @@ private slots:
         w_->findChild<QAction*>("openWorkspaceAction")->trigger();
         QCOMPARE(failed.count(), 1);
         QString err = w_->errorText();
-        QVERIFY2(err.contains("corrupt.qscope") && err.contains("not valid JSON"), qPrintable(err));
+        QVERIFY2(err.contains("corrupt.qscope") && err.contains("invalid JSON"), qPrintable(err));
         QVERIFY2(err.contains("stays loaded"), qPrintable(err));
         QVERIFY(waitIdle(w_.get()));
         QCOMPARE(ctx()->workbench(), wb);
