@@ -7,11 +7,12 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "quant/awq.h"
+#include "quant/salient_count.h"
 
 namespace qs {
 
 at::Tensor salient_channels(const at::Tensor& importance, double fraction) {
-    const int64_t k = static_cast<int64_t>(std::floor(importance.numel() * fraction));
+    const int64_t k = salient_count(importance.numel(), fraction);
     if (k <= 0) return at::empty({0}, at::kLong);
     return std::get<1>(at::topk(importance.to(at::kFloat).cpu(), k));
 }

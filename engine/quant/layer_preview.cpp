@@ -40,6 +40,7 @@ LayerPreview preview_linear(const at::Tensor& original, const std::vector<at::Te
     if ((keep || scale) && !stats) notes.push_back("salient channels need calibration statistics");
     at::Tensor salient = (keep || scale) && stats ? salient_channels(stats->mean_abs, cfg.awq_salient) : at::Tensor();
     if (cfg.has("awq")) notes.push_back("AWQ auto-scale searches whole blocks: Apply to see its scales");
+    p.salient = salient;
     p.transformed = w;
     if (scale && salient.defined() && salient.numel()) {
         at::Tensor idx = salient.to(w.device());
