@@ -7,12 +7,13 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
-#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
+#include <QDir>
+#include <QFileInfo>
 #include <QMessageBox>
-#include <QScrollArea>
+#include <QScreen>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
@@ -103,22 +104,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     auto* left = new QDockWidget("Layers", this);
     left->setObjectName("layersDock");
     left->setWidget(nav_);
-    nav_->setMinimumWidth(240);
+    nav_->setMinimumWidth(200);
     left->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, left);
     methods_ = new MethodsPanel(ctx_);
-    auto* scroll = new QScrollArea;
-    scroll->setWidget(methods_);
-    scroll->setWidgetResizable(true);
-    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(methods_->minimumSizeHint().width() + 16);
     auto* right = new QDockWidget("Methods", this);
     right->setObjectName("methodsDock");
-    right->setWidget(scroll);
+    right->setWidget(methods_);
     right->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::RightDockWidgetArea, right);
-    resizeDocks({left, right}, {270, 350}, Qt::Horizontal);
+    resizeDocks({left, right}, {250, 340}, Qt::Horizontal);
 
     workspace_ = new WorkspaceActions(this);
     buildToolbar();
@@ -185,20 +180,27 @@ void MainWindow::closeEvent(QCloseEvent* e) {
     e->accept();
 }
 
+QString MainWindow::startDir() const {
+    const QFileInfo f(dir_);
+    if (!dir_.isEmpty() && f.isDir()) return dir_;
+    if (!dir_.isEmpty() && f.isFile()) return f.absolutePath();
+    return QDir::homePath();
+}
+
 void MainWindow::buildToolbar() {
     QMenu* file = menuBar()->addMenu("&File");
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(
-            this, "Open a model folder (Hugging Face, or one holding a .gguf file)", dir_);
+        const QString dir = ctx_->choosers().folder(this, "Open a model folder (Hugging Face, or one holding a .gguf file)",
+                                                    startDir());
         if (!dir.isEmpty()) openModel(dir);
     });
     QAction* openGguf = file->addAction("Open &GGUF file…");  // llama.cpp models, dequantized on load
     openGguf->setObjectName("openGgufAction");
     openGguf->setShortcut(QKeySequence("Ctrl+Shift+O"));
     connect(openGguf, &QAction::triggered, this, [this] {
-        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", dir_,
+        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", startDir(),
                                                     "GGUF models (*.gguf);;All files (*)");
         if (!f.isEmpty()) openModel(f);
     });
@@ -369,3 +371,14 @@ void MainWindow::showError(const QString& what, const QString& message) {
 }
 
 bool MainWindow::saveScreenshot(const QString& file) { return grab().save(file); }
+
+void MainWindow::placeOnScreen() {
+    const QRect avail = screen()->availableGeometry();
+    // Window decorations (none before the first show, or offscreen).
+    const QSize frame = isVisible() ? frameGeometry().size() - geometry().size() : QSize(0, 0);
+    QSize size = QSize(1600, 1000).boundedTo(avail.size() - frame);
+    size = size.expandedTo(minimumSizeHint()).boundedTo(avail.size() - frame);
+    resize(size);
+    move(avail.x() + (avail.width() - size.width() - frame.width()) / 2,
+         avail.y() + (avail.height() - size.height() - frame.height()) / 2);
+}

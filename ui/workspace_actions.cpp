@@ -6,7 +6,6 @@
 #include <QFileInfo>
 #include <QMenu>
 #include <QSpinBox>
-#include <QTableWidget>
 
 #include <exception>
 
@@ -79,10 +78,8 @@ qs::Workspace WorkspaceActions::capture() const {
     ws.eval.nsamples = req.nsamples;
     ws.eval.batch = req.batch;
     ws.ui["baseline"] = ppl->baselineCheck()->isChecked();
-    for (size_t i = 0; i < ppl->rows().size(); ++i) {
-        const QTableWidgetItem* item = ppl->table()->item(static_cast<int>(i), 0);
-        ws.results.push_back(ui::toWorkspaceResult(ppl->rows()[i], item ? item->text() : QString()));
-    }
+    for (const PplRow& row : ppl->rows())
+        ws.results.push_back(ui::toWorkspaceResult(row, PplResultsModel::configurationText(row)));
     const QStringList views = MainWindow::viewNames();
     for (const QString& v : views) {
         qs::WorkspaceView view;

@@ -339,7 +339,8 @@ std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress)
     return m;
 }
 
-void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress& progress) {
+void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
     const MethodConfig& cfg = e.cfg;
     CausalLM& m = *model_;
     const size_t nb = m.blocks.size();
@@ -405,6 +406,7 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         o.clip = cfg.awq_clip;
         o.duo_scaling = cfg.duo_scaling;
         o.gram_loss = !cfg.awq_direct_loss;
+        o.on_group = on_group;
         if (bs) {
             auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
             CausalLM* mp = &m;
@@ -473,7 +475,8 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
     }
 }
 
-ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress) {
+ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
     if (!cfg.methods.empty())
@@ -501,7 +504,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
         } else {
             auto e = std::make_shared<Experiment>();
             e->cfg = cfg;
-            apply_search(*e, rep, progress);
+            apply_search(*e, rep, progress, on_group);
             if (block_sequential_) install_block_loader(e, Stage::Final);
             std::atomic_store(&experiment_, std::shared_ptr<const Experiment>(e));
         }
