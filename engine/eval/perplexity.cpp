@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -13,7 +14,8 @@ namespace qs {
 
 namespace {
 
-// Forward with a cancellation check between blocks; returns logits of the windows.
+// Forward with a cancellation check between blocks; returns the last hidden states of the
+// windows (the head is applied by window_nll).
 at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const Progress& progress) {
     at::Tensor h = m.embed(ids, 0);
     for (size_t i = 0; i < m.blocks.size(); ++i) {
@@ -21,7 +23,7 @@ at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const P
         h = m.block_forward(i, h, 0, nullptr);
     }
     progress.check();
-    return m.head(h);
+    return h;
 }
 
 }  // namespace
@@ -57,15 +59,22 @@ void plan_windows(const CausalLM& model, const at::Tensor& ids_in, const PplOpti
 }
 
 // Mean cross-entropy of logits[:-1] (as float) against ids[1:] per window: [nb] float64 on CPU.
-at::Tensor window_nll(const at::Tensor& logits, const at::Tensor& x, int64_t seqlen) {
-    const int64_t nb = x.size(0), V = logits.size(-1);
-    at::Tensor shift_logits = logits.narrow(1, 0, seqlen - 1).to(at::kFloat).reshape({-1, V});
-    at::Tensor shift_labels = x.narrow(1, 1, seqlen - 1).reshape({-1});
-    return at::cross_entropy_loss(shift_logits, shift_labels, {}, at::Reduction::None)
-        .view({nb, seqlen - 1})
-        .mean(1)
-        .to(at::kDouble)
-        .cpu();
+// The head runs once on every row but the last (it predicts nothing), in the model's dtype, as
+// one GEMM; the fp32 conversion and a fused cross_entropy then go chunk by chunk, so a window's
+// full fp32 logits and log-probabilities (2 x seqlen x vocab x 4 bytes: 0.8 GB for OPT at 2048)
+// are never materialised. Per-token losses are the same numbers as from the whole logits.
+at::Tensor window_nll(const CausalLM& m, const at::Tensor& hidden, const at::Tensor& x, int64_t seqlen) {
+    const int64_t nb = x.size(0), n = nb * (seqlen - 1);
+    at::Tensor logits = m.head(hidden.narrow(1, 0, seqlen - 1)).reshape({n, -1});
+    at::Tensor labels = x.narrow(1, 1, seqlen - 1).reshape({-1});
+    at::Tensor nll = at::empty({n}, logits.options().dtype(at::kFloat));
+    const int64_t rows = 128;  // a 128 x vocab fp32 chunk (26 MB for OPT's 50272 tokens)
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+        const int64_t k = std::min(rows, n - r0);
+        at::Tensor chunk = logits.narrow(0, r0, k).to(at::kFloat);
+        nll.narrow(0, r0, k).copy_(at::cross_entropy_loss(chunk, labels.narrow(0, r0, k), {}, at::Reduction::None));
+    }
+    return nll.view({nb, seqlen - 1}).mean(1).to(at::kDouble).cpu();
 }
 
 void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::string& mode) {
@@ -113,8 +122,8 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
         progress.check();
         const int64_t nb = std::min(batch, r.nsamples - start);
         at::Tensor x = ids.narrow(0, start, nb);
-        at::Tensor logits = forward_cancellable(model, x, progress);  // [nb, T, V]
-        report_windows(r, window_nll(logits, x, r.seqlen), start, on_window);
+        at::Tensor hidden = forward_cancellable(model, x, progress);  // [nb, T, hidden]
+        report_windows(r, window_nll(model, hidden, x, r.seqlen), start, on_window);
         progress(double(start + nb) / r.nsamples,
                  "window " + std::to_string(start + nb) + "/" + std::to_string(r.nsamples));
     }
@@ -158,7 +167,7 @@ PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_i
         for (auto& h : hs) {
             progress.check();
             const int64_t nb = h.size(0);
-            report_windows(r, window_nll(model.head(h), ids.narrow(0, s, nb), r.seqlen), s, on_window);
+            report_windows(r, window_nll(model, h, ids.narrow(0, s, nb), r.seqlen), s, on_window);
             s += nb;
         }
         progress(double(g0 + ng) / r.nsamples, "window " + std::to_string(g0 + ng) + "/" + std::to_string(r.nsamples));

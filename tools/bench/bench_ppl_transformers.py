@@ -12,6 +12,7 @@ import json
 import time
 
 import torch
+import transformers
 import zstandard
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -41,7 +42,9 @@ def main():
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[a.dtype]
     tok = AutoTokenizer.from_pretrained(a.tokenizer)
     ids = tok(wikitext_text(a.data), return_tensors="pt").input_ids
-    model = AutoModelForCausalLM.from_pretrained(a.model, torch_dtype=dtype, attn_implementation=a.attn).eval()
+    # transformers 5 renamed torch_dtype to dtype
+    dtype_kw = "dtype" if int(transformers.__version__.split(".")[0]) >= 5 else "torch_dtype"
+    model = AutoModelForCausalLM.from_pretrained(a.model, **{dtype_kw: dtype}, attn_implementation=a.attn).eval()
     nll = []
     t0 = time.perf_counter()
     with torch.inference_mode():
@@ -54,7 +57,7 @@ def main():
     secs = time.perf_counter() - t0
     ppl = float(torch.exp(torch.tensor(sum(nll) / (a.nsamples * a.seqlen))))
     print(json.dumps({"ppl": ppl, "seconds": secs, "tokens_per_second": a.nsamples * a.seqlen / secs,
-                      "tokens": int(ids.numel()), "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "tokens": int(ids.numel()), "torch": torch.__version__, "transformers": transformers.__version__, "threads": torch.get_num_threads(),
                       "dtype": a.dtype, "attn_implementation": a.attn}))
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Write a random-weight checkpoint of a real model's shape, for the scale benchmarks (#12, #13).
 
-    python3 tools/bench/make_random_model.py SHAPE OUT_DIR [--dtype bf16|fp16|fp32] [--seed N]
+    python3 tools/bench/make_random_model.py SHAPE OUT_DIR [--dtype bf16|fp16|fp32] [--seed N] [--layers N]
 
 SHAPE is one of: opt-125m, opt-1.3b, llama-2-7b, llama-2-13b (the Hugging Face configs of
-facebook/opt-125m, facebook/opt-1.3b, meta-llama/Llama-2-7b-hf, meta-llama/Llama-2-13b-hf).
+facebook/opt-125m, facebook/opt-1.3b, meta-llama/Llama-2-7b-hf, meta-llama/Llama-2-13b-hf);
+--layers N keeps only the first N decoder layers (every tensor still of the real shape: a
+Llama-2-7B with 8 layers fits fp32 speed runs on a 24 GB machine).
 Linears and embeddings are N(0, 0.02) samples from numpy's PCG64 (seeded), norms are ones
 (biases zeros), as transformers initialises them. To write tens of GB at disk speed, the samples
 come from a pool of 32 Mi values read at a random offset per tensor (so values repeat with a
@@ -37,9 +39,10 @@ DTYPES = {"bf16": ("BF16", "bfloat16"), "fp16": ("F16", "float16"), "fp32": ("F3
 
 
 def config(shape: str, s: dict, torch_dtype: str) -> dict:
+    name = f"random {shape}-shaped checkpoint" + (f" cut to {s['layers']} layers" if s["layers"] != SHAPES[shape]["layers"] else "")
     if s["arch"] == "opt":
         return {
-            "_name_or_path": f"random {shape}-shaped checkpoint (tools/bench/make_random_model.py)",
+            "_name_or_path": f"{name} (tools/bench/make_random_model.py)",
             "activation_function": "relu", "architectures": ["OPTForCausalLM"], "bos_token_id": 2,
             "do_layer_norm_before": True, "enable_bias": True, "eos_token_id": 2, "ffn_dim": s["ffn"],
             "hidden_size": s["hidden"], "layer_norm_elementwise_affine": True,
@@ -49,7 +52,7 @@ def config(shape: str, s: dict, torch_dtype: str) -> dict:
             "word_embed_proj_dim": s["hidden"],
         }
     return {
-        "_name_or_path": f"random {shape}-shaped checkpoint (tools/bench/make_random_model.py)",
+        "_name_or_path": f"{name} (tools/bench/make_random_model.py)",
         "architectures": ["LlamaForCausalLM"], "attention_bias": False, "bos_token_id": 1, "eos_token_id": 2,
         "hidden_act": "silu", "hidden_size": s["hidden"], "intermediate_size": s["ffn"],
         "max_position_embeddings": s["max_pos"], "model_type": "llama", "num_attention_heads": s["heads"],
@@ -104,8 +107,13 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layers", type=int, default=0, help="decoder layers (default: the shape's)")
     a = ap.parse_args()
-    s = SHAPES[a.shape]
+    s = dict(SHAPES[a.shape])
+    if a.layers:
+        if not 0 < a.layers <= s["layers"]:
+            ap.error(f"--layers must be in 1..{s['layers']}")
+        s["layers"] = a.layers
     st_dtype, torch_dtype = DTYPES[a.dtype]
     esize = {"F32": 4, "F16": 2, "BF16": 2}[st_dtype]
     specs = tensors(s)
