@@ -25,6 +25,7 @@ configs=(
   "SmoothQuant W8A8 alpha 0.85|--method smoothquant --sq-alpha 0.85"
   "RTN W4 per-tensor (sym)|--method rtn --w-bits 4 --w-quant per-tensor --symmetric"
   "Hadamard rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation hadamard --w-bits 4 --w-quant per-tensor --symmetric"
+  "plain Hadamard rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation hadamard-plain --w-bits 4 --w-quant per-tensor --symmetric"
   "random rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation random --w-bits 4 --w-quant per-tensor --symmetric"
 )
 declare -A ppl
