@@ -57,6 +57,9 @@ at::Tensor window_nll(const at::Tensor& logits, const at::Tensor& x, int64_t seq
         .cpu();
 }
 
+// The scored positions of a window's logits (those of the perplexity): logits[:, :-1].
+at::Tensor scored(const at::Tensor& logits, int64_t seqlen) { return logits.narrow(1, 0, seqlen - 1); }
+
 void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::string& mode) {
     double sum = 0;
     for (double v : r.window_nll) sum += v * r.seqlen;
@@ -67,6 +70,13 @@ void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::s
                  " non-overlapping windows of " + std::to_string(r.seqlen) + " tokens (of " +
                  std::to_string(r.available_windows) + " available, tail dropped); ppl = exp(mean per-window "
                  "cross-entropy of logits[:-1] vs ids[1:]) (llm-awq/GPTQ protocol); " + mode;
+}
+
+void set_kl(PplResult& r, const KlAccumulator& kl) {
+    r.kl = kl.stats();
+    r.protocol += "; KL divergence KL(original || quantized) of the next-token distributions (fp32 log-softmax) at "
+                  "the same " + std::to_string(r.kl->tokens) + " scored positions, original logits computed window "
+                  "by window; median and 99.9th percentile by linear interpolation (llama.cpp --kl-divergence)";
 }
 
 void report_windows(PplResult& r, const at::Tensor& nll, int64_t start,
@@ -89,16 +99,22 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
     const auto t0 = std::chrono::steady_clock::now();
     at::Tensor ids = ids_in.to(at::kLong).narrow(0, 0, r.evaluated_tokens).view({r.nsamples, r.seqlen});
     ids = ids.to(model.device());
+    KlAccumulator kl;
     for (int64_t start = 0; start < r.nsamples; start += batch) {
         progress.check();
         const int64_t nb = std::min(batch, r.nsamples - start);
         at::Tensor x = ids.narrow(0, start, nb);
         at::Tensor logits = forward_cancellable(model, x, progress);  // [nb, T, V]
+        if (opts.kl_reference) {
+            at::Tensor base = forward_cancellable(*opts.kl_reference, x, progress);
+            kl.add(scored(base, r.seqlen), scored(logits, r.seqlen));
+        }
         report_windows(r, window_nll(logits, x, r.seqlen), start, on_window);
         progress(double(start + nb) / r.nsamples,
                  "window " + std::to_string(start + nb) + "/" + std::to_string(r.nsamples));
     }
     finish(r, t0, "in memory");
+    if (opts.kl_reference) set_kl(r, kl);
     return r;
 }
 
@@ -114,37 +130,56 @@ PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_i
     at::Tensor ids = ids_in.to(at::kLong).narrow(0, 0, r.evaluated_tokens).view({r.nsamples, r.seqlen});
     ids = ids.to(model.device());
     // Windows per pass over the decoder blocks: as many hidden states as the budget holds.
-    const int64_t per_window = r.seqlen * model.config.hidden_size * at::elementSize(model.dtype());
+    const int64_t per_window = (opts.kl_reference ? 2 : 1) * r.seqlen * model.config.hidden_size * at::elementSize(model.dtype());
     int64_t group = std::max<int64_t>(batch, hidden_budget_bytes / std::max<int64_t>(1, per_window));
     group = std::min(group, r.nsamples);
     const size_t nblocks = model.blocks.size();
     const int64_t passes = (r.nsamples + group - 1) / group;
+    CausalLM* ref = opts.kl_reference;
+    KlAccumulator kl;
     for (int64_t g0 = 0; g0 < r.nsamples; g0 += group) {
         const int64_t ng = std::min(group, r.nsamples - g0);
-        std::vector<at::Tensor> hs;  // one per batch of windows
-        for (int64_t s = g0; s < g0 + ng; s += batch) hs.push_back(model.embed(ids.narrow(0, s, std::min(batch, g0 + ng - s))));
+        std::vector<at::Tensor> hs, hr;  // one per batch of windows (hr: the KL reference model's)
+        for (int64_t s = g0; s < g0 + ng; s += batch) {
+            at::Tensor x = ids.narrow(0, s, std::min(batch, g0 + ng - s));
+            hs.push_back(model.embed(x));
+            if (ref) hr.push_back(ref->embed(x));
+        }
         for (size_t b = 0; b < nblocks; ++b) {
             progress.check();
-            ScopedBlock hold(model, b);
-            for (auto& h : hs) {
-                progress.check();
-                h = model.block_forward(b, h);
+            {
+                ScopedBlock hold(model, b);
+                for (auto& h : hs) {
+                    progress.check();
+                    h = model.block_forward(b, h);
+                }
+            }
+            if (ref) {
+                ScopedBlock hold_ref(*ref, b);
+                for (auto& h : hr) {
+                    progress.check();
+                    h = ref->block_forward(b, h);
+                }
             }
             const double done = (double(g0 / group) + double(b + 1) / double(nblocks + 1)) / double(passes);
             progress(done, "pass " + std::to_string(g0 / group + 1) + "/" + std::to_string(passes) + ", layer " +
                                std::to_string(b + 1) + "/" + std::to_string(nblocks));
         }
         int64_t s = g0;
-        for (auto& h : hs) {
+        for (size_t k = 0; k < hs.size(); ++k) {
             progress.check();
+            const at::Tensor& h = hs[k];
             const int64_t nb = h.size(0);
-            report_windows(r, window_nll(model.head(h), ids.narrow(0, s, nb), r.seqlen), s, on_window);
+            at::Tensor logits = model.head(h);
+            if (ref) kl.add(scored(ref->head(hr[k]), r.seqlen), scored(logits, r.seqlen));
+            report_windows(r, window_nll(logits, ids.narrow(0, s, nb), r.seqlen), s, on_window);
             s += nb;
         }
         progress(double(g0 + ng) / r.nsamples, "window " + std::to_string(g0 + ng) + "/" + std::to_string(r.nsamples));
     }
     finish(r, t0, "block-sequential (" + std::to_string(passes) + (passes == 1 ? " pass" : " passes") +
                       " over the decoder blocks)");
+    if (ref) set_kl(r, kl);
     return r;
 }
 
