@@ -1,6 +1,6 @@
 // AWQ search page: after Apply with AWQ auto-scale, each group's block-output loss against
 // the scaling ratio (scales = mean|x|^ratio), with the chosen ratio marked; plus the steps
-// of the last Apply.
+// of the last Apply and, after GPTQ, each Linear's GPTQ loss.
 #pragma once
 #include <QWidget>
 
@@ -19,6 +19,7 @@ public:
     explicit AwqPage(AppContext* ctx, QWidget* parent = nullptr);
     qs::widgets::SweepPlot* curves() const { return plot_; }
     QComboBox* blockCombo() const { return block_; }
+    QTextBrowser* steps() const { return steps_; }  // the last Apply's steps (and GPTQ's per-Linear losses)
 
     // Legend name of a group: block, the scaled op and the Linears that read it.
     static QString groupName(const AwqCurve& c);

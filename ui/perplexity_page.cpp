@@ -124,12 +124,12 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     auto* tableBox = new QWidget(split);
     auto* tv = new QVBoxLayout(tableBox);
     tv->setContentsMargins(0, 0, 0, 0);
-    table_ = new QTableWidget(0, 7, tableBox);
+    table_ = new QTableWidget(0, 8, tableBox);
     table_->setObjectName("resultsTable");
-    table_->setHorizontalHeaderLabels(
-        {"Configuration", "Protocol", "Perplexity", "Size (seed formula)", "Packed size", "Time", "Device / dtype"});
+    table_->setHorizontalHeaderLabels({"Configuration", "Protocol", "Perplexity", "Size (seed formula)", "Packed size",
+                                       "Time", "Device / dtype", "KL vs original: mean / median / 99.9% · top-1"});
     table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-    for (int c = 1; c < 7; ++c) table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    for (int c = 1; c < 8; ++c) table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     table_->verticalHeader()->setVisible(false);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -326,6 +326,13 @@ void PerplexityPage::addRow(const PplRow& row) {
     cell(4, ui::mib(row.sizes.packed_mib), QString(), true);
     cell(5, duration(d.seconds), QString("%1 tokens/s").arg(d.tokens_per_second, 0, 'f', 0), true);
     cell(6, qstr(d.device + " / " + d.dtype));
+    cell(7, klText(d),
+         d.has_kl ? QString("KL(original || quantized) of the next-token distributions over the %1 scored tokens "
+                            "(llama.cpp --kl-divergence); max %2 nats; top-1: same most likely token")
+                        .arg(d.nsamples * (d.seqlen - 1))
+                        .arg(d.kl_max, 0, 'g', 4)
+                  : QString("the original weights are the reference"),
+         true);
     table_->scrollToBottom();
     latest_->setText(QString("<span style='font-size:15pt;font-weight:600'>ppl %1</span>"
                              "&nbsp;&nbsp;<span style='color:#333'>%2</span><br>"
@@ -336,6 +343,15 @@ void PerplexityPage::addRow(const PplRow& row) {
                          .arg(d.seqlen));
     latest_->setToolTip(qstr(d.protocol));
     updateStale();
+}
+
+QString PerplexityPage::klText(const PplData& d) {
+    if (!d.has_kl) return QString::fromUtf8("—");
+    return QString("%1 / %2 / %3 · %4%")
+        .arg(d.kl_mean, 0, 'g', 4)
+        .arg(d.kl_median, 0, 'g', 4)
+        .arg(d.kl_p99_9, 0, 'g', 4)
+        .arg(100 * d.top1, 0, 'f', 2);
 }
 
 void PerplexityPage::clearResults() {
@@ -357,7 +373,7 @@ QString PerplexityPage::csv() const {
     QString out;
     QTextStream s(&out);
     s << "configuration,protocol,dataset,ppl,seed_size_mib,packed_size_mib,seconds,tokens_per_second,seqlen,nsamples,"
-         "device,dtype,source\n";
+         "device,dtype,source,kl_mean,kl_median,kl_p99_9,kl_max,top1_agreement\n";
     for (const auto& r : rows_) {
         const PplData& d = r.data;
         s << csvField(qstr(r.config.describe())) << ',' << csvField(qstr(d.protocol)) << ','
@@ -365,7 +381,14 @@ QString PerplexityPage::csv() const {
           << QString::number(r.sizes.seed_mib, 'g', 8) << ',' << QString::number(r.sizes.packed_mib, 'g', 8) << ','
           << QString::number(d.seconds, 'g', 6) << ',' << QString::number(d.tokens_per_second, 'g', 6) << ','
           << d.seqlen << ',' << d.nsamples << ',' << csvField(qstr(d.device)) << ',' << csvField(qstr(d.dtype)) << ','
-          << csvField(r.source) << '\n';
+          << csvField(r.source);
+        if (d.has_kl)
+            s << ',' << QString::number(d.kl_mean, 'g', 8) << ',' << QString::number(d.kl_median, 'g', 8) << ','
+              << QString::number(d.kl_p99_9, 'g', 8) << ',' << QString::number(d.kl_max, 'g', 8) << ','
+              << QString::number(d.top1, 'g', 8);
+        else
+            s << ",,,,,";
+        s << '\n';
     }
     return out;
 }

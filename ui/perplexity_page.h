@@ -43,6 +43,8 @@ public:
     bool exportCsv(const QString& path, QString* error = nullptr) const;
     void addRow(const PplRow& row);
     void clearResults();  // empties the results table
+    // "mean / median / 99.9% · top-1%" of the KL column ("—" for the original weights)
+    static QString klText(const PplData& d);
     void openSweep();
 
     const std::vector<PplRow>& rows() const { return rows_; }

@@ -233,6 +233,9 @@ void check_exportable(const QuantSession& session, ExportFormat format, bool awq
             throw Error(what + " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
                                "precision or scaled per channel are not one quantization of a stored weight); use "
                                "--method awq (its scales are folded into the previous op) or rtn");
+        if (c.has("gptq"))
+            throw Error(what + " export re-derives the codes by RTN from the pre-quantization weights, which would "
+                               "drop GPTQ's error compensation; export GPTQ weights with --format fake");
         const std::string p = awq ? exp::awq_gemm_spec_problem(c.weight) : exp::int8_spec_problem(c.weight);
         if (!p.empty()) throw Error("cannot export " + fname + ": " + p);
         if (awq && c.include_lm_head)
