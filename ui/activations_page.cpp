@@ -65,11 +65,17 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     bar->addWidget(new QLabel("Highlight top"));
     bar->addWidget(topPct_);
     bar->addSpacing(12);
-    bar->addWidget(new QLabel("Hidden state entering block"));
+    bar->addWidget(new QLabel("Hidden state into block"));
     bar->addWidget(hiddenLayer_);
     bar->addSpacing(12);
     bar->addWidget(info_, 1);
     v->addLayout(bar);
+    hint_ = new QLabel;
+    hint_->setObjectName("activationsHint");
+    hint_->setWordWrap(true);
+    hint_->setStyleSheet("QLabel { background:#eef4fb; color:#23415f; border:1px solid #b9cde4; padding:3px 8px; }");
+    hint_->hide();
+    v->addWidget(hint_);
 
     auto* vs = new QSplitter(Qt::Vertical, this);
     channel_ = new ChannelMagnitudeView(vs);
@@ -83,8 +89,8 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     hs->addWidget(hidden_);
     vs->addWidget(channel_);
     vs->addWidget(hs);
-    vs->setStretchFactor(0, 5);
-    vs->setStretchFactor(1, 4);
+    vs->setStretchFactor(0, 1);
+    vs->setStretchFactor(1, 1);
     v->addWidget(vs, 1);
     overview_->setLogScale(true);
     ui::setPlotTitle(overview_, "All Linears: where the outliers live");
@@ -92,6 +98,8 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     ui::setPlotTitle(hidden_, "Hidden state mean |h| per channel");
     hidden_->setAxisLabels("hidden channel", "mean |h|");
     ui::setPlotTitle(channel_, "Input channels of the selected Linear");
+    for (qs::widgets::PlotView* pv : std::initializer_list<qs::widgets::PlotView*>{channel_, overview_, hidden_})
+        pv->setPlaceholder("Loading…");
 
     auto allStale = [this] {
         channelsStale_ = overviewStale_ = hiddenStale_ = true;
@@ -125,15 +133,13 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     // SmoothQuant preview: the panel's alpha moves the "after" series at once.
     connect(ctx_, &AppContext::previewReady, this, [this] {
         if (channelsDone_ && !hasAfter_) drawChannels();
+        else if (channelsDone_) updateHint();
     });
     connect(stat_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
         drawChannels();
         drawOverview();
     });
-    connect(topPct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, [this](double p) {
-        channel_->setTopPercent(p);
-        hidden_->setTopPercent(p);
-    });
+    connect(topPct_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, &ActivationsPage::applyTopPercent);
     connect(hiddenLayer_, qOverload<int>(&QSpinBox::valueChanged), this, [this] {
         hiddenStale_ = true;
         hiddenDone_ = false;
@@ -254,7 +260,47 @@ void ActivationsPage::drawChannels() {
     channel_->setSeriesNames("original model (calibration)", afterName.isEmpty() ? QString("after") : afterName);
     if (after.empty()) channel_->clearAfterValues();
     else channel_->setAfterValues(after);
-    channel_->setTopPercent(topPct_->value());
+    applyTopPercent();
+    updateHint();
+}
+
+// "Top p %" = the engine's salient_count(n, p) channels: exactly the channels AWQ keep / scale
+// would pick from the same statistic.
+void ActivationsPage::applyTopPercent() {
+    for (ChannelMagnitudeView* v : {channel_, hidden_}) ui::highlightTop(v, topPct_->value());
+}
+
+void ActivationsPage::updateHint() {
+    QStringList lines;
+    const qs::MethodConfig& a = ctx_->applied();
+    if (a.has("rotate"))
+        lines << "The rotation first fused each norm's scale into the Linears that read it (q/k/v, gate/up, lm_head): "
+                 "their inputs are now the normalized activations without the norm weight, so magnitudes change "
+                 "before the rotation even spreads the outliers.";
+    // x / s per channel: channels with s < 1 grow.
+    const auto& before = showsMax() ? before_.max_abs : before_.mean_abs;
+    const std::vector<float>* after = nullptr;
+    std::vector<float> preview;
+    if (hasAfter_ && a.has("smoothquant")) {
+        after = showsMax() ? &after_.max_abs : &after_.mean_abs;
+    } else if (auto pv = ctx_->preview(); !hasAfter_ && pv && qstr(pv->linear) == channelsFor_ && !pv->smooth.empty() &&
+                                          pv->smooth.size() == before.size()) {
+        preview.resize(before.size());
+        for (size_t i = 0; i < before.size(); ++i) preview[i] = before[i] / pv->smooth[i];
+        after = &preview;
+    }
+    if (after && after->size() == before.size()) {
+        int grew = 0;
+        for (size_t i = 0; i < before.size(); ++i) grew += (*after)[i] > before[i];
+        if (grew > 0)
+            lines << QString("SmoothQuant divides channel j by s_j = max|x_j|^α / max|w_j|^(1−α): %1 channel%2 of %3 "
+                             "have s < 1 and grow (their weights shrink instead).")
+                         .arg(grew)
+                         .arg(grew == 1 ? "" : "s")
+                         .arg(before.size());
+    }
+    hint_->setText(lines.join("\n"));
+    hint_->setVisible(!lines.isEmpty());
 }
 
 void ActivationsPage::loadOverview() {
@@ -262,14 +308,17 @@ void ActivationsPage::loadOverview() {
     auto wb = ctx_->workbench();
     const qs::MethodConfig cfg = ctx_->config();
     const bool withAfter = appliedTransformsInputs();
-    ctx_->run("act-overview", [this, wb, cfg, withAfter](const qs::Progress& p) -> std::function<void()> {
+    // Named from what the model carries now (not from another view's series).
+    const QString afterName = withAfter ? "largest, after " + transformName(ctx_->applied()) : QString();
+    ctx_->run("act-overview", [this, wb, cfg, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
         auto rows = std::make_shared<std::vector<LayerStatRow>>(wb->layer_overview(false, cfg, p));
         auto after = std::make_shared<std::vector<LayerStatRow>>();
         if (withAfter) *after = wb->layer_overview(true, cfg, p);
-        return [this, wb, rows, after] {
+        return [this, wb, rows, after, afterName] {
             if (wb != ctx_->workbench()) return;
             overviewRows_ = *rows;
             overviewAfter_ = *after;
+            overviewAfterName_ = afterName;
             overviewDone_ = true;
             drawOverview();
             emit overviewShown();
@@ -289,14 +338,14 @@ void ActivationsPage::drawOverview() {
         x << static_cast<double>(i);
         top << (mx ? r.max_of_max : r.max_of_mean);
         med << (mx ? r.median_of_max : r.median_of_mean);
-        overviewLabels_ << ui::short_linear_name(r.name);
+        overviewLabels_ << ui::compact_linear_name(r.name);
         if (i < overviewAfter_.size()) topAfter << (mx ? overviewAfter_[i].max_of_max : overviewAfter_[i].max_of_mean);
     }
     overview_->addSeries("largest channel", x, top);
     overview_->addSeries("median channel", x, med);
-    if (!topAfter.isEmpty()) overview_->addSeries("largest, " + afterName_.section(" (", 0, 0), x, topAfter);
-    overview_->setAxisLabels("Linear (block.name)", stat + " over calibration tokens");
-    ui::setPlotTitle(overview_, "All Linears: " + stat + ", largest vs median");
+    if (!topAfter.isEmpty()) overview_->addSeries(overviewAfterName_, x, topAfter);
+    overview_->setAxisLabels(QString(), stat);
+    ui::setPlotTitle(overview_, "All Linears (block.name): " + stat + " over calibration tokens");
     // Linear names as x tick labels (every k-th when there are many).
     auto ticker = QSharedPointer<QCPAxisTickerText>(new QCPAxisTickerText);
     const int n = overviewLabels_.size();
@@ -326,7 +375,7 @@ void ActivationsPage::loadHidden() {
             hidden_->setSeriesNames("original model", afterName);
             if (after->empty()) hidden_->clearAfterValues();
             else hidden_->setAfterValues(*after);
-            hidden_->setTopPercent(topPct_->value());
+            applyTopPercent();
             const int64_t last = ctx_->summary() ? ctx_->summary()->layers : -1;
             ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output, mean |h|")
                                       : layer == last ? QString("Last block's output, mean |h|")

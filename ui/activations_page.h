@@ -2,7 +2,10 @@
 // calibration set (top-k% outlier channels highlighted and listed; with SmoothQuant or a
 // rotation active, before and after overlaid); an all-Linears overview (max and median
 // per Linear) that shows where outliers live; the hidden-state mean |x| entering a block,
-// original vs the current model (the rotation seed's plot).
+// original vs the current model (the rotation seed's plot). "Highlight top p %" counts
+// channels by the engine's salient rule (floor(n p), as AWQ keep / scale). A hint line says
+// what a transform does to these inputs (norm fusion before a rotation rescales them;
+// smoothing makes channels with s < 1 grow).
 #pragma once
 #include <memory>
 
@@ -55,6 +58,8 @@ private:
     void drawChannels();
     void showPartial(const ChannelData& c, const std::vector<LayerStatRow>& rows);
     void drawOverview();
+    void applyTopPercent();  // the engine's salient_count rule on both channel views
+    void updateHint();
     bool appliedTransformsInputs() const;
 
     AppContext* ctx_;
@@ -62,6 +67,7 @@ private:
     QDoubleSpinBox* topPct_;
     QSpinBox* hiddenLayer_;
     QLabel* info_;
+    QLabel* hint_;
     qs::widgets::ChannelMagnitudeView* channel_;
     qs::widgets::LinePlot* overview_;
     qs::widgets::ChannelMagnitudeView* hidden_;
@@ -70,6 +76,7 @@ private:
     QString afterName_;
     QString channelsFor_;
     std::vector<LayerStatRow> overviewRows_, overviewAfter_;
+    QString overviewAfterName_;  // what the model carried when the overview was computed
     QStringList overviewLabels_;
     bool channelsDone_ = false, overviewDone_ = false, hiddenDone_ = false;
     quint64 channelsGen_ = 0;

@@ -1,6 +1,9 @@
 #include "app_context.h"
 
+#include <QPointer>
 #include <QTimer>
+
+#include "ui_util.h"
 
 AppContext::AppContext(QObject* parent)
     : QObject(parent), jobs_(new JobRunner(this)), previewTimer_(new QTimer(this)), idleTimer_(new QTimer(this)) {
@@ -17,15 +20,18 @@ AppContext::AppContext(QObject* parent)
             [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
     auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export"; };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::cancelled, this, [this, changesModel](const QString& ch, quint64) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         scheduleIdleCheck();
     });
     connect(jobs_, &JobRunner::failed, this, [this, changesModel](const QString& ch, quint64, const QString& msg) {
-        if (changesModel(ch)) syncApplied();
+        if (changesModel(ch)) modelJobEnded();
+        previewIfModelWasBusy(ch);
         QString what;
         if (ch == "load") what = "Could not open the model.";
         else if (ch == "apply") what = "Could not apply the methods.";
@@ -109,8 +115,10 @@ quint64 AppContext::openModel(const QString& dir, const QString& device, const Q
             device_ = device;
             dtype_ = dtype;
             applied_ = originalConfig();
+            configEdited_ = false;
             lastApply_.reset();
             preview_.reset();
+            previewAgain_ = false;
             calibration_.clear();
             // Keep the selected layer if the new model has it, else the first decoder Linear.
             QString keep;
@@ -161,6 +169,7 @@ void AppContext::setLayer(const QString& name) {
 void AppContext::setConfig(const qs::MethodConfig& cfg) {
     const bool calibChanged = cfg.calib_path != config_.calib_path || cfg.calib_samples != config_.calib_samples ||
                               cfg.calib_seqlen != config_.calib_seqlen;
+    if (!sameConfig(cfg, config_)) configEdited_ = true;
     config_ = cfg;
     emit configChanged();
     if (calibChanged) describeCalibration();
@@ -175,11 +184,19 @@ void AppContext::refreshPreview() {
     startPreview();
 }
 
+bool AppContext::layerQuantized() const {
+    if (!wb_) return false;
+    for (const auto& l : wb_->summary().linears)
+        if (QString::fromStdString(l.name) == layer_) return ui::quantizes_linear(l, config_);
+    return false;
+}
+
 void AppContext::startPreview() {
     if (!wb_ || layer_.isEmpty()) return;
-    if (!config_.quantizes_weights()) {
+    if (!layerQuantized()) {
         jobs_->cancel("preview");
         preview_.reset();
+        previewAgain_ = false;
         emit previewReady();
         scheduleIdleCheck();
         return;
@@ -192,6 +209,7 @@ void AppContext::startPreview() {
         return [this, wb, d] {
             if (wb != wb_) return;
             preview_ = d;
+            previewAgain_ = d->model_busy;
             emit previewReady();
         };
     });
@@ -202,9 +220,22 @@ void AppContext::applyConfig() { applyConfiguration(config_); }
 void AppContext::applyConfiguration(const qs::MethodConfig& cfg) {
     if (!wb_ || modelBusy()) return;
     auto wb = wb_;
+    liveAwq_.clear();
     emit applyStarted();
-    run("apply", [this, wb, cfg](const qs::Progress& p) -> std::function<void()> {
-        auto d = std::make_shared<ApplyData>(wb->apply(cfg, p));
+    QPointer<AppContext> self(this);
+    run("apply", [this, wb, cfg, self](const qs::Progress& p) -> std::function<void()> {
+        // Each searched AWQ group goes to the GUI thread at once (the AWQ page draws it).
+        auto onGroup = [self, wb](const AwqCurve& c) {
+            QMetaObject::invokeMethod(
+                self.data(),
+                [self, wb, c] {
+                    if (!self || wb != self->wb_) return;
+                    self->liveAwq_.push_back(c);
+                    emit self->awqGroupSearched();
+                },
+                Qt::QueuedConnection);
+        };
+        auto d = std::make_shared<ApplyData>(wb->apply(cfg, p, onGroup));
         return [this, wb, cfg, d] {
             if (wb != wb_) return;
             noteApply(cfg, *d);
@@ -240,6 +271,23 @@ void AppContext::noteApply(const qs::MethodConfig& cfg, const ApplyData& data) {
     lastApply_ = std::make_unique<ApplyData>(data);
     lastApplyCfg_ = cfg;
     applyNoted_ = true;
+}
+
+// The preview depends on what the model carries (a transformed layer) and may have been made
+// while the job held the model: make it again.
+void AppContext::modelJobEnded() {
+    syncApplied();
+    if (wb_ && !layer_.isEmpty()) previewTimer_->start(0);
+}
+
+// Any job may have held the model lock (a statistics pass on the current model, a generation,
+// not only Apply / perplexity): when one ends, a preview made while the model was busy is made
+// again. When the preview itself ends and nothing else runs, the holder is already gone: again
+// after a short pause (no loop while a job holds the model: its end triggers the next try).
+void AppContext::previewIfModelWasBusy(const QString& channel) {
+    if (!previewAgain_ || !wb_ || layer_.isEmpty() || previewTimer_->isActive()) return;
+    if (channel != "preview") previewTimer_->start(0);
+    else if (jobs_->idle()) previewTimer_->start(100);
 }
 
 void AppContext::syncApplied() {

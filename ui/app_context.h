@@ -63,6 +63,9 @@ public:
     const qs::MethodConfig& applied() const { return applied_; }
     const ApplyData* lastApply() const { return lastApply_.get(); }
     bool configApplied() const;  // config() == applied()
+    // The user changed the panel since the model was loaded, and the model does not carry it:
+    // only then do pages warn about changes that are not applied.
+    bool hasUnappliedChanges() const { return configEdited_ && !configApplied(); }
     void applyConfig();          // runs Workbench::apply(config()) on channel "apply"
     void applyConfiguration(const qs::MethodConfig& cfg);  // the same with another configuration
     void resetToOriginal();      // applies the empty configuration
@@ -73,8 +76,12 @@ public:
     void syncApplied();
     // The empty configuration (original weights, activations in float).
     static qs::MethodConfig originalConfig();
-    // The selected Linear quantized with config() (null while none is available or weights
-    // are not quantized by config()).
+    // AWQ auto-scale groups searched so far by the running Apply (cleared when an Apply starts).
+    const std::vector<AwqCurve>& liveAwq() const { return liveAwq_; }
+    // Whether config() quantizes the selected Linear (lm_head only with "also quantize lm_head").
+    bool layerQuantized() const;
+    // The selected Linear quantized with config() (null while none is available or config()
+    // does not quantize it).
     std::shared_ptr<const PreviewData> preview() const { return preview_; }
     // Forces a preview now (tests, or the first paint); normally starts at once, or after a 30 ms pause while a preview is computing.
     void refreshPreview();
@@ -95,6 +102,7 @@ signals:
     void configChanged();
     void appliedChanged();
     void applyStarted();
+    void awqGroupSearched();  // liveAwq() has one more group
     void previewReady();
     void calibrationChanged();
     // Any job's failure: `what` says which work failed ("Could not open the model", ...).
@@ -111,6 +119,8 @@ signals:
 
 private:
     void startPreview();
+    void modelJobEnded();
+    void previewIfModelWasBusy(const QString& channel);
     void scheduleIdleCheck();
     void describeCalibration();
 
@@ -126,5 +136,10 @@ private:
     std::unique_ptr<ApplyData> lastApply_;
     qs::MethodConfig lastApplyCfg_;
     bool applyNoted_ = false;
+    bool configEdited_ = false;
+    std::vector<AwqCurve> liveAwq_;
     std::shared_ptr<const PreviewData> preview_;
+    // The shown preview was made from the original layer while a job held the model: made
+    // again when a job ends (the holder), so a stale picture never stays up.
+    bool previewAgain_ = false;
 };

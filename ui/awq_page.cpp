@@ -41,7 +41,8 @@ AwqPage::AwqPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) 
     plot_ = new qs::widgets::SweepPlot(split);
     plot_->setObjectName("awqCurves");
     plot_->setAxisLabels("ratio (scales = mean|x|^ratio)", "block-output loss / loss at ratio 0");
-    ui::setPlotTitle(plot_, "AWQ auto-scale: loss vs ratio per group (Apply with auto-scale to fill)");
+    ui::setPlotTitle(plot_, "AWQ auto-scale: loss vs ratio per group");
+    plot_->setPlaceholder("Loading…");
     steps_ = new QTextBrowser(split);
     steps_->setObjectName("applySteps");
     split->addWidget(plot_);
@@ -51,6 +52,10 @@ AwqPage::AwqPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) 
     v->addWidget(split, 1);
     connect(ctx_, &AppContext::appliedChanged, this, &AwqPage::rebuildChoices);
     connect(ctx_, &AppContext::modelChanged, this, &AwqPage::rebuildChoices);
+    connect(ctx_, &AppContext::awqGroupSearched, this, &AwqPage::drawLive);
+    connect(ctx_, &AppContext::applyStarted, this, [this] {
+        if (ctx_->config().has("awq")) drawLive();
+    });
     connect(block_, qOverload<int>(&QComboBox::currentIndexChanged), this, &AwqPage::draw);
     connect(scale_, qOverload<int>(&QComboBox::currentIndexChanged), this, &AwqPage::draw);
     rebuildChoices();
@@ -105,18 +110,43 @@ void AwqPage::rebuildChoices() {
     draw();
 }
 
+const std::vector<AwqCurve>* AwqPage::curvesShown() const {
+    if (ctx_->jobs()->busy("apply") && ctx_->config().has("awq")) return &ctx_->liveAwq();
+    const ApplyData* a = ctx_->lastApply();
+    return a ? &a->awq : nullptr;
+}
+
+void AwqPage::drawLive() {
+    if (!ctx_->jobs()->busy("apply")) return;
+    block_->blockSignals(true);
+    block_->clear();
+    block_->addItem("all blocks", -1);
+    block_->blockSignals(false);
+    draw();
+    const int n = static_cast<int>(ctx_->liveAwq().size());
+    ui::setPlotTitle(plot_, QString("AWQ auto-scale search running: %1 group%2 searched so far (ring = chosen ratio)")
+                                .arg(n)
+                                .arg(n == 1 ? "" : "s"));
+    info_->setText("The search runs block by block; each curve appears as its group is searched.");
+}
+
 void AwqPage::draw() {
     plot_->clearSeries();
-    const ApplyData* a = ctx_->lastApply();
-    if (!a || a->awq.empty()) {
-        ui::setPlotTitle(plot_, "AWQ auto-scale: loss vs ratio per group — choose “auto-scale search” and Apply");
+    const std::vector<AwqCurve>* curves = curvesShown();
+    if (!curves || curves->empty()) {
+        const bool running = ctx_->jobs()->busy("apply") && ctx_->config().has("awq");
+        ui::setPlotTitle(plot_, "AWQ auto-scale: loss vs ratio per group");
+        plot_->setPlaceholder(!ctx_->hasModel() ? "Loading…"
+                              : running     ? "Searching the first group…"
+                                            : "No auto-scale search yet: choose “auto-scale search” and Apply");
         info_->clear();
         return;
     }
+    const ApplyData* a = ctx_->lastApply();
     const bool rel = scale_->currentData().toBool();
     const qlonglong only = block_->currentData().toLongLong();
     int shown = 0;
-    for (const auto& c : a->awq) {
+    for (const auto& c : *curves) {
         if (only >= 0 && c.block != only) continue;
         QVector<double> x, y;
         const double base = !c.loss.empty() && c.loss[0] > 0 ? c.loss[0] : 1.0;
@@ -129,5 +159,5 @@ void AwqPage::draw() {
     }
     plot_->setAxisLabels("ratio α (scales = mean|x|^α)", rel ? "loss / loss at α = 0" : "block-output MSE");
     ui::setPlotTitle(plot_, QString("AWQ auto-scale: loss vs ratio, %1 group%2 (ring = chosen ratio)").arg(shown).arg(shown == 1 ? "" : "s"));
-    info_->setText(QString("%1 groups searched in %2 s").arg(a->awq.size()).arg(a->seconds, 0, 'f', 2));
+    if (a && curves == &a->awq) info_->setText(QString("%1 groups searched in %2 s").arg(a->awq.size()).arg(a->seconds, 0, 'f', 2));
 }

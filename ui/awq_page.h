@@ -1,6 +1,7 @@
-// AWQ search page: after Apply with AWQ auto-scale, each group's block-output loss against
-// the scaling ratio (scales = mean|x|^ratio), with the chosen ratio marked; plus the steps
-// of the last Apply and, after GPTQ, each Linear's GPTQ loss.
+// AWQ search page: each group's block-output loss against the scaling ratio (scales =
+// mean|x|^ratio), with the chosen ratio marked, drawn as each group is searched during an
+// auto-scale Apply and kept from the last Apply; plus the steps of the last Apply
+// and, after GPTQ, each Linear's GPTQ loss.
 #pragma once
 #include <QWidget>
 
@@ -12,6 +13,8 @@ class QTextBrowser;
 namespace qs::widgets {
 class SweepPlot;
 }
+
+#include <vector>
 
 class AwqPage : public QWidget {
     Q_OBJECT
@@ -27,6 +30,9 @@ public:
 private:
     void rebuildChoices();
     void draw();
+    void drawLive();  // the groups of the running search
+    // The curves to show: the running search's while it runs, else the last Apply's.
+    const std::vector<AwqCurve>* curvesShown() const;
     AppContext* ctx_;
     QComboBox* block_;
     QComboBox* scale_;

@@ -8,6 +8,8 @@
 #include <QLabel>
 #include <QMouseEvent>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QVBoxLayout>
@@ -87,21 +89,36 @@ ErrorPage::ErrorPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     tiles_ = new ErrorMatrixPanel(vs);
     tiles_->setObjectName("errorTiles");
     tiles_->setAxisLabels("column", "row");
+    tiles_->setPlaceholder("Loading…");
     auto* bottom = new QWidget(vs);
     auto* hb = new QHBoxLayout(bottom);
     hb->setContentsMargins(0, 0, 0, 0);
-    heatmap_ = new HeatmapView(bottom);
+    auto* mapBox = new QWidget(bottom);
+    auto* mv = new QVBoxLayout(mapBox);
+    mv->setContentsMargins(0, 0, 0, 0);
+    mv->setSpacing(2);
+    heatmap_ = new HeatmapView(mapBox);
     heatmap_->setObjectName("errorHeatmap");
     heatmap_->setColorMode(HeatmapView::ColorMode::Sequential);
     heatmap_->setAxisLabels("input channel (column)", "output channel (row)");
     heatmap_->setColorScaleLabel("|error|");
-    hb->addWidget(heatmap_, 1);
+    heatmap_->setPooledValueName("|error|");
+    heatmap_->setStatusLineVisible(false);  // the caption below says it, wrapped to any width
+    heatmap_->setPlaceholder("Loading…");
+    caption_ = new QLabel(mapBox);
+    caption_->setObjectName("errorHeatmapCaption");
+    caption_->setWordWrap(true);
+    caption_->setStyleSheet("color:#555");
+    mv->addWidget(heatmap_, 1);
+    mv->addWidget(caption_);
+    hb->addWidget(mapBox, 1);
     auto* box = new QGroupBox("Error of this layer");
     box->setObjectName("errorMetrics");
-    box->setMinimumWidth(300);
+    box->setMinimumWidth(240);
     box->setMaximumWidth(360);
     auto* f = new QFormLayout(box);
     addMetric(f, "spec", "Setting");
+    addMetric(f, "source", "Stored as");
     addMetric(f, "mse", "Weight MSE");
     addMetric(f, "sqnr", "SQNR");
     addMetric(f, "maxerr", "Max |error|");
@@ -110,7 +127,16 @@ ErrorPage::ErrorPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     addMetric(f, "tokens", "Calibration inputs");
     addMetric(f, "packed", "Packed size");
     addMetric(f, "note", "Applied");
-    hb->addWidget(box);
+    // Scrolls when the window is too low for every number (nothing is cut off).
+    auto* boxScroll = new QScrollArea;
+    boxScroll->setObjectName("errorMetricsScroll");
+    boxScroll->setWidget(box);
+    boxScroll->setWidgetResizable(true);
+    boxScroll->setFrameShape(QFrame::NoFrame);
+    boxScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    boxScroll->setMinimumWidth(box->minimumWidth() + boxScroll->verticalScrollBar()->sizeHint().width());
+    boxScroll->setMaximumWidth(box->maximumWidth() + boxScroll->verticalScrollBar()->sizeHint().width());
+    hb->addWidget(boxScroll);
     vs->addWidget(tiles_);
     vs->addWidget(bottom);
     vs->setStretchFactor(0, 1);
@@ -122,6 +148,7 @@ ErrorPage::ErrorPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
         setTile(r - r % s, c - c % s, s);
     });
     connect(worst, &QPushButton::clicked, this, &ErrorPage::jumpToWorstTile);
+    connect(heatmap_, &HeatmapView::visibleRegionChanged, this, &ErrorPage::updateCaption);
     connect(ctx_, &AppContext::previewReady, this, &ErrorPage::showPreview);
     connect(ctx_, &AppContext::modelChanged, this, [this] {
         shown_.reset();
@@ -186,15 +213,59 @@ void ErrorPage::jumpToWorstTile() {
             std::max(0, std::min(c - s / 2, static_cast<int>(e.cols) - s)), s);
 }
 
+void ErrorPage::updateCaption() {
+    caption_->setText(heatmap_->rows() > 0 ? heatmap_->statusText() + "  ·  double-click picks the tile" : QString());
+}
+
+void ErrorPage::showNoPreview() {
+    shown_.reset();
+    shownLayer_.clear();
+    tiles_->clear();
+    heatmap_->clear();
+    heatmap_->setColumnMarks({}, QColor(), "salientMark");
+    updateCaption();
+    for (auto* l : metrics_) l->setText("—");
+    showSource();
+    QString why;
+    if (!ctx_->config().quantizes_weights()) {
+        why = "The methods panel does not quantize weights (bits: off)";
+        metrics_["note"]->setText("not quantized: weights stay in float (bits: off)");
+    } else {
+        const QString layer = ui::short_linear_name(ctx_->layer().toStdString());
+        why = layer + " is not quantized by this setting: tick \"also quantize lm_head\" to quantize it";
+        metrics_["note"]->setText(layer + " is not quantized (it stays in float unless \"also quantize lm_head\" is "
+                                          "ticked)");
+        metrics_["spec"]->setText(qstr(ctx_->config().describe()));
+    showSource();
+    }
+    ui::setPlotTitle(tiles_, why);
+    ui::setPlotTitle(heatmap_, QString());
+    tiles_->setPlaceholder(why);
+    heatmap_->setPlaceholder("Nothing quantized here");
+    emit previewShown();
+}
+
+void ErrorPage::showSource() {
+    const qs::ModelSummary* s = ctx_->summary();
+    const std::string layer = ctx_->layer().toStdString();
+    QString text = "—";
+    if (s)
+        for (const auto& l : s->linears) {
+            if (l.name != layer || l.source_type.empty()) continue;
+            const QString t = qstr(l.source_type);
+            static const QStringList kFloat = {"F32", "F16", "BF16", "F64"};
+            text = kFloat.contains(t) ? t + " (float in the source file)"
+                                      : t + " in the source file: W here is its dequantization, so this error "
+                                            "comes on top of the file's own quantization";
+            break;
+        }
+    metrics_["source"]->setText(text);
+}
+
 void ErrorPage::showPreview() {
     auto pv = ctx_->preview();
     if (!pv) {
-        shown_.reset();
-        tiles_->clear();
-        heatmap_->clear();
-        ui::setPlotTitle(tiles_, "The methods panel does not quantize weights (bits: off)");
-        for (auto* l : metrics_) l->setText("—");
-        emit previewShown();
+        if (ctx_->hasModel()) showNoPreview();
         return;
     }
     const bool newLayer = qstr(pv->linear) != shownLayer_;
@@ -209,8 +280,15 @@ void ErrorPage::showPreview() {
         heatmap_->setMatrix(pv->error.data, static_cast<int>(pv->error.rows), static_cast<int>(pv->error.cols));
         if (keep.isValid() && keep.width() > 0) heatmap_->zoomTo(keep.y(), keep.x(), keep.height(), keep.width());
     }
-    ui::setPlotTitle(heatmap_, QString("|W − Ŵ| of %1, whole matrix").arg(ui::short_linear_name(pv->linear)));
+    const QString basis = pv->basis.empty() ? QString() : " (" + qstr(pv->basis) + ")";
+    ui::setPlotTitle(heatmap_, QString("|W − Ŵ| of %1, whole matrix%2").arg(ui::short_linear_name(pv->linear), basis));
+    // Marks: AWQ's salient input channels and the quantization groups along the input.
+    heatmap_->setColumnMarks(QVector<int>(pv->salient.begin(), pv->salient.end()), QColor(230, 40, 40, 190), "salientMark");
+    const auto& w = ctx_->config().weight;
+    heatmap_->setColumnBoundaries(w.granularity == qs::Granularity::PerGroup ? static_cast<int>(w.group_size) : 0);
+    updateCaption();
     metrics_["spec"]->setText(qstr(ctx_->config().describe()));
+    showSource();
     metrics_["mse"]->setText(num(pv->mse));
     metrics_["sqnr"]->setText(num(pv->sqnr_db) + " dB");
     metrics_["maxerr"]->setText(num(pv->max_abs));
@@ -251,9 +329,15 @@ void ErrorPage::drawTile() {
             t.dequantized.push_back(pv.dequantized.data[i]);
             t.absError.push_back(pv.error.data[i]);
         }
+    tiles_->setOrigin(r0, c0);  // the tile's axes count in the matrix's rows and columns
     tiles_->setTile(t);
+    heatmap_->setMarkedRegion(QRect(c0, r0, cols, rows));
     const QString bits = QString::number(ctx_->config().weight.bits);
-    tiles_->setPanelTitles({"original W", "integer codes q (" + bits + "-bit)", "dequantized Ŵ", "|W − Ŵ|"});
+    const QString basis = qstr(pv.basis);
+    if (basis.isEmpty())
+        tiles_->setPanelTitles({"original W", "integer codes q (" + bits + "-bit)", "dequantized Ŵ", "|W − Ŵ|"});
+    else
+        tiles_->setPanelTitles({"W (" + basis + ")", "integer codes q (" + bits + "-bit)", "Ŵ (" + basis + ")", "|W − Ŵ|"});
     ui::setPlotTitle(tiles_, QString("%1: rows %2–%3, columns %4–%5").arg(shownLayer_).arg(r0).arg(r0 + rows - 1).arg(c0).arg(c0 + cols - 1));
     tileInfo_->setText(QString("Double-click the |error| heatmap to pick a tile · tile max |error| %1")
                            .arg(num(*std::max_element(t.absError.begin(), t.absError.end()))));

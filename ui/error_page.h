@@ -1,7 +1,9 @@
 // Quantization-error page: the course notes' four panels (original, integer codes,
-// dequantized, |error|) for a selectable tile of the selected Linear, the whole-matrix
-// |error| heatmap (double-click picks the tile), and MSE / SQNR / max error plus the
-// output error on calibration inputs, all for the methods panel's current setting.
+// dequantized, |error|) for a selectable tile of the selected Linear (axes in the matrix's
+// row / column numbers), the whole-matrix |error| heatmap (double-click picks the tile; the
+// tile, the quantization groups and AWQ's salient channels are marked on it), and MSE / SQNR /
+// max error plus the output error on calibration inputs, all for the methods panel's current
+// setting. A Linear the setting does not quantize (lm_head unless ticked) says so.
 #pragma once
 #include <QMap>
 #include <memory>
@@ -40,6 +42,9 @@ signals:
 
 private:
     void showPreview();
+    void showNoPreview();  // the setting does not quantize the selected Linear
+    void showSource();     // how the selected Linear is stored in the source file
+    void updateCaption();
     void drawTile();
     void jumpToWorstTile();
     QLabel* addMetric(class QFormLayout* f, const QString& key, const QString& label);
@@ -48,6 +53,7 @@ private:
     QComboBox* tileSize_;
     QSpinBox *row_, *col_;
     QLabel* tileInfo_;
+    QLabel* caption_;  // what each cell of the |error| map holds
     qs::widgets::ErrorMatrixPanel* tiles_;
     qs::widgets::HeatmapView* heatmap_;
     QMap<QString, QLabel*> metrics_;

@@ -13,6 +13,8 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include <memory>
 
 #include "app_context.h"
@@ -108,6 +110,9 @@ ExportDialog::ExportDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), 
 
     parentDir_ = QDir::homePath();
     connect(format_, qOverload<int>(&QComboBox::currentIndexChanged), this, &ExportDialog::formatChanged);
+    connect(dtype_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
+        if (format() != qs::ExportFormat::AwqGemm) dtypeChoice_ = dtype_->currentData().toString();
+    });
     connect(awqRef_, &QCheckBox::toggled, this, [this] {
         updateButtons();
         startCheck();
@@ -136,6 +141,7 @@ ExportDialog::ExportDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), 
         progress_->setValue(0);
         status_->setStyleSheet("color:#8a1f11");
         status_->setText("Not exported: " + msg);
+        fitTexts();
         updateButtons();
         emit exportFailed(msg);
     });
@@ -152,14 +158,21 @@ ExportDialog::ExportDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), 
 }
 
 void ExportDialog::refresh() {
+    // A new look at the dialog: no message from an earlier export stays.
+    if (!running()) {
+        status_->clear();
+        status_->setStyleSheet(QString());
+        progress_->setValue(0);
+    }
     if (!ctx_->hasModel()) {
         configuration_->setText("<i>No model loaded.</i>");
     } else {
         QString text = "Exports the configuration the model carries: <b>" +
                        qstr(ctx_->applied().describe()).toHtmlEscaped() + "</b>";
         if (!ctx_->configApplied())
-            text += "<br><span style='color:#a05a00'>The methods panel has changes that are not applied "
-                    "(Apply first to export them).</span>";
+            text += "<br><span style='color:#a05a00'>The methods panel shows " +
+                    qstr(ctx_->config().describe()).toHtmlEscaped() +
+                    ", which the model does not carry: Apply first to export that.</span>";
         configuration_->setText(text);
     }
     if (folder_->text().isEmpty() || folder_->text() == autoPath_) {
@@ -168,6 +181,20 @@ void ExportDialog::refresh() {
     }
     updateButtons();
     startCheck();
+    fitTexts();
+}
+
+void ExportDialog::resizeEvent(QResizeEvent* e) {
+    QDialog::resizeEvent(e);
+    fitTexts();
+}
+
+void ExportDialog::fitTexts() {
+    for (QLabel* l : {configuration_, description_, check_, status_}) {
+        const int h = l->text().isEmpty() ? 0 : l->heightForWidth(std::max(1, l->width()));
+        if (l->minimumHeight() != h) l->setMinimumHeight(h);
+    }
+    if (layout()) layout()->activate();
 }
 
 void ExportDialog::setFormat(qs::ExportFormat f) {
@@ -203,7 +230,8 @@ void ExportDialog::formatChanged() {
     const bool awq = f == qs::ExportFormat::AwqGemm;
     dtype_->setEnabled(!awq);
     dtype_->setToolTip(awq ? "awq-gemm stores every non-quantized tensor in float16 (AutoAWQ's layout)" : QString());
-    if (awq) dtype_->setCurrentIndex(dtype_->findData(QString("float16")));
+    // awq-gemm shows its fixed float16; the other formats get the user's own choice back.
+    dtype_->setCurrentIndex(dtype_->findData(awq ? QString("float16") : dtypeChoice_));
     awqRef_->setEnabled(f == qs::ExportFormat::Fake);
     if (f != qs::ExportFormat::Fake) awqRef_->setChecked(false);
     if (folder_->text() == autoPath_ && !autoPath_.isEmpty()) {
@@ -212,6 +240,7 @@ void ExportDialog::formatChanged() {
     }
     updateButtons();
     startCheck();
+    fitTexts();
 }
 
 qs::ExportOptions ExportDialog::options() const {
@@ -251,6 +280,7 @@ void ExportDialog::startCheck() {
                 self->check_->setStyleSheet("color:#8a1f11");
                 self->check_->setText(problem);
             }
+            self->fitTexts();
             self->updateButtons();
             emit self->checked(problem);
         };
@@ -281,6 +311,7 @@ bool ExportDialog::startExport() {
         const QString msg = outputDir() + ": already exists; choose another folder or tick \"Replace an existing model folder\"";
         status_->setStyleSheet("color:#8a1f11");
         status_->setText("Not exported: " + msg);
+        fitTexts();
         emit ctx_->errorOccurred("Could not export the model.", msg);
         emit exportFailed(msg);
         return false;

@@ -68,12 +68,15 @@ signals:
 
 protected:
     void reject() override;  // closing the dialog cancels a running export
+    void resizeEvent(QResizeEvent* e) override;
 
 private:
     void formatChanged();
     void startCheck();
     void updateButtons();
     QString suggestedName() const;
+    // Word-wrapped labels get the height their text needs at their width (the dialog grows).
+    void fitTexts();
 
     AppContext* ctx_;
     QComboBox *format_, *dtype_;
@@ -84,6 +87,7 @@ private:
     QPushButton *choose_, *export_, *cancel_;
     QString parentDir_, autoPath_;
     QString problem_;
+    QString dtypeChoice_;  // the user's "Other tensors" choice, kept while awq-gemm forces fp16
     quint64 checkJob_ = 0, exportJob_ = 0;
     std::function<void(double, const std::string&)> hook_;
 };

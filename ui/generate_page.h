@@ -1,5 +1,6 @@
 // Generate page: a prompt, greedy or sampled decoding, and the original model's and the
-// current (applied) model's continuations side by side.
+// current (applied) model's continuations side by side, with the number of new tokens each
+// wrote and the first token where they differ highlighted on both sides.
 #pragma once
 #include <QWidget>
 
@@ -25,12 +26,14 @@ signals:
     void generated();
 
 private:
+    void updateTitles();
     AppContext* ctx_;
     QPlainTextEdit* prompt_;
     QSpinBox *tokens_, *seed_;
     QComboBox* mode_;
     QDoubleSpinBox* temperature_;
     QPushButton* go_;
-    QLabel *originalTitle_, *currentTitle_;
+    QLabel *originalTitle_, *currentTitle_, *divergence_;
+    QString originalCount_, currentCount_;
     QTextBrowser *original_, *current_;
 };

@@ -37,7 +37,7 @@ void LayerNavigator::rebuild() {
                 auto it = blocks.find(l.block);
                 if (it == blocks.end())
                     it = blocks.emplace(l.block, new QTreeWidgetItem(this, {QString("block %1").arg(l.block)})).first;
-                item = new QTreeWidgetItem(it->second, {ui::relative_linear_name(l.name)});
+                item = new QTreeWidgetItem(it->second, {ui::op_name(l.name)});  // full name in the tooltip
             } else {
                 item = new QTreeWidgetItem(this, {name});
             }

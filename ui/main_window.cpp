@@ -7,12 +7,14 @@
 #include <QComboBox>
 #include <QDockWidget>
 #include <QFile>
-#include <QFileDialog>
+#include <QPointer>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QMenuBar>
+#include <QDir>
+#include <QFileInfo>
 #include <QMessageBox>
-#include <QScrollArea>
+#include <QScreen>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
@@ -24,6 +26,8 @@
 
 #include "activations_page.h"
 #include "app_context.h"
+#include "io/safe_output.h"
+#include "plot_export.h"
 #include "awq_page.h"
 #include "error_page.h"
 #include "export_dialog.h"
@@ -52,6 +56,21 @@ double residentMiB() {
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppContext(this)) {
+    // Plot exports: never into the open model's folder; temporaries of killed processes at the
+    // same place are removed, and the status bar says so (io/safe_output.h).
+    QPointer<AppContext> guardCtx = ctx_;
+    qs::widgets::setExportGuard([guardCtx](const QString& path) -> QString {
+        std::vector<std::string> protect;
+        if (guardCtx && guardCtx->summary()) protect.push_back(guardCtx->summary()->source_dir);
+        try {
+            qs::check_output_file(path.toStdString(), protect);
+            for (const auto& note : qs::remove_stale_temporaries(path.toStdString()))
+                if (guardCtx) emit guardCtx->statusMessage(QString::fromStdString(note));
+        } catch (const std::exception& e) {
+            return QString::fromStdString(e.what());
+        }
+        return {};
+    });
     setWindowTitle("QuantScope");
     setObjectName("mainWindow");
 
@@ -103,22 +122,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     auto* left = new QDockWidget("Layers", this);
     left->setObjectName("layersDock");
     left->setWidget(nav_);
-    nav_->setMinimumWidth(240);
+    nav_->setMinimumWidth(200);
     left->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::LeftDockWidgetArea, left);
     methods_ = new MethodsPanel(ctx_);
-    auto* scroll = new QScrollArea;
-    scroll->setWidget(methods_);
-    scroll->setWidgetResizable(true);
-    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
-    scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(methods_->minimumSizeHint().width() + 16);
     auto* right = new QDockWidget("Methods", this);
     right->setObjectName("methodsDock");
-    right->setWidget(scroll);
+    right->setWidget(methods_);
     right->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::RightDockWidgetArea, right);
-    resizeDocks({left, right}, {270, 350}, Qt::Horizontal);
+    resizeDocks({left, right}, {250, 340}, Qt::Horizontal);
 
     workspace_ = new WorkspaceActions(this);
     buildToolbar();
@@ -174,7 +187,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     });
 }
 
-MainWindow::~MainWindow() { ctx_->shutdown(); }
+MainWindow::~MainWindow() {
+    qs::widgets::setExportGuard({});
+    ctx_->shutdown();
+}
 
 JobRunner* MainWindow::jobs() const { return ctx_->jobs(); }
 
@@ -185,20 +201,27 @@ void MainWindow::closeEvent(QCloseEvent* e) {
     e->accept();
 }
 
+QString MainWindow::startDir() const {
+    const QFileInfo f(dir_);
+    if (!dir_.isEmpty() && f.isDir()) return dir_;
+    if (!dir_.isEmpty() && f.isFile()) return f.absolutePath();
+    return QDir::homePath();
+}
+
 void MainWindow::buildToolbar() {
     QMenu* file = menuBar()->addMenu("&File");
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(
-            this, "Open a model folder (Hugging Face, or one holding a .gguf file)", dir_);
+        const QString dir = ctx_->choosers().folder(this, "Open a model folder (Hugging Face, or one holding a .gguf file)",
+                                                    startDir());
         if (!dir.isEmpty()) openModel(dir);
     });
     QAction* openGguf = file->addAction("Open &GGUF file…");  // llama.cpp models, dequantized on load
     openGguf->setObjectName("openGgufAction");
     openGguf->setShortcut(QKeySequence("Ctrl+Shift+O"));
     connect(openGguf, &QAction::triggered, this, [this] {
-        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", dir_,
+        const QString f = ctx_->choosers().openFile(this, "Open a llama.cpp GGUF model", startDir(),
                                                     "GGUF models (*.gguf);;All files (*)");
         if (!f.isEmpty()) openModel(f);
     });
@@ -369,3 +392,14 @@ void MainWindow::showError(const QString& what, const QString& message) {
 }
 
 bool MainWindow::saveScreenshot(const QString& file) { return grab().save(file); }
+
+void MainWindow::placeOnScreen() {
+    const QRect avail = screen()->availableGeometry();
+    // Window decorations (none before the first show, or offscreen).
+    const QSize frame = isVisible() ? frameGeometry().size() - geometry().size() : QSize(0, 0);
+    QSize size = QSize(1600, 1000).boundedTo(avail.size() - frame);
+    size = size.expandedTo(minimumSizeHint()).boundedTo(avail.size() - frame);
+    resize(size);
+    move(avail.x() + (avail.width() - size.width() - frame.width()) / 2,
+         avail.y() + (avail.height() - size.height() - frame.height()) / 2);
+}

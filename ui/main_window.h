@@ -42,6 +42,12 @@ public:
     static QStringList viewNames();  // model, activations, weights, error, awq, perplexity, generate
     bool saveScreenshot(const QString& file);
 
+public slots:
+    // At most 1600 x 1000, inside the available area of the window's screen, centred there.
+    void placeOnScreen();
+
+public:
+
     QString errorText() const;   // the error banner's text ("" when hidden)
     QString statusText() const;  // the status bar's message
     bool hasModel() const;
@@ -73,6 +79,8 @@ protected:
 
 private:
     void buildToolbar();
+    // Where file choosers start: the loaded model's folder (a GGUF file's folder), else home.
+    QString startDir() const;
     void buildStatusBar();
     void fillDtypes();
     void syncDeviceCombos();  // the toolbar shows the loaded model's device and dtype

@@ -3,7 +3,9 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
-#include <QFileDialog>
+#include <QDir>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -15,9 +17,11 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 
 #include "app_context.h"
+#include "apply_progress.h"
 #include "ui_util.h"
 
 namespace {
@@ -39,6 +43,15 @@ QCheckBox* makeCheck(const QString& text, const char* name, const QString& tip =
     return c;
 }
 
+QLabel* makeHint(const char* name) {
+    auto* l = new QLabel;
+    l->setObjectName(name);
+    l->setWordWrap(true);
+    l->setStyleSheet("QLabel { color:#23415f; background:#eef4fb; border:1px solid #b9cde4; padding:2px 4px; }");
+    l->hide();
+    return l;
+}
+
 QWidget* sliderRow(QSlider* s, QLabel* value) {
     auto* w = new QWidget;
     auto* h = new QHBoxLayout(w);
@@ -54,7 +67,28 @@ QWidget* sliderRow(QSlider* s, QLabel* value) {
 
 MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) {
     setObjectName("methodsPanel");
-    auto* v = new QVBoxLayout(this);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    outer->setSpacing(0);
+    QWidget* controls = buildControls();
+    auto* scroll = new QScrollArea;
+    scroll->setObjectName("methodsScroll");
+    scroll->setWidget(controls);
+    scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setMinimumWidth(controls->minimumSizeHint().width() + scroll->verticalScrollBar()->sizeHint().width());
+    outer->addWidget(scroll, 1);
+    outer->addWidget(buildFooter());
+    connectControls();
+    updateEnabled();
+    updateAppliedLabel();
+    updateHints();
+}
+
+QWidget* MethodsPanel::buildControls() {
+    auto* w = new QWidget;
+    auto* v = new QVBoxLayout(w);
     v->setContentsMargins(6, 6, 6, 6);
 
     // Weights (RTN)
@@ -133,14 +167,18 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     act_->addItem("8-bit per tensor", -8);
     act_->addItem("4-bit per token", 4);
     bmm_ = makeCheck("also quantize q/k/v outputs (BMM)", "bmmCheck");
-    w8a8_ = new QPushButton("W8A8 preset");
+    w8a8_ = new QPushButton("W8A8 SmoothQuant preset");
     w8a8_->setObjectName("w8a8Button");
-    w8a8_->setToolTip("8-bit symmetric per-channel weights, 8-bit per-token activations");
+    w8a8_->setToolTip("SmoothQuant's W8A8 setting, every control it implies: smoothing on at alpha 0.5, 8-bit "
+                      "symmetric per-channel weights, 8-bit per-token activations with the q/k/v outputs (BMM "
+                      "inputs) quantized; AWQ and rotation off, lm_head in float");
+    sqHint_ = makeHint("smoothQuantHint");
     sf->addRow(sqOn_);
     sf->addRow("Alpha", sliderRow(sqAlpha_, sqAlphaLabel_));
     sf->addRow("Activations", act_);
     sf->addRow(bmm_);
     sf->addRow(w8a8_);
+    sf->addRow(sqHint_);
     v->addWidget(sqBox_);
 
     // Rotation
@@ -155,8 +193,10 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     seed_ = new QSpinBox;
     seed_->setObjectName("rotationSeed");
     seed_->setRange(0, 1000000);
+    rotHint_ = makeHint("rotationHint");
     rf->addRow("Rotation", rotation_);
     rf->addRow("Seed", seed_);
+    rf->addRow(rotHint_);
     v->addWidget(rBox);
 
     // Calibration
@@ -174,21 +214,31 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     calibFile_ = new QLabel("bundled (tinyshakespeare)");
     calibFile_->setObjectName("calibFile");
     calibFile_->setWordWrap(true);
-    auto* choose = new QPushButton("Choose…");
-    auto* deflt = new QPushButton("Default");
+    choose_ = new QPushButton("Choose…");
+    choose_->setObjectName("calibChooseButton");
+    deflt_ = new QPushButton("Default");
+    deflt_->setObjectName("calibDefaultButton");
     auto* fileRow = new QWidget;
     auto* fr = new QHBoxLayout(fileRow);
     fr->setContentsMargins(0, 0, 0, 0);
-    fr->addWidget(choose);
-    fr->addWidget(deflt);
+    fr->addWidget(choose_);
+    fr->addWidget(deflt_);
     fr->addStretch(1);
     cf->addRow("Samples", calibSamples_);
     cf->addRow("Tokens each", calibSeqlen_);
     cf->addRow("File", calibFile_);
     cf->addRow(fileRow);
     v->addWidget(cBox);
+    v->addStretch(1);
+    return w;
+}
 
-    // Apply / reset
+// Pinned under the scrolling controls: always on screen.
+QWidget* MethodsPanel::buildFooter() {
+    auto* w = new QWidget;
+    w->setObjectName("methodsFooter");
+    auto* v = new QVBoxLayout(w);
+    v->setContentsMargins(6, 4, 6, 6);
     auto* buttons = new QHBoxLayout;
     apply_ = new QPushButton("Apply to model");
     apply_->setObjectName("applyButton");
@@ -203,8 +253,11 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
     applied_->setWordWrap(true);
     applied_->setTextFormat(Qt::RichText);
     v->addWidget(applied_);
-    v->addStretch(1);
+    v->addWidget(new ApplyProgress(ctx_));
+    return w;
+}
 
+void MethodsPanel::connectControls() {
     auto change = [this] { emitChange(); };
     for (QComboBox* c : {bits_, group_, awqMode_, act_, rotation_})
         connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, change);
@@ -221,24 +274,19 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
         sqAlphaLabel_->setText(QString::number(alphaFromSlider(x), 'f', 2));
         emitChange();
     });
-    connect(w8a8_, &QPushButton::clicked, this, [this] {
-        updating_ = true;
-        bits_->setCurrentIndex(bits_->findData(8));
-        group_->setCurrentIndex(group_->findData(-1));
-        symmetric_->setChecked(true);
-        act_->setCurrentIndex(act_->findData(8));
-        updating_ = false;
-        emitChange();
-    });
-    connect(choose, &QPushButton::clicked, this, [this] {
-        QString f = QFileDialog::getOpenFileName(this, "Calibration text", QString(),
-                                                 "Text or JSON lines (*.txt *.jsonl *.zst);;All files (*)");
+    connect(w8a8_, &QPushButton::clicked, this, &MethodsPanel::applyW8A8Preset);
+    connect(choose_, &QPushButton::clicked, this, [this] {
+        // Start in the model's folder (calibration texts often sit next to it), else home.
+        QString dir = QDir::homePath();
+        if (const auto* s = ctx_->summary(); s && QFileInfo(ui::qstr(s->source_dir)).isDir()) dir = ui::qstr(s->source_dir);
+        QString f = ctx_->choosers().openFile(this, "Calibration text", dir,
+                                              "Text or JSON lines (*.txt *.jsonl *.zst);;All files (*)");
         if (f.isEmpty()) return;
         calibPath_ = f;
         calibFile_->setText(QFileInfo(f).fileName());
         emitChange();
     });
-    connect(deflt, &QPushButton::clicked, this, [this] {
+    connect(deflt_, &QPushButton::clicked, this, [this] {
         calibPath_.clear();
         calibFile_->setText("bundled (tinyshakespeare)");
         emitChange();
@@ -265,8 +313,57 @@ MethodsPanel::MethodsPanel(AppContext* ctx, QWidget* parent) : QWidget(parent), 
         applied_->setText("<i>Applying…</i>");
     });
     connect(ctx_, &AppContext::jobsChanged, this, &MethodsPanel::updateAppliedLabel);
-    updateEnabled();
-    updateAppliedLabel();
+    connect(ctx_, &AppContext::layerChanged, this, &MethodsPanel::updateHints);
+    connect(ctx_, &AppContext::appliedChanged, this, &MethodsPanel::updateHints);
+    connect(ctx_, &AppContext::configChanged, this, &MethodsPanel::updateHints);
+    connect(ctx_, &AppContext::modelChanged, this, &MethodsPanel::updateHints);
+}
+
+// Every control the W8A8 SmoothQuant setting implies (whatever the panel showed before).
+void MethodsPanel::applyW8A8Preset() {
+    updating_ = true;
+    bits_->setCurrentIndex(bits_->findData(8));
+    group_->setCurrentIndex(group_->findData(-1));
+    symmetric_->setChecked(true);
+    lmHead_->setChecked(false);
+    awqMode_->setCurrentIndex(awqMode_->findData(""));
+    sqOn_->setChecked(true);
+    sqAlpha_->setValue(50);
+    act_->setCurrentIndex(act_->findData(8));
+    bmm_->setChecked(true);
+    rotation_->setCurrentIndex(rotation_->findData(-1));
+    updating_ = false;
+    emitChange();
+}
+
+// Why a control changes nothing for the selected Linear.
+void MethodsPanel::updateHints() {
+    const qs::MethodConfig& c = ctx_->config();
+    const std::string layer = ctx_->layer().toStdString();
+    if (c.has("smoothquant") && !layer.empty() && !ui::readsNorm(layer)) {
+        sqHint_->setText(QString("Alpha has no effect on %1: SmoothQuant only smooths Linears that read a norm's output "
+                                 "(q/k/v, gate/up, fc1), folding 1/s into the norm. Select one of those to see it.")
+                             .arg(ui::short_linear_name(layer)));
+        sqHint_->show();
+    } else if (c.has("smoothquant")) {
+        sqHint_->setText("Inputs are divided by s = max|x|^α / max|w|^(1−α) per channel and the weights multiplied by "
+                         "it: channels with s < 1 grow.");
+        sqHint_->show();
+    } else {
+        sqHint_->hide();
+    }
+    const qs::MethodConfig& a = ctx_->applied();
+    if (c.has("rotate")) {
+        const bool carried = a.has("rotate") && a.rotation == c.rotation && a.seed == c.seed;
+        rotHint_->setText(carried ? "The model carries this rotation: the layer views show the rotated weights (norms "
+                                    "fused into the Linears, residual stream rotated)."
+                                  : "A rotation acts on the whole model (norms are fused into the Linears, then the "
+                                    "residual stream is rotated): Apply to see it; until then the layer views show the "
+                                    "unrotated weights.");
+        rotHint_->show();
+    } else {
+        rotHint_->hide();
+    }
 }
 
 qs::MethodConfig MethodsPanel::config() const {
@@ -315,6 +412,25 @@ qs::MethodConfig MethodsPanel::config() const {
 void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     updating_ = true;
     const bool weights = c.quantizes_weights();
+    // Values outside the controls' usual choices widen them instead of being clamped (a
+    // workspace or the CLI may hold any value MethodConfig::validate() accepts).
+    if (weights && bits_->findData(c.weight.bits) < 0) bits_->addItem(QString("%1 bits").arg(c.weight.bits), c.weight.bits);
+    const double salient = c.awq_salient * 100;
+    if (salient < salient_->minimum()) salient_->setMinimum(salient);
+    if (salient > salient_->maximum()) salient_->setMaximum(salient);
+    while (salient_->decimals() < 6 && std::abs(std::round(salient * std::pow(10, salient_->decimals())) -
+                                                salient * std::pow(10, salient_->decimals())) > 1e-6)
+        salient_->setDecimals(salient_->decimals() + 1);
+    const int factor = static_cast<int>(std::lround(c.awq_factor * 100));
+    if (factor < awqFactor_->minimum()) awqFactor_->setMinimum(factor);
+    if (factor > awqFactor_->maximum()) awqFactor_->setMaximum(factor);
+    const int act = c.act.bits == 0 ? 0 : c.act.per_token ? c.act.bits : -c.act.bits;
+    if (act_->findData(act) < 0)
+        act_->addItem(QString("%1-bit per %2").arg(c.act.bits).arg(c.act.per_token ? "token" : "tensor"), act);
+    if (c.seed <= static_cast<uint64_t>(INT_MAX) && static_cast<int>(c.seed) > seed_->maximum())
+        seed_->setMaximum(static_cast<int>(c.seed));
+    if (c.calib_samples <= INT_MAX && c.calib_samples > calibSamples_->maximum())
+        calibSamples_->setMaximum(static_cast<int>(c.calib_samples));
     bits_->setCurrentIndex(bits_->findData(weights ? c.weight.bits : 0));
     const int g = c.weight.granularity == qs::Granularity::PerGroup     ? static_cast<int>(c.weight.group_size)
                   : c.weight.granularity == qs::Granularity::PerChannel ? -1
@@ -332,7 +448,7 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     duo_->setChecked(c.duo_scaling);
     sqOn_->setChecked(c.has("smoothquant"));
     sqAlpha_->setValue(static_cast<int>(std::lround(c.sq_alpha * 100)));
-    act_->setCurrentIndex(act_->findData(c.act.bits == 0 ? 0 : c.act.per_token ? c.act.bits : -c.act.bits));
+    act_->setCurrentIndex(act_->findData(act));
     bmm_->setChecked(c.act.quantize_bmm);
     rotation_->setCurrentIndex(c.has("rotate") ? rotation_->findData(static_cast<int>(c.rotation)) : 0);
     seed_->setValue(static_cast<int>(c.seed));
@@ -382,7 +498,11 @@ void MethodsPanel::updateAppliedLabel() {
         return;
     }
     QString text = "<b>Model carries:</b> " + ui::qstr(ctx_->applied().describe()).toHtmlEscaped();
-    if (!same) text += "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
-                       "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";
+    if (ctx_->hasUnappliedChanges())
+        text += "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
+                "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";
+    else if (!same)
+        text += "<br><span style='color:#555'>Panel: " + ui::qstr(ctx_->config().describe()).toHtmlEscaped() +
+                ", previewed on the selected layer; Apply quantizes the whole model.</span>";
     applied_->setText(text);
 }

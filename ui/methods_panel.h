@@ -3,6 +3,10 @@
 // rotation off / random (seed) / Hadamard; calibration set; Apply and Reset.
 // Every control change sends the new configuration to the AppContext at once (which
 // debounces the single-layer preview); Apply runs the whole-model methods as a job.
+// The controls scroll; Apply / Original weights, what the model carries and the Apply
+// progress (ApplyProgress) stay pinned below them, visible at any window height. Hints say
+// why a control changes nothing for the selected Linear (SmoothQuant only smooths Linears
+// that read a norm; a rotation needs Apply).
 #pragma once
 #include <QWidget>
 
@@ -38,9 +42,14 @@ public:
     static double alphaFromSlider(int v) { return v / 100.0; }
 
 private:
+    QWidget* buildControls();
+    void connectControls();
+    QWidget* buildFooter();
     void emitChange();
     void updateEnabled();
     void updateAppliedLabel();
+    void updateHints();
+    void applyW8A8Preset();
 
     AppContext* ctx_;
     bool updating_ = false;
@@ -57,10 +66,12 @@ private:
     QComboBox* act_;
     QCheckBox* bmm_;
     QPushButton* w8a8_;
+    QLabel *sqHint_, *rotHint_;
     QComboBox* rotation_;
     QSpinBox* seed_;
     QSpinBox *calibSamples_, *calibSeqlen_;
     QLabel* calibFile_;
+    QPushButton *choose_, *deflt_;
     QString calibPath_;
     QPushButton *apply_, *reset_;
     QLabel* applied_;

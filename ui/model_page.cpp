@@ -1,6 +1,7 @@
 #include "model_page.h"
 
 #include <QHeaderView>
+#include <QResizeEvent>
 #include <QSplitter>
 #include <QTextBrowser>
 #include <QTreeWidget>
@@ -16,7 +17,7 @@ using ui::qstr;
 ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) {
     auto* v = new QVBoxLayout(this);
     v->setContentsMargins(4, 4, 4, 4);
-    auto* split = new QSplitter(Qt::Horizontal, this);
+    auto* split = split_ = new QSplitter(Qt::Horizontal, this);
     tree_ = new QTreeWidget(split);
     tree_->setObjectName("modelTree");
     tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied", "Stored as"});
@@ -59,6 +60,16 @@ ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
         if (!n.isEmpty()) ctx_->setLayer(n);
     });
     updateSummary();
+}
+
+void ModelPage::resizeEvent(QResizeEvent* e) {
+    QWidget::resizeEvent(e);
+    // The tree's columns need about 1000 px beside the summary (1280 x 720 screens: stacked).
+    const Qt::Orientation o = width() >= 1000 ? Qt::Horizontal : Qt::Vertical;
+    if (split_->orientation() != o) {
+        split_->setOrientation(o);
+        split_->setSizes(o == Qt::Horizontal ? QList<int>{580, 400} : QList<int>{360, 300});
+    }
 }
 
 void ModelPage::rebuildTree() {

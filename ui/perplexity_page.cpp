@@ -1,7 +1,6 @@
 #include "perplexity_page.h"
 
 #include <QCheckBox>
-#include <QFile>
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -12,37 +11,21 @@
 #include <QPushButton>
 #include <QSpinBox>
 #include <QSplitter>
-#include <QTableWidget>
+#include <QDir>
+#include <QTableView>
 #include <QTextStream>
 #include <QVBoxLayout>
 
 #include <cmath>
 
 #include "app_context.h"
+#include "io/safe_output.h"
 #include "line_plot.h"
 #include "sweep_dialog.h"
 
 using ui::qstr;
 
-namespace {
-
-QString csvField(const QString& s) {
-    if (s.contains(',') || s.contains('"') || s.contains('\n')) return '"' + QString(s).replace("\"", "\"\"") + '"';
-    return s;
-}
-
-QString datasetName(const PplData& d) { return qstr(d.dataset).section(':', 0, 0); }
-
-QString shortProtocol(const PplData& d) {
-    return QString("%1 · %2 × %3 tokens").arg(datasetName(d)).arg(d.nsamples).arg(d.seqlen);
-}
-
-QString duration(double s) {
-    if (s < 60) return QString::number(s, 'f', s < 10 ? 1 : 0) + " s";
-    return QString("%1 min %2 s").arg(static_cast<int>(s) / 60).arg(static_cast<int>(s) % 60);
-}
-
-}  // namespace
+using ui::duration;
 
 PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(ctx) {
     setObjectName("perplexityPage");
@@ -60,7 +43,9 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     windows_->setRange(0, 100000);
     windows_->setValue(10);
     windows_->setSpecialValueText("all");
-    baseline_ = new QCheckBox("also the original model (baseline)");
+    baseline_ = new QCheckBox("+ original (baseline)");
+    baseline_->setToolTip("Also evaluate the original model once with the same protocol (skipped when the table "
+                          "already has that baseline)");
     baseline_->setObjectName("baselineCheck");
     baseline_->setChecked(true);
     run_ = new QPushButton("Run");
@@ -107,7 +92,9 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     latest_->setTextFormat(Qt::RichText);
     latest_->setSizePolicy(QSizePolicy::Ignored, QSizePolicy::Preferred);
     latest_->setWordWrap(true);
-    stale_ = new QLabel("stale — the methods changed since this number was computed; Run to update");
+    stale_ = new QLabel("stale: the methods changed since this number; Run to update");
+    stale_->setWordWrap(true);
+    stale_->setMaximumWidth(320);
     stale_->setObjectName("staleLabel");
     stale_->setStyleSheet("QLabel { background:#fff3cd; color:#7a5200; border:1px solid #e6c96b; padding:3px 8px; "
                           "font-weight:600; }");
@@ -120,17 +107,27 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     plot_ = new qs::widgets::LinePlot(split);
     plot_->setObjectName("runningPlot");
     plot_->setAxisLabels("windows evaluated", "running perplexity exp(mean NLL)");
-    ui::setPlotTitle(plot_, "Running estimate");
+    plot_->setIntegerX(true);
+    plot_->setPlaceholder("Loading…");
     auto* tableBox = new QWidget(split);
     auto* tv = new QVBoxLayout(tableBox);
     tv->setContentsMargins(0, 0, 0, 0);
-    table_ = new QTableWidget(0, 8, tableBox);
+    model_ = new PplResultsModel(this);
+    model_->setObjectName("pplResultsModel");
+    table_ = new QTableView(tableBox);
     table_->setObjectName("resultsTable");
-    table_->setHorizontalHeaderLabels({"Configuration", "Protocol", "Perplexity", "Size (seed formula)", "Packed size",
-                                       "Time", "Device / dtype", "KL vs original: mean / median / 99.9% · top-1"});
-    table_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
-    for (int c = 1; c < 8; ++c) table_->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    table_->setModel(model_);
+    // One line per result (full texts in the tooltips); the configuration takes the room left.
+    table_->setWordWrap(false);
+    table_->setTextElideMode(Qt::ElideMiddle);
+    table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    table_->horizontalHeader()->setSectionResizeMode(PplResultsModel::Configuration, QHeaderView::Stretch);
+    table_->horizontalHeader()->setSectionResizeMode(PplResultsModel::Protocol, QHeaderView::Interactive);
+    table_->horizontalHeader()->resizeSection(PplResultsModel::Protocol, 150);
+    table_->horizontalHeader()->setMinimumSectionSize(60);
     table_->verticalHeader()->setVisible(false);
+    table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    table_->verticalHeader()->setDefaultSectionSize(table_->fontMetrics().height() + 6);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->setSelectionBehavior(QAbstractItemView::SelectRows);
     table_->setAlternatingRowColors(true);
@@ -155,7 +152,8 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     connect(sweepButton_, &QPushButton::clicked, this, &PerplexityPage::openSweep);
     connect(clear_, &QPushButton::clicked, this, &PerplexityPage::clearResults);
     connect(export_, &QPushButton::clicked, this, [this] {
-        const QString f = QFileDialog::getSaveFileName(this, "Export perplexity results", "perplexity.csv", "CSV (*.csv)");
+        const QString f = ctx_->choosers().saveFile(this, "Export perplexity results",
+                                                    QDir::home().filePath("perplexity.csv"), "CSV (*.csv)");
         if (f.isEmpty()) return;
         QString err;
         if (!exportCsv(f, &err)) emit ctx_->errorOccurred("Could not export the results.", err);
@@ -171,6 +169,9 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
         if (const auto* s = ctx_->summary()) seqlen_->setMaximum(static_cast<int>(s->max_position_embeddings));
         run_->setEnabled(ctx_->workbench()->has_tokenizer());
         if (!ctx_->workbench()->has_tokenizer()) status_->setText("No tokenizer: perplexity is unavailable.");
+        plot_->setPlaceholder(ctx_->workbench()->has_tokenizer()
+                                  ? "Run draws the running perplexity here, window by window"
+                                  : "No tokenizer: perplexity is unavailable");
     });
     connect(ctx_, &AppContext::jobProgress, this, [this](const QString& ch, double f, const QString& m) {
         if (ch != "ppl") return;
@@ -181,16 +182,12 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     });
     connect(ctx_->jobs(), &JobRunner::cancelled, this, [this](const QString& ch, quint64) {
         if (ch != "ppl") return;
-        setRunning(false);
-        status_->setText("Cancelled.");
-        eta_->clear();
+        showStopped(QString("Cancelled at %1 %").arg(progress_->value() / 10));
         emit runCancelled();
     });
     connect(ctx_->jobs(), &JobRunner::failed, this, [this](const QString& ch, quint64, const QString& msg) {
         if (ch != "ppl") return;
-        setRunning(false);
-        status_->setText("Failed: " + msg);
-        eta_->clear();
+        showStopped("Failed: " + msg);
     });
 }
 
@@ -208,12 +205,35 @@ void PerplexityPage::setRunning(bool on) {
     run_->setEnabled(!on && ctx_->hasModel() && !ctx_->modelBusy());
     cancel_->setEnabled(on);
     if (on) {
+        progress_->setFormat("%p%");
         progress_->setValue(0);
         eta_->setText("ETA …");
-    } else if (progress_->value() > 0) {
-        progress_->setValue(1000);
     }
     updateStale();
+}
+
+// The bar stays where the run stopped; the page names the configuration the engine reports
+// the model carries now.
+void PerplexityPage::showStopped(const QString& what) {
+    setRunning(false);
+    if (what.startsWith("Cancelled")) progress_->setFormat(what);
+    eta_->clear();
+    const QString carries = ctx_->hasModel() ? ui::qstr(ctx_->workbench()->applied().describe()) : QString();
+    status_->setText(what + (carries.isEmpty() ? QString() : " · the model carries: " + carries));
+    status_->setToolTip(status_->text());
+}
+
+const PplRow* PerplexityPage::baselineRow(const PplRequest& req) const {
+    for (const auto& r : rows())
+        if (r.config.methods.empty() && r.config.act.bits == 0 && r.data.seqlen == req.seqlen &&
+            (req.nsamples < 0 || r.data.nsamples == req.nsamples))
+            return &r;
+    return nullptr;
+}
+
+void PerplexityPage::setPlotWindows(quint64 gen, int64_t windows, int64_t seqlen) {
+    if (gen != gen_) return;
+    ui::setPlotTitle(plot_, QString("Running estimate (%1 windows of %2 tokens)").arg(windows).arg(seqlen));
 }
 
 void PerplexityPage::cancel() {
@@ -226,13 +246,8 @@ void PerplexityPage::run() {
     auto wb = ctx_->workbench();
     const qs::MethodConfig cfg = ctx_->config();
     const PplRequest req = request();
-    bool haveBaseline = false;
-    for (const auto& r : rows_)
-        if (r.config.methods.empty() && r.config.act.bits == 0 && r.data.seqlen == req.seqlen &&
-            (req.nsamples < 0 || r.data.nsamples == req.nsamples))
-            haveBaseline = true;
     std::vector<qs::MethodConfig> evals;
-    if (baseline_->isChecked() && !haveBaseline && !AppContext::sameConfig(cfg, AppContext::originalConfig()))
+    if (baseline_->isChecked() && !baselineRow(req) && !AppContext::sameConfig(cfg, AppContext::originalConfig()))
         evals.push_back(AppContext::originalConfig());
     evals.push_back(cfg);
 
@@ -240,9 +255,10 @@ void PerplexityPage::run() {
     windowsDone_ = 0;
     plot_->clearSeries();
     for (const auto& e : evals) plot_->addSeries(qstr(e.describe()), QVector<double>(), QVector<double>());
-    ui::setPlotTitle(plot_, "Running estimate (" + QString::number(req.nsamples < 0 ? 0 : req.nsamples) + " windows of " +
-                    QString::number(req.seqlen) + " tokens)");
-    if (req.nsamples < 0) ui::setPlotTitle(plot_, "Running estimate (all windows of " + QString::number(req.seqlen) + " tokens)");
+    ui::setPlotTitle(plot_, QString("Running estimate (windows of %1 tokens)").arg(req.seqlen));
+    plot_->setPlaceholder("Reading the evaluation text…");
+    latest_->setText("<i>Running: " + ui::qstr(cfg.describe()).toHtmlEscaped() + " …</i>");
+    latest_->setToolTip(QString());
     setRunning(true);
     status_->setText("Starting…");
     clock_.start();
@@ -255,6 +271,14 @@ void PerplexityPage::run() {
     };
     ctx_->run("ppl", [self, wb, evals, req, gen](const qs::Progress& p) -> std::function<void()> {
         auto out = std::make_shared<Out>();
+        // The title counts the windows that exist: min(requested, tokens / seqlen).
+        const int64_t avail = wb->eval_tokens(p.sub(0, 0.01)) / std::max<int64_t>(1, req.seqlen);
+        const int64_t windows = req.nsamples < 0 ? avail : std::min(req.nsamples, avail);
+        QMetaObject::invokeMethod(
+            self.data(), [self, gen, windows, req] {
+                if (self) self->setPlotWindows(gen, windows, req.seqlen);
+            },
+            Qt::QueuedConnection);
         const double n = static_cast<double>(evals.size());
         for (size_t k = 0; k < evals.size(); ++k) {
             qs::Progress part = p.sub(k / n, (k + 1) / n);
@@ -272,9 +296,10 @@ void PerplexityPage::run() {
             // The engine's one evaluation entry point: applies the configuration unless the model
             // carries it; a cancel during the perplexity keeps the configuration applied.
             auto applied = std::make_shared<ApplyData>();
-            const bool applies = !AppContext::sameConfig(wb->applied(), evals[k]);
             out->data.push_back(wb->evaluate(evals[k], req, part, onWindow, applied.get()));
-            if (applies) {
+            // Only when an apply really ran (a baseline is evaluated on the originals, without one:
+            // noting it would drop the report of what the model carries, e.g. its AWQ curves).
+            if (!applied->description.empty()) {
                 out->apply = applied;
                 out->applyCfg = evals[k];
             }
@@ -307,101 +332,45 @@ void PerplexityPage::onWindow(quint64 gen, int series, int64_t window, double ru
 }
 
 void PerplexityPage::addRow(const PplRow& row) {
-    rows_.push_back(row);
-    const int r = table_->rowCount();
-    table_->insertRow(r);
-    const PplData& d = row.data;
-    auto cell = [&](int c, const QString& text, const QString& tip = QString(), bool right = false) {
-        auto* it = new QTableWidgetItem(text);
-        if (!tip.isEmpty()) it->setToolTip(tip);
-        if (right) it->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
-        table_->setItem(r, c, it);
-    };
-    QString cfg = qstr(row.config.describe());
-    if (row.source != "run") cfg += "  [" + row.source + "]";
-    cell(0, cfg, qstr(row.config.to_json().dump(2)));
-    cell(1, shortProtocol(d), qstr(d.dataset) + "\n" + qstr(d.protocol));
-    cell(2, QString::number(d.ppl, 'f', d.ppl < 1000 ? 3 : 1), QString(), true);
-    cell(3, ui::mib(row.sizes.seed_mib), QString(), true);
-    cell(4, ui::mib(row.sizes.packed_mib), QString(), true);
-    cell(5, duration(d.seconds), QString("%1 tokens/s").arg(d.tokens_per_second, 0, 'f', 0), true);
-    cell(6, qstr(d.device + " / " + d.dtype));
-    cell(7, klText(d),
-         d.has_kl ? QString("KL(original || quantized) of the next-token distributions over the %1 scored tokens "
-                            "(llama.cpp --kl-divergence); max %2 nats; top-1: same most likely token")
-                        .arg(d.nsamples * (d.seqlen - 1))
-                        .arg(d.kl_max, 0, 'g', 4)
-                  : QString("the original weights are the reference"),
-         true);
+    model_->addRow(row);
     table_->scrollToBottom();
+    const PplData& d = row.data;
     latest_->setText(QString("<span style='font-size:15pt;font-weight:600'>ppl %1</span>"
                              "&nbsp;&nbsp;<span style='color:#333'>%2</span><br>"
                              "<span style='color:#666'>%3 — %4 windows × %5 tokens (llm-awq / GPTQ protocol)</span>")
                          .arg(d.ppl, 0, 'f', 3)
-                         .arg(cfg.toHtmlEscaped(), qstr(d.dataset).toHtmlEscaped())
+                         .arg(PplResultsModel::configurationText(row).toHtmlEscaped(), qstr(d.dataset).toHtmlEscaped())
                          .arg(d.nsamples)
                          .arg(d.seqlen));
     latest_->setToolTip(qstr(d.protocol));
     updateStale();
 }
 
-QString PerplexityPage::klText(const PplData& d) {
-    if (!d.has_kl) return QString::fromUtf8("—");
-    return QString("%1 / %2 / %3 · %4%")
-        .arg(d.kl_mean, 0, 'g', 4)
-        .arg(d.kl_median, 0, 'g', 4)
-        .arg(d.kl_p99_9, 0, 'g', 4)
-        .arg(100 * d.top1, 0, 'f', 2);
-}
-
 void PerplexityPage::clearResults() {
-    rows_.clear();
-    table_->setRowCount(0);
+    model_->clear();
     latest_->clear();
     updateStale();
 }
 
 void PerplexityPage::updateStale() {
     const PplRow* last = nullptr;
-    for (const auto& r : rows_)
+    for (const auto& r : rows())
         if (r.source == "run") last = &r;
     const bool stale = last && !running() && !AppContext::sameConfig(last->config, ctx_->config());
     stale_->setVisible(stale);
 }
 
-QString PerplexityPage::csv() const {
-    QString out;
-    QTextStream s(&out);
-    s << "configuration,protocol,dataset,ppl,seed_size_mib,packed_size_mib,seconds,tokens_per_second,seqlen,nsamples,"
-         "device,dtype,source,kl_mean,kl_median,kl_p99_9,kl_max,top1_agreement\n";
-    for (const auto& r : rows_) {
-        const PplData& d = r.data;
-        s << csvField(qstr(r.config.describe())) << ',' << csvField(qstr(d.protocol)) << ','
-          << csvField(qstr(d.dataset)) << ',' << QString::number(d.ppl, 'g', 10) << ','
-          << QString::number(r.sizes.seed_mib, 'g', 8) << ',' << QString::number(r.sizes.packed_mib, 'g', 8) << ','
-          << QString::number(d.seconds, 'g', 6) << ',' << QString::number(d.tokens_per_second, 'g', 6) << ','
-          << d.seqlen << ',' << d.nsamples << ',' << csvField(qstr(d.device)) << ',' << csvField(qstr(d.dtype)) << ','
-          << csvField(r.source);
-        if (d.has_kl)
-            s << ',' << QString::number(d.kl_mean, 'g', 8) << ',' << QString::number(d.kl_median, 'g', 8) << ','
-              << QString::number(d.kl_p99_9, 'g', 8) << ',' << QString::number(d.kl_max, 'g', 8) << ','
-              << QString::number(d.top1, 'g', 8);
-        else
-            s << ",,,,,";
-        s << '\n';
-    }
-    return out;
-}
+QString PerplexityPage::csv() const { return model_->csv(); }
 
 bool PerplexityPage::exportCsv(const QString& path, QString* error) const {
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate | QIODevice::Text)) {
-        if (error) *error = path + ": " + f.errorString();
-        return false;
-    }
     const QByteArray bytes = csv().toUtf8();
-    if (f.write(bytes) != bytes.size()) {
-        if (error) *error = path + ": " + f.errorString();
+    std::vector<std::string> protect;
+    if (const auto* s = ctx_->summary()) protect.push_back(s->source_dir);
+    try {  // atomic (temporary + rename), never into the model folder (io/safe_output.h)
+        for (const auto& note : qs::write_file_atomic(path.toStdString(), bytes.toStdString(), protect))
+            emit ctx_->statusMessage(QString::fromStdString(note));  // a killed export's temporary removed
+    } catch (const std::exception& e) {
+        if (error) *error = QString::fromStdString(e.what());
         return false;
     }
     return true;
@@ -410,6 +379,7 @@ bool PerplexityPage::exportCsv(const QString& path, QString* error) const {
 void PerplexityPage::openSweep() {
     if (!sweep_) {
         sweep_ = new SweepDialog(ctx_, this);
+        sweep_->setBaselineLookup([this](const PplRequest& r) { return baselineRow(r); });
         connect(sweep_, &SweepDialog::pointDone, this, [this](const PplRow& row) { addRow(row); });
     }
     sweep_->setRequest(request());

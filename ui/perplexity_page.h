@@ -1,14 +1,16 @@
 // Perplexity page: Run evaluates the methods panel's configuration (applying it first if
 // the model does not carry it yet, and the original model once as a baseline) in a worker,
-// with a progress bar, ETA, a running-estimate plot and Cancel. Results accumulate in a
-// table (configuration, protocol, ppl, size, time) exportable as CSV; a method change marks
-// the last number stale until the next Run. Sweeps run from the Sweep dialog.
+// with a progress bar, ETA, a running-estimate plot and Cancel (the bar then says where the
+// run stopped and the page names what the model carries). Results accumulate in a table
+// (PplResultsModel: configuration, protocol, ppl, size, time) exportable as CSV; a method
+// change marks the last number stale until the next Run. Sweeps run from the Sweep dialog.
 #pragma once
 #include <QElapsedTimer>
 #include <QWidget>
 
 #include <vector>
 
+#include "ppl_results_model.h"
 #include "ui_util.h"
 #include "workbench.h"
 
@@ -18,18 +20,11 @@ class QLabel;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
-class QTableWidget;
+class QTableView;
 class SweepDialog;
 namespace qs::widgets {
 class LinePlot;
 }
-
-struct PplRow {
-    qs::MethodConfig config;
-    PplData data;
-    ui::ModelSizes sizes;
-    QString source;  // "run" or "sweep: <parameter>"
-};
 
 class PerplexityPage : public QWidget {
     Q_OBJECT
@@ -43,12 +38,13 @@ public:
     bool exportCsv(const QString& path, QString* error = nullptr) const;
     void addRow(const PplRow& row);
     void clearResults();  // empties the results table
-    // "mean / median / 99.9% · top-1%" of the KL column ("—" for the original weights)
-    static QString klText(const PplData& d);
     void openSweep();
 
-    const std::vector<PplRow>& rows() const { return rows_; }
-    QTableWidget* table() const { return table_; }
+    const std::vector<PplRow>& rows() const { return model_->rows(); }
+    QTableView* table() const { return table_; }
+    PplResultsModel* model() const { return model_; }
+    // A finished evaluation of the original model with the request's protocol (null if none).
+    const PplRow* baselineRow(const PplRequest& req) const;
     qs::widgets::LinePlot* runningPlot() const { return plot_; }
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
@@ -70,6 +66,8 @@ private:
     void updateStale();
     void setRunning(bool on);
     void onWindow(quint64 gen, int series, int64_t window, double running);
+    void setPlotWindows(quint64 gen, int64_t windows, int64_t seqlen);
+    void showStopped(const QString& what);  // after a cancel or a failure
 
     AppContext* ctx_;
     QSpinBox *seqlen_, *windows_;
@@ -78,9 +76,9 @@ private:
     QProgressBar* progress_;
     QLabel *eta_, *status_, *stale_, *latest_;
     qs::widgets::LinePlot* plot_;
-    QTableWidget* table_;
+    QTableView* table_;
+    PplResultsModel* model_;
     SweepDialog* sweep_ = nullptr;
-    std::vector<PplRow> rows_;
     int windowsDone_ = 0;
     quint64 gen_ = 0;
     QElapsedTimer clock_;

@@ -16,6 +16,7 @@
 
 #include "app_context.h"
 #include "line_plot.h"
+#include "quant/rotation_kind.h"
 
 using ui::qstr;
 
@@ -44,7 +45,7 @@ SweepDialog::SweepDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), ct
     param_->setObjectName("sweepParameter");
     param_->addItem("AWQ salient scale factor (awq-scale)", AwqFactor);
     param_->addItem("SmoothQuant alpha", SqAlpha);
-    param_->addItem("bits × group size (RTN)", BitsGroup);
+    param_->addItem("weight bits × group size", BitsGroup);
     values_ = new QLineEdit;
     values_->setObjectName("sweepValues");
     groups_ = new QLineEdit("32, 64, 128");
@@ -92,6 +93,7 @@ SweepDialog::SweepDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), ct
     plot_ = new qs::widgets::SweepPlot(this);
     plot_->setObjectName("sweepPlot");
     plot_->setAxisLabels("parameter", "perplexity");
+    plot_->setPlaceholder("Run sweep draws perplexity against the parameter here");
     v->addWidget(plot_, 1);
 
     connect(param_, qOverload<int>(&QComboBox::currentIndexChanged), this, &SweepDialog::parameterChanged);
@@ -134,6 +136,24 @@ void SweepDialog::parameterChanged() {
     groupsLabel_->setVisible(p == BitsGroup);
     plot_->setAxisLabels(p == AwqFactor ? "salient scale factor s" : p == SqAlpha ? "migration strength α" : "weight bits",
                          "perplexity");
+    plot_->setIntegerX(p == BitsGroup);  // bits are whole numbers
+}
+
+QString SweepDialog::methodsText(const qs::MethodConfig& c, Parameter swept) {
+    QStringList parts;
+    if (c.has("rotate")) parts << QString("rotate(%1, seed %2)").arg(qstr(qs::rotation_kind_name(c.rotation))).arg(c.seed);
+    if (c.has("smoothquant")) parts << (swept == SqAlpha ? QString("SmoothQuant (α swept)") : QString("SmoothQuant α=%1").arg(c.sq_alpha));
+    const QString pct = QString::number(c.awq_salient * 100) + " %";
+    if (c.has("awq")) parts << QString("AWQ auto-scale") + (c.awq_clip ? " + clip" : "") + (c.duo_scaling ? " (duo)" : "");
+    if (c.has("awq-keep")) parts << "AWQ keep " + pct + " salient";
+    if (c.has("awq-scale"))
+        parts << "AWQ scale " + pct + " salient " + (swept == AwqFactor ? QString("(factor swept)") : QString("×%1").arg(c.awq_factor));
+    if (c.quantizes_weights()) {
+        if (swept == BitsGroup) parts << QString("RTN (bits × group swept, %1)").arg(c.weight.symmetric ? "sym" : "asym");
+        else parts << "RTN " + qstr(c.weight.describe());
+    }
+    if (c.act.bits > 0) parts << QString("activations a%1 %2").arg(c.act.bits).arg(c.act.per_token ? "per token" : "per tensor");
+    return parts.join(" + ");
 }
 
 std::vector<SweepDialog::Series> SweepDialog::plan(QString* error) const {
@@ -214,11 +234,15 @@ void SweepDialog::start() {
     ys_.assign(series.size(), {});
     plot_->clearSeries();
     for (const auto& s : series) plot_->addSweep(s.name, QVector<double>(), QVector<double>());
-    ui::setPlotTitle(plot_, "Perplexity vs " + param_->currentText());
+    const Parameter swept = static_cast<Parameter>(param_->currentData().toInt());
+    ui::setPlotTitle(plot_, "Perplexity vs " + param_->currentText() + " · " + methodsText(series[0].configs[0], swept));
     const quint64 gen = ++gen_;
     PplRequest req;
     req.seqlen = seqlen_->value();
     req.nsamples = windows_->value();
+    const PplRow* known = findBaseline_ ? findBaseline_(req) : nullptr;
+    const bool needBaseline = known == nullptr;
+    if (known) showBaseline(gen, known->data.ppl);
     auto wb = ctx_->workbench();
     const qs::MethodConfig restore = ctx_->applied();
     const auto* summary = ctx_->summary();
@@ -226,9 +250,26 @@ void SweepDialog::start() {
     const QString what = "sweep: " + param_->currentText().section(' ', 0, 2);
     QPointer<SweepDialog> self(this);
     status_->setText("Starting…");
-    ctx_->run("sweep", [self, wb, series, req, gen, restore, sum, what](const qs::Progress& p) -> std::function<void()> {
-        size_t total = 0, done = 0;
+    ctx_->run("sweep", [self, wb, series, req, gen, restore, sum, what, needBaseline](const qs::Progress& p) -> std::function<void()> {
+        size_t total = needBaseline ? 1 : 0, done = 0;
         for (const auto& s : series) total += s.configs.size();
+        if (needBaseline) {  // the original model, same protocol: the dashed line
+            const qs::Progress part = p.sub(0, 1.0 / total);
+            const qs::MethodConfig none = AppContext::originalConfig();
+            PplRow row;
+            row.config = none;
+            row.data = wb->evaluate(none, req, part);  // on the originals: what the model carries stays
+            row.sizes = ui::model_sizes(sum, none);
+            row.source = "sweep baseline";
+            ++done;
+            QMetaObject::invokeMethod(
+                self.data(), [self, gen, row] {
+                    if (!self) return;
+                    self->showBaseline(gen, row.data.ppl);
+                    emit self->pointDone(row);
+                },
+                Qt::QueuedConnection);
+        }
         for (size_t k = 0; k < series.size(); ++k)
             for (size_t i = 0; i < series[k].configs.size(); ++i, ++done) {
                 const qs::Progress part = p.sub(double(done) / total, double(done + 1) / total);
@@ -256,6 +297,11 @@ void SweepDialog::start() {
             emit self->sweepFinished();
         };
     });
+}
+
+void SweepDialog::showBaseline(quint64 gen, double ppl) {
+    if (gen != gen_) return;
+    plot_->setReferenceLine(QString("original model: %1").arg(ppl, 0, 'f', 3), ppl);
 }
 
 void SweepDialog::onPoint(quint64 gen, int series, double x, const PplRow& row) {

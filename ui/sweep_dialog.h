@@ -1,10 +1,12 @@
 // Sweep dialog: perplexity against one parameter (AWQ salient scale factor, SmoothQuant
 // alpha, or bits x group size), run in the background; each point is plotted as it
-// arrives and added to the perplexity table. The model gets its previous configuration
-// back when the sweep ends.
+// arrives and added to the perplexity table, with the original model's perplexity (same
+// protocol) as a dashed baseline. The title lists every method the sweep keeps from the
+// methods panel. The model gets its previous configuration back when the sweep ends.
 #pragma once
 #include <QDialog>
 
+#include <functional>
 #include <vector>
 
 #include "perplexity_page.h"
@@ -41,6 +43,11 @@ public:
     void cancel();
     bool running() const;
     qs::widgets::SweepPlot* plot() const { return plot_; }
+    // Where a finished baseline (original model, same protocol) can be found; without one the
+    // sweep evaluates the original model first.
+    void setBaselineLookup(std::function<const PplRow*(const PplRequest&)> find) { findBaseline_ = std::move(find); }
+    // The methods the sweep runs with, the swept parameter named as such (for the title).
+    static QString methodsText(const qs::MethodConfig& c, Parameter swept);
     QLabel* statusLabel() const { return status_; }
 
 signals:
@@ -49,6 +56,7 @@ signals:
 
 private:
     void onPoint(quint64 gen, int series, double x, const PplRow& row);
+    void showBaseline(quint64 gen, double ppl);
     void parameterChanged();
 
     AppContext* ctx_;
@@ -63,4 +71,5 @@ private:
     quint64 gen_ = 0;
     std::vector<Series> running_;
     std::vector<QVector<double>> xs_, ys_;
+    std::function<const PplRow*(const PplRequest&)> findBaseline_;
 };

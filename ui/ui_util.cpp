@@ -6,12 +6,20 @@
 
 #include <cmath>
 
+#include "channel_magnitude_view.h"
 #include "plot_view.h"
+#include "quant/salient_count.h"
 #include "quant/quant_spec.h"
 
 #include <qcustomplot.h>
 
 namespace ui {
+
+void highlightTop(qs::widgets::ChannelMagnitudeView* view, double percent) {
+    const int n = view->channelCount();
+    const int k = static_cast<int>(qs::salient_count(n, percent / 100.0));
+    view->setTopCount(k, QString("top %1 %: %2 of %3").arg(percent).arg(k).arg(n));
+}
 
 void setPlotTitle(qs::widgets::PlotView* view, const QString& title) {
     if (view->title() == title) return;
@@ -39,6 +47,11 @@ QString num(double v, int significant) {
 
 QString qstr(const std::string& s) { return QString::fromStdString(s); }
 
+QString duration(double s) {
+    if (s < 60) return QString::number(s, 'f', s < 10 ? 1 : 0) + " s";
+    return QString("%1 min %2 s").arg(static_cast<int>(s) / 60).arg(static_cast<int>(s) % 60);
+}
+
 bool quantizes_linear(const qs::LinearSummary& l, const qs::MethodConfig& cfg) {
     if (!cfg.quantizes_weights()) return false;
     if (l.block >= 0) return true;
@@ -62,18 +75,17 @@ ModelSizes model_sizes(const qs::ModelSummary& s, const qs::MethodConfig& cfg) {
     return out;
 }
 
+bool readsNorm(const std::string& name) {
+    if (name.find("layers.") == std::string::npos) return false;  // lm_head, project_in / out
+    for (const char* n : {"q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "fc1"})
+        if (name.find(n) != std::string::npos) return true;
+    return false;
+}
+
 QString method_short(const qs::LinearSummary& l, const qs::MethodConfig& cfg, const std::string& dtype) {
     QStringList parts;
     if (cfg.has("rotate") && l.name.find("lm_head") == std::string::npos) parts << "rotated";
-    if (cfg.has("smoothquant") && l.block >= 0) {
-        const bool reads_norm = l.name.find("q_proj") != std::string::npos ||
-                                l.name.find("k_proj") != std::string::npos ||
-                                l.name.find("v_proj") != std::string::npos ||
-                                l.name.find("gate_proj") != std::string::npos ||
-                                l.name.find("up_proj") != std::string::npos ||
-                                l.name.find("fc1") != std::string::npos;
-        if (reads_norm) parts << QString("smooth α%1").arg(cfg.sq_alpha);
-    }
+    if (cfg.has("smoothquant") && l.block >= 0 && readsNorm(l.name)) parts << QString("smooth α%1").arg(cfg.sq_alpha);
     if (quantizes_linear(l, cfg)) {
         if (cfg.has("awq")) parts << "AWQ";
         if (cfg.has("awq-keep")) parts << "keep 1%";
@@ -96,13 +108,12 @@ QString short_linear_name(const std::string& name) {
     return qstr(rest.substr(0, dot) + "." + rest.substr(last + 1));
 }
 
-QString relative_linear_name(const std::string& name) {
-    const std::string key = "layers.";
-    auto p = name.find(key);
-    if (p == std::string::npos) return qstr(name);
-    std::string rest = name.substr(p + key.size());
-    auto dot = rest.find('.');
-    return dot == std::string::npos ? qstr(rest) : qstr(rest.substr(dot + 1));
+QString op_name(const std::string& name) { return qstr(name).section('.', -1); }
+
+QString compact_linear_name(const std::string& name) {
+    QString s = short_linear_name(name);
+    if (s.endsWith("_proj")) s.chop(5);
+    return s;
 }
 
 ElidedLabel::ElidedLabel(QWidget* parent) : QLabel(parent) {

@@ -56,6 +56,8 @@ WeightsPage::WeightsPage(AppContext* ctx, QWidget* parent) : ui::LazyPage(parent
     right->addWidget(hist_);
     hs->addWidget(heatmap_);
     hs->addWidget(right);
+    for (qs::widgets::PlotView* pv : std::initializer_list<qs::widgets::PlotView*>{heatmap_, colMax_, hist_})
+        pv->setPlaceholder("Loading…");
     hs->setStretchFactor(0, 1);
     hs->setStretchFactor(1, 1);
     v->addWidget(hs, 1);
@@ -95,6 +97,7 @@ void WeightsPage::refresh() {
                                    .arg(weight_.cols)
                                    .arg(current ? ", current" : ""));
             colMax_->setValues(*colMax);
+            ui::highlightTop(colMax_, 1.0);
             ui::setPlotTitle(colMax_, "Per-input-channel max |w|");
             float mn = 0, mx = 0;
             if (!weight_.data.empty()) {
@@ -122,7 +125,9 @@ void WeightsPage::drawHistogram() {
     if (shown_.isEmpty()) return;
     hist_->setValues(weight_.data, "W");
     auto pv = ctx_->preview();
-    if (pv && qstr(pv->linear) == shown_ && !source_->currentData().toBool())
+    // Ŵ only over the W it quantizes: not over the original W when the preview starts from the
+    // model's rotated / smoothed / AWQ-scaled weight (the Quantization error page shows that).
+    if (pv && qstr(pv->linear) == shown_ && !source_->currentData().toBool() && pv->basis.empty())
         hist_->addValues("Ŵ", pv->dequantized.data);
     const bool withDeq = hist_->seriesCount() > 1;
     ui::setPlotTitle(hist_, withDeq ? "W and Ŵ (" + qstr(pv->spec) + ")" : QString("Weight distribution"));

@@ -6,7 +6,6 @@
 #include <QFileInfo>
 #include <QMenu>
 #include <QSpinBox>
-#include <QTableWidget>
 
 #include <exception>
 
@@ -79,10 +78,8 @@ qs::Workspace WorkspaceActions::capture() const {
     ws.eval.nsamples = req.nsamples;
     ws.eval.batch = req.batch;
     ws.ui["baseline"] = ppl->baselineCheck()->isChecked();
-    for (size_t i = 0; i < ppl->rows().size(); ++i) {
-        const QTableWidgetItem* item = ppl->table()->item(static_cast<int>(i), 0);
-        ws.results.push_back(ui::toWorkspaceResult(ppl->rows()[i], item ? item->text() : QString()));
-    }
+    for (const PplRow& row : ppl->rows())
+        ws.results.push_back(ui::toWorkspaceResult(row, PplResultsModel::configurationText(row)));
     const QStringList views = MainWindow::viewNames();
     for (const QString& v : views) {
         qs::WorkspaceView view;
@@ -115,17 +112,20 @@ bool WorkspaceActions::save(const QString& file) {
         return false;
     }
     const qs::Workspace ws = capture();
+    std::vector<std::string> notes;
     try {
-        qs::save_workspace(ws, file.toStdString());
+        notes = qs::save_workspace(ws, file.toStdString());  // atomic; never into the model folder
     } catch (const std::exception& e) {
         emit ctx_->errorOccurred("Could not save the workspace.", qstr(e.what()));
         return false;
     }
     lastFile_ = file;
-    emit ctx_->notice(QString("Saved workspace %1 (%2, %3 result%4)")
+    QString cleaned;
+    for (const auto& n : notes) cleaned += "; " + qstr(n);
+    emit ctx_->notice(QString("Saved workspace %1 (%2, %3 result%4)%5")
                           .arg(file, qstr(ws.config.describe()))
                           .arg(ws.results.size())
-                          .arg(ws.results.size() == 1 ? "" : "s"));
+                          .arg(ws.results.size() == 1 ? "" : "s", cleaned));
     emit workspaceSaved(file);
     return true;
 }
@@ -174,7 +174,25 @@ void WorkspaceActions::open(const QString& file) {
 }
 
 void WorkspaceActions::restore(const qs::Workspace& ws, const QString& file) {
+    // What depends on the model: refused, never clamped by the controls' ranges.
+    const int64_t context = ctx_->summary()->max_position_embeddings;
+    try {
+        ws.config.validate_for_model(context);
+        if (ws.eval.seqlen > context)
+            throw qs::Error("'evaluation.seqlen' " + std::to_string(ws.eval.seqlen) +
+                            " is longer than the model's context (max_position_embeddings " + std::to_string(context) + ")");
+    } catch (const std::exception& e) {
+        fail(file, file + ": " + qstr(e.what()));
+        return;
+    }
+    const qs::MethodConfig before = ctx_->config();
     w_->methodsPanel()->setConfig(ws.config);
+    const QString differs = ui::firstDifference(ctx_->config(), ws.config);
+    if (!differs.isEmpty()) {  // the panel cannot hold it exactly (e.g. awq_factor 2.345, steps of 0.01)
+        w_->methodsPanel()->setConfig(before);
+        fail(file, file + ": 'configuration': " + differs + "; the workspace was not applied");
+        return;
+    }
     PerplexityPage* ppl = w_->perplexityPage();
     if (ws.eval.seqlen > 0) ppl->seqlenSpin()->setValue(static_cast<int>(ws.eval.seqlen));
     ppl->windowsSpin()->setValue(ws.eval.nsamples < 0 ? 0 : static_cast<int>(ws.eval.nsamples));

@@ -4,6 +4,18 @@
 
 namespace ui {
 
+QString firstDifference(const qs::MethodConfig& shown, const qs::MethodConfig& wanted) {
+    const nlohmann::json a = shown.to_json(), b = wanted.to_json();
+    for (auto it = b.begin(); it != b.end(); ++it) {
+        if (it.key() == "description") continue;
+        const auto other = a.find(it.key());
+        if (other == a.end() || *other != *it)
+            return QString::fromStdString(it.key() + " is " + it->dump() + " in the file, the methods panel can only hold " +
+                                          (other == a.end() ? std::string("no such value") : other->dump()));
+    }
+    return {};
+}
+
 qs::WorkspaceResult toWorkspaceResult(const PplRow& row, const QString& label) {
     const PplData& d = row.data;
     qs::WorkspaceResult r;

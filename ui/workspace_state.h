@@ -14,4 +14,8 @@ qs::WorkspaceResult toWorkspaceResult(const PplRow& row, const QString& label);
 // running estimate recomputed from the per-window NLL when the row has it).
 PplRow fromWorkspaceResult(const qs::WorkspaceResult& r, const qs::ModelSummary& model);
 
+// "" when both configurations are the same (MethodConfig::to_json), else the first key that
+// differs, e.g. "awq_factor is 2.345 in the file, the methods panel can only hold 2.35".
+QString firstDifference(const qs::MethodConfig& shown, const qs::MethodConfig& wanted);
+
 }  // namespace ui

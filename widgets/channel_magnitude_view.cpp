@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "plot_style.h"
+#include "plot_text_fit.h"
 
 namespace qs::widgets {
 namespace {
@@ -95,8 +96,9 @@ void ChannelMagnitudeView::setTopPercent(double percent) {
   plot()->replot();
 }
 
-void ChannelMagnitudeView::setTopCount(int k) {
+void ChannelMagnitudeView::setTopCount(int k, const QString& legend) {
   m_topCount = k;
+  m_topLegend = legend;
   recomputeOutliers();
   rebuild();
   plot()->replot();
@@ -134,7 +136,7 @@ void ChannelMagnitudeView::recomputeOutliers() {
   }
 }
 
-QString ChannelMagnitudeView::outlierListText() const { return m_list->text(); }
+QString ChannelMagnitudeView::outlierListText() const { return fullText(m_list); }
 
 QVector<double> ChannelMagnitudeView::highlightedKeys() const { return keysOf(m_highlight); }
 QVector<double> ChannelMagnitudeView::normalKeys() const { return keysOf(m_normal); }
@@ -187,7 +189,7 @@ void ChannelMagnitudeView::rebuild() {
   m_normal = addSeries(nk, nv, normalColor(), m_primaryName, false);
   QString topName;
   if (m_topCount >= 0)
-    topName = tr("top %1 channels").arg(m_outliers.size());
+    topName = m_topLegend.isEmpty() ? tr("top %1 channels").arg(m_outliers.size()) : m_topLegend;
   else
     topName = tr("top %1% (%2 channels)").arg(m_topPercent).arg(m_outliers.size());
   m_highlight = addSeries(ok, ov, outlierColor(), topName, false);
@@ -209,7 +211,7 @@ void ChannelMagnitudeView::rebuild() {
   } else if (n > 0) {
     list = tr("No channels highlighted");
   }
-  m_list->setText(list);
+  setElementText(m_list, list);
 }
 
 

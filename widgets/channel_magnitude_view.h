@@ -45,8 +45,9 @@ class ChannelMagnitudeView : public PlotView {
   // n; 0 highlights none. Default 1%.
   void setTopPercent(double percent);
   double topPercent() const { return m_topPercent; }
-  // Highlight exactly k channels instead (k < 0 returns to the percent rule).
-  void setTopCount(int k);
+  // Highlight exactly k channels instead (k < 0 returns to the percent rule); `legend` names
+  // them in the legend (default "top k channels").
+  void setTopCount(int k, const QString& legend = QString());
   // Channels highlighted, ranked: largest |value| first, ties broken by lower index.
   QVector<int> outlierChannels() const { return m_outliers; }
   // The text listing them under the plot.
@@ -86,6 +87,7 @@ class ChannelMagnitudeView : public PlotView {
   Style m_style = Style::Bars;
   double m_topPercent = 1.0;
   int m_topCount = -1;
+  QString m_topLegend;
 
   QCPAbstractPlottable* m_normal = nullptr;
   QCPAbstractPlottable* m_highlight = nullptr;

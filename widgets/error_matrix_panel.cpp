@@ -12,6 +12,7 @@
 #include "cell_annotations.h"
 #include "color_map_util.h"
 #include "plot_style.h"
+#include "plot_text_fit.h"
 
 namespace qs::widgets {
 namespace {
@@ -132,6 +133,13 @@ bool ErrorMatrixPanel::setTile(const QuantTile& tile) {
   return true;
 }
 
+void ErrorMatrixPanel::setOrigin(int row, int col) {
+  if (row == m_row0 && col == m_col0) return;
+  m_row0 = row;
+  m_col0 = col;
+  rebuild();
+}
+
 void ErrorMatrixPanel::clear() {
   m_tile = QuantTile();
   m_error.clear();
@@ -181,13 +189,13 @@ void ErrorMatrixPanel::setPanelTitles(const QStringList& titles) {
   plot()->replot();
 }
 
-QString ErrorMatrixPanel::panelTitle(Panel panel) const { return m_titleItems[panel]->text(); }
+QString ErrorMatrixPanel::panelTitle(Panel panel) const { return fullText(m_titleItems[panel]); }
 
 void ErrorMatrixPanel::updateTitles() {
   for (int i = 0; i < kPanels; ++i) {
     QString t = m_titles[i];
     if (m_exponent[i] != 0) t += QStringLiteral("  (×10%1)").arg(superscript(m_exponent[i]));
-    m_titleItems[i]->setText(t);
+    setElementText(m_titleItems[i], t);
   }
 }
 
@@ -232,7 +240,7 @@ void ErrorMatrixPanel::rebuild() {
   }
   m_scales[Codes]->setGradient(m_maps[Codes]->gradient());
   for (int i = 0; i < kPanels; ++i) {
-    setColorMapCells(m_maps[i], panelValues(Panel(i)), rows, cols);
+    setColorMapCells(m_maps[i], panelValues(Panel(i)), rows, cols, m_row0, m_col0);
     m_maps[i]->setVisible(rows > 0 && cols > 0);
     m_maps[i]->setDataRange(ranges[i]);
     m_scales[i]->setDataRange(ranges[i]);
@@ -263,7 +271,7 @@ void ErrorMatrixPanel::annotate() {
   }
   const auto titles = [this] {
     QString t;
-    for (QCPTextElement* e : m_titleItems) t += e->text();
+    for (QCPTextElement* e : m_titleItems) t += fullText(e);
     return t;
   };
   const QString before = titles();
@@ -321,7 +329,7 @@ void ErrorMatrixPanel::annotateGroup(const QVector<int>& group) {
       const QCPRange range = m_maps[p]->dataRange();
       QVector<QColor> colors;
       for (float v : vals[k]) colors << QColor::fromRgba(g.color(v, range));
-      m_annotations[p]->show(texts[k], colors, m_tile.rows, m_tile.cols, 0, 1, 0, 1, px);
+      m_annotations[p]->show(texts[k], colors, m_tile.rows, m_tile.cols, m_col0, 1, m_row0, 1, px);
       m_exponent[p] = formats[i].exponent;
     }
     return;
@@ -331,8 +339,8 @@ void ErrorMatrixPanel::annotateGroup(const QVector<int>& group) {
 void ErrorMatrixPanel::resetZoom() {
   const int rows = std::max(1, m_tile.rows), cols = std::max(1, m_tile.cols);
   for (QCPAxisRect* r : m_rects) {
-    r->axis(QCPAxis::atBottom)->setRange(-0.5, cols - 0.5);
-    r->axis(QCPAxis::atLeft)->setRange(-0.5, rows - 0.5);
+    r->axis(QCPAxis::atBottom)->setRange(m_col0 - 0.5, m_col0 + cols - 0.5);
+    r->axis(QCPAxis::atLeft)->setRange(m_row0 - 0.5, m_row0 + rows - 0.5);
   }
   plot()->replot();
 }
@@ -341,13 +349,13 @@ void ErrorMatrixPanel::onMouseMove(QMouseEvent* event) {
   const QPointF pos = event->position();
   for (QCPAxisRect* r : m_rects) {
     if (!r->rect().contains(pos.toPoint())) continue;
-    const int col = int(std::floor(r->axis(QCPAxis::atBottom)->pixelToCoord(pos.x()) + 0.5));
-    const int row = int(std::floor(r->axis(QCPAxis::atLeft)->pixelToCoord(pos.y()) + 0.5));
+    const int col = int(std::floor(r->axis(QCPAxis::atBottom)->pixelToCoord(pos.x()) + 0.5)) - m_col0;
+    const int row = int(std::floor(r->axis(QCPAxis::atLeft)->pixelToCoord(pos.y()) + 0.5)) - m_row0;
     if (row < 0 || col < 0 || row >= m_tile.rows || col >= m_tile.cols) break;
     emit cellHovered(row, col);
     QToolTip::showText(event->globalPosition().toPoint(),
                        tr("row %1, col %2\n%3: %4\n%5: %6\n%7: %8\n%9: %10")
-                           .arg(row).arg(col)
+                           .arg(row + m_row0).arg(col + m_col0)
                            .arg(m_titles[Original], formatValue(value(Original, row, col), 6))
                            .arg(m_titles[Codes], formatValue(value(Codes, row, col), 6))
                            .arg(m_titles[Dequantized], formatValue(value(Dequantized, row, col), 6))

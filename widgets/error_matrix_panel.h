@@ -44,6 +44,12 @@ class ErrorMatrixPanel : public PlotView {
   const QuantTile& tile() const { return m_tile; }
   void clear();
 
+  // Row and column of the tile's first cell in the whole matrix: the axes, tooltips and cell
+  // positions count from there (default 0, 0). Indices of value() / cellText() stay tile-relative.
+  void setOrigin(int row, int col);
+  int originRow() const { return m_row0; }
+  int originCol() const { return m_col0; }
+
   // The value drawn in a panel's cell (codes as numbers; NaN when out of range).
   double value(Panel panel, int row, int col) const;
   // Text written in a cell, empty when the panel is not annotated.
@@ -70,7 +76,7 @@ class ErrorMatrixPanel : public PlotView {
   void resetZoom() override;
 
  signals:
-  void cellHovered(int row, int col);
+  void cellHovered(int row, int col);  // tile-relative
 
  private:
   void rebuild();
@@ -83,6 +89,7 @@ class ErrorMatrixPanel : public PlotView {
   QuantTile m_tile;
   std::vector<float> m_error;
   int m_annotationLimit = 16;
+  int m_row0 = 0, m_col0 = 0;
   QStringList m_titles;
   int m_exponent[kPanels] = {0, 0, 0, 0};
   QCPTextElement* m_titleItems[kPanels] = {};

@@ -11,6 +11,7 @@
 #include "cell_annotations.h"
 #include "color_map_util.h"
 #include "plot_style.h"
+#include "plot_text_fit.h"
 
 namespace qs::widgets {
 namespace {
@@ -85,6 +86,13 @@ HeatmapView::HeatmapView(QWidget* parent) : PlotView(parent) {
     if (m_rows > 0 && (targetCells() != m_pooledFor || plot()->axisRect()->size() != m_pooledRectSize))
       repool();
   });
+  // As many index ticks as fit (about one per 70 px across, 45 px down), at most 8.
+  connect(p, &QCustomPlot::beforeReplot, this, [this] {
+    QCPAxisRect* r = plot()->axisRect();
+    const int nx = std::clamp(r->width() / 70, 2, 8), ny = std::clamp(r->height() / 45, 2, 8);
+    plot()->xAxis->ticker()->setTickCount(nx);
+    plot()->yAxis->ticker()->setTickCount(ny);
+  });
   p->setMouseTracking(true);
   p->installEventFilter(this);
   connect(p, &QCustomPlot::mouseMove, this, &HeatmapView::onMouseMove);
@@ -127,6 +135,7 @@ bool HeatmapView::setMatrix(std::vector<float> values, int rows, int cols) {
   m_max = mx;
   m_maxAbs = ma;
   m_minPositive = std::isfinite(mp) ? mp : 0;
+  m_pooledRegion = QRect();  // new data: pool again even when the region and size are the same
   m_map->setVisible(true);
   updateColorRange();
   resetZoom();
@@ -141,9 +150,10 @@ void HeatmapView::clear() {
   m_visible = QRect();
   m_pooledRegion = QRect();
   m_annotations->clear();
+  for (const char* name : {"groupBoundary", "tileMark"}) removeItems(QLatin1String(name));
   m_map->data()->clear();
   m_map->setVisible(false);
-  m_status->setText(tr("no data"));
+  setElementText(m_status, tr("no data"));
   m_clamping = true;
   plot()->xAxis->setRange(-0.5, 0.5);
   plot()->yAxis->setRange(-0.5, 0.5);
@@ -284,7 +294,7 @@ void HeatmapView::setStatusLineVisible(bool on) {
   plot()->replot();
 }
 
-QString HeatmapView::statusText() const { return m_status->text(); }
+QString HeatmapView::statusText() const { return fullText(m_status); }
 
 QSize HeatmapView::targetCells() const {
   const QRect r = plot()->axisRect()->rect();
@@ -383,16 +393,72 @@ void HeatmapView::repool(bool force) {
   QString status = tr("rows %1–%2, cols %3–%4 of %5 × %6")
                        .arg(r0).arg(r1 - 1).arg(c0).arg(c1 - 1).arg(m_rows).arg(m_cols);
   if (m_grid.blockRows > 1 || m_grid.blockCols > 1)
-    status += tr("  ·  each cell = max |w| of %1 × %2 values (zoom in for single values)")
-                  .arg(m_grid.blockRows).arg(m_grid.blockCols);
+    status += tr("  ·  each cell = max %1 of %2 × %3 values (zoom in for single values)")
+                  .arg(m_pooledName).arg(m_grid.blockRows).arg(m_grid.blockCols);
   else
     status += tr("  ·  each cell = one value");
-  m_status->setText(status);
+  setElementText(m_status, status);
 
   if (region != m_visible) {
     m_visible = region;
     emit visibleRegionChanged(region);
   }
+}
+
+void HeatmapView::setPooledValueName(const QString& name) {
+  m_pooledName = name;
+  repool(true);
+  plot()->replot();
+}
+
+void HeatmapView::removeItems(const QString& name) {
+  QCustomPlot* p = plot();
+  for (int i = p->itemCount() - 1; i >= 0; --i)
+    if (p->item(i)->objectName() == name) p->removeItem(i);
+}
+
+void HeatmapView::setColumnMarks(const QVector<int>& columns, const QColor& color, const QString& name) {
+  removeItems(name);
+  QPen pen(color, 1.5);
+  for (int c : columns) {
+    auto* line = new QCPItemStraightLine(plot());
+    line->setObjectName(name);
+    line->setSelectable(false);
+    line->setPen(pen);
+    line->point1->setCoords(c, 0);
+    line->point2->setCoords(c, 1);
+  }
+  plot()->replot();
+}
+
+void HeatmapView::setColumnBoundaries(int step) {
+  removeItems(QStringLiteral("groupBoundary"));
+  if (step > 0 && m_cols > step) {
+    QPen pen(QColor(255, 255, 255, 200), 1.0, Qt::DashLine);  // visible on the dark end of the map
+    for (int c = step; c < m_cols; c += step) {
+      auto* line = new QCPItemStraightLine(plot());
+      line->setObjectName(QStringLiteral("groupBoundary"));
+      line->setSelectable(false);
+      line->setPen(pen);
+      line->point1->setCoords(c - 0.5, 0);
+      line->point2->setCoords(c - 0.5, 1);
+    }
+  }
+  plot()->replot();
+}
+
+void HeatmapView::setMarkedRegion(const QRect& cells) {
+  removeItems(QStringLiteral("tileMark"));
+  if (cells.isValid()) {
+    auto* rect = new QCPItemRect(plot());
+    rect->setObjectName(QStringLiteral("tileMark"));
+    rect->setSelectable(false);
+    rect->setPen(QPen(QColor(0, 160, 0), 2.0));
+    rect->setBrush(Qt::NoBrush);
+    rect->topLeft->setCoords(cells.x() - 0.5, cells.y() - 0.5);
+    rect->bottomRight->setCoords(cells.x() + cells.width() - 0.5, cells.y() + cells.height() - 0.5);
+  }
+  plot()->replot();
 }
 
 bool HeatmapView::cellAt(const QPointF& pixel, int* row, int* col) const {
@@ -428,8 +494,8 @@ void HeatmapView::onMouseMove(QMouseEvent* event) {
       const int gi = (r - m_grid.rowStart) / m_grid.blockRows;
       const int gj = (c - m_grid.colStart) / m_grid.blockCols;
       if (gi >= 0 && gj >= 0 && gi < m_grid.cellRows && gj < m_grid.cellCols)
-        text += tr("\ncell (max |w| of %1 × %2): %3")
-                    .arg(m_grid.blockRows).arg(m_grid.blockCols)
+        text += tr("\ncell (max %1 of %2 × %3): %4")
+                    .arg(m_pooledName).arg(m_grid.blockRows).arg(m_grid.blockCols)
                     .arg(formatValue(m_grid.at(gi, gj), 5));
     }
     QToolTip::showText(event->globalPosition().toPoint(), text, plot());

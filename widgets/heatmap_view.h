@@ -5,7 +5,9 @@
 // values (annotated with their numbers once the cells are large enough).
 // Convention: x = column index, y = row index (row 0 at the top).
 
+#include <QColor>
 #include <QRect>
+#include <QVector>
 #include <vector>
 
 #include "matrix_pooling.h"
@@ -62,6 +64,19 @@ class HeatmapView : public PlotView {
   void setColorScaleLabel(const QString& label);
   QString colorScaleLabel() const;
 
+  // What a pooled cell holds, as written in the status line and tooltip: "max <name> of a × b
+  // values" (default "|w|"; an error map says "|error|").
+  void setPooledValueName(const QString& name);
+  QString pooledValueName() const { return m_pooledName; }
+
+  // Marks drawn over the map (plot items with these objectNames, for tests and exports):
+  // thin vertical lines at the given columns (objectName `name`, e.g. salient channels),
+  // dashed lines between column groups of `step` (objectName "groupBoundary"; 0 = none),
+  // and a rectangle around a region of cells (objectName "tileMark"; an invalid rect = none).
+  void setColumnMarks(const QVector<int>& columns, const QColor& color, const QString& name);
+  void setColumnBoundaries(int step);
+  void setMarkedRegion(const QRect& cells);
+
   // Upper bound on displayed cells per axis; 0 (default) = the plot area size in pixels.
   void setMaxCells(int maxRows, int maxCols);
   // Numbers inside cells when zoomed in to single values and they fit (default on).
@@ -108,6 +123,7 @@ class HeatmapView : public PlotView {
   void clampRange(bool horizontal);
   void onMouseMove(QMouseEvent* event);
   QSize targetCells() const;
+  void removeItems(const QString& name);
 
   std::vector<float> m_values;
   int m_rows = 0;
@@ -134,6 +150,7 @@ class HeatmapView : public PlotView {
   QRect m_pooledRegion;
   QSize m_pooledRectSize;
   int m_hoverRow = -1, m_hoverCol = -1;
+  QString m_pooledName = QStringLiteral("|w|");
   bool m_clamping = false;
 };
 

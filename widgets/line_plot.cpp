@@ -11,8 +11,6 @@ namespace qs::widgets {
 LinePlot::LinePlot(QWidget* parent) : PlotView(parent) {
   QCustomPlot* p = plot();
   p->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-  p->xAxis->setLabel(tr("x"));
-  p->yAxis->setLabel(tr("y"));
   placeLegendAbove(p, 2);
 }
 
@@ -63,6 +61,65 @@ void LinePlot::clearSeries() {
     if (s.label) plot()->removeItem(s.label);
   plot()->clearGraphs();
   m_series.clear();
+  m_reference = -1;
+  resetZoom();
+}
+
+int LinePlot::setReferenceLine(const QString& name, double y) {
+  if (name.isEmpty()) {
+    if (m_reference >= 0) {  // later series move down by one
+      plot()->removeGraph(m_series[m_reference].highlight);
+      plot()->removeGraph(m_series[m_reference].graph);
+      m_series.remove(m_reference);
+      m_reference = -1;
+    }
+    resetZoom();
+    return -1;
+  }
+  m_referenceY = y;
+  if (m_reference < 0) {
+    m_reference = addSeries(name, QVector<double>(), QVector<double>());
+    QCPGraph* g = m_series[m_reference].graph;
+    g->setPen(QPen(QColor(90, 90, 90), 1.6, Qt::DashLine));
+    g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));
+  }
+  m_series[m_reference].name = name;
+  m_series[m_reference].graph->setName(name);
+  resetZoom();
+  return m_reference;
+}
+
+// The reference line spans the x range of the other series (or [0, 1] without data).
+void LinePlot::placeReference() {
+  if (m_reference < 0) return;
+  double lo = 0, hi = 1;
+  bool any = false;
+  for (int i = 0; i < m_series.size(); ++i) {
+    if (i == m_reference) continue;
+    for (double x : m_series[i].x) {
+      if (!std::isfinite(x)) continue;
+      lo = any ? std::min(lo, x) : x;
+      hi = any ? std::max(hi, x) : x;
+      any = true;
+    }
+  }
+  Series& r = m_series[m_reference];
+  r.x = {lo, hi};
+  r.y = {m_referenceY, m_referenceY};
+  r.graph->setData(r.x, r.y, true);
+}
+
+void LinePlot::setIntegerX(bool on) {
+  m_integerX = on;
+  if (on) {
+    QSharedPointer<QCPAxisTickerFixed> t(new QCPAxisTickerFixed);
+    t->setTickStep(1.0);
+    t->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    plot()->xAxis->setTicker(t);
+    plot()->xAxis->setNumberPrecision(0);
+  } else {
+    setAxisLogScale(plot()->xAxis, m_logX);
+  }
   resetZoom();
 }
 
@@ -140,7 +197,8 @@ void LinePlot::updateHighlight(int index) {
 
 void LinePlot::setMarkersVisible(bool on) {
   m_markers = on;
-  for (int i = 0; i < m_series.size(); ++i) styleSeries(i);
+  for (int i = 0; i < m_series.size(); ++i)
+    if (i != m_reference) styleSeries(i);
   plot()->replot();
 }
 
@@ -158,6 +216,7 @@ void LinePlot::applyLogScale(bool on) {
 
 void LinePlot::resetZoom() {
   QCustomPlot* p = plot();
+  placeReference();
   bool any = false;
   for (const Series& s : m_series) any = any || !s.graph->data()->isEmpty();
   if (!any) {

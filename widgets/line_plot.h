@@ -44,6 +44,15 @@ class LinePlot : public PlotView {
   bool markersVisible() const { return m_markers; }
   void setLogX(bool on);
   bool logX() const { return m_logX; }
+  // Whole-number ticks only on the x axis (a parameter such as bits that takes integer values).
+  void setIntegerX(bool on);
+  bool integerX() const { return m_integerX; }
+
+  // A horizontal reference line at y across the x range of the data (e.g. the original model's
+  // perplexity), dashed, with its own legend entry `name`; returns its series index. Replaces
+  // the previous reference line; an empty name removes it.
+  int setReferenceLine(const QString& name, double y);
+  int referenceSeries() const { return m_reference; }
 
   bool supportsLogScale() const override { return true; }  // log y
 
@@ -69,7 +78,11 @@ class LinePlot : public PlotView {
   QVector<Series> m_series;
   bool m_markers = true;
   bool m_logX = false;
+  bool m_integerX = false;
   bool m_highlightLabels = false;
+  int m_reference = -1;  // series index of the reference line, -1 if none
+  double m_referenceY = 0;
+  void placeReference();
 };
 
 class SweepPlot : public LinePlot {

@@ -4,12 +4,24 @@
 
 #include <QClipboard>
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QGuiApplication>
 #include <QSvgGenerator>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 namespace qs::widgets {
 namespace {
+
+ExportGuard& guard() {
+  static ExportGuard g;
+  return g;
+}
 
 bool fail(QString* error, const QString& message) {
   if (error) *error = message;
@@ -31,13 +43,29 @@ bool checkTarget(QCustomPlot* plot, const QString& path, const ExportOptions& o,
   if (o.scale <= 0) return fail(error, QStringLiteral("invalid export scale %1").arg(o.scale));
   const QDir dir = QFileInfo(path).absoluteDir();
   if (!dir.exists()) return fail(error, QStringLiteral("folder does not exist: %1").arg(dir.path()));
+  if (guard()) {
+    const QString refused = guard()(path);
+    if (!refused.isEmpty()) return fail(error, refused);
+  }
   return true;
 }
 
-bool checkWritten(const QString& path, QString* error) {
-  const QFileInfo fi(path);
-  if (!fi.exists()) return fail(error, QStringLiteral("could not write %1").arg(path));
-  if (fi.size() == 0) return fail(error, QStringLiteral("wrote an empty file: %1").arg(path));
+// The temporary a plot is written to before it is renamed over `path`.
+QString tempPath(const QString& path) { return path + QStringLiteral(".tmp-") + QString::number(::getpid()); }
+
+// Renames the complete temporary into place (atomic on one file system); removes it on failure.
+bool commitTemp(const QString& tmp, const QString& path, QString* error) {
+  const QFileInfo fi(tmp);
+  if (!fi.exists() || fi.size() == 0) {
+    std::remove(QFile::encodeName(tmp).constData());
+    return fail(error, fi.exists() ? QStringLiteral("wrote an empty file: %1").arg(path)
+                                   : QStringLiteral("could not write %1").arg(path));
+  }
+  if (std::rename(QFile::encodeName(tmp).constData(), QFile::encodeName(path).constData()) != 0) {
+    const QString why = QString::fromLocal8Bit(std::strerror(errno));
+    std::remove(QFile::encodeName(tmp).constData());
+    return fail(error, QStringLiteral("could not write %1 (%2)").arg(path, why));
+  }
   return true;
 }
 
@@ -45,12 +73,17 @@ bool saveRaster(QCustomPlot* plot, const QString& path, const char* format,
                 const ExportOptions& o, QString* error) {
   if (!checkTarget(plot, path, o, error)) return false;
   const QSize s = exportSize(plot, o);
-  if (!plot->saveRastered(path, s.width(), s.height(), o.scale, format))
+  const QString tmp = tempPath(path);
+  if (!plot->saveRastered(tmp, s.width(), s.height(), o.scale, format)) {
+    std::remove(QFile::encodeName(tmp).constData());
     return fail(error, QStringLiteral("could not write %1").arg(path));
-  return checkWritten(path, error);
+  }
+  return commitTemp(tmp, path, error);
 }
 
 }  // namespace
+
+void setExportGuard(ExportGuard g) { guard() = std::move(g); }
 
 QStringList supportedExportSuffixes() {
   return {QStringLiteral("png"), QStringLiteral("svg"), QStringLiteral("pdf"),
@@ -65,7 +98,8 @@ bool savePlotSvg(QCustomPlot* plot, const QString& path, const ExportOptions& o,
   if (!checkTarget(plot, path, o, error)) return false;
   const QSize s = exportSize(plot, o);
   QSvgGenerator generator;
-  generator.setFileName(path);
+  const QString tmp = tempPath(path);
+  generator.setFileName(tmp);
   generator.setSize(s);
   generator.setViewBox(QRect(QPoint(0, 0), s));
   // Same DPI as the screen so point-sized fonts keep their proportions.
@@ -73,22 +107,27 @@ bool savePlotSvg(QCustomPlot* plot, const QString& path, const ExportOptions& o,
   generator.setTitle(QStringLiteral("QuantScope plot"));
   generator.setDescription(QStringLiteral("Exported by QuantScope"));
   QCPPainter painter;
-  if (!painter.begin(&generator))
+  if (!painter.begin(&generator)) {
+    std::remove(QFile::encodeName(tmp).constData());
     return fail(error, QStringLiteral("could not open %1 for writing").arg(path));
+  }
   painter.setMode(QCPPainter::pmVectorized);
   painter.setMode(QCPPainter::pmNoCaching);
   plot->toPainter(&painter, s.width(), s.height());
   painter.end();
-  return checkWritten(path, error);
+  return commitTemp(tmp, path, error);
 }
 
 bool savePlotPdf(QCustomPlot* plot, const QString& path, const ExportOptions& o, QString* error) {
   if (!checkTarget(plot, path, o, error)) return false;
   const QSize s = exportSize(plot, o);
-  if (!plot->savePdf(path, s.width(), s.height(), QCP::epAllowCosmetic,
-                     QStringLiteral("QuantScope"), QStringLiteral("QuantScope plot")))
+  const QString tmp = tempPath(path);
+  if (!plot->savePdf(tmp, s.width(), s.height(), QCP::epAllowCosmetic,
+                     QStringLiteral("QuantScope"), QStringLiteral("QuantScope plot"))) {
+    std::remove(QFile::encodeName(tmp).constData());
     return fail(error, QStringLiteral("could not write %1").arg(path));
-  return checkWritten(path, error);
+  }
+  return commitTemp(tmp, path, error);
 }
 
 bool exportPlot(QCustomPlot* plot, const QString& path, QString* error,

@@ -4,6 +4,8 @@
 #include <QImage>
 #include <QString>
 
+#include <functional>
+
 class QCustomPlot;
 
 namespace qs::widgets {
@@ -14,9 +16,15 @@ struct ExportOptions {
   double scale = 1.0;  // raster formats only: device pixels per logical pixel (2 = crisp on slides)
 };
 
+// Asked before any plot file is written: returns a message to refuse `path` (the GUI refuses
+// files inside the open model's folder), or an empty string. Set once by the application.
+using ExportGuard = std::function<QString(const QString& path)>;
+void setExportGuard(ExportGuard guard);
+
 // Writes `plot` to `path`; the format comes from the suffix (png, jpg/jpeg, bmp, svg, pdf,
-// case-insensitive). Returns false and sets *error (if given) when the suffix is unknown,
-// the folder does not exist, or nothing (or an empty file) was written.
+// case-insensitive). Atomic: written as "<path>.tmp-<pid>" and renamed over `path` only when
+// complete. Returns false and sets *error (if given) when the suffix is unknown, the folder
+// does not exist, the export guard refuses the path, or nothing (or an empty file) was written.
 bool exportPlot(QCustomPlot* plot, const QString& path, QString* error = nullptr,
                 const ExportOptions& options = {});
 

@@ -1,4 +1,5 @@
 #include "plot_style.h"
+#include "plot_text_fit.h"
 
 #include <qcustomplot.h>
 
@@ -52,12 +53,54 @@ void applyBaseStyle(QCustomPlot* plot) {
   styleLegend(plot->legend);
 }
 
+namespace {
+
+// Chooses how many legend entries share a row (up to `columns`) so that the legend fits
+// `avail` pixels, and pins its size: at most its natural size, at least min(natural, avail)
+// wide, so that the strip's layout always has a solution (a minimum above the maximum or
+// above the room made QCPLayout abort). True when anything changed.
+bool fitLegend(QCPLegend* legend, int columns, int avail) {
+  avail = std::max(1, avail);
+  const int before = legend->wrap();
+  QStringList names;
+  for (int i = 0; i < legend->itemCount(); ++i)
+    if (auto* it = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) names << it->plottable()->name();
+  fitLegendNames(legend, 1 << 20);  // full names while choosing the columns
+  int wrap = std::max(1, columns);
+  for (; wrap > 1; --wrap) {
+    if (legend->wrap() != wrap) {
+      legend->setWrap(wrap);
+      legend->setFillOrder(QCPLegend::foColumnsFirst, true);
+    }
+    if (legend->minimumOuterSizeHint().width() <= avail) break;
+  }
+  if (legend->wrap() != wrap) {
+    legend->setWrap(wrap);
+    legend->setFillOrder(QCPLegend::foColumnsFirst, true);
+  }
+  // One entry per row and still too wide: its text wraps (the full names come back with room).
+  if (wrap == 1) fitLegendNames(legend, avail);
+  QStringList after;
+  for (int i = 0; i < legend->itemCount(); ++i)
+    if (auto* it = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) after << it->plottable()->name();
+  const bool renamed = after != names;
+  const QSize natural = legend->minimumOuterSizeHint();
+  const QSize least(std::max(1, std::min(natural.width(), avail)), std::max(1, natural.height()));
+  const bool changed = renamed || before != wrap || legend->maximumSize() != natural || legend->minimumSize() != least;
+  legend->setMaximumSize(natural);
+  legend->setMinimumSize(least);
+  return changed;
+}
+
+}  // namespace
+
 void placeLegendAbove(QCustomPlot* plot, int columns) {
   QCPLegend* legend = plot->legend;
   if (!legend) return;
   if (QCPLayout* owner = legend->layout()) owner->take(legend);
   // [spacer | legend | spacer]: the legend is capped at its natural size, spacers take the rest.
   auto* strip = new QCPLayoutGrid;
+  strip->setColumnSpacing(0);  // the legend may take the strip's whole width
   QCPLayoutGrid* layout = plot->plotLayout();
   layout->insertRow(0);
   layout->addElement(0, 0, strip);
@@ -73,29 +116,16 @@ void placeLegendAbove(QCustomPlot* plot, int columns) {
   legend->setMargins(QMargins(6, 2, 6, 4));
   legend->setColumnSpacing(24);
   legend->setSizeConstraintRect(QCPLayoutElement::scrOuterRect);
-  // After each layout pass: use as many columns (up to `columns`) as fit the width, cap the
-  // legend at its natural size, and lay out again if that changed anything.
+  // Before each layout: fit the legend to the widget's width (entries may have changed since
+  // the last layout). After it: fit to the strip's real width and lay out again if needed.
+  QObject::connect(plot, &QCustomPlot::beforeReplot, legend, [plot, legend, columns] {
+    fitLegend(legend, columns, plot->viewport().width() - 8);
+  });
   QObject::connect(plot, &QCustomPlot::afterLayout, legend, [plot, legend, strip, columns] {
     const int avail = std::min(strip->rect().width(), plot->viewport().width());
-    int wrap = std::max(1, columns);
-    for (; wrap > 1; --wrap) {
-      if (legend->wrap() != wrap) {
-        legend->setWrap(wrap);
-        legend->setFillOrder(QCPLegend::foColumnsFirst, true);
-      }
-      if (legend->minimumOuterSizeHint().width() <= avail) break;
-    }
-    if (legend->wrap() != wrap) {
-      legend->setWrap(wrap);
-      legend->setFillOrder(QCPLegend::foColumnsFirst, true);
-    }
-    const QSize natural = legend->minimumOuterSizeHint();
-    if (legend->maximumSize() != natural || legend->outerRect().size() != natural) {
-      legend->setMaximumSize(natural);
-      QCPLayoutGrid* main = plot->plotLayout();
-      main->update(QCPLayoutElement::upPreparation);
-      main->update(QCPLayoutElement::upMargins);
-      main->update(QCPLayoutElement::upLayout);
+    if (fitLegend(legend, columns, avail)) {
+      relayout(plot);
+      if (fitPlotTexts(plot)) relayout(plot);  // the axis rect's height may have changed
     }
   });
 }

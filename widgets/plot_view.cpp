@@ -10,6 +10,7 @@
 #include <QVBoxLayout>
 
 #include "plot_style.h"
+#include "plot_text_fit.h"
 
 namespace qs::widgets {
 
@@ -22,6 +23,12 @@ PlotView::PlotView(QWidget* parent) : QWidget(parent) {
   // The plot adapts to any size (legends re-wrap); never let its layout hint pin the window.
   m_plot->setMinimumSize(240, 180);
   applyBaseStyle(m_plot);
+  // Titles and axis labels wrap to the room the layout gives them (never cut at an edge).
+  connect(m_plot, &QCustomPlot::afterLayout, this, [this] {
+    const bool texts = fitPlotTexts(m_plot);
+    if (fitTickLabels(m_plot) || texts) relayout(m_plot);
+  });
+  connect(m_plot, &QCustomPlot::beforeReplot, this, &PlotView::updatePlaceholder);
   m_plot->setContextMenuPolicy(Qt::CustomContextMenu);
   connect(m_plot, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
     QMenu* menu = createContextMenu(this);
@@ -47,11 +54,74 @@ void PlotView::setTitle(const QString& title) {
     m_title->setMargins(QMargins(4, 6, 4, 2));
     m_plot->plotLayout()->addElement(0, 0, m_title);
   } else {
-    m_title->setText(title);
+    setElementText(m_title, title);
   }
 }
 
-QString PlotView::title() const { return m_title ? m_title->text() : QString(); }
+QString PlotView::title() const { return m_title ? fullText(m_title) : QString(); }
+
+void PlotView::setPlaceholder(const QString& text) {
+  m_placeholderText = text;
+  if (!m_placeholder && !text.isEmpty()) {
+    m_placeholder = new QCPItemText(m_plot);
+    m_placeholder->setObjectName(QStringLiteral("placeholder"));
+    m_placeholder->setClipToAxisRect(false);
+    m_placeholder->setSelectable(false);
+    m_placeholder->position->setType(QCPItemPosition::ptViewportRatio);
+    m_placeholder->position->setCoords(0.5, 0.5);
+    m_placeholder->setPositionAlignment(Qt::AlignCenter);
+    m_placeholder->setFont(plotFont(PlotFonts::kTitle));
+    m_placeholder->setColor(QColor(110, 110, 110));
+  }
+  if (m_placeholder) m_placeholder->setText(text);
+  m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool PlotView::hasData() const {
+  for (int i = 0; i < m_plot->plottableCount(); ++i) {
+    QCPAbstractPlottable* p = m_plot->plottable(i);
+    if (!p->visible()) continue;
+    if (auto* g = qobject_cast<QCPGraph*>(p)) {
+      if (g->dataCount() > 0) return true;
+    } else if (auto* b = qobject_cast<QCPBars*>(p)) {
+      if (b->dataCount() > 0) return true;
+    } else if (auto* m = qobject_cast<QCPColorMap*>(p)) {
+      if (m->data()->keySize() > 0 && m->data()->valueSize() > 0) return true;
+    } else {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Runs before every replot: the placeholder shows (and the axes hide) while there is no data.
+void PlotView::updatePlaceholder() {
+  const bool show = !m_placeholderText.isEmpty() && !hasData();
+  if (m_placeholder) m_placeholder->setVisible(show);
+  if (show == m_placeholderShown) return;
+  m_placeholderShown = show;
+  if (show) {
+    m_hiddenByPlaceholder.clear();
+    for (QCPAxisRect* r : m_plot->axisRects())
+      for (QCPAxis* a : r->axes())
+        if (a->visible()) {
+          a->setVisible(false);
+          m_hiddenByPlaceholder << a;
+        }
+    for (QCPLayoutElement* e : m_plot->plotLayout()->elements(true))
+      if (auto* c = qobject_cast<QCPColorScale*>(e))
+        if (c->visible()) {
+          c->setVisible(false);
+          m_hiddenByPlaceholder << c;
+        }
+  } else {
+    for (QObject* o : m_hiddenByPlaceholder) {
+      if (auto* a = qobject_cast<QCPAxis*>(o)) a->setVisible(true);
+      if (auto* c = qobject_cast<QCPColorScale*>(o)) c->setVisible(true);
+    }
+    m_hiddenByPlaceholder.clear();
+  }
+}
 
 void PlotView::setLogScale(bool on) {
   if (!supportsLogScale() || on == m_logScale) return;
@@ -67,8 +137,8 @@ void PlotView::setAxisLabels(const QString& xLabel, const QString& yLabel) {
   m_plot->replot();
 }
 
-QString PlotView::xLabel() const { return m_plot->xAxis->label(); }
-QString PlotView::yLabel() const { return m_plot->yAxis->label(); }
+QString PlotView::xLabel() const { return fullLabel(m_plot->xAxis); }
+QString PlotView::yLabel() const { return fullLabel(m_plot->yAxis); }
 
 bool PlotView::exportTo(const QString& path, QString* error, const ExportOptions& options) {
   prepareForRender();

@@ -2,11 +2,13 @@
 // PlotView: base of every QuantScope plot widget. Owns one QCustomPlot, a title, and the
 // context menu every view shares: Save as PNG/SVG/PDF, Copy, Reset zoom, Log scale.
 
+#include <QPointer>
 #include <QWidget>
 
 #include "plot_export.h"
 
 class QCustomPlot;
+class QCPItemText;
 class QCPTextElement;
 class QMenu;
 
@@ -31,6 +33,13 @@ class PlotView : public QWidget {
   void setTitle(const QString& title);
   QString title() const;
 
+  // A message drawn in the middle of the plot while it has no data, with its axes hidden
+  // (e.g. "Loading…", "Apply with auto-scale to see the loss curves"); "" for none. The text
+  // item's objectName is "placeholder".
+  void setPlaceholder(const QString& text);
+  QString placeholder() const { return m_placeholderText; }
+  bool placeholderShown() const { return m_placeholderShown; }
+
   // Axis titles (with units), then a replot. Default: the main axis rect's bottom and left
   // axes; views with several axis rects label them all.
   virtual void setAxisLabels(const QString& xLabel, const QString& yLabel);
@@ -51,7 +60,7 @@ class PlotView : public QWidget {
   QMenu* createContextMenu(QWidget* parent = nullptr);
 
   QSize sizeHint() const override { return QSize(900, 560); }
-  QSize minimumSizeHint() const override { return QSize(320, 220); }
+  QSize minimumSizeHint() const override { return QSize(260, 200); }
 
  public slots:
   void setLogScale(bool on);
@@ -70,12 +79,20 @@ class PlotView : public QWidget {
   virtual void prepareForRender() {}
   // Title text element (null while no title is set).
   QCPTextElement* titleElement() const { return m_title; }
+  // Whether the plot has something to draw (a plottable with data); the placeholder shows
+  // while it has not.
+  virtual bool hasData() const;
 
  private:
   QCustomPlot* m_plot = nullptr;
   QCPTextElement* m_title = nullptr;
   bool m_logScale = false;
   QString m_lastDir;
+  void updatePlaceholder();
+  QCPItemText* m_placeholder = nullptr;
+  QString m_placeholderText;
+  bool m_placeholderShown = false;
+  QList<QPointer<QObject>> m_hiddenByPlaceholder;  // axes and colour scales to show again
 };
 
 }  // namespace qs::widgets

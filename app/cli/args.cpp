@@ -1,5 +1,8 @@
 #include "args.h"
 
+#include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -25,6 +28,29 @@ Args::Args(int argc, char** argv, int first, const std::set<std::string>& flags)
     }
 }
 
+int64_t parse_int_option(const std::string& name, const std::string& v) {
+    char* end = nullptr;
+    errno = 0;
+    long long x = std::strtoll(v.c_str(), &end, 10);
+    if (v.empty() || *end) throw Error("option --" + name + " expects an integer, got '" + v + "'");
+    if (errno == ERANGE) throw Error("option --" + name + " is out of range, got '" + v + "'");
+    return x;
+}
+
+int parse_int32_option(const std::string& name, const std::string& v) {
+    const int64_t x = parse_int_option(name, v);
+    if (x < INT_MIN || x > INT_MAX) throw Error("option --" + name + " is out of range, got '" + v + "'");
+    return static_cast<int>(x);
+}
+
+double parse_number_option(const std::string& name, const std::string& v) {
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end) throw Error("option --" + name + " expects a number, got '" + v + "'");
+    if (!std::isfinite(x)) throw Error("option --" + name + " expects a finite number, got '" + v + "'");
+    return x;
+}
+
 bool Args::has(const std::string& name) const { return opts_.count(name) != 0; }
 
 std::string Args::get(const std::string& name, const std::string& def) const {
@@ -43,21 +69,11 @@ std::vector<std::string> Args::get_all(const std::string& name) const {
 }
 
 int64_t Args::get_int(const std::string& name, int64_t def) const {
-    if (!has(name)) return def;
-    std::string v = get(name);
-    char* end = nullptr;
-    long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end) throw Error("option --" + name + " expects an integer, got '" + v + "'");
-    return x;
+    return has(name) ? parse_int_option(name, get(name)) : def;
 }
 
 double Args::get_double(const std::string& name, double def) const {
-    if (!has(name)) return def;
-    std::string v = get(name);
-    char* end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end) throw Error("option --" + name + " expects a number, got '" + v + "'");
-    return x;
+    return has(name) ? parse_number_option(name, get(name)) : def;
 }
 
 std::string Args::require(const std::string& name) const {

@@ -7,6 +7,12 @@
 
 namespace qs::cli {
 
+// Option values: "--NAME expects an integer, got 'x'" for text, a value out of range of int64 or
+// (int32) of int; "--NAME expects a finite number, got 'nan'" for NaN and infinities.
+int64_t parse_int_option(const std::string& name, const std::string& value);
+int parse_int32_option(const std::string& name, const std::string& value);
+double parse_number_option(const std::string& name, const std::string& value);
+
 class Args {
 public:
     // flags: options that take no value. Throws qs::Error on malformed input.

@@ -1,6 +1,7 @@
 // quantscope-cli generate: greedy or sampled continuation with a KV cache.
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -23,8 +24,10 @@ static std::vector<int64_t> parse_ids(const std::string& s) {
     std::string item;
     while (std::getline(ss, item, ',')) {
         char* end = nullptr;
+        errno = 0;
         long long v = std::strtoll(item.c_str(), &end, 10);
-        if (item.empty() || *end) throw Error("--prompt-ids: '" + item + "' is not a token id (expected e.g. 1,2,3)");
+        if (item.empty() || *end || errno == ERANGE)
+            throw Error("--prompt-ids: '" + item + "' is not a token id (expected e.g. 1,2,3)");
         ids.push_back(v);
     }
     if (ids.empty()) throw Error("--prompt-ids is empty");
@@ -36,6 +39,14 @@ int cmd_generate(const Args& a) {
                    "top-k", "top-p", "seed", "json", "stop-at-eos"},
                   "generate");
     if (a.has("prompt") == a.has("prompt-ids")) throw Error("give exactly one of --prompt TEXT or --prompt-ids 1,2,3");
+    GenerateOptions o;
+    o.max_new_tokens = a.get_int("max-new-tokens", 32);
+    o.sample = a.has("sample");
+    o.temperature = a.get_double("temperature", 1.0);
+    o.top_k = a.get_int("top-k", 0);
+    o.top_p = a.get_double("top-p", 1.0);
+    o.seed = static_cast<uint64_t>(a.get_int("seed", 0));
+    check_generate_options(o);  // before loading anything
     auto model = load_model(a);
     std::unique_ptr<Tokenizer> tok;
     std::vector<int64_t> prompt;
@@ -45,15 +56,7 @@ int cmd_generate(const Args& a) {
     } else {
         prompt = parse_ids(a.get("prompt-ids"));
     }
-    GenerateOptions o;
-    o.max_new_tokens = a.get_int("max-new-tokens", 32);
-    o.sample = a.has("sample");
-    o.temperature = a.get_double("temperature", 1.0);
-    o.top_k = a.get_int("top-k", 0);
-    o.top_p = a.get_double("top-p", 1.0);
-    o.seed = static_cast<uint64_t>(a.get_int("seed", 0));
     if (a.get("stop-at-eos", "1") != "0") o.stop_token = model->config.eos_token_id;
-    if (o.max_new_tokens < 0) throw Error("--max-new-tokens must be >= 0");
     const bool as_json = a.has("json");
     const bool stream = !as_json && tok;
     if (stream) std::cout << a.get("prompt") << std::flush;

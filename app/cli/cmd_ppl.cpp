@@ -37,7 +37,8 @@ PplOptions ppl_opts(const Args& a) {
     o.nsamples = ns == "all" ? -1 : a.get_int("nsamples", -1);
     if (ns != "all" && o.nsamples < 1) throw Error("--nsamples must be a positive integer or 'all'");
     o.batch = a.get_int("batch", 1);
-    if (o.batch < 1) throw Error("--batch must be >= 1");
+    if (a.has("seqlen") && o.seqlen == 0) throw Error("--seqlen must be at least 2, found 0");
+    check_ppl_options(o);  // the engine's range rules, before anything is loaded
     o.kl = a.has("kl");
     return o;
 }
@@ -105,8 +106,8 @@ json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, con
 int cmd_ppl(const Args& a) {
     a.check_known(ppl_options(), "ppl");
     MethodConfig cfg = method_config(a);
-    Prepared p = prepare(a);
     PplOptions o = ppl_opts(a);
+    Prepared p = prepare(a);
     QuantSession session(p.model, p.tok);
     EvalReport ev = session.evaluate(cfg, p.ids, o, stderr_progress("ppl"));
     const PplResult& r = ev.ppl;
@@ -174,8 +175,9 @@ int cmd_sweep(const Args& a) {
             labels.push_back(l);
         }
     }
-    Prepared p = prepare(a);
     PplOptions o = ppl_opts(a);
+    Prepared p = prepare(a);
+    for (const auto& c : configs) c.validate_for_model(p.model->config.max_position_embeddings);
     QuantSession session(p.model, p.tok);
     json rows = json::array();
     for (size_t i = 0; i < configs.size(); ++i) {

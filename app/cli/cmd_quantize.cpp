@@ -4,14 +4,14 @@
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "commands.h"
 #include "core/error.h"
 #include "export/export.h"
+#include "core/signals.h"
+#include "io/safe_output.h"
 #include "io/safetensors.h"
 #include "method_options.h"
 #include "model_options.h"
@@ -23,13 +23,6 @@ namespace qs::cli {
 using json = nlohmann::json;
 
 namespace {
-
-std::atomic<bool> g_cancel{false};
-
-extern "C" void on_sigint(int) {
-    g_cancel.store(true);
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
 
 std::set<std::string> quantize_options() {
     std::set<std::string> s = {"model", "tokenizer", "device", "dtype", "mode", "format", "out", "force", "out-dtype",
@@ -48,6 +41,7 @@ at::Tensor logits_ids(const CausalLM& m, int64_t n) {
 
 void dump_logits(const std::string& path, const CausalLM& like, const CausalLM::State& state, int64_t n) {
     c10::InferenceMode guard;
+    for (const auto& note : remove_stale_temporaries(path)) std::fprintf(stderr, "note: %s\n", note.c_str());
     CausalLM m;
     m.config = like.config;
     m.source_dir = like.source_dir;
@@ -77,6 +71,8 @@ int cmd_quantize(const Args& a) {
     }
     const int64_t n_logits = a.get_int("logits-tokens", 64);
     if (n_logits < 1) throw Error("--logits-tokens must be >= 1");
+    // Never into or over the source model (nor its tokenizer folder), before any work.
+    if (a.has("dump-logits")) check_output_file(a.get("dump-logits"), {model_dir(a), a.get("tokenizer", "")});
 
     std::shared_ptr<CausalLM> model(load_model(a));
     std::shared_ptr<Tokenizer> tok;
@@ -92,15 +88,15 @@ int cmd_quantize(const Args& a) {
     }
     QuantSession session(model, tok);
 
-    g_cancel.store(false);
-    auto prev = std::signal(SIGINT, on_sigint);
+    // Ctrl-C, SIGTERM and SIGHUP cancel at the next check: the partial output is removed.
+    CancelOnSignals signals;
     Progress qp = stderr_progress("quantize");
-    qp.cancel = &g_cancel;
+    qp.cancel = signals.flag();
     std::optional<ApplyReport> rep;
-    try {
+    {
         if (!cfg.methods.empty()) rep = session.apply(cfg, qp);
         if (!exporting) {
-            std::signal(SIGINT, prev);
+            qp.check();
             if (a.has("dump-logits")) dump_logits(a.get("dump-logits"), *model, model->save_state(), n_logits);
             ApplyReport r = rep ? *rep : ApplyReport{};
             if (!rep) r.config = cfg;
@@ -110,9 +106,10 @@ int cmd_quantize(const Args& a) {
         if (o.format == ExportFormat::Fake && !o.awq_reference && cfg.methods.empty())
             std::fprintf(stderr, "note: no --method given; exporting the original weights\n");
         Progress ep = stderr_progress("export");
-        ep.cancel = &g_cancel;
+        ep.cancel = signals.flag();
         ExportReport er = export_checkpoint(session, o, ep);
-        std::signal(SIGINT, prev);
+        for (const auto& n : er.notes)
+            if (n.rfind("removed ", 0) == 0 || n.rfind("restored ", 0) == 0) std::fprintf(stderr, "note: %s\n", n.c_str());
         if (a.has("dump-logits")) {
             CausalLM::State st = model->save_state();
             std::unique_ptr<CausalLM> pre;
@@ -138,9 +135,6 @@ int cmd_quantize(const Args& a) {
                     er.files.size(), er.seconds);
         for (const auto& n : er.notes) std::printf("note           %s\n", n.c_str());
         return 0;
-    } catch (...) {
-        std::signal(SIGINT, prev);
-        throw;
     }
 }
 

@@ -56,8 +56,10 @@ void print_help() {
         "              --grid NAME=V1,V2,... (once or twice, e.g. --grid sq-alpha=0,0.5,0.85 --grid w-bits=3,4)\n"
         "              --format table|csv|json (table), the ppl options and the method options\n"
         "  quantize  Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
-        "            fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C cancels\n"
-        "            and removes the partial output). Without --out: print the quantization report (JSON).\n"
+        "            fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
+        "            or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
+        "            OUT are removed by the next export there). Without --out: print the quantization\n"
+        "            report (JSON).\n"
         "              --model DIR  --device D  --dtype T  --tokenizer DIR  plus the method options below\n"
         "              --out DIR          the new model folder\n"
         "              --format F         fake | awq-gemm | int8 | transformed (fake)\n"
@@ -72,7 +74,8 @@ void print_help() {
         "              --force            replace an existing model folder at --out (never the source)\n"
         "              --awq-reference    fake only: write the model exactly as the awq-gemm export represents\n"
         "                                 it (fp16 scales and fp16-rounded other tensors; float32 by default)\n"
-        "              --dump-logits FILE write input_ids and fp32 logits of the exported state (safetensors)\n"
+        "              --dump-logits FILE write input_ids and fp32 logits of the exported state (safetensors;\n"
+        "                                 atomic, never into the model or tokenizer folder)\n"
         "              --logits-tokens N  tokens for --dump-logits (64)   --json  report as JSON\n"
         "            The exported awq-gemm and int8 folders open in every command (--model OUT).\n"
         "\n"
@@ -116,7 +119,10 @@ void print_help() {
         "  --help     this text\n"
         "  --version  version, libtorch version, devices, and whether CUDA/MPS are compiled in and usable here\n"
         "\n"
-        "Errors go to stderr with exit code 2 (bad input) or 3 (internal error).\n",
+        "Errors go to stderr with exit code 2 (bad input: the message names the file or option and the\n"
+        "problem) or 3 (internal error); a run cancelled by a signal exits with 128 + its number (Ctrl-C\n"
+        "130, SIGTERM 143, SIGHUP 129). Only regular files are read (not pipes or devices); dataset\n"
+        "texts are read up to 32 MiB (lines up to 16 MiB, 4 GiB of .zst data).\n",
         QS_VERSION);
 }
 

@@ -1,4 +1,5 @@
 // quantscope-cli: the command-line face of the QuantScope engine.
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -9,6 +10,7 @@
 #include "commands.h"
 #include "core/process_setup.h"
 #include "core/error.h"
+#include "core/signals.h"
 #include "method_options.h"
 
 using namespace qs::cli;
@@ -45,8 +47,11 @@ int main(int argc, char** argv) {
         Args args(argc, argv, 2, it->second.first);
         return it->second.second(args);
     } catch (const qs::Cancelled&) {
-        std::fprintf(stderr, "quantscope-cli: cancelled\n");
-        return 130;
+        // 128 + the signal, as if it had ended the process (SIGINT 130, SIGTERM 143, SIGHUP 129)
+        const int sig = qs::CancelOnSignals::received();
+        std::fprintf(stderr, "quantscope-cli: cancelled%s; no partial output left\n",
+                     sig == SIGTERM ? " (SIGTERM)" : sig == SIGHUP ? " (SIGHUP)" : "");
+        return 128 + (sig ? sig : SIGINT);
     } catch (const qs::Error& e) {
         std::fprintf(stderr, "quantscope-cli %s: error: %s\n", cmd.c_str(), e.what());
         return 2;

@@ -1,7 +1,5 @@
 #include "method_options.h"
 
-#include <cstdlib>
-
 #include "core/error.h"
 
 namespace qs::cli {
@@ -21,33 +19,20 @@ const std::set<std::string>& method_flag_names() {
     return s;
 }
 
-static double to_double(const std::string& name, const std::string& v) {
-    char* end = nullptr;
-    double x = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end) throw Error("--" + name + " expects a number, got '" + v + "'");
-    return x;
-}
-
-static int64_t to_int(const std::string& name, const std::string& v) {
-    char* end = nullptr;
-    long long x = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end) throw Error("--" + name + " expects an integer, got '" + v + "'");
-    return x;
-}
-
+// Sets one option; the range rules are MethodConfig::validate()'s (shared with the GUI and
+// workspaces), checked after every override.
 void apply_override(MethodConfig& c, const std::string& n, const std::string& v) {
     if (n == "w-bits") {
-        c.weight.bits = static_cast<int>(to_int(n, v));
-        if (c.weight.bits < 2 || c.weight.bits > 8) throw Error("--w-bits must be in 2..8");
+        c.weight.bits = parse_int32_option(n, v);
     } else if (n == "group-size") {
-        int64_t g = to_int(n, v);
+        int64_t g = parse_int_option(n, v);
         if (g == -1) {
             c.weight.granularity = Granularity::PerChannel;
         } else if (g > 0) {
             c.weight.granularity = Granularity::PerGroup;
             c.weight.group_size = g;
         } else {
-            throw Error("--group-size must be positive or -1 (per channel)");
+            throw Error("--group-size must be positive or -1 (per channel), got " + v);
         }
     } else if (n == "w-quant") {
         c.weight.granularity = parse_granularity(v);
@@ -56,11 +41,9 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
     } else if (n == "fp16-scales") {
         c.weight.fp16_scales = v != "0";
     } else if (n == "awq-salient") {
-        c.awq_salient = to_double(n, v);
-        if (c.awq_salient < 0 || c.awq_salient > 1) throw Error("--awq-salient must be a fraction in [0, 1]");
+        c.awq_salient = parse_number_option(n, v);
     } else if (n == "awq-factor") {
-        c.awq_factor = to_double(n, v);
-        if (!(c.awq_factor > 0)) throw Error("--awq-factor must be positive");
+        c.awq_factor = parse_number_option(n, v);
     } else if (n == "awq-clip") {
         c.awq_clip = v != "0";
     } else if (n == "duo-scaling") {
@@ -68,11 +51,9 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
     } else if (n == "awq-direct-loss") {
         c.awq_direct_loss = v != "0";
     } else if (n == "sq-alpha") {
-        c.sq_alpha = to_double(n, v);
-        if (c.sq_alpha < 0 || c.sq_alpha > 1) throw Error("--sq-alpha must be in [0, 1]");
+        c.sq_alpha = parse_number_option(n, v);
     } else if (n == "a-bits") {
-        c.act.bits = static_cast<int>(to_int(n, v));
-        if (c.act.bits != 0 && (c.act.bits < 2 || c.act.bits > 8)) throw Error("--a-bits must be in 2..8 (0 = off)");
+        c.act.bits = parse_int32_option(n, v);
     } else if (n == "act-quant") {
         if (v != "per-token" && v != "per-tensor") throw Error("--act-quant must be per-token or per-tensor");
         c.act.per_token = v == "per-token";
@@ -81,30 +62,26 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
     } else if (n == "rotation") {
         c.rotation = parse_rotation_kind(v);
     } else if (n == "seed") {
-        c.seed = static_cast<uint64_t>(to_int(n, v));
+        c.seed = static_cast<uint64_t>(parse_int_option(n, v));
     } else if (n == "calib") {
         c.calib_path = v;
     } else if (n == "calib-samples") {
-        c.calib_samples = to_int(n, v);
-        if (c.calib_samples < 1) throw Error("--calib-samples must be >= 1");
+        c.calib_samples = parse_int_option(n, v);
     } else if (n == "calib-seqlen") {
-        c.calib_seqlen = to_int(n, v);
-        if (c.calib_seqlen < 2) throw Error("--calib-seqlen must be >= 2");
+        c.calib_seqlen = parse_int_option(n, v);
     } else if (n == "calib-seed") {
-        c.calib_seed = static_cast<uint64_t>(to_int(n, v));
+        c.calib_seed = static_cast<uint64_t>(parse_int_option(n, v));
     } else if (n == "act-order") {
         c.gptq_act_order = v != "0";
     } else if (n == "static-groups") {
         c.gptq_static_groups = v != "0";
     } else if (n == "true-sequential") {
-        if (v != "0" && v != "1") throw Error("--true-sequential expects 0 or 1");
+        if (v != "0" && v != "1") throw Error("--true-sequential expects 0 or 1, got '" + v + "'");
         c.gptq_true_sequential = v == "1";
     } else if (n == "gptq-damp") {
-        c.gptq_damp = to_double(n, v);
-        if (!(c.gptq_damp > 0) || c.gptq_damp > 1) throw Error("--gptq-damp must be in (0, 1]");
+        c.gptq_damp = parse_number_option(n, v);
     } else if (n == "gptq-block") {
-        c.gptq_block_size = to_int(n, v);
-        if (c.gptq_block_size < 1) throw Error("--gptq-block must be >= 1");
+        c.gptq_block_size = parse_int_option(n, v);
     } else if (n == "include-lm-head") {
         c.include_lm_head = v != "0";
     } else if (n == "method") {
@@ -112,6 +89,7 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
     } else {
         throw Error("unknown method option --" + n);
     }
+    c.validate();
 }
 
 MethodConfig method_config(const Args& a) {
@@ -129,6 +107,7 @@ MethodConfig method_config(const Args& a) {
     if (!c.methods.empty() && c.weight.granularity == Granularity::PerGroup && a.has("w-quant") &&
         a.get("w-quant") == "per-group" && !a.has("group-size"))
         c.weight.group_size = 128;
+    c.validate();
     return c;
 }
 

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         w.openModel(model);
         return app.exec();
     }
-    w.resize(1600, 1000);
+    w.placeOnScreen();  // inside the screen's available area (a 1280 x 720 projector too)
     w.show();
     w.openModel(model);
     return app.exec();

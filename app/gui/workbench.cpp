@@ -12,6 +12,7 @@
 #include "export/export.h"
 #include "models/causal_lm.h"
 #include "models/generate.h"
+#include "quant/experiment.h"
 #include "quant/layer_preview.h"
 #include "quant/quant_session.h"
 #include "quant/rotation.h"
@@ -72,6 +73,48 @@ ChannelData channel_data(const CalibStats& st, const std::string& linear) {
     d.samples_done = st.samples_done;
     d.samples_total = st.samples_total;
     return d;
+}
+
+bool same_spec(const QuantSpec& a, const QuantSpec& b) {
+    return a.bits == b.bits && a.granularity == b.granularity && a.group_size == b.group_size &&
+           a.symmetric == b.symmetric && a.fp16_scales == b.fp16_scales;
+}
+
+// Whether a model that carries `applied` holds exactly the weights cfg's whole-model transforms
+// (rotation, smoothing, AWQ auto-scale search) would give before quantization.
+bool carries_transforms(const MethodConfig& applied, const MethodConfig& cfg) {
+    if (!cfg.has("rotate") && !cfg.has("smoothquant") && !cfg.has("awq")) return false;
+    for (const char* m : {"rotate", "smoothquant", "awq"})
+        if (applied.has(m) != cfg.has(m)) return false;
+    if (cfg.has("rotate") && (applied.rotation != cfg.rotation || applied.seed != cfg.seed)) return false;
+    const bool calibrated = cfg.has("smoothquant") || cfg.has("awq");
+    if (calibrated && (applied.calib_path != cfg.calib_path || applied.calib_samples != cfg.calib_samples ||
+                       applied.calib_seqlen != cfg.calib_seqlen || applied.calib_seed != cfg.calib_seed))
+        return false;
+    if (cfg.has("smoothquant") && applied.sq_alpha != cfg.sq_alpha) return false;
+    // The AWQ search depends on the weight quantization it searches for.
+    if (cfg.has("awq") && (!same_spec(applied.weight, cfg.weight) || applied.awq_clip != cfg.awq_clip ||
+                           applied.duo_scaling != cfg.duo_scaling || applied.awq_direct_loss != cfg.awq_direct_loss ||
+                           applied.include_lm_head != cfg.include_lm_head))
+        return false;
+    return true;
+}
+
+// "rotated + smoothed + AWQ-scaled"
+std::string transforms_text(const MethodConfig& c) {
+    std::vector<std::string> p;
+    if (c.has("rotate")) p.push_back("rotated");
+    if (c.has("smoothquant")) p.push_back("smoothed");
+    if (c.has("awq")) p.push_back("AWQ-scaled");
+    std::string s;
+    for (size_t i = 0; i < p.size(); ++i) s += (i ? " + " : "") + p[i];
+    return s;
+}
+
+const Linear* linear_in_block(const DecoderBlock& b, const std::string& name) {
+    for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+        if (l->present() && l->name == name) return l;
+    throw Error("no Linear named '" + name + "' in its block");
 }
 
 }  // namespace
@@ -188,24 +231,61 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     // Originals and cached statistics only: never waits for the model lock.
     c10::InferenceMode guard;
     const c10::Device cpu(c10::kCPU);
-    const Linear l = session_->original_linear(linear, cpu, at::kFloat);
     auto ng = norm_groups_.find(linear);
     const bool smoothable = ng != norm_groups_.end();
+    int64_t block = -1;
+    for (const auto& s : summary_.linears)
+        if (s.name == linear) block = s.block;
+    // The model carries cfg's whole-model transforms (rotation, smoothing, AWQ search): preview
+    // the layer as they left it (rebuilt from the originals and the recorded experiment) on the
+    // transformed model's calibration inputs, quantized with cfg's remaining steps. That reads
+    // the session, so only while no job holds the model (else: the original layer, said so).
+    std::unique_lock<std::mutex> lock(mutex_, std::try_to_lock);
+    std::shared_ptr<const Experiment> e = lock.owns_lock() ? session_->experiment() : nullptr;
+    const bool transformed = e && block >= 0 && carries_transforms(e->cfg, cfg);
+    const bool busy = !lock.owns_lock() && block >= 0 && carries_transforms(applied(), cfg);
+    if (!transformed && lock.owns_lock()) lock.unlock();
+    at::Tensor w;
     std::vector<at::Tensor> group;
-    if (smoothable)
-        for (const auto& g : ng->second)
-            group.push_back(g == linear ? l.weight : session_->original_linear(g, cpu, at::kFloat).weight);
-    if (group.empty()) group.push_back(l.weight);
     std::shared_ptr<const CalibStats> st;
     const ChannelStats* stats = nullptr;
-    if (tokenizer_) {
-        st = session_->original_stats(cfg, progress, {}, stats_chunk(cfg));
-        stats = &st->at(linear);
+    MethodConfig c = cfg;
+    if (transformed) {
+        DecoderBlock b = original_block(session_->model(), static_cast<size_t>(block));
+        transform_block(session_->model(), b, static_cast<size_t>(block), *e, Stage::Transformed);
+        w = linear_in_block(b, linear)->weight.to(cpu, at::kFloat);
+        if (smoothable)
+            for (const auto& g : ng->second) group.push_back(linear_in_block(b, g)->weight.to(cpu, at::kFloat));
+        if (tokenizer_) stats = &session_->current_stats(cfg, progress).at(linear);
+        c.methods.erase(std::remove_if(c.methods.begin(), c.methods.end(),
+                                       [](const std::string& m) { return m == "rotate" || m == "smoothquant" || m == "awq"; }),
+                        c.methods.end());
+    } else {
+        w = session_->original_linear(linear, cpu, at::kFloat).weight;
+        if (smoothable)
+            for (const auto& g : ng->second)
+                group.push_back(g == linear ? w : session_->original_linear(g, cpu, at::kFloat).weight);
+        if (tokenizer_) {
+            st = session_->original_stats(cfg, progress, {}, stats_chunk(cfg));
+            stats = &st->at(linear);
+        }
     }
-    LayerPreview p = preview_linear(l.weight, group, smoothable, stats, cfg);
+    if (group.empty()) group.push_back(w);
+    LayerPreview p = preview_linear(w, group, smoothable, stats, c);
     PreviewData d;
     d.linear = linear;
     d.note = p.note;
+    if (transformed) {
+        d.basis = transforms_text(cfg);
+        d.note += "; " + d.basis + " as the model carries it (" + cfg.describe() + "); error in that basis";
+    } else if (busy) {
+        d.note += "; the model is busy: this preview starts from the original layer until the job ends";
+        d.model_busy = true;
+    }
+    if (p.salient.defined()) {
+        at::Tensor s = p.salient.to(at::kCPU, at::kLong).contiguous();
+        d.salient.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
+    }
     d.spec = cfg.weight.describe();
     d.original = to_matrix(p.original);
     d.transformed = to_matrix(p.transformed);
@@ -219,11 +299,14 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
     d.output_rel_error = p.output_rel_error;
     d.output_tokens = p.output_tokens;
     d.packed_bytes = p.packed_bytes;
-    if (cfg.has("smoothquant") && smoothable && stats) d.smooth = to_vec(smooth_scales(stats->max_abs, group, cfg.sq_alpha));
+    if (!transformed && cfg.has("smoothquant") && smoothable && stats)
+        d.smooth = to_vec(smooth_scales(stats->max_abs, group, cfg.sq_alpha));
     return d;
 }
 
 namespace {
+
+AwqCurve awq_curve(const AwqGroup& g) { return {g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio}; }
 
 ApplyData apply_data(const ApplyReport& rep) {
     ApplyData d;
@@ -236,8 +319,7 @@ ApplyData apply_data(const ApplyReport& rep) {
     d.packed_size_mib = rep.packed_size_mib;
     d.mode = rep.mode;
     if (rep.awq)
-        for (const auto& g : rep.awq->groups)
-            d.awq.push_back({g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio});
+        for (const auto& g : rep.awq->groups) d.awq.push_back(awq_curve(g));
     if (rep.gptq)
         for (const auto& l : rep.gptq->linears) d.gptq.push_back({l.name, l.block, l.loss, l.seconds});
     d.json = rep.to_json().dump(2);
@@ -248,11 +330,14 @@ ApplyData apply_data(const ApplyReport& rep) {
 
 std::string Workbench::mode() const { return session_->mode_name(); }
 
-ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress) {
+ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
+                           const std::function<void(const AwqCurve&)>& on_group) {
     std::lock_guard<std::mutex> lock(mutex_);
     c10::InferenceMode guard;
+    std::function<void(const AwqGroup&)> each;
+    if (on_group) each = [&](const AwqGroup& g) { on_group(awq_curve(g)); };
     // On failure or cancel the session has put the previous configuration back.
-    return apply_data(session_->apply(cfg, progress));
+    return apply_data(session_->apply(cfg, progress, each));
 }
 
 const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
@@ -265,6 +350,8 @@ const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
     }
     return eval_ids_;
 }
+
+int64_t Workbench::eval_tokens(const Progress& progress) { return static_cast<int64_t>(eval_ids(progress).size()); }
 
 PplData Workbench::ppl_data(const PplResult& r) const {
     PplData d;
@@ -354,6 +441,14 @@ GenerateData Workbench::generate(const std::string& prompt, int64_t max_new_toke
         d.ids = qs::generate(*model_, tokenizer_->encode(prompt, true), o, progress);
     }
     d.text = prompt + tokenizer_->decode(d.ids, true);
+    std::string before;
+    for (size_t i = 0; i < d.ids.size(); ++i) {
+        std::string upto = tokenizer_->decode(std::vector<int64_t>(d.ids.begin(), d.ids.begin() + i + 1), true);
+        size_t common = 0;
+        while (common < before.size() && common < upto.size() && before[common] == upto[common]) ++common;
+        d.pieces.push_back(upto.substr(common));
+        before = std::move(upto);
+    }
     return d;
 }
 
@@ -366,18 +461,20 @@ std::string Workbench::calibration_description(const MethodConfig& calib, const 
 
 std::string Workbench::export_problem(ExportFormat format, bool awq_reference) {
     std::lock_guard<std::mutex> lock(mutex_);
-    try {
-        check_exportable(*session_, format, awq_reference);
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
+    return export_problem_locked(format, awq_reference);
+}
+
+std::string Workbench::export_problem_locked(ExportFormat format, bool awq_reference) {
+    const std::vector<ExportProblem> p = export_problems(*session_, format, awq_reference);
+    if (p.empty()) return "";
+    return "Cannot export as " + export_format_name(format) + ": " + describe_export_problems(p, true);
 }
 
 ExportReport Workbench::export_checkpoint(const ExportOptions& opts, const Progress& progress) {
     std::lock_guard<std::mutex> lock(mutex_);
     c10::InferenceMode guard;
-    check_exportable(*session_, opts.format, opts.awq_reference);  // refused: nothing written
+    const std::string refused = export_problem_locked(opts.format, opts.awq_reference);
+    if (!refused.empty()) throw Error(refused);  // refused: nothing written
     // The exporter rebuilds the pre-quantization weights from the originals and the recorded
     // experiment; the model and its configuration are never changed by an export.
     return qs::export_checkpoint(*session_, opts, progress);

@@ -55,6 +55,15 @@ struct PreviewData {
     // SmoothQuant scales s per input channel (inputs are divided by s); empty when the
     // configuration does not smooth this Linear.
     std::vector<float> smooth;
+    // Salient input channels (awq-keep / awq-scale), empty otherwise.
+    std::vector<int64_t> salient;
+    // The weight the preview starts from: "" = the original weight; "rotated", "smoothed",
+    // "AWQ-scaled" (joined by " + ") when the model carries the configuration's whole-model
+    // transforms: original / dequantized / error are then in that basis.
+    std::string basis;
+    // Made from the original layer because a job held the model (the note says so): the
+    // picture may be out of date, make the preview again once the model is free.
+    bool model_busy = false;
 };
 
 struct AwqCurve {
@@ -99,8 +108,10 @@ struct PplData {
 };
 
 struct GenerateData {
-    std::vector<int64_t> ids;
-    std::string text;
+    std::vector<int64_t> ids;  // the new tokens
+    std::string text;          // prompt + decoded new tokens
+    // The text each new token adds (pieces[i] = decode(ids[..i]) - decode(ids[..i-1])).
+    std::vector<std::string> pieces;
 };
 
 class Workbench {
@@ -129,7 +140,9 @@ public:
     PreviewData preview(const std::string& linear, const qs::MethodConfig& cfg, const qs::Progress& progress = {});
     // Applies the configuration to the model (from the original weights). On failure or
     // cancellation the model keeps the configuration it carried before (applied() says so).
-    ApplyData apply(const qs::MethodConfig& cfg, const qs::Progress& progress = {});
+    // on_group: called on the worker thread as each AWQ auto-scale group has been searched.
+    ApplyData apply(const qs::MethodConfig& cfg, const qs::Progress& progress = {},
+                    const std::function<void(const AwqCurve&)>& on_group = {});
     // Applies `cfg` unless the model carries it, then runs the perplexity (the engine's one
     // evaluation entry point). `applied` receives the apply report when an apply ran. A cancel
     // during the perplexity keeps the configuration.
@@ -138,6 +151,8 @@ public:
     std::string mode() const;  // "in-memory" / "block-sequential"
     // The configuration the model carries now. Never waits for a running job.
     qs::MethodConfig applied() const;
+    // Tokens of the evaluation text (tokenized once, on first use).
+    int64_t eval_tokens(const qs::Progress& progress = {});
     PplData perplexity(const PplRequest& req, const qs::Progress& progress,
                        const std::function<void(int64_t, double)>& on_window = {});
     // mean |h| per hidden channel entering block `layer` on the first tokens of wikitext-2.
@@ -147,8 +162,8 @@ public:
     std::string calibration_description(const qs::MethodConfig& calib, const qs::Progress& progress = {});
 
     // --- checkpoint export (engine/export) of the configuration the model carries (applied()) ---
-    // Why that configuration cannot be exported in `format` (the engine's check_exportable
-    // message), "" when it can. Writes nothing.
+    // Why that configuration cannot be exported in `format`: every problem the engine finds
+    // (export_problems), with fixes in the workbench's words; "" when it can. Writes nothing.
     std::string export_problem(qs::ExportFormat format, bool awq_reference = false);
     // Checks (check_exportable) and exports; throws qs::Error with the engine's message, or
     // qs::Cancelled. Atomic: an error or a cancel leaves nothing at opts.out_dir. The model is
@@ -156,6 +171,7 @@ public:
     qs::ExportReport export_checkpoint(const qs::ExportOptions& opts, const qs::Progress& progress = {});
 
 private:
+    std::string export_problem_locked(qs::ExportFormat format, bool awq_reference);
     Workbench() = default;
     const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
     std::vector<LayerStatRow> overview_rows(const qs::CalibStats& st) const;

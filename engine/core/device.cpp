@@ -236,6 +236,11 @@ std::string precision_note(const c10::Device& d, const std::string& what) {
     return what + " computed in float32 on " + d.str() + " (it has no float64; float64 on cpu/cuda)";
 }
 
+at::Tensor div_exact(const at::Tensor& t, double d) {
+    if (t.is_cpu()) return t / d;
+    return t / at::scalar_tensor(d, t.options());
+}
+
 at::Tensor to_float64(const at::Tensor& t) {
     return accumulation_dtype(t.device()) == at::kDouble ? t.to(at::kDouble) : t.to(at::kCPU).to(at::kDouble);
 }

@@ -10,9 +10,11 @@ struct Error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Thrown when a long operation observes its cancel flag.
-struct Cancelled : Error {
-    Cancelled() : Error("cancelled") {}
+// Thrown when a long operation observes its cancel flag. Deliberately not an Error: a
+// `catch (const Error&)` that turns a bad input into a message or a fallback must never swallow
+// a cancel (code that cleans up on any failure catches `...` and rethrows).
+struct Cancelled : std::exception {
+    const char* what() const noexcept override { return "cancelled"; }
 };
 
 }  // namespace qs

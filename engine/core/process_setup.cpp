@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/device.h"
+#include "core/signals.h"
 
 namespace qs {
 
@@ -56,6 +57,7 @@ int prepare_process(char** argv) {
     // 768x3072 single-layer preview, called from a worker thread: 43-85 ms, 26-37 ms with one
     // arena (24 ms from the main thread).
     mallopt(M_ARENA_MAX, 1);
+    ignore_file_size_signal();  // EFBIG is reported and cleaned up instead of a SIGXFSZ kill (core/signals.h)
     return init_compute_threads();
 }
 

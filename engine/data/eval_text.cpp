@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "core/error.h"
 #include "data/text_source.h"
 #include "data/wikitext.h"
 
@@ -32,7 +33,15 @@ EvalText load_eval_text(const std::string& path, const Progress& progress) {
             break;
         case DatasetFormat::JsonLines: {
             std::vector<std::string> texts;
-            for_each_jsonl_text(path, [&](std::string&& t, int64_t) { texts.push_back(std::move(t)); }, progress);
+            uint64_t bytes = 0;
+            for_each_jsonl_text(
+                path,
+                [&](std::string&& t, int64_t) {
+                    bytes += t.size() + 2;
+                    if (bytes > kMaxTextBytes) throw Error(text_too_large(path));
+                    texts.push_back(std::move(t));
+                },
+                progress);
             out.text = join_rows(texts);
             out.description = name + ": " + count_of(static_cast<int64_t>(texts.size()), "\"text\" record") +
                               " joined with \"\\n\\n\"";

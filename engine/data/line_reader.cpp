@@ -2,9 +2,13 @@
 
 #include <cstring>
 
+#include "core/error.h"
+#include "io/file_checks.h"
+
 namespace qs {
 
-LineReader::LineReader(const std::string& path) : reader_(path), buf_(1 << 16) {}
+LineReader::LineReader(const std::string& path, size_t max_line_bytes)
+    : reader_(path), buf_(1 << 16), max_line_(max_line_bytes) {}
 
 bool LineReader::fill() {
     pos_ = 0;
@@ -23,6 +27,11 @@ bool LineReader::next(std::string& line) {
         line.append(begin, take);
         pos_ += take;
         consumed_ += take;
+        if (line.size() > max_line_)
+            throw Error(path() + ": line " + std::to_string(line_number_ + 1) + " is longer than " +
+                        byte_size_text(max_line_) + " (it starts at byte offset " + std::to_string(start) +
+                        (compressed() ? " of the decompressed data" : "") +
+                        "); QuantScope refuses lines that long (not a line-based text dataset?)");
         if (nl) break;
     }
     if (consumed_ == start) return false;

@@ -8,6 +8,7 @@
 #include "data/line_reader.h"
 #include "data/utf8.h"
 #include "data/zstd_stream.h"
+#include "io/file_checks.h"
 
 namespace qs {
 
@@ -42,9 +43,17 @@ static std::string offset_words(bool compressed, uint64_t offset) {
     return "byte offset " + std::to_string(offset) + (compressed ? " of the decompressed data" : "");
 }
 
-std::string read_text_file(const std::string& path, const Progress& progress) {
+std::string text_too_large(const std::string& path, uint64_t max_bytes) {
+    return path + ": more than " + byte_size_text(max_bytes) + " of text" +
+           (is_zstd_path(path) ? " after decompression" : "") + "; QuantScope reads at most " +
+           byte_size_text(max_bytes) + " of text for perplexity or calibration (tokenizing it takes ~40x its size in "
+           "memory); use a smaller file";
+}
+
+std::string read_text_file(const std::string& path, const Progress& progress, uint64_t max_bytes) {
     ByteReader reader(path);
     std::string text;
+    if (!reader.compressed() && reader.file_size() > max_bytes) throw Error(text_too_large(path, max_bytes));
     if (!reader.compressed()) text.reserve(reader.file_size());
     std::vector<char> buf(1 << 20);
     progress(0.0, "reading " + path);
@@ -52,6 +61,7 @@ std::string read_text_file(const std::string& path, const Progress& progress) {
         progress.check();
         const size_t got = reader.read(buf.data(), buf.size());
         if (got == 0) break;
+        if (text.size() + got > max_bytes) throw Error(text_too_large(path, max_bytes));
         text.append(buf.data(), got);
         progress(reader.fraction(), "reading " + path);
     }
@@ -94,6 +104,9 @@ int64_t for_each_jsonl_text(const std::string& path,
         const int64_t n = lines.line_number();
         if ((n & 1023) == 0) progress(lines.fraction(), "reading " + path);
         if (is_blank_json_line(line)) continue;
+        if (records >= kMaxJsonlRecords)
+            throw Error(path + ": more than " + with_commas(kMaxJsonlRecords) +
+                        " records; QuantScope reads at most that many from a JSON-lines file");
         if (want && !want(records)) {
             ++records;
             continue;

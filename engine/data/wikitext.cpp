@@ -1,7 +1,9 @@
 #include "data/wikitext.h"
 
 #include "core/resources.h"
+#include "core/error.h"
 #include "data/line_reader.h"
+#include "data/text_source.h"
 #include "data/utf8.h"
 
 namespace qs {
@@ -26,8 +28,11 @@ std::vector<std::string> wikitext_rows(const std::string& path, const Progress& 
     std::vector<std::string> rows;
     std::string line;
     std::vector<std::string> pieces;
+    uint64_t bytes = 0;
     progress(0.0, "reading " + path);
     while (lines.next(line)) {
+        bytes += line.size() + 2;  // joined with "\n\n"
+        if (bytes > kMaxTextBytes) throw Error(text_too_large(path));
         progress.check();
         if ((lines.line_number() & 1023) == 0) progress(lines.fraction(), "reading " + path);
         const size_t bad = find_invalid_utf8(line);

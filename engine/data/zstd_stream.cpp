@@ -1,5 +1,6 @@
 #include "data/zstd_stream.h"
 
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/file_checks.h"
 
 namespace qs {
 
@@ -21,13 +23,16 @@ std::string strip_zst_suffix(const std::string& path) {
     return is_zstd_path(path) ? path.substr(0, path.size() - 4) : path;
 }
 
-ByteReader::ByteReader(const std::string& path) : path_(path) {
+ByteReader::ByteReader(const std::string& path, uint64_t max_bytes) : path_(path), max_bytes_(max_bytes) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a folder, expected a file");
-    file_ = std::fopen(path.c_str(), "rb");
-    if (!file_) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-    const auto size = std::filesystem::file_size(path, ec);
-    file_size_ = ec ? 0 : static_cast<uint64_t>(size);
+    const int fd = open_regular_file(path, &file_size_);  // refuses FIFOs and devices (/dev/zero)
+    file_ = ::fdopen(fd, "rb");
+    if (!file_) {
+        const int err = errno;
+        ::close(fd);
+        throw Error(path + ": cannot open (" + std::strerror(err) + ")");
+    }
     if (is_zstd_path(path)) {
         ZSTD_DStream* ds = ZSTD_createDStream();
         if (!ds) {
@@ -52,6 +57,14 @@ double ByteReader::fraction() const {
     return std::min(1.0, static_cast<double>(file_bytes_consumed()) / static_cast<double>(file_size_));
 }
 
+void ByteReader::count(size_t n) {
+    produced_ += n;
+    if (produced_ > max_bytes_)
+        throw Error(path_ + ": more than " + byte_size_text(max_bytes_) + " of data" +
+                    (dstream_ ? " after decompression (a zstd bomb?)" : "") + "; QuantScope reads at most " +
+                    byte_size_text(max_bytes_) + " of a dataset file");
+}
+
 size_t ByteReader::read_raw(char* out, size_t n) {
     if (eof_) return 0;
     const size_t got = std::fread(out, 1, n, file_);
@@ -65,7 +78,11 @@ size_t ByteReader::read_raw(char* out, size_t n) {
 
 size_t ByteReader::read(char* out, size_t n) {
     if (n == 0) return 0;
-    if (!dstream_) return read_raw(out, n);  // read_raw returns 0 only at the end of the file
+    if (!dstream_) {
+        const size_t got = read_raw(out, n);  // 0 only at the end of the file
+        count(got);
+        return got;
+    }
 
     auto* ds = static_cast<ZSTD_DStream*>(dstream_);
     ZSTD_outBuffer ob{out, n, 0};
@@ -85,7 +102,10 @@ size_t ByteReader::read(char* out, size_t n) {
         // Only a call that moved data tells where we are: after a finished frame, a call with no
         // input returns the size of the next (absent) frame header, not "incomplete".
         if (progressed) last_hint_ = ret;
-        if (ob.pos > 0) return ob.pos;
+        if (ob.pos > 0) {
+            count(ob.pos);
+            return ob.pos;
+        }
         if (in_pos_ == in_size_ && eof_) {
             if (file_read_ == 0)
                 throw Error(path_ + ": empty file, not a zstd stream");

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 
 namespace qs {
 
@@ -25,10 +26,20 @@ at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const P
 
 }  // namespace
 
+void check_ppl_options(const PplOptions& o) {
+    if (o.seqlen != 0 && o.seqlen < 2)
+        throw Error("seqlen (--seqlen) must be at least 2 (0 = the model default), found " + std::to_string(o.seqlen));
+    if (o.nsamples != -1 && o.nsamples < 1)
+        throw Error("nsamples (--nsamples) must be a positive integer or all, found " + std::to_string(o.nsamples));
+    if (o.batch < 1 || o.batch > 4096)
+        throw Error("batch (--batch) must be in 1..4096, found " + std::to_string(o.batch));
+}
+
 namespace {
 
 // Validates the options and fills seqlen / windows / nsamples of r.
 void plan_windows(const CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts, PplResult& r) {
+    check_ppl_options(opts);
     if (ids_in.dim() != 1) throw Error("perplexity expects a 1-D sequence of token ids");
     r.seqlen = opts.seqlen > 0 ? opts.seqlen : model.config.default_seqlen();
     if (r.seqlen < 2) throw Error("seqlen must be at least 2");
@@ -79,10 +90,19 @@ void set_kl(PplResult& r, const KlAccumulator& kl) {
                   "by window; median and 99.9th percentile by linear interpolation (llama.cpp --kl-divergence)";
 }
 
+// Also where a window's loss is checked (a NaN perplexity is never returned) and the mapped
+// weight files with it (io/map_guard.h: a checkpoint truncated meanwhile reads as zeros).
 void report_windows(PplResult& r, const at::Tensor& nll, int64_t start,
                     const std::function<void(int64_t, double)>& on_window) {
+    MappedFile::check_all_intact();
     const double* p = nll.data_ptr<double>();
     for (int64_t b = 0; b < nll.numel(); ++b) {
+        if (!std::isfinite(p[b]))
+            throw Error("perplexity: window " + std::to_string(start + b + 1) + " of " + std::to_string(r.nsamples) +
+                        " (tokens " + std::to_string((start + b) * r.seqlen) + ".." +
+                        std::to_string((start + b + 1) * r.seqlen - 1) + ") has a non-finite loss (" +
+                        (std::isnan(p[b]) ? "NaN" : "Inf") +
+                        "): the model computes NaN/Inf logits with this configuration; no perplexity reported");
         r.window_nll.push_back(p[b]);
         if (on_window) on_window(start + b, p[b]);
     }

@@ -40,9 +40,15 @@ struct PplResult {
     std::optional<KlStats> kl;  // set when PplOptions::kl_reference was given
 };
 
+// Throws qs::Error for options no run can use: seqlen other than 0 (the model default) or
+// >= 2, nsamples other than -1 (all) or >= 1, batch outside 1..4096.
+void check_ppl_options(const PplOptions& opts);
+
 // ids: 1-D int64 token ids of the whole dataset (BOS included). on_window(i, nll) is called
 // after each window. Cancellation is checked between decoder blocks, so it takes effect
-// within one window's forward.
+// within one window's forward. A window whose loss is not finite (NaN/Inf logits) ends the run
+// with a qs::Error naming it: a NaN perplexity is never returned. After every window the
+// memory-mapped weight files are checked (MappedFile::check_all_intact).
 PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids, const PplOptions& opts,
                               const Progress& progress = {},
                               const std::function<void(int64_t, double)>& on_window = {});

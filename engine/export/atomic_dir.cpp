@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "io/safe_output.h"
 
 namespace fs = std::filesystem;
 
@@ -17,39 +18,23 @@ namespace qs {
 
 namespace {
 
-// The path with symlinks resolved for the part that exists.
-fs::path resolved(const std::string& p) {
-    std::error_code ec;
-    fs::path abs = fs::absolute(p, ec);
-    if (ec) throw Error(p + ": cannot resolve the path (" + ec.message() + ")");
-    fs::path r = fs::weakly_canonical(abs, ec);
-    if (ec) throw Error(p + ": cannot resolve the path (" + ec.message() + ")");
-    // drop a trailing separator so "a/b/" and "a/b" compare equal
-    std::string s = r.string();
-    while (s.size() > 1 && s.back() == '/') s.pop_back();
-    return fs::path(s);
-}
-
-bool is_inside(const fs::path& inner, const fs::path& outer) {
-    auto i = inner.begin(), o = outer.begin();
-    for (; o != outer.end(); ++o, ++i)
-        if (i == inner.end() || *i != *o) return false;
-    return true;
-}
-
 std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
 void check_output_not_source(const std::string& out, const std::string& source) {
     if (out.empty()) throw Error("no output folder given");
-    const fs::path o = resolved(out), s = resolved(source);
-    if (o == s) throw Error(out + ": the output folder is the source model folder; choose another --out");
-    if (is_inside(o, s))
+    const fs::path o = resolved_path(out), s = resolved_path(source);
+    std::error_code ec;
+    const bool source_is_folder = fs::is_directory(s, ec);
+    if (o == s)
+        throw Error(out + ": the output folder is the source model " + (source_is_folder ? "folder" : "file") +
+                    "; choose another --out");
+    if (path_is_inside(o, s))
         throw Error(out + ": the output folder lies inside the source model folder " + source +
                     "; choose a folder outside it");
-    if (is_inside(s, o))
-        throw Error(out + ": the source model folder " + source +
+    if (path_is_inside(s, o))
+        throw Error(out + ": the source model " + (source_is_folder ? "folder " : "file ") + source +
                     " lies inside this output folder, which export would replace; choose another --out");
 }
 
@@ -74,7 +59,8 @@ void fsync_path(const std::string& path) {
 }
 
 AtomicDir::AtomicDir(const std::string& dest, bool replace) : replace_(replace) {
-    dest_ = resolved(dest).string();
+    dest_ = resolved_path(dest).string();
+    notes_ = remove_stale_temporaries(dest_);  // what killed exports left here (SIGKILL, power loss)
     std::error_code ec;
     if (fs::exists(dest_)) {
         if (!replace) throw Error(dest + ": already exists; choose a new folder or pass --force to replace it");
@@ -88,7 +74,7 @@ AtomicDir::AtomicDir(const std::string& dest, bool replace) : replace_(replace) 
     fs::create_directories(parent, ec);
     if (ec) throw Error(parent.string() + ": cannot create the output's parent folder (" + ec.message() + ")");
     tmp_ = dest_ + ".tmp-" + std::to_string(::getpid());
-    fs::remove_all(tmp_, ec);  // a stale folder of a crashed run with our pid
+    fs::remove_all(tmp_, ec);  // a stale folder of a crashed run that had our pid
     if (!fs::create_directory(tmp_, ec) || ec)
         throw Error(tmp_ + ": cannot create the temporary output folder (" +
                     (ec ? ec.message() : std::string("exists")) + ")");

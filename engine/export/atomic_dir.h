@@ -1,10 +1,13 @@
 // Atomic creation of an output folder: everything is written into `<dest>.tmp-<pid>` next to
 // the destination, every file and the folder are fsync'ed, then the folder is renamed to
 // `dest` in one step. Until commit() the destination is never touched; destroying an
-// uncommitted AtomicDir (error, cancellation) removes the temporary folder.
+// uncommitted AtomicDir (error, cancellation) removes the temporary folder. Temporaries of
+// killed processes (`<dest>.tmp-<pid>` / `.old-<pid>` whose pid no longer runs) are removed
+// when the next AtomicDir for the same destination is created (notes() says which).
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qs {
 
@@ -32,6 +35,8 @@ public:
     AtomicDir& operator=(const AtomicDir&) = delete;
 
     const std::string& temp_path() const { return tmp_; }
+    // What the constructor cleaned up (remove_stale_temporaries), for the export report.
+    const std::vector<std::string>& notes() const { return notes_; }
     const std::string& dest() const { return dest_; }
     // fsyncs the temporary folder, renames it to dest (moving a replaced folder aside first
     // and deleting it after), fsyncs the parent. On failure the destination is as before.
@@ -41,6 +46,7 @@ public:
 private:
     std::string dest_, tmp_;
     bool replace_ = false, committed_ = false;
+    std::vector<std::string> notes_;
 };
 
 }  // namespace qs

@@ -9,17 +9,21 @@
 
 namespace qs::exp {
 
-std::string awq_gemm_spec_problem(const QuantSpec& s) {
+std::vector<ExportProblem> awq_gemm_spec_problems(const QuantSpec& s) {
+    std::vector<ExportProblem> out;
     if (s.bits != 4)
-        return "AWQ GEMM stores 4-bit weights; the configuration quantizes to " + std::to_string(s.bits) +
-               " bits (use --w-bits 4)";
-    if (s.symmetric) return "AWQ GEMM needs asymmetric weights with a zero point; drop --symmetric";
+        out.push_back({"AWQ GEMM stores 4-bit weights; the configuration quantizes to " + std::to_string(s.bits) + " bits",
+                       "use --w-bits 4", "choose 4 bits in the methods panel"});
+    if (s.symmetric)
+        out.push_back({"AWQ GEMM needs asymmetric weights with a zero point", "drop --symmetric",
+                       "untick \"symmetric\" in the methods panel"});
     if (s.granularity != Granularity::PerGroup)
-        return "AWQ GEMM needs per-group weights; the configuration is " + granularity_name(s.granularity) +
-               " (use --group-size 32, 64 or 128)";
-    if (s.group_size != 32 && s.group_size != 64 && s.group_size != 128)
-        return "AWQ GEMM supports group sizes 32, 64 and 128; the configuration uses " + std::to_string(s.group_size);
-    return "";
+        out.push_back({"AWQ GEMM needs per-group weights; the configuration is " + granularity_name(s.granularity),
+                       "use --group-size 32, 64 or 128", "choose group 32, 64 or 128 in the methods panel"});
+    else if (s.group_size != 32 && s.group_size != 64 && s.group_size != 128)
+        out.push_back({"AWQ GEMM supports group sizes 32, 64 and 128; the configuration uses " + std::to_string(s.group_size),
+                       "use --group-size 32, 64 or 128", "choose group 32, 64 or 128 in the methods panel"});
+    return out;
 }
 
 std::string awq_gemm_linear_problem(const Linear& l, int64_t g) {

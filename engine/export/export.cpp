@@ -16,6 +16,7 @@
 #include "export/export_internal.h"
 #include "io/checkpoint.h"
 #include "io/gguf_model.h"
+#include "io/mapped_file.h"
 #include "models/packed_linears.h"
 #include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
@@ -142,6 +143,7 @@ struct Sources {
     std::unique_ptr<CausalLM> pre;  // the pre-quantization state (== cur without a configuration)
     MethodConfig cfg;
     std::set<std::string> rtn;      // Linears quantized by RTN with cfg.weight
+    std::set<std::string> quantized;  // Linears whose fake-quant weights the configuration made
     std::vector<std::string> notes;
 };
 
@@ -157,6 +159,11 @@ Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
     // results (rotation, smoothing, AWQ scales and clips): no search runs again.
     s.pre = need_pre && session.applied_config() ? session.prequant_model(progress) : exp::scratch_model(m, m.save_state());
     s.rtn.insert(session.rtn_linears().begin(), session.rtn_linears().end());
+    s.quantized = s.rtn;
+    if (session.applied_config() && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
+        for (const Linear* l : const_cast<CausalLM&>(m).decoder_linears()) s.quantized.insert(l->name);
+        if (s.cfg.include_lm_head) s.quantized.insert(m.lm_head.name);
+    }
     return s;
 }
 
@@ -195,67 +202,99 @@ void check_tensor_set(CausalLM& m, const std::string& what) {
 
 // ---------------------------------------------------------------- checks
 
-void check_exportable(const QuantSession& session, ExportFormat format, bool awq_reference) {
+std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFormat format, bool awq_reference) {
     const CausalLM& m = session.model();
     const MethodConfig& c = config_or_none(session);
     const std::string fname = export_format_name(format);
+    std::vector<ExportProblem> out;
     for (const Linear* l : m.linears())
         if (l->packed && !l->weight.defined())
-            throw Error(m.source_dir + " is a quantized checkpoint ('" + l->name + "' is " + l->packed->format() +
-                        "); export needs a full-precision model");
+            return {{m.source_dir + " is a quantized checkpoint ('" + l->name + "' is " + l->packed->format() +
+                         "); export needs a full-precision model",
+                     "", "open the full-precision model"}};
     if (awq_reference && format != ExportFormat::Fake)
-        throw Error("the AWQ reference option applies to the fake format only");
+        out.push_back({"the AWQ reference option applies to the fake format only", "", "choose the fake format"});
     if (format != ExportFormat::Transformed && session.applied_config() && c.act.bits > 0)
-        throw Error("activation fake quantization (a" + std::to_string(c.act.bits) +
-                    ") cannot be stored in a checkpoint: a " + fname +
-                    " export would run activations in full precision; export with --a-bits 0 (the transformed format "
-                    "ignores activation quantization)");
+        out.push_back({"activation fake quantization (a" + std::to_string(c.act.bits) +
+                           ") cannot be stored in a checkpoint: a " + fname +
+                           " export would run activations in full precision",
+                       "export with --a-bits 0 (the transformed format ignores activation quantization)",
+                       "set Activations to float in the methods panel and Apply (the transformed format ignores "
+                       "activation quantization)"});
     const Norm::Kind native = native_norm(m);
     for (const Norm* n : const_cast<CausalLM&>(m).norms())
         if (n->kind != native) {
             if (m.config.arch == Arch::OPT)
-                throw Error("cannot export a rotated OPT model: rotation turns OPT's LayerNorms into RMS norms ('" +
-                            n->name +
-                            "'), which transformers' OPT (and an OPT config.json) cannot express; rotate a LLaMA-family "
-                            "model, or export this OPT model without --method rotate");
-            throw Error("cannot export: norm '" + n->name + "' is no longer a " +
-                        (native == Norm::Kind::RMS ? "RMSNorm" : "LayerNorm") + ", which the " + m.config.model_type +
-                        " architecture needs");
+                out.push_back({"cannot export a rotated OPT model: rotation turns OPT's LayerNorms into RMS norms ('" +
+                                   n->name + "'), which transformers' OPT (and an OPT config.json) cannot express",
+                               "rotate a LLaMA-family model, or export this OPT model without --method rotate",
+                               "rotate a LLaMA-family model, or set Rotation off and Apply"});
+            else
+                out.push_back({"cannot export: norm '" + n->name + "' is no longer a " +
+                                   (native == Norm::Kind::RMS ? "RMSNorm" : "LayerNorm") + ", which the " +
+                                   m.config.model_type + " architecture needs",
+                               "", ""});
+            break;
         }
     const bool awq = format == ExportFormat::AwqGemm || awq_reference;
     if (format == ExportFormat::AwqGemm || format == ExportFormat::Int8 || awq_reference) {
         const std::string what = awq_reference ? "the AWQ reference (fake with --awq-reference)" : "a " + fname;
-        if (!session.applied_config() || !c.quantizes_weights())
-            throw Error(what + " export needs quantized weights: add " +
-                        (awq ? std::string("--method rtn (or awq) --w-bits 4 --group-size 128")
-                             : std::string("--method rtn --w-bits 8 --w-quant per-channel --symmetric")));
+        if (!session.applied_config() || !c.quantizes_weights()) {
+            out.push_back({what + " export needs quantized weights",
+                           awq ? "add --method rtn (or awq) --w-bits 4 --group-size 128"
+                               : "add --method rtn --w-bits 8 --w-quant per-channel --symmetric",
+                           awq ? "choose 4 bits, group 128, asymmetric (with AWQ off or auto-scale) and Apply"
+                               : "choose 8 bits, per channel and \"symmetric\" and Apply"});
+            return out;
+        }
         if (c.has("awq-keep") || c.has("awq-scale"))
-            throw Error(what + " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
-                               "precision or scaled per channel are not one quantization of a stored weight); use "
-                               "--method awq (its scales are folded into the previous op) or rtn");
+            out.push_back({what + " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
+                                  "precision or scaled per channel are not one quantization of a stored weight)",
+                           "use --method awq (its scales are folded into the previous op) or rtn",
+                           "set the AWQ mode to off or auto-scale search (its scales fold into the previous op) and "
+                           "Apply"});
         if (c.has("gptq"))
-            throw Error(what + " export re-derives the codes by RTN from the pre-quantization weights, which would "
-                               "drop GPTQ's error compensation; export GPTQ weights with --format fake");
-        const std::string p = awq ? exp::awq_gemm_spec_problem(c.weight) : exp::int8_spec_problem(c.weight);
-        if (!p.empty()) throw Error("cannot export " + fname + ": " + p);
+            out.push_back({what + " export re-derives the codes by RTN from the pre-quantization weights, which would "
+                                  "drop GPTQ's error compensation",
+                           "export GPTQ weights with --format fake",
+                           "choose the fake format in the export dialog"});
+        for (ExportProblem& p : awq ? exp::awq_gemm_spec_problems(c.weight) : exp::int8_spec_problems(c.weight))
+            out.push_back(std::move(p));
         if (awq && c.include_lm_head)
-            throw Error("cannot export awq-gemm: AWQ GEMM checkpoints keep lm_head unquantized (AutoAWQ and "
-                        "transformers never convert it); drop --include-lm-head");
+            out.push_back({"AWQ GEMM checkpoints keep lm_head unquantized (AutoAWQ and transformers never convert it)",
+                           "drop --include-lm-head", "untick \"also quantize lm_head\" and Apply"});
         if (awq) {
             std::vector<std::string> problems;
-            std::vector<const Linear*> ls;
-            for (Linear* l : const_cast<CausalLM&>(m).decoder_linears()) ls.push_back(l);
-            for (const Linear* l : ls) {
+            for (Linear* l : const_cast<CausalLM&>(m).decoder_linears()) {
                 std::string q = exp::awq_gemm_linear_problem(*l, c.weight.group_size);
                 if (!q.empty()) problems.push_back(q);
             }
             if (!problems.empty())
-                throw Error("cannot export awq-gemm: " + problems[0] +
-                            (problems.size() > 1 ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
-                                                 : std::string()) +
-                            ". Use the int8 or fake format for this model");
+                out.push_back({problems[0] + (problems.size() > 1
+                                                  ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
+                                                  : std::string()),
+                               "use the int8 or fake format for this model", "choose the int8 or fake format for this model"});
         }
     }
+    return out;
+}
+
+void check_exportable(const QuantSession& session, ExportFormat format, bool awq_reference) {
+    const std::vector<ExportProblem> p = export_problems(session, format, awq_reference);
+    if (p.empty()) return;
+    const std::string d = describe_export_problems(p, false);
+    throw Error(d.rfind("cannot export", 0) == 0 ? d : "cannot export " + export_format_name(format) + ": " + d);
+}
+
+std::string describe_export_problems(const std::vector<ExportProblem>& problems, bool gui) {
+    auto one = [gui](const ExportProblem& p) {
+        const std::string& fix = gui ? p.gui_fix : p.cli_fix;
+        return fix.empty() ? p.problem : p.problem + "; " + fix;
+    };
+    if (problems.size() == 1) return one(problems[0]);
+    std::string s = std::to_string(problems.size()) + " problems:";
+    for (size_t i = 0; i < problems.size(); ++i) s += "\n" + std::to_string(i + 1) + ". " + one(problems[i]);
+    return s;
 }
 
 // ---------------------------------------------------------------- plans
@@ -293,6 +332,7 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
         const at::Tensor t = *p.tensor;
         const std::string lin = ends_with(p.name, ".weight") ? p.name.substr(0, p.name.size() - 7) : std::string();
         const bool quantized = !lin.empty() && s.rtn.count(lin) && (awq || int8 || ref);
+        if (!quantized && f == ExportFormat::Fake && !lin.empty() && s.quantized.count(lin)) ++b.quantized;
         if (!quantized) {
             if (awq || ref)
                 b.plan.push_back({p.name, dt, t.sizes().vec(), [t, dt] { return t.to(at::kHalf).to(dt); }});
@@ -449,6 +489,7 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
                     std::to_string(free / (1024 * 1024)) + " MiB are free there; nothing was written");
 
     AtomicDir dir(o.out_dir, o.force);
+    rep.notes.insert(rep.notes.end(), dir.notes().begin(), dir.notes().end());
     exp::WriteCounter counter;
     counter.fail_after = o.test_fail_after_bytes;
     const std::map<std::string, std::string> meta = {{"format", "pt"},
@@ -483,6 +524,7 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     exp::write_text_file((fs::path(dir.temp_path()) / "quantscope_export.json").string(), prov.dump(2) + "\n", counter);
     files.push_back("quantscope_export.json");
     progress.check();
+    MappedFile::check_all_intact();  // weights read through a map changed meanwhile (io/map_guard.h)
     progress(0.97, "syncing and renaming into place");
     dir.commit();
     rep.files = files;

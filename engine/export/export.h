@@ -35,6 +35,9 @@ class QuantSession;
 // awq-gemm: RTN weights, 4 bits, asymmetric, per-group 32/64/128, no lm_head, every quantized
 // Linear with in % group == 0 and out % 8 == 0; for int8: RTN 8-bit symmetric per-channel.
 void check_exportable(const QuantSession& session, ExportFormat format, bool awq_reference = false);
+// Every reason check_exportable would give (empty: exportable), each with its CLI and GUI fix.
+std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFormat format,
+                                           bool awq_reference = false);
 
 // Exports the session's current configuration (the last apply(); the original weights when
 // none). See the file comment.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/progress.h"
+#include "export/export_types.h"
 #include "models/causal_lm.h"
 #include "quant/linear_quant.h"
 
@@ -63,9 +64,9 @@ struct Int8Tensors {
 };
 Int8Tensors int8_pack(const QuantizedTensor& q);
 
-// Why a spec / Linear cannot be written as AWQ GEMM or int8 ("" when it can).
-std::string awq_gemm_spec_problem(const QuantSpec& spec);
+// Why a spec / Linear cannot be written as AWQ GEMM or int8 (every reason; empty when it can).
+std::vector<ExportProblem> awq_gemm_spec_problems(const QuantSpec& spec);
 std::string awq_gemm_linear_problem(const Linear& l, int64_t group);
-std::string int8_spec_problem(const QuantSpec& spec);
+std::vector<ExportProblem> int8_spec_problems(const QuantSpec& spec);
 
 }  // namespace qs::exp

@@ -16,6 +16,16 @@ std::string export_format_name(ExportFormat f);
 std::vector<std::string> export_format_names();        // for menus, in the order above
 std::string export_format_description(ExportFormat f);  // one line, for a dialog
 
+// One reason a format cannot hold a configuration, with the fix in the words of each front end:
+// the command line's flags and the workbench's controls.
+struct ExportProblem {
+    std::string problem;  // what is wrong ("AWQ GEMM needs asymmetric weights with a zero point")
+    std::string cli_fix;  // "drop --symmetric" ("" when there is nothing to change)
+    std::string gui_fix;  // "untick \"symmetric\" in the methods panel"
+};
+// All problems in one message: "<problem>; <fix>", several numbered on their own lines.
+std::string describe_export_problems(const std::vector<ExportProblem>& problems, bool gui);
+
 struct ExportOptions {
     ExportFormat format = ExportFormat::Fake;
     std::string out_dir;

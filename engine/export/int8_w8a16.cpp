@@ -8,11 +8,11 @@
 
 namespace qs::exp {
 
-std::string int8_spec_problem(const QuantSpec& s) {
-    if (s.bits != 8 || !s.symmetric || s.granularity != Granularity::PerChannel)
-        return "int8 (W8A16) export needs 8-bit symmetric per-channel weights; the configuration is " + s.describe() +
-               " (use --w-bits 8 --w-quant per-channel --symmetric)";
-    return "";
+std::vector<ExportProblem> int8_spec_problems(const QuantSpec& s) {
+    if (s.bits == 8 && s.symmetric && s.granularity == Granularity::PerChannel) return {};
+    return {{"int8 (W8A16) export needs 8-bit symmetric per-channel weights; the configuration is " + s.describe(),
+             "use --w-bits 8 --w-quant per-channel --symmetric",
+             "choose 8 bits, per channel and \"symmetric\" in the methods panel"}};
 }
 
 Int8Tensors int8_pack(const QuantizedTensor& q) {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "export/export_internal.h"
+#include "io/safe_output.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -46,10 +47,10 @@ struct File {
     }
     void write(const void* p, size_t n, WriteCounter& c) {
         c.add(path, n);
-        if (n && std::fwrite(p, 1, n, f) != n) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+        if (n && std::fwrite(p, 1, n, f) != n) throw Error(path + ": write failed (" + write_error_text(errno) + ")");
     }
     void close() {
-        if (std::fflush(f) != 0) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
+        if (std::fflush(f) != 0) throw Error(path + ": write failed (" + write_error_text(errno) + ")");
         if (::fsync(fileno(f)) != 0) throw Error(path + ": fsync failed (" + std::strerror(errno) + ")");
         FILE* raw = f;
         f = nullptr;

@@ -1,17 +1,11 @@
 #include "export/workspace.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
+#include "io/file_checks.h"
+#include "io/safe_output.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -99,6 +93,13 @@ struct Reader {
     }
 };
 
+// fs::exists without exceptions: a symlink loop, an unreadable parent or an over-long path
+// (what a hostile workspace may hold) counts as "not there".
+bool exists_quietly(const fs::path& p) {
+    std::error_code ec;
+    return fs::exists(p, ec) && !ec;
+}
+
 std::string relative_to_file(const std::string& target, const std::string& file) {
     if (file.empty() || target.empty()) return "";
     std::error_code ec;
@@ -171,9 +172,10 @@ Workspace workspace_from_json(const json& j, const std::string& label, const std
     const std::string rel = r.str(m, "path_relative", "model.", "");
     // A workspace moved together with its model: the stored absolute path is gone, the
     // relative one resolves next to the file.
-    if (!rel.empty() && !file.empty() && !fs::exists(ws.model_path)) {
-        fs::path cand = (fs::absolute(fs::path(file)).parent_path() / rel).lexically_normal();
-        if (fs::exists(cand / "config.json")) ws.model_path = cand.string();
+    if (!rel.empty() && !file.empty() && !exists_quietly(ws.model_path)) {
+        std::error_code ec;
+        fs::path cand = (fs::absolute(fs::path(file), ec).parent_path() / rel).lexically_normal();
+        if (!ec && exists_quietly(cand / "config.json")) ws.model_path = cand.string();
     }
     ws.tokenizer_path = r.str(m, "tokenizer", "model.", "");
     ws.device = r.str(m, "device", "model.", "cpu");
@@ -245,9 +247,9 @@ Workspace workspace_from_json(const json& j, const std::string& label, const std
     return ws;
 }
 
-void save_workspace(const Workspace& ws_in, const std::string& path) {
+std::vector<std::string> save_workspace(const Workspace& ws_in, const std::string& path) {
     Workspace ws = ws_in;
-    if (ws.model.empty() && !ws.model_path.empty() && fs::exists(fs::path(ws.model_path) / "config.json")) {
+    if (ws.model.empty() && !ws.model_path.empty() && exists_quietly(fs::path(ws.model_path) / "config.json")) {
         try {
             ws.model = read_model_fingerprint(ws.model_path);
         } catch (const Error&) {
@@ -255,50 +257,20 @@ void save_workspace(const Workspace& ws_in, const std::string& path) {
         }
     }
     const std::string text = workspace_to_json(ws, path).dump(2) + "\n";
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) throw Error(path + ": cannot write the workspace (" + std::strerror(errno) + ")");
-    size_t off = 0;
-    while (off < text.size()) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = std::strerror(errno);
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw Error(path + ": write failed (" + why + ")");
-        }
-        off += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(path + ": write failed (" + why + ")");
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = std::strerror(errno);
-        ::unlink(tmp.c_str());
-        throw Error(path + ": cannot replace the workspace file (" + why + ")");
-    }
+    // Atomic, never into the model folder or its tokenizer folder (io/safe_output.h).
+    return write_file_atomic(path, text, {ws.model_path, ws.tokenizer_path});
 }
 
 Workspace load_workspace(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open the workspace");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json j;
-    try {
-        j = json::parse(ss.str());
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON (" + std::string(e.what()) + ")");
-    }
+    // A regular file of at most 64 MiB (a folder, a FIFO or a huge sparse file is refused
+    // before anything is read), JSON nested at most 128 levels.
+    const json j = read_json_file_capped(path, kMaxWorkspaceBytes, "a workspace");
     return workspace_from_json(j, path, path);
 }
 
 ModelLocation check_model_location(const Workspace& ws) {
     ModelLocation loc;
-    if (!fs::exists(ws.model_path)) {
+    if (!exists_quietly(ws.model_path)) {
         loc.status = ModelLocationStatus::Missing;
         loc.message = "The model folder " + ws.model_path + " of this workspace was not found (moved or deleted)." +
                       (ws.model.empty() ? std::string() : " It held " + ws.model.describe() + ".") +

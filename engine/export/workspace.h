@@ -78,11 +78,14 @@ nlohmann::json workspace_to_json(const Workspace& ws, const std::string& file = 
 // "demo.qscope: 'results[2].ppl' must be a number".
 Workspace workspace_from_json(const nlohmann::json& j, const std::string& label, const std::string& file = "");
 
-// Writes atomically (temporary file, fsync, rename). Fills ws.model from the model folder
-// when it is empty and the folder exists.
-void save_workspace(const Workspace& ws, const std::string& path);
-// Reads and validates a .qscope file. A missing model folder is NOT an error here: ask
-// check_model_location() and let the user pick the new place (relocate_model).
+// Writes atomically (temporary file, fsync, rename; io/safe_output.h), never into the model
+// folder or the tokenizer folder. Fills ws.model from the model folder when it is empty and
+// the folder exists. Returns notes (temporaries of killed processes that were removed).
+std::vector<std::string> save_workspace(const Workspace& ws, const std::string& path);
+// Reads and validates a .qscope file (a regular file of at most 64 MiB; the configuration
+// must pass MethodConfig::validate(): a workspace with alpha -5 or w99 is refused, never
+// clamped). A missing model folder is NOT an error here: ask check_model_location() and let
+// the user pick the new place (relocate_model).
 Workspace load_workspace(const std::string& path);
 
 enum class ModelLocationStatus {

@@ -1,10 +1,9 @@
 #include "io/checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "core/error.h"
+#include "io/file_checks.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -12,22 +11,13 @@ using json = nlohmann::json;
 namespace qs {
 
 json read_json_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(path + ": cannot open");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    try {
-        return json::parse(ss.str());
-    } catch (const json::exception& e) {
-        throw Error(path + ": invalid JSON (" + std::string(e.what()) + ")");
-    }
+    return read_json_file_capped(path, kMaxConfigJsonBytes, "a config file");  // io/file_checks.h
 }
 
 Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
-    if (!fs::exists(dir)) throw Error(dir + ": folder does not exist");
-    if (!fs::is_directory(dir)) throw Error(dir + ": is not a folder (expected a Hugging Face model folder)");
+    check_readable_folder(dir, "a Hugging Face model folder");  // also symlink loops, permissions
     const fs::path d(dir);
-    if (!fs::exists(d / "config.json")) {
+    if (!path_exists(d / "config.json")) {
         bool empty = fs::directory_iterator(d) == fs::directory_iterator();
         throw Error((d / "config.json").string() + ": missing" +
                     (empty ? " (the folder is empty)" : "") +
@@ -35,11 +25,11 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
     }
     config_ = read_json_file((d / "config.json").string());
     if (!config_.is_object()) throw Error((d / "config.json").string() + ": expected a JSON object");
-    if (fs::exists(d / "generation_config.json")) generation_config_ = read_json_file((d / "generation_config.json").string());
+    if (path_exists(d / "generation_config.json")) generation_config_ = read_json_file((d / "generation_config.json").string());
 
     const fs::path index = d / "model.safetensors.index.json";
     const fs::path single = d / "model.safetensors";
-    if (fs::exists(index)) {
+    if (path_exists(index)) {
         json idx = read_json_file(index.string());
         if (!idx.contains("weight_map") || !idx["weight_map"].is_object())
             throw Error(index.string() + ": missing object 'weight_map'");
@@ -52,7 +42,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                             "', which is not a file in this folder");
             if (!file_idx.count(fname)) {
                 fs::path p = d / fname;
-                if (!fs::exists(p))
+                if (!path_exists(p))
                     throw Error(index.string() + ": shard '" + fname + "' (holding '" + it.key() + "') is missing");
                 file_idx[fname] = files_.size();
                 files_.push_back(std::make_shared<SafetensorsFile>(p.string()));
@@ -68,10 +58,10 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
                 if (!where_.count(t.name))
                     throw Error(files_[fi]->path() + ": tensor '" + t.name + "' is not listed in " +
                                 index.filename().string());
-    } else if (fs::exists(single)) {
+    } else if (path_exists(single)) {
         files_.push_back(std::make_shared<SafetensorsFile>(single.string()));
         for (const auto& t : files_[0]->header().tensors) where_[t.name] = 0;
-    } else if (fs::exists(d / "pytorch_model.bin") || fs::exists(d / "pytorch_model.bin.index.json")) {
+    } else if (path_exists(d / "pytorch_model.bin") || path_exists(d / "pytorch_model.bin.index.json")) {
         throw Error(dir + ": only pytorch_model.bin found. QuantScope reads safetensors only (a .bin is a Python "
                           "pickle, which can run code when loaded). Convert it once with: python3 -c \"from "
                           "transformers import AutoModelForCausalLM as M; M.from_pretrained('" +
@@ -79,6 +69,10 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
     } else {
         throw Error(dir + ": no weights found (expected model.safetensors or model.safetensors.index.json)");
     }
+}
+
+void Checkpoint::check_intact() const {
+    for (const auto& f : files_) f->check_intact();
 }
 
 std::string Checkpoint::config_path() const { return (fs::path(dir_) / "config.json").string(); }

@@ -39,6 +39,9 @@ public:
     std::vector<std::string> weight_files() const;
     // The most common floating dtype among stored tensors ("F32", "BF16", "F16").
     std::string storage_dtype() const;
+    // Throws qs::Error naming the file when a weight file changed (truncated or rewritten by
+    // another program) since it was mapped (MappedFile::check_intact).
+    void check_intact() const;
 
 private:
     std::string dir_;
@@ -47,7 +50,7 @@ private:
     std::map<std::string, size_t> where_;  // tensor -> index in files_
 };
 
-// Reads and parses a JSON file; errors name the file.
+// Reads and parses a JSON file of at most 16 MiB (io/file_checks.h); errors name the file.
 nlohmann::json read_json_file(const std::string& path);
 
 }  // namespace qs

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <limits>
 
+#include <unistd.h>
+
 #include "core/error.h"
+#include "io/file_checks.h"
 #include "io/gguf_dequant.h"
 
 namespace qs {
@@ -56,12 +58,17 @@ public:
     uint32_t version = 3;
     size_t pos = 0;
 
+    uint64_t array_elements = 0;  // in all metadata arrays so far (kMaxGgufArrayElements)
+
     [[noreturn]] void fail(const std::string& what) const { throw Error(label_ + ": " + what); }
     size_t remaining() const { return size_ - pos; }
     void need(uint64_t n, const std::string& what) const {
         if (n > remaining())
             fail("file ends inside " + what + " (needs " + std::to_string(n) + " bytes at offset " + std::to_string(pos) +
                  ", " + std::to_string(remaining()) + " left; truncated or not a GGUF file)");
+        if (n > kMaxGgufHeaderBytes - std::min<uint64_t>(pos, kMaxGgufHeaderBytes))
+            fail("the GGUF header (metadata and tensor infos) goes on beyond " + byte_size_text(kMaxGgufHeaderBytes) +
+                 " at " + what + "; QuantScope reads headers up to that size (not a GGUF file, or a damaged one)");
     }
     template <class T>
     T get(const std::string& what) {
@@ -76,6 +83,9 @@ public:
     uint64_t count_size() const { return version == 1 ? 4 : 8; }
     std::string str(const std::string& what) {
         const uint64_t n = count(what);
+        if (n <= remaining() && n > kMaxGgufHeaderBytes - std::min<uint64_t>(pos, kMaxGgufHeaderBytes))
+            fail(what + " is a string of " + byte_size_text(n) + "; the GGUF header (metadata and tensor infos) may " +
+                 "take at most " + byte_size_text(kMaxGgufHeaderBytes));
         need(n, what);
         std::string s(reinterpret_cast<const char*>(p_ + pos), static_cast<size_t>(n));
         pos += static_cast<size_t>(n);
@@ -133,6 +143,10 @@ GgufValue read_value(Reader& r, uint32_t type, const std::string& key) {
     if (n > r.remaining() / min_elem)
         r.fail(what + " claims " + std::to_string(n) + " elements, more than the " + std::to_string(r.remaining()) +
                " bytes left in the file hold");
+    if (n > kMaxGgufArrayElements - r.array_elements)
+        r.fail(what + " claims " + std::to_string(n) + " elements; QuantScope reads at most " +
+               std::to_string(kMaxGgufArrayElements) + " array elements in all");
+    r.array_elements += n;
     const std::string item = what + " (array element)";
     if (v.elem == GgufValueType::STRING) {
         v.strs.reserve(static_cast<size_t>(n));
@@ -236,6 +250,7 @@ std::vector<int64_t> GgufTensorInfo::shape() const { return std::vector<int64_t>
 
 GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string& label) {
     Reader r(data, size, label);
+    if (size == 0) r.fail("is empty (0 bytes), not a GGUF file");
     if (size < 4 || std::memcmp(data, "GGUF", 4) != 0)
         r.fail("not a GGUF file (it does not start with the bytes 'GGUF')");
     r.pos = 4;
@@ -255,6 +270,11 @@ GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string
         r.fail("claims " + std::to_string(n_kv) + " metadata entries, more than the file can hold");
     if (n_tensors > r.remaining() / (2 * r.count_size() + 16))
         r.fail("claims " + std::to_string(n_tensors) + " tensors, more than the file can hold");
+    if (n_kv > kMaxGgufMetadataEntries)
+        r.fail("claims " + std::to_string(n_kv) + " metadata entries; QuantScope reads at most " +
+               std::to_string(kMaxGgufMetadataEntries));
+    if (n_tensors > kMaxGgufTensors)
+        r.fail("claims " + std::to_string(n_tensors) + " tensors; QuantScope reads at most " + std::to_string(kMaxGgufTensors));
 
     h.metadata.reserve(static_cast<size_t>(n_kv));
     for (uint64_t k = 0; k < n_kv; ++k) {
@@ -454,14 +474,23 @@ at::Tensor GgufFile::load(const std::string& name, c10::ScalarType dtype) const 
             });
         }
     }
+    // A file truncated while mapped reads as zeros (io/map_guard.h): never return those.
+    file_.check_intact();
     file_.drop(static_cast<size_t>(header_.data_start + t->offset), static_cast<size_t>(t->nbytes));
     return out.scalar_type() == dtype ? out : out.to(dtype);
 }
 
 bool is_gguf_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+    int fd = -1;
+    try {
+        fd = open_regular_file(path);  // a named pipe would block in std::ifstream
+    } catch (const Error&) {
+        return false;
+    }
     char magic[4] = {};
-    return in && in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+    const bool ok = ::read(fd, magic, 4) == 4 && std::memcmp(magic, "GGUF", 4) == 0;
+    ::close(fd);
+    return ok;
 }
 
 }  // namespace qs

@@ -17,6 +17,15 @@
 
 namespace qs {
 
+// Caps on what a GGUF header may make QuantScope allocate (a large file, even a sparse one,
+// can claim hundreds of millions of entries and still pass the bytes-left checks). Real files
+// are far below them: a few dozen metadata keys, at most a few thousand tensors, tokenizer
+// arrays of up to ~260k tokens (x3: tokens, scores, types) plus merges, headers of a few MB.
+constexpr uint64_t kMaxGgufHeaderBytes = uint64_t(256) << 20;  // metadata + tensor infos
+constexpr uint64_t kMaxGgufMetadataEntries = 65536;
+constexpr uint64_t kMaxGgufTensors = uint64_t(1) << 20;
+constexpr uint64_t kMaxGgufArrayElements = uint64_t(1) << 23;  // all metadata arrays together
+
 // ggml tensor types (ggml.h enum ggml_type); only the numbers QuantScope knows by name.
 enum class GgmlType : uint32_t {
     F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
@@ -85,7 +94,8 @@ struct GgufHeader {
 };
 
 // Parses and validates a whole GGUF buffer. `label` names the file in errors. Checks: magic,
-// version (1-3, little-endian), counts and string/array lengths inside the buffer, value
+// version (1-3, little-endian), counts and string/array lengths inside the buffer and within
+// the caps above (nothing is allocated for a claimed count before it is checked), value
 // types, no nested arrays, unique keys and tensor names, general.alignment (a power of two),
 // dims (1-4, non-negative, no overflow, ne[0] a multiple of the type's block size), known
 // types, offsets aligned, every tensor inside the data section and no two overlapping.
@@ -97,6 +107,8 @@ public:
     const std::string& path() const { return file_.path(); }
     const GgufHeader& header() const { return header_; }
     uint64_t file_size() const { return file_.size(); }
+    // Throws qs::Error when the file was truncated or rewritten while mapped (MappedFile::check_intact).
+    void check_intact() const { file_.check_intact(); }
 
     const GgufValue* find(const std::string& key) const;  // nullptr if absent
     // Typed getters; errors name the file, the key, and the type found.
@@ -119,7 +131,8 @@ private:
     GgufHeader header_;
 };
 
-// True when `path` is a regular file starting with the GGUF magic.
+// True when `path` is a regular file starting with the GGUF magic (never blocks: a named pipe
+// is not opened for reading).
 bool is_gguf_file(const std::string& path);
 
 }  // namespace qs

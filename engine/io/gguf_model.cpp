@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <optional>
 #include <regex>
 
 #include "core/error.h"
@@ -71,6 +74,23 @@ json llama3_rope_from_factors(const at::Tensor& factors, double theta, int64_t h
                         "QuantScope knows (factor " + std::to_string(factor) + ")");
 }
 
+// Metadata numbers that would make the model compute NaN or divide by zero, named by their
+// GGUF key (parse_model_config would name the config.json key they become).
+void check_positive(const GgufFile& f, const std::string& key) {
+    const std::optional<double> v = f.get_float(key);
+    if (v && (!(*v > 0) || !std::isfinite(*v))) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%g", *v);
+        throw Error(f.path() + ": metadata '" + key + "' must be a positive number, found " + buf +
+                    " (the model would compute NaN or divide by zero)");
+    }
+}
+
+bool is_integer_type(uint32_t t) {
+    return t == uint32_t(GgmlType::I8) || t == uint32_t(GgmlType::I16) || t == uint32_t(GgmlType::I32) ||
+           t == uint32_t(GgmlType::I64);
+}
+
 }  // namespace
 
 GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>(path)) {
@@ -88,6 +108,8 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
         if (v <= 0) throw Error(path + ": metadata '" + key(k) + "' is " + std::to_string(v) + ", expected > 0");
         return v;
     };
+    check_positive(f, key("attention.layer_norm_rms_epsilon"));
+    check_positive(f, key("rope.freq_base"));
     if (auto e = f.get_int(key("expert_count")); e && *e > 0)
         throw Error(path + ": is a mixture-of-experts model (" + key("expert_count") + " = " + std::to_string(*e) +
                     "), which QuantScope does not support");
@@ -112,6 +134,7 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
 
     // Tensor names: llama.cpp -> Hugging Face, with HF shapes.
     const std::regex blk(R"(blk\.(\d+)\.(.+))");
+    int64_t blocks_present = 0;  // 1 + the highest block index of a tensor QuantScope uses
     for (const GgufTensorInfo& t : f.header().tensors) {
         GgufModelTensor m;
         m.gguf_name = t.name;
@@ -123,10 +146,13 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
         else if (t.name == "output.weight") m.hf_name = "lm_head.weight";
         else if (t.name == "rope_freqs.weight") continue;  // read into rope_scaling below
         else if (std::regex_match(t.name, mt, blk) && block_names().count(mt[2].str())) {
-            const int64_t layer = std::stoll(mt[1].str());
+            // (digits beyond int64 were std::out_of_range from std::stoll)
+            const std::string digits = mt[1].str();
+            const int64_t layer = digits.size() <= 9 ? std::stoll(digits) : std::numeric_limits<int64_t>::max();
             if (layer >= layers)
-                throw Error(path + ": tensor '" + t.name + "' belongs to block " + std::to_string(layer) + ", but " +
+                throw Error(path + ": tensor '" + t.name + "' belongs to block " + digits + ", but " +
                             key("block_count") + " is " + std::to_string(layers));
+            blocks_present = std::max(blocks_present, layer + 1);
             const std::string local = mt[2].str();
             m.hf_name = "model.layers." + mt[1].str() + "." + block_names().at(local);
             // convert_hf_to_gguf.py permutes q/k rows for llama (rotary pairs interleaved); qwen2
@@ -138,12 +164,22 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
                                ") is not used by QuantScope's " + arch + " model and is ignored");
             continue;
         }
+        if (is_integer_type(m.ggml_type))
+            throw Error(path + ": tensor '" + t.name + "' has ggml type " + t.type_name() +
+                        ", expected a float or quantized type (F32, F16, BF16, Q4_0, Q8_0, Q4_K, ...)");
         if (m.unpermute_heads && (m.shape[0] % (2 * m.unpermute_heads) != 0))
             throw Error(path + ": tensor '" + t.name + "' has " + std::to_string(m.shape[0]) + " rows, not a multiple of 2 x " +
                         std::to_string(m.unpermute_heads) + " heads");
         index_[m.hf_name] = tensors_.size();
         tensors_.push_back(std::move(m));
     }
+
+    // Sizes against the tensors present, before anything is allocated for them (a block_count of
+    // 1e9 with one block stored was std::bad_alloc after GBs).
+    // (A file without any block tensor is reported by the loader as the first missing tensor.)
+    if (blocks_present > 0 && layers > blocks_present)
+        throw Error(path + ": " + key("block_count") + " is " + std::to_string(layers) + ", but the file holds tensors for " +
+                    std::to_string(blocks_present) + (blocks_present == 1 ? " block" : " blocks"));
 
     json c = {{"architectures", json::array({arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"})},
               {"model_type", arch},
@@ -166,14 +202,29 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
     } else {
         c["use_sliding_window"] = false;
     }
-    for (const char* k : {"bos", "eos", "padding"})
-        if (auto id = f.get_int(std::string("tokenizer.ggml.") + k + "_token_id"))
+    for (const char* k : {"bos", "eos", "padding"}) {
+        const std::string id_key = std::string("tokenizer.ggml.") + k + "_token_id";
+        if (auto id = f.get_int(id_key)) {
+            if (*id < 0 || *id >= vocab)
+                throw Error(path + ": metadata '" + id_key + "' is " + std::to_string(*id) + ", outside the vocabulary of " +
+                            std::to_string(vocab) + " tokens (token_embd.weight)");
             c[std::string(k == std::string("padding") ? "pad" : k) + "_token_id"] = *id;
+        }
+    }
     const std::string scaling = f.get_string(key("rope.scaling.type")).value_or("none");
     if (scaling == "linear") {
+        check_positive(f, key("rope.scaling.factor"));
         c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", f.get_float(key("rope.scaling.factor")).value_or(1.0)}};
     } else if (scaling != "none") {
         throw Error(path + ": " + key("rope.scaling.type") + " '" + scaling + "' is not supported (linear)");
+    }
+    if (const GgufTensorInfo* rf = f.tensor("rope_freqs.weight")) {
+        // checked before it is loaded (a huge rope_freqs tensor would be dequantized first)
+        if (rf->numel() != head_dim / 2)
+            throw Error(path + ": rope_freqs.weight has " + std::to_string(rf->numel()) +
+                        " values, expected head_dim/2 = " + std::to_string(head_dim / 2));
+        if (is_integer_type(rf->type))
+            throw Error(path + ": tensor 'rope_freqs.weight' has ggml type " + rf->type_name() + ", expected a float type");
     }
     if (f.tensor("rope_freqs.weight"))
         c["rope_scaling"] = llama3_rope_from_factors(f.load("rope_freqs.weight"), c["rope_theta"].get<double>(), head_dim, path);
@@ -216,11 +267,16 @@ std::string GgufModel::main_type() const {
 
 std::string find_gguf(const std::string& path) {
     std::error_code ec;
-    if (fs::is_regular_file(path, ec)) return is_gguf_file(path) ? path : std::string();
-    if (!fs::is_directory(path, ec) || fs::exists(fs::path(path) / "config.json", ec)) return "";
+    // A file named *.gguf is taken as one whatever it holds or is (GgufFile then says what is
+    // wrong: not GGUF, truncated, a named pipe...); another regular file if it starts with "GGUF".
+    const fs::file_status st = fs::status(path, ec);
+    const bool named_gguf = fs::path(path).extension() == ".gguf";
+    if (fs::is_regular_file(st)) return named_gguf || is_gguf_file(path) ? path : std::string();
+    if (!fs::is_directory(st)) return named_gguf && fs::exists(st) ? path : std::string();
+    if (fs::exists(fs::path(path) / "config.json", ec)) return "";
     std::vector<std::string> found;
     for (const auto& e : fs::directory_iterator(path, ec))
-        if (e.is_regular_file(ec) && e.path().extension() == ".gguf") found.push_back(e.path().string());
+        if (!e.is_directory(ec) && e.path().extension() == ".gguf") found.push_back(e.path().string());
     std::sort(found.begin(), found.end());
     if (found.size() > 1) {
         std::string names;

@@ -11,6 +11,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "io/safe_output.h"
 
 namespace qs {
 
@@ -188,6 +189,7 @@ at::Tensor SafetensorsFile::load(const std::string& name, std::optional<c10::Sca
         std::memcpy(dst + done, ptr + done, n);
         file_.drop(off + done, n);
     }
+    file_.check_intact();  // a truncated file reads as zeros (io/map_guard.h): say so now
     if (as && *as != st) out = out.to(*as);
     return out;
 }
@@ -217,12 +219,6 @@ void SafetensorsFile::release(const at::Tensor& t) const {
 
 namespace {
 
-struct FileCloser {
-    void operator()(FILE* f) const {
-        if (f) std::fclose(f);
-    }
-};
-
 std::string header_json(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
                         std::vector<at::Tensor>& cpu, uint64_t& data_bytes) {
     json h = json::object();
@@ -243,11 +239,6 @@ std::string header_json(const NamedTensors& tensors, const std::map<std::string,
     return s;
 }
 
-void write_all(FILE* f, const void* p, size_t n, const std::string& path) {
-    if (n && std::fwrite(p, 1, n, f) != n)
-        throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
-}
-
 }  // namespace
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
@@ -255,17 +246,14 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
     std::vector<at::Tensor> cpu;
     uint64_t data_bytes = 0;
     std::string header = header_json(tensors, metadata, cpu, data_bytes);
-    std::unique_ptr<FILE, FileCloser> f(std::fopen(path.c_str(), "wb"));
-    if (!f) throw Error(path + ": cannot create (" + std::strerror(errno) + ")");
+    AtomicFile f(path);  // "<path>.tmp-<pid>", renamed when complete (io/safe_output.h)
     uint8_t len[8];
     uint64_t hl = header.size();
     for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
-    write_all(f.get(), len, 8, path);
-    write_all(f.get(), header.data(), header.size(), path);
-    for (const auto& c : cpu) write_all(f.get(), c.data_ptr(), c.numel() * c.element_size(), path);
-    if (std::fflush(f.get()) != 0) throw Error(path + ": write failed (" + std::strerror(errno) + "; disk full?)");
-    FILE* raw = f.release();
-    if (std::fclose(raw) != 0) throw Error(path + ": close failed (" + std::strerror(errno) + ")");
+    f.write(len, 8);
+    f.write(header.data(), header.size());
+    for (const auto& c : cpu) f.write(c.data_ptr(), c.numel() * c.element_size());
+    f.commit();
 }
 
 std::vector<std::vector<size_t>> plan_shards(const std::vector<uint64_t>& bytes, uint64_t max_shard_bytes) {
@@ -315,12 +303,7 @@ std::vector<std::string> write_safetensors_sharded(const std::string& dir, const
     }
     json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
     std::string ipath = (fs::path(dir) / "model.safetensors.index.json").string();
-    std::unique_ptr<FILE, FileCloser> f(std::fopen(ipath.c_str(), "wb"));
-    if (!f) throw Error(ipath + ": cannot create (" + std::strerror(errno) + ")");
-    std::string s = index.dump(2);
-    write_all(f.get(), s.data(), s.size(), ipath);
-    FILE* raw = f.release();
-    if (std::fclose(raw) != 0) throw Error(ipath + ": close failed (" + std::strerror(errno) + ")");
+    write_file_atomic(ipath, index.dump(2));
     names.push_back("model.safetensors.index.json");
     return names;
 }

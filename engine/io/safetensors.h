@@ -59,6 +59,7 @@ public:
         return p >= file_.data() && p < file_.data() + file_.size();
     }
     uint64_t file_size() const { return file_.size(); }
+    void check_intact() const { file_.check_intact(); }
 
 private:
     MappedFile file_;
@@ -68,8 +69,9 @@ private:
 
 using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 
-// Writes one file. Tensors are written as stored (dtype kept); they are moved to CPU and
-// made contiguous. Throws qs::Error naming the file on any I/O failure (e.g. disk full).
+// Writes one file, atomically (io/safe_output.h: "<path>.tmp-<pid>" renamed when complete).
+// Tensors are written as stored (dtype kept); they are moved to CPU and made contiguous.
+// Throws qs::Error naming the file on any I/O failure (e.g. disk full, file too large).
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 

@@ -13,11 +13,23 @@
 
 namespace qs {
 
+void CausalLM::check_token_ids(const at::Tensor& ids) const {
+    if (ids.numel() == 0) return;
+    const auto mm = at::aminmax(ids.to(at::kLong));
+    const int64_t lo = std::get<0>(mm).item<int64_t>(), hi = std::get<1>(mm).item<int64_t>();
+    const int64_t rows = embed_tokens.defined() ? embed_tokens.size(0) : config.vocab_size;
+    if (lo < 0 || hi >= rows)
+        throw Error("token id " + std::to_string(lo < 0 ? lo : hi) + " is outside the model's vocabulary [0, " +
+                    std::to_string(rows) + ") (vocab_size in " + source_dir +
+                    "/config.json): the tokenizer does not belong to this model");
+}
+
 at::Tensor CausalLM::embed(const at::Tensor& ids, int64_t past) const {
     c10::InferenceMode guard;
     if (past + ids.size(1) > config.max_position_embeddings && config.arch == Arch::OPT)
         throw Error("sequence of " + std::to_string(past + ids.size(1)) + " tokens exceeds the model's " +
                     std::to_string(config.max_position_embeddings) + " learned positions");
+    check_token_ids(ids);
     at::Tensor x = at::embedding(embed_tokens, ids.to(embed_tokens.device(), at::kLong));
     if (config.arch == Arch::OPT) {
         if (project_in.present()) x = project_in.forward(x);

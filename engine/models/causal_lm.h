@@ -67,7 +67,11 @@ public:
     at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
 
     // The same forward in three stages, for block-wise algorithms (calibration, AWQ).
+    // Checks the ids first (check_token_ids).
     at::Tensor embed(const at::Tensor& ids, int64_t past = 0) const;
+    // Throws qs::Error naming config.json when an id lies outside the embedding's rows (a
+    // tokenizer of another model; at::embedding would fail with "index out of range in self").
+    void check_token_ids(const at::Tensor& ids) const;
     at::Tensor block_forward(size_t i, const at::Tensor& hidden, int64_t past = 0, LayerKV* kv = nullptr) const;
     // The same for a block held outside blocks[] (of the same architecture).
     at::Tensor forward_block(const DecoderBlock& b, const at::Tensor& hidden, int64_t past = 0,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -70,9 +71,25 @@ static int64_t sample_token(const at::Tensor& logits_row, const GenerateOptions&
     return idx[keep - 1];
 }
 
+void check_generate_options(const GenerateOptions& o) {
+    auto num = [](double v) {
+        std::ostringstream s;
+        s << v;
+        return s.str();
+    };
+    if (o.max_new_tokens < 0 || o.max_new_tokens > (int64_t(1) << 20))
+        throw Error("max_new_tokens (--max-new-tokens) must be in 0..1048576, found " + std::to_string(o.max_new_tokens));
+    if (!(o.temperature > 0) || !std::isfinite(o.temperature))
+        throw Error("temperature (--temperature) must be a positive finite number, found " + num(o.temperature));
+    if (o.top_k < 0) throw Error("top_k (--top-k) must be >= 0 (0 = off), found " + std::to_string(o.top_k));
+    if (!(o.top_p > 0 && o.top_p <= 1))
+        throw Error("top_p (--top-p) must be in (0, 1] (1 = off), found " + num(o.top_p));
+}
+
 std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>& prompt, const GenerateOptions& opts,
                               const Progress& progress, const std::function<void(int64_t)>& on_token) {
     c10::InferenceMode guard;
+    check_generate_options(opts);
     if (prompt.empty()) throw Error("generation needs at least one prompt token");
     for (int64_t id : prompt)
         if (id < 0 || id >= model.config.vocab_size)

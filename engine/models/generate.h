@@ -19,7 +19,12 @@ struct GenerateOptions {
     int64_t stop_token = -1;   // stop after emitting this id (-1 = never)
 };
 
+// Throws qs::Error for options no generation can use: max_new_tokens outside 0..1,048,576,
+// temperature not a positive finite number, top_k < 0, top_p outside (0, 1] (or NaN).
+void check_generate_options(const GenerateOptions& opts);
+
 // Returns the generated ids (without the prompt). on_token is called for each new id.
+// Checks the options first (check_generate_options).
 std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>& prompt, const GenerateOptions& opts,
                               const Progress& progress = {}, const std::function<void(int64_t)>& on_token = {});
 

@@ -1,10 +1,16 @@
 #include "models/model_config.h"
 
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
 #include "core/error.h"
 
 using json = nlohmann::json;
 
 namespace qs {
+
+static ModelConfig parse_model_config_fields(const json& j, const std::string& path);
 
 namespace {
 
@@ -59,7 +65,94 @@ struct Reader {
 
 }  // namespace
 
+namespace {
+
+std::string num_text(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+
+// Values that would make the model compute NaN, divide by zero or allocate without bound.
+void validate_values(const ModelConfig& c, const json& j, const std::string& path) {
+    constexpr int64_t kMaxDim = int64_t(1) << 24, kMaxLayers = 4096, kMaxVocab = int64_t(1) << 24,
+                      kMaxPositions = int64_t(1) << 24;
+    auto at_most = [&](const char* key, int64_t v, int64_t max) {
+        if (v > max)
+            throw Error(path + ": key '" + key + "' is " + std::to_string(v) + ", more than the " + std::to_string(max) +
+                        " any causal LM QuantScope knows has; the config is not plausible");
+    };
+    at_most("hidden_size", c.hidden_size, kMaxDim);
+    at_most("num_hidden_layers", c.num_layers, kMaxLayers);
+    at_most("vocab_size", c.vocab_size, kMaxVocab);
+    at_most("num_attention_heads", c.num_heads, kMaxDim);
+    at_most(c.arch == Arch::OPT ? "ffn_dim" : "intermediate_size", c.intermediate_size, kMaxDim);
+    at_most("max_position_embeddings", c.max_position_embeddings, kMaxPositions);
+    at_most("head_dim", c.head_dim, kMaxDim);
+    at_most("word_embed_proj_dim", c.word_embed_proj_dim, kMaxDim);
+    auto positive = [&](const char* key, double v) {
+        if (!(v > 0) || !std::isfinite(v))
+            throw Error(path + ": key '" + key + "' must be a positive number, found " + num_text(v) +
+                        " (the model would compute NaN or divide by zero)");
+    };
+    if (c.arch == Arch::Llama) {
+        if (c.head_dim % 2 != 0)
+            throw Error(path + ": head_dim " + std::to_string(c.head_dim) +
+                        (j.contains("head_dim") && !j["head_dim"].is_null() ? std::string()
+                                                                            : " (hidden_size / num_attention_heads)") +
+                        " is odd; rotary position embeddings rotate pairs of channels and need an even head_dim");
+        positive("rms_norm_eps", c.rms_norm_eps);
+        positive("rope_theta", c.rope_theta);
+        if (!c.rope.type.empty() && (!(c.rope.factor > 0) || !std::isfinite(c.rope.factor)))
+            throw Error(path + ": rope_scaling 'factor' must be a positive number, found " + num_text(c.rope.factor));
+        if (c.rope.type == "llama3") {
+            if (!(c.rope.low_freq_factor > 0) || !(c.rope.high_freq_factor > c.rope.low_freq_factor) ||
+                !std::isfinite(c.rope.high_freq_factor))
+                throw Error(path + ": rope_scaling needs 0 < low_freq_factor < high_freq_factor, found " +
+                            num_text(c.rope.low_freq_factor) + " and " + num_text(c.rope.high_freq_factor));
+            if (c.rope.original_max_position_embeddings <= 0)
+                throw Error(path + ": rope_scaling 'original_max_position_embeddings' must be a positive integer, found " +
+                            std::to_string(c.rope.original_max_position_embeddings));
+        }
+        if (c.sliding_window < 0)
+            throw Error(path + ": key 'sliding_window' must be a positive integer or null, found " +
+                        std::to_string(c.sliding_window));
+    } else {
+        positive("layer_norm_eps", c.layer_norm_eps);
+    }
+}
+
+}  // namespace
+
+void check_layers_present(const ModelConfig& c, const std::string& config_path, const std::vector<std::string>& names) {
+    int64_t layers = 0;
+    for (const auto& n : names) {
+        size_t p = n.find("layers.");
+        if (p == std::string::npos || (p > 0 && n[p - 1] != '.')) continue;
+        p += 7;
+        int64_t v = 0;
+        size_t digits = 0;
+        while (p < n.size() && n[p] >= '0' && n[p] <= '9' && digits < 9) v = v * 10 + (n[p++] - '0'), ++digits;
+        if (digits > 0 && p < n.size() && n[p] == '.') layers = std::max(layers, v + 1);
+    }
+    if (c.num_layers > layers)
+        throw Error(config_path + ": num_hidden_layers is " + std::to_string(c.num_layers) + ", but the checkpoint's " +
+                    (layers == 0 ? std::string("tensors include no decoder layer")
+                                 : "tensors cover " + std::to_string(layers) + " layer" + (layers == 1 ? "" : "s") +
+                                       " (layers.0 to layers." + std::to_string(layers - 1) + ")"));
+}
+
 ModelConfig parse_model_config(const json& j, const std::string& path) {
+    try {
+        ModelConfig c = parse_model_config_fields(j, path);
+        validate_values(c, j, path);
+        return c;
+    } catch (const json::exception& e) {  // a type nlohmann refused that the checks above missed
+        throw Error(path + ": unexpected value (" + std::string(e.what()) + ")");
+    }
+}
+
+ModelConfig parse_model_config_fields(const json& j, const std::string& path) {
     if (!j.is_object()) throw Error(path + ": expected a JSON object");
     if (!j.contains("model_type") || !j["model_type"].is_string())
         throw Error(path + ": missing required key 'model_type' (expected one of: opt, llama, mistral, qwen2)");

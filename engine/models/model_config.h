@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qs {
 
@@ -41,7 +42,14 @@ struct ModelConfig {
     int64_t default_seqlen() const { return max_position_embeddings < 2048 ? max_position_embeddings : 2048; }
 };
 
-// Throws qs::Error naming `path` and the missing/invalid key or the unknown model_type.
+// Throws qs::Error naming `path` and the missing/invalid key or the unknown model_type, and
+// for values a model cannot run with: an odd head_dim (rotary embeddings), rms_norm_eps or
+// rope_theta <= 0, a rope factor <= 0, a negative sliding window, implausibly large sizes.
 ModelConfig parse_model_config(const nlohmann::json& j, const std::string& path);
+
+// Before anything is allocated for the layers: throws qs::Error naming `config_path` when the
+// config asks for more decoder layers than the weights hold ("num_hidden_layers is
+// 1000000000, but the checkpoint's tensors cover 2 layers"). `names`: every stored tensor name.
+void check_layers_present(const ModelConfig& c, const std::string& config_path, const std::vector<std::string>& names);
 
 }  // namespace qs

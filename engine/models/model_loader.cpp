@@ -130,6 +130,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
     } else {
         ckp = std::make_shared<Checkpoint>(dir);
         m->config = parse_model_config(ckp->config(), ckp->config_path());
+        check_layers_present(m->config, ckp->config_path(), ckp->tensor_names());  // before allocating
         originals = std::make_shared<OriginalWeights>(ckp, opts.device, opts.dtype);
     }
     const Checkpoint* ck = ckp.get();
@@ -339,6 +340,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
     for (const auto& [name, t] : loaded) originals->remember(name, t);
     m->originals = originals;
     m->original_layout = m->layout();
+    // A weight file truncated or rewritten while it was read (io/map_guard.h).
+    if (ck) ck->check_intact();
+    if (gguf) gguf->file().check_intact();
     progress(1.0, "loaded");
     return m;
 }

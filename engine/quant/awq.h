@@ -28,6 +28,8 @@ void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec
 at::Tensor awq_keep_weight(const at::Tensor& w, const at::Tensor& salient, const QuantSpec& spec);
 at::Tensor awq_scale_weight(const at::Tensor& w, const at::Tensor& salient, double factor, const QuantSpec& spec);
 
+struct AwqGroup;
+
 struct AwqOptions {
     QuantSpec spec;
     bool clip = false;          // auto_clip after scaling
@@ -42,6 +44,9 @@ struct AwqOptions {
     // rounding (tests: <= 1e-5 relative); used when the calibration set has >= 4x more tokens
     // than the Linear has inputs (else the direct form is cheaper); false = always direct.
     bool gram_loss = true;
+    // Called right after each group's search (before its scales are folded), e.g. to draw its
+    // loss curve while the search goes on. Runs on the searching thread.
+    std::function<void(const AwqGroup&)> on_group;
     // Block-sequential sessions: called before block i is searched (it must then be in
     // model.blocks[i], with the weights the search starts from) and after its scales and clips
     // were folded (the block may be dropped then). Empty for a model held in memory.

@@ -238,6 +238,7 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
             p.g.inspected = inspected;
             p.apply = std::move(apply);
             p.scaled = fcs;
+            if (o.on_group) o.on_group(p.g);
             pend.push_back(std::move(p));
             progress.check();
         };

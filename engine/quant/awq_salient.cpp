@@ -4,13 +4,15 @@
 
 #include <cmath>
 
+#include "core/device.h"
 #include "core/error.h"
 #include "quant/awq.h"
+#include "quant/salient_count.h"
 
 namespace qs {
 
 at::Tensor salient_channels(const at::Tensor& importance, double fraction) {
-    const int64_t k = static_cast<int64_t>(std::floor(importance.numel() * fraction));
+    const int64_t k = salient_count(importance.numel(), fraction);
     if (k <= 0) return at::empty({0}, at::kLong);
     return std::get<1>(at::topk(importance.to(at::kFloat).cpu(), k));
 }
@@ -29,7 +31,7 @@ at::Tensor awq_scale_weight(const at::Tensor& w, const at::Tensor& salient, doub
     at::Tensor idx = salient.to(w.device());
     at::Tensor scaled = w.index_copy(1, idx, w.index_select(1, idx) * factor);
     at::Tensor q = pseudo_quantize(scaled, spec);
-    return q.index_copy(1, idx, q.index_select(1, idx) / factor);
+    return q.index_copy(1, idx, div_exact(q.index_select(1, idx), factor));
 }
 
 namespace {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include "core/device.h"
 #include "quant/awq.h"
 #include "quant/smoothquant.h"
 
@@ -39,6 +40,7 @@ LayerPreview preview_linear(const at::Tensor& original, const std::vector<at::Te
     if ((keep || scale) && !stats) notes.push_back("salient channels need calibration statistics");
     at::Tensor salient = (keep || scale) && stats ? salient_channels(stats->mean_abs, cfg.awq_salient) : at::Tensor();
     if (cfg.has("awq")) notes.push_back("AWQ auto-scale searches whole blocks: Apply to see its scales");
+    p.salient = salient;
     p.transformed = w;
     if (scale && salient.defined() && salient.numel()) {
         at::Tensor idx = salient.to(w.device());
@@ -49,7 +51,7 @@ LayerPreview preview_linear(const at::Tensor& original, const std::vector<at::Te
     at::Tensor deq = dequantize(q);
     if (scale && salient.defined() && salient.numel()) {
         at::Tensor idx = salient.to(w.device());
-        deq = deq.index_copy(1, idx, deq.index_select(1, idx) / cfg.awq_factor);
+        deq = deq.index_copy(1, idx, div_exact(deq.index_select(1, idx), cfg.awq_factor));
         notes.push_back(std::to_string(salient.numel()) + " salient channels scaled by " +
                         std::to_string(cfg.awq_factor).substr(0, 4));
     }

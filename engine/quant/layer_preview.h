@@ -24,6 +24,7 @@ struct LayerPreview {
     int64_t packed_bytes = 0;
     QuantSpec spec;
     std::string note;  // what was applied, or why a method does not act on this layer
+    at::Tensor salient;  // int64 indices of the salient input channels (awq-keep / awq-scale), else undefined
 };
 
 // original: the layer's original weight [out, in]; group_weights: the original weights of

@@ -48,14 +48,14 @@ void quantize_rows(const at::Tensor& g, const QuantSpec& spec, at::Tensor& codes
     if (spec.symmetric) {
         const double max_int = std::pow(2.0, spec.bits - 1) - 1, min_int = -std::pow(2.0, spec.bits - 1);
         at::Tensor max_val = g.abs().amax(1, true).clamp_min(1e-5);
-        scales = max_val / max_int;
+        scales = div_exact(max_val, max_int);
         if (spec.fp16_scales) scales = scales.to(at::kHalf).to(at::kFloat);
         zeros = at::zeros_like(scales);
         codes = at::clamp(at::round(g / scales), min_int, max_int);
     } else {
         const double max_int = std::pow(2.0, spec.bits) - 1;
         at::Tensor max_val = g.amax(1, true), min_val = g.amin(1, true);
-        scales = (max_val - min_val).clamp_min(1e-5) / max_int;
+        scales = div_exact((max_val - min_val).clamp_min(1e-5), max_int);
         if (spec.fp16_scales) scales = scales.to(at::kHalf).to(at::kFloat);
         zeros = at::clamp(-at::round(min_val / scales), 0, max_int);
         codes = at::clamp(at::round(g / scales) + zeros, 0, max_int);
@@ -144,7 +144,7 @@ ErrorStats error_stats(const at::Tensor& original, const at::Tensor& approx) {
 at::Tensor fake_quant_activation(const at::Tensor& x, int bits, bool per_token) {
     const double q_max = std::pow(2.0, bits - 1) - 1;
     at::Tensor scales = per_token ? x.abs().amax(-1, true) : x.abs().max();
-    scales = scales.clamp_min(1e-5) / q_max;
+    scales = div_exact(scales.clamp_min(1e-5), q_max);
     return at::round(x / scales) * scales;
 }
 

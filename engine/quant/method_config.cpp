@@ -1,6 +1,7 @@
 #include "quant/method_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -137,6 +138,46 @@ json MethodConfig::to_json() const {
             {"description", describe()}};
 }
 
+namespace {
+std::string num(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+}
+[[noreturn]] void refuse(const char* key, const char* option, const std::string& rule, const std::string& found) {
+    throw Error(std::string(key) + " (--" + option + ") " + rule + ", found " + found);
+}
+}  // namespace
+
+void MethodConfig::validate() const {
+    if (weight.bits < 2 || weight.bits > 8) refuse("w_bits", "w-bits", "must be an integer in 2..8", std::to_string(weight.bits));
+    if (weight.granularity == Granularity::PerGroup && weight.group_size < 1)
+        refuse("group_size", "group-size", "must be a positive integer (-1 = per channel)", std::to_string(weight.group_size));
+    if (!(awq_salient >= 0 && awq_salient <= 1))
+        refuse("awq_salient", "awq-salient", "must be a fraction in [0, 1]", num(awq_salient));
+    if (!(awq_factor > 0) || !std::isfinite(awq_factor))
+        refuse("awq_factor", "awq-factor", "must be a positive finite number", num(awq_factor));
+    if (!(sq_alpha >= 0 && sq_alpha <= 1)) refuse("sq_alpha", "sq-alpha", "must be a number in [0, 1]", num(sq_alpha));
+    if (!(gptq_damp > 0 && gptq_damp <= 1)) refuse("gptq_damp", "gptq-damp", "must be a number in (0, 1]", num(gptq_damp));
+    if (gptq_block_size < 1 || gptq_block_size > (int64_t(1) << 20))
+        refuse("gptq_block_size", "gptq-block", "must be an integer in 1..1048576", std::to_string(gptq_block_size));
+    if (act.bits != 0 && (act.bits < 2 || act.bits > 16))
+        refuse("a_bits", "a-bits", "must be 0 (off) or an integer in 2..16", std::to_string(act.bits));
+    if (calib_samples < 1 || calib_samples > 1000000)
+        refuse("calib_samples", "calib-samples", "must be an integer in 1..1000000", std::to_string(calib_samples));
+    if (calib_seqlen < 2 || calib_seqlen > (int64_t(1) << 20))
+        refuse("calib_seqlen", "calib-seqlen", "must be an integer in 2..1048576", std::to_string(calib_seqlen));
+}
+
+void MethodConfig::validate_for_model(int64_t max_position_embeddings) const {
+    validate();
+    if (needs_calibration() && calib_seqlen > max_position_embeddings)
+        throw Error("calib_seqlen (--calib-seqlen) " + std::to_string(calib_seqlen) +
+                    " is longer than the model's context (max_position_embeddings " +
+                    std::to_string(max_position_embeddings) + "); use at most " +
+                    std::to_string(max_position_embeddings));
+}
+
 MethodConfig MethodConfig::from_json(const json& j) {
     MethodConfig c;
     try {
@@ -171,8 +212,9 @@ MethodConfig MethodConfig::from_json(const json& j) {
     } catch (const json::exception& e) {
         throw Error(std::string("invalid method configuration: ") + e.what());
     }
-    if (c.weight.granularity == Granularity::PerGroup && c.weight.group_size <= 0)
+    if (c.weight.granularity == Granularity::PerGroup && c.weight.group_size == -1)  // to_json's per-channel
         c.weight.granularity = Granularity::PerChannel;
+    c.validate();
     return c;
 }
 

@@ -52,7 +52,19 @@ struct MethodConfig {
     bool quantizes_weights() const;
     std::string describe() const;  // one line, e.g. "rotate(hadamard) + rtn w4 g128 asym"
     nlohmann::json to_json() const;
-    static MethodConfig from_json(const nlohmann::json& j);  // throws qs::Error on bad values
+    // Throws qs::Error on bad types and on any value validate() refuses.
+    static MethodConfig from_json(const nlohmann::json& j);
+
+    // The range rules, shared by the CLI options, sweep grids, the GUI and workspaces. Throws
+    // qs::Error naming the key and its CLI option, e.g. "sq_alpha (--sq-alpha) must be a number
+    // in [0, 1], found nan": w_bits 2..8, group_size >= 1 (per-group), awq_salient in [0, 1],
+    // awq_factor finite and > 0, sq_alpha in [0, 1], a_bits 0 or 2..16, calib_samples
+    // 1..1,000,000, calib_seqlen 2..1,048,576; NaN and infinities never pass.
+    void validate() const;
+    // validate(), and what depends on the model: a calibration block must fit the model's
+    // context (calib_seqlen <= max_position_embeddings; a longer one would run attention over
+    // 100,000 positions for minutes, or forever).
+    void validate_for_model(int64_t max_position_embeddings) const;
 };
 
 // Splits "a,b" and checks the method names. Throws qs::Error naming the unknown method.

@@ -178,6 +178,7 @@ std::string QuantSession::calib_key(const MethodConfig& c) const {
 
 at::Tensor QuantSession::calibration_blocks(const MethodConfig& cfg, std::string* description,
                                             const Progress& progress) {
+    cfg.validate_for_model(model_->config.max_position_embeddings);  // blocks must fit the context
     const std::string k = calib_key(cfg);
     {
         std::lock_guard<std::mutex> lock(calib_mutex_);
@@ -350,7 +351,8 @@ std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress)
     return m;
 }
 
-void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress& progress) {
+void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
     const MethodConfig& cfg = e.cfg;
     CausalLM& m = *model_;
     const size_t nb = m.blocks.size();
@@ -416,6 +418,7 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         o.clip = cfg.awq_clip;
         o.duo_scaling = cfg.duo_scaling;
         o.gram_loss = !cfg.awq_direct_loss;
+        o.on_group = on_group;
         if (bs) {
             auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
             CausalLM* mp = &m;
@@ -521,9 +524,11 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
     }
 }
 
-ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress) {
+ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progress,
+                                const std::function<void(const AwqGroup&)>& on_group) {
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
+    cfg.validate_for_model(model_->config.max_position_embeddings);  // ranges; calibration fits the context
     if (!cfg.methods.empty())
         for (const Linear* l : model_->linears())
             if (l->packed && !l->weight.defined())
@@ -549,7 +554,7 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
         } else {
             auto e = std::make_shared<Experiment>();
             e->cfg = cfg;
-            apply_search(*e, rep, progress);
+            apply_search(*e, rep, progress, on_group);
             if (block_sequential_) install_block_loader(e, Stage::Final);
             std::atomic_store(&experiment_, std::shared_ptr<const Experiment>(e));
         }

@@ -74,7 +74,10 @@ public:
 
     // Applies `cfg` starting from the original weights. On error or cancellation the previously
     // applied experiment is restored (from its recorded results) and the exception propagates.
-    ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {});
+    // on_group: AwqOptions::on_group of an AWQ auto-scale search (each group as it is searched;
+    // not called when the experiment is rebuilt from recorded results).
+    ApplyReport apply(const MethodConfig& cfg, const Progress& progress = {},
+                      const std::function<void(const AwqGroup&)>& on_group = {});
     void reset();  // back to the original weights
     // The configuration of the last successful apply(); nullptr before any and after reset().
     const MethodConfig* applied_config() const { return experiment_ ? &experiment_->cfg : nullptr; }
@@ -133,7 +136,8 @@ public:
 private:
     std::string calib_key(const MethodConfig& cfg) const;
     void materialize(const Experiment& e, const Progress& progress);  // from originals, no search
-    void apply_search(Experiment& e, ApplyReport& rep, const Progress& progress);
+    void apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,
+                      const std::function<void(const AwqGroup&)>& on_group);
     void install_block_loader(std::shared_ptr<const Experiment> e, Stage upto);
     CalibStats stats_pass(const MethodConfig& cfg, const Progress& progress);
     const std::vector<DecoderBlock>& skeleton_blocks() const;

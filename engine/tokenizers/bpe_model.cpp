@@ -33,9 +33,16 @@ BpeModel::BpeModel(std::unordered_map<std::string, int64_t> vocab,
     : vocab_(std::move(vocab)), config_(std::move(config)), source_(source) {
     int64_t max_id = -1;
     for (const auto& kv : vocab_) {
-        if (kv.second < 0 || kv.second > 0x7FFFFFFF)
+        if (kv.second < 0 || kv.second > kMaxTokenId)
             throw Error(source_ + ": token id " + std::to_string(kv.second) + " out of range");
         max_id = std::max(max_id, kv.second);
+    }
+    if (max_id >= static_cast<int64_t>(vocab_.size()) + kMaxTokenIdHoles) {
+        std::string token;
+        for (const auto& kv : vocab_)
+            if (kv.second == max_id) token = kv.first;
+        throw Error(source_ + ": token '" + token + "' has id " + std::to_string(max_id) + ", far beyond the " +
+                    std::to_string(vocab_.size()) + " entries of the vocabulary (ids must be 0..N-1, with few holes)");
     }
     id_to_token_.resize(static_cast<std::size_t>(max_id + 1));
     has_id_.assign(static_cast<std::size_t>(max_id + 1), false);

@@ -13,6 +13,12 @@
 
 namespace qs::tok {
 
+// Token ids are int32 in the tables below; added tokens use the same bound.
+constexpr int64_t kMaxTokenId = 0x7FFFFFFF;
+// Ids may leave holes, but at most this many beyond the vocabulary's size (the id table is
+// dense: a single id of 2^31 - 1 would otherwise allocate 2^31 entries).
+constexpr int64_t kMaxTokenIdHoles = int64_t(1) << 20;
+
 struct BpeConfig {
     std::string unk_token;  // empty: no unk token
     bool fuse_unk = false;
@@ -25,7 +31,8 @@ struct BpeConfig {
 class BpeModel {
 public:
     // `source` names the file in error messages. Throws qs::Error if a merge's parts or
-    // result are not in the vocabulary.
+    // result are not in the vocabulary, and for ids outside 0..kMaxTokenId or more than
+    // kMaxTokenIdHoles beyond the vocabulary's size.
     BpeModel(std::unordered_map<std::string, int64_t> vocab,
              const std::vector<std::pair<std::string, std::string>>& merges, BpeConfig config,
              const std::string& source);

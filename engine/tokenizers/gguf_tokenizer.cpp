@@ -20,6 +20,8 @@ using nlohmann::json;
 
 namespace {
 
+constexpr size_t kMaxGgufVocab = size_t(1) << 22;  // tokens and merges
+
 // llama.cpp's token types (llama_token_type).
 enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
@@ -88,6 +90,11 @@ Vocab read_vocab(const GgufFile& f) {
     if (!tokens || tokens->strs.empty()) throw Error(f.path() + ": metadata 'tokenizer.ggml.tokens' is missing or empty");
     v.tokens = &tokens->strs;
     const size_t n = tokens->strs.size();
+    // The vocabulary becomes a JSON object or a SentencePiece model (many times its size in
+    // memory): refuse what no model has before building it.
+    if (n > kMaxGgufVocab)
+        throw Error(f.path() + ": tokenizer.ggml.tokens holds " + std::to_string(n) + " tokens, more than the " +
+                    std::to_string(kMaxGgufVocab) + " QuantScope accepts (the largest vocabularies have about 260k)");
     if (const GgufValue* t = f.get_array("tokenizer.ggml.token_type", GgufValueType::I32)) {
         if (t->ints.size() != n)
             throw Error(f.path() + ": tokenizer.ggml.token_type has " + std::to_string(t->ints.size()) +
@@ -145,6 +152,9 @@ Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
     const PreType pt = pre_type(pre_name, f.path());
     const GgufValue* merges = f.get_array("tokenizer.ggml.merges", GgufValueType::STRING);
     if (!merges) throw Error(f.path() + ": metadata 'tokenizer.ggml.merges' is missing (needed by a gpt2 BPE tokenizer)");
+    if (merges->strs.size() > kMaxGgufVocab)
+        throw Error(f.path() + ": tokenizer.ggml.merges holds " + std::to_string(merges->strs.size()) +
+                    " merges, more than the " + std::to_string(kMaxGgufVocab) + " QuantScope accepts");
 
     json vocab = json::object();
     json added = json::array();

@@ -5,28 +5,17 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/file_checks.h"
 
 namespace qs::tok {
 
 using nlohmann::json;
 
 std::string read_text_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("cannot open " + path);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw Error("cannot read " + path);
-    return ss.str();
+    return read_file_capped(path, kMaxTokenizerFileBytes, "a tokenizer file");  // regular files only
 }
 
-json read_json_file(const std::string& path) {
-    const std::string text = read_text_file(path);
-    try {
-        return json::parse(text);
-    } catch (const json::exception& e) {
-        throw Error(path + ": not valid JSON (" + e.what() + ")");
-    }
-}
+json read_json_file(const std::string& path) { return parse_json_text(read_text_file(path), path); }
 
 namespace {
 std::optional<AddedToken> parse_token(const json& v, const std::string& path, const std::string& key) {

@@ -29,7 +29,12 @@ void special_ids(const json& specials, const std::string& name, const std::strin
     const json& s = specials[name];
     if (!s.contains("ids") || !s["ids"].is_array())
         throw Error(source + ": post_processor special token '" + name + "' has no ids");
-    for (const auto& id : s["ids"]) out.push_back(id.get<int64_t>());
+    for (const auto& id : s["ids"]) {
+        if (!id.is_number_integer() || id.get<int64_t>() < 0)
+            throw Error(source + ": post_processor special token '" + name + "' has an id that is not a token id: " +
+                        id.dump());
+        out.push_back(id.get<int64_t>());
+    }
 }
 
 // Adds what a post-processor puts around a single sequence.
@@ -55,7 +60,10 @@ void parse_post_processor(const json& j, const std::string& source, Template& t)
             if (item.contains("Sequence")) {
                 seen_a = true;
             } else if (item.contains("SpecialToken")) {
-                const std::string name = item["SpecialToken"].value("id", std::string());
+                const json& st = item["SpecialToken"];
+                if (!st.is_object() || !st.contains("id") || !st["id"].is_string())
+                    throw Error(source + ": TemplateProcessing SpecialToken without a string 'id'");
+                const std::string name = st["id"].get<std::string>();
                 special_ids(specials, name, source, seen_a ? mine.suffix : mine.prefix);
             } else {
                 throw Error(source + ": unknown item in the TemplateProcessing template");
@@ -67,7 +75,8 @@ void parse_post_processor(const json& j, const std::string& source, Template& t)
     }
     if (type == "RobertaProcessing" || type == "BertProcessing") {
         if (!j.contains("cls") || !j.contains("sep") || !j["cls"].is_array() || !j["sep"].is_array() ||
-            j["cls"].size() != 2 || j["sep"].size() != 2)
+            j["cls"].size() != 2 || j["sep"].size() != 2 || !j["cls"][1].is_number_integer() ||
+            !j["sep"][1].is_number_integer() || j["cls"][1].get<int64_t>() < 0 || j["sep"][1].get<int64_t>() < 0)
             throw Error(source + ": " + type + " needs cls and sep as [token, id]");
         t.prefix.insert(t.prefix.begin(), j["cls"][1].get<int64_t>());
         t.suffix.push_back(j["sep"][1].get<int64_t>());
@@ -99,17 +108,28 @@ public:
         parse_post_processor(j.value("post_processor", json()), source_, template_);
 
         if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
-            for (const auto& a : j["added_tokens"]) {
+            for (size_t i = 0; i < j["added_tokens"].size(); ++i) {
+                const json& a = j["added_tokens"][i];
+                const std::string where = source_ + ": added_tokens[" + std::to_string(i) + "]";
                 if (!a.is_object() || !a.contains("id") || !a.contains("content"))
-                    throw Error(source_ + ": malformed entry in added_tokens");
+                    throw Error(where + " is malformed (expected an object with 'id' and 'content')");
+                if (!a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() > kMaxTokenId)
+                    throw Error(where + ": 'id' must be a token id (an integer in 0.." + std::to_string(kMaxTokenId) +
+                                "), found " + a["id"].dump());
+                if (!a["content"].is_string()) throw Error(where + ": 'content' must be a string, found " + a["content"].dump());
+                auto flag = [&](const char* k, bool def) {
+                    if (!a.contains(k) || a[k].is_null()) return def;
+                    if (!a[k].is_boolean()) throw Error(where + ": '" + k + "' must be true or false, found " + a[k].dump());
+                    return a[k].get<bool>();
+                };
                 AddedToken t;
                 t.id = a["id"].get<int64_t>();
                 t.content = a["content"].get<std::string>();
-                t.special = a.value("special", false);
-                t.lstrip = a.value("lstrip", false);
-                t.rstrip = a.value("rstrip", false);
-                t.single_word = a.value("single_word", false);
-                t.normalized = a.value("normalized", !t.special);
+                t.special = flag("special", false);
+                t.lstrip = flag("lstrip", false);
+                t.rstrip = flag("rstrip", false);
+                t.single_word = flag("single_word", false);
+                t.normalized = flag("normalized", !t.special);
                 added_.add(t);
             }
         }
@@ -134,6 +154,13 @@ public:
             if (cfg.add_eos_token.value_or(false))
                 if (const AddedToken* e = cfg.get("eos_token")) push_id(e->content, template_.suffix);
         }
+        // What the post-processor adds must be a token of this vocabulary (a BOS id outside it
+        // would reach the model as an out-of-range index).
+        for (const auto* ids : {&template_.prefix, &template_.suffix})
+            for (int64_t id : *ids)
+                if (!bpe_->id_to_token(id) && !added_.find_id(id))
+                    throw Error(source_ + ": post_processor adds token id " + std::to_string(id) +
+                                ", which is not in the vocabulary (" + std::to_string(bpe_->max_id() + 1) + " ids)");
         clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
         if (const AddedToken* b = cfg.get("bos_token")) bos_ = id_of(b->content);
         else if (!template_.prefix.empty()) bos_ = template_.prefix.front();

@@ -2,7 +2,10 @@
 # `quantscope-cli check --model CASE` on every case of tests/data/broken (made by
 # tools/make_broken_corpus.py): a broken case must exit 2 (a reported error; not 3 = internal
 # error, not >= 128 = killed by a signal), print nothing on stdout and print its expected
-# error on stderr; the valid case must exit 0 and print its expected warning.
+# error on stderr; the valid case must exit 0 and print its expected warning. Every run has an
+# address-space limit (ulimit -v, tests/cli/lib/vmem_limit.sh: the CLI's libraries + 2.5 GB): a
+# case that allocates without bound fails with bad_alloc (exit 3) here instead of exhausting
+# the machine.
 # Usage: broken_corpus.sh <quantscope-cli> <tests/data dir> <repo root>
 set -u
 CLI=$1
@@ -10,6 +13,9 @@ DATA=$2
 corpus="$DATA/broken"
 [ -x "$CLI" ] || { echo "FAIL: $CLI is not executable"; exit 1; }
 [ -d "$corpus" ] || { echo "FAIL: $corpus does not exist"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/vmem_limit.sh"
+VMEM=$(vmem_limit "$CLI")
+echo "address-space limit: $VMEM KiB"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -29,7 +35,7 @@ for case_dir in "$corpus"/*/; do
         model="$tmp/$name"
         mkdir -p "$model"
     fi
-    "$CLI" check --model "$model" >"$tmp/out" 2>"$tmp/err"
+    (ulimit -v "$VMEM" && exec "$CLI" check --model "$model") >"$tmp/out" 2>"$tmp/err"
     rc=$?
     if [ -f "$case_dir/expected_error.txt" ]; then
         n_err=$((n_err + 1))

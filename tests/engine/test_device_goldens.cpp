@@ -34,6 +34,7 @@
 #include "eval/perplexity.h"
 #include "io/safetensors.h"
 #include "models/causal_lm.h"
+#include "quant/linear_quant.h"
 #include "tokenizers/tokenizer.h"
 
 using namespace qs;
@@ -172,3 +173,46 @@ TEST_P(DevicePpl, TenWindowsMatchTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, DevicePpl,
                          ::testing::ValuesIn(params({"TinyStories-656K", "stories260K", "opt-ppl-random"})), param_name);
+
+// Fake quantization on the device is bitwise the CPU's (and so the Python references'): codes,
+// scales and zero points of every 2-D weight of TinyStories-656K, in the weight formats the
+// methods use, and 8-bit activation fake-quant of a random activation. On the CPU this compares
+// the CPU with itself; tools/gpu_check.sh runs it with QS_TEST_DEVICE=cuda, where it caught
+// scales one ulp off: CUDA divides by a CPU scalar as a multiplication by its reciprocal
+// (div_exact in engine/core/device.h).
+TEST(DeviceQuant, FakeQuantIsBitwiseTheCpus) {
+    const c10::Device dev = test_device();
+    SafetensorsFile f(model_dir("TinyStories-656K") + "/model.safetensors");
+    struct Case { const char* name; QuantSpec spec; };
+    std::vector<Case> cases(3);
+    cases[0] = {"w3 g32 asym", QuantSpec{}};
+    cases[0].spec.bits = 3;
+    cases[0].spec.group_size = 32;
+    cases[1] = {"w4 g128 sym", QuantSpec{}};
+    cases[1].spec.symmetric = true;
+    cases[2] = {"w8 per-channel sym", QuantSpec{}};
+    cases[2].spec.bits = 8;
+    cases[2].spec.granularity = Granularity::PerChannel;
+    cases[2].spec.symmetric = true;
+    int64_t weights = 0;
+    for (const auto& c : cases) {
+        int64_t differ = 0, total = 0;
+        for (const auto& t : f.header().tensors) {
+            if (t.shape.size() != 2 || t.name.find("embed") != std::string::npos) continue;
+            const at::Tensor w = f.load(t.name, at::kFloat);
+            const QuantizedTensor a = quantize(w, c.spec), b = quantize(w.to(dev), c.spec);
+            differ += (a.codes != b.codes.cpu()).sum().item<int64_t>();
+            total += a.codes.numel();
+            EXPECT_TRUE(at::equal(a.scales, b.scales.cpu())) << t.name << " " << c.name << ": scales differ";
+            EXPECT_TRUE(at::equal(a.zeros, b.zeros.cpu())) << t.name << " " << c.name << ": zero points differ";
+            ++weights;
+        }
+        report("quant_codes_differ", std::string("TinyStories-656K ") + c.name, at::kFloat, double(differ), 0);
+        EXPECT_EQ(differ, 0) << c.name << ": " << differ << " of " << total << " codes differ from the CPU's";
+    }
+    EXPECT_GT(weights, 0);
+    const at::Tensor x = at::randn({64, 128}, at::TensorOptions().dtype(at::kFloat).device(at::kCPU)) * 3;
+    const at::Tensor ax = fake_quant_activation(x, 8, true), bx = fake_quant_activation(x.to(dev), 8, true).cpu();
+    report("act_quant_differ", "random 64x128 per-token a8", at::kFloat, (ax != bx).sum().item<double>(), 0);
+    EXPECT_TRUE(at::equal(ax, bx)) << "8-bit per-token activation fake-quant differs from the CPU's";
+}

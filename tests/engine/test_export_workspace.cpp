@@ -127,8 +127,8 @@ TEST(Workspace, ValidationErrorsNameFileAndKey) {
     bad([](json& j) { j["evaluation"]["nsamples"] = 0; }, "'evaluation.nsamples' must be a positive integer or -1");
     TempDir tmp;
     std::ofstream(tmp / "broken.qscope") << "{ not json";
-    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "broken.qscope"), "broken.qscope: not valid JSON");
-    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "absent.qscope"), "absent.qscope: cannot open");
+    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "broken.qscope"), "broken.qscope: invalid JSON");
+    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "absent.qscope"), "absent.qscope: does not exist");
 }
 
 TEST(Workspace, MovedModelFolderIsDetectedAndRelocated) {
@@ -146,7 +146,7 @@ TEST(Workspace, MovedModelFolderIsDetectedAndRelocated) {
     EXPECT_NE(loc.message.find("llama, 2 layers, hidden 128"), std::string::npos);
     // another model is refused
     QS_EXPECT_ERROR_CONTAINS(relocate_model(back, stories260k()), "but the workspace was made with llama, 2 layers");
-    QS_EXPECT_ERROR_CONTAINS(relocate_model(back, tmp / "nowhere"), "cannot open");
+    QS_EXPECT_ERROR_CONTAINS(relocate_model(back, tmp / "nowhere"), "nowhere/config.json: does not exist");
     relocate_model(back, tmp / "models/tiny-moved");
     EXPECT_EQ(check_model_location(back).status, ModelLocationStatus::Ok);
     EXPECT_EQ(back.model_path, tmp / "models/tiny-moved");

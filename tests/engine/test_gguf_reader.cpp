@@ -294,7 +294,7 @@ TEST(GgufReader, EveryTruncationOfARealFileIsAnError) {
 }
 
 TEST(GgufReader, FileErrorsNameThePath) {
-    QS_EXPECT_ERROR_CONTAINS(GgufFile("/nonexistent/model.gguf"), "/nonexistent/model.gguf: cannot open");
+    QS_EXPECT_ERROR_CONTAINS(GgufFile("/nonexistent/model.gguf"), "/nonexistent/model.gguf: does not exist");
     EXPECT_TRUE(is_gguf_file(test_data("gguf/kv_types.gguf")));
     EXPECT_FALSE(is_gguf_file(test_data("models/stories260K/config.json")));
     EXPECT_FALSE(is_gguf_file("/nonexistent"));

@@ -148,6 +148,28 @@ TEST(SessionEngine, CancelledApplyKeepsThePreviousConfiguration) {
     }
 }
 
+// A cancel is not an error: code that turns a qs::Error into a message or a fallback (a missing
+// tokenizer, an unreadable workspace model) must not swallow it.
+TEST(SessionEngine, CancelPassesThroughErrorHandlers) {
+    c10::InferenceMode guard;
+    auto m = load("stories260K", HoldMode::InMemory);
+    QuantSession s(m, tok("stories260K"));
+    CancelAfter c(2);
+    bool handled_as_error = false, cancelled = false;
+    try {
+        try {
+            s.apply(cfg({"awq"}, 3, 32), c.progress());
+        } catch (const Error&) {
+            handled_as_error = true;
+        }
+    } catch (const Cancelled& e) {
+        cancelled = true;
+        EXPECT_STREQ(e.what(), "cancelled");
+    }
+    EXPECT_TRUE(cancelled);
+    EXPECT_FALSE(handled_as_error);
+}
+
 TEST(SessionEngine, CancelledEvaluationKeepsTheConfiguration) {
     c10::InferenceMode guard;
     for (HoldMode mode : {HoldMode::InMemory, HoldMode::BlockSequential}) {

@@ -135,7 +135,7 @@ TEST(TokenizerLoad, Errors) {
     d.write("vocab.json", "{}");
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "no merges.txt");
     d.write("tokenizer.json", "{\"model\": ");
-    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "tokenizer.json: not valid JSON");
+    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "tokenizer.json: invalid JSON");
     d.write("tokenizer.json", R"({"model": {"type": "Unigram", "vocab": []}})");
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "model type 'Unigram' is not supported");
     d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})");

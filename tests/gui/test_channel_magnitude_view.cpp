@@ -128,6 +128,35 @@ class TestChannelMagnitudeView : public QObject {
     QCOMPARE(view.plot()->xAxis->label(), QString("input channel"));
     QCOMPARE(view.plot()->yAxis->label(), QString("max |x|"));
   }
+
+  // A narrow view: every legend entry stays inside the widget (entries move to more rows, and
+  // their text wraps when one per row is still too wide), at any width.
+  void legendEntriesStayInside() {
+    ChannelMagnitudeView view;
+    view.setStyle(ChannelMagnitudeView::Style::Impulses);
+    view.setSeriesNames("original model", "quantized model");
+    std::vector<float> v(128), a(128);
+    for (int i = 0; i < 128; ++i) v[i] = a[i] = float(i % 7);
+    view.setValues(v);
+    view.setAfterValues(a);
+    view.setTopCount(1, "top 1 %: 1 of 128");
+    for (int width : {360, 300, 240, 200}) {
+      QVERIFY(qs::widgets::test::showAt(&view, QSize(width, 260)));
+      view.plot()->replot();
+      QCPLegend* legend = view.plot()->legend;
+      for (int i = 0; i < legend->itemCount(); ++i) {
+        QCPAbstractLegendItem* item = legend->item(i);
+        auto* pl = qobject_cast<QCPPlottableLegendItem*>(item);
+        if (!pl) continue;  // an empty cell of the legend's grid
+        QFontMetrics fm(item->font());
+        int text = 0;
+        for (const QString& line : pl->plottable()->name().split('\n')) text = std::max(text, fm.horizontalAdvance(line));
+        const int right = item->rect().x() + legend->iconSize().width() + legend->iconTextPadding() + text;
+        QVERIFY2(right <= view.plot()->width(),
+                 qPrintable(QString("width %1: '%2' ends at %3").arg(width).arg(pl->plottable()->name()).arg(right)));
+      }
+    }
+  }
 };
 
 QObject* createChannelMagnitudeViewTest() { return new TestChannelMagnitudeView; }

@@ -46,9 +46,11 @@ std::vector<Made> makeAllViews() {
   out.push_back({"panel", std::move(panel)});
   auto line = std::make_unique<LinePlot>();
   line->addSeries("a", QVector<double>{1, 2, 3}, QVector<double>{3, 1, 2});
+  line->setAxisLabels("window", "perplexity");
   out.push_back({"line", std::move(line)});
   auto sweep = std::make_unique<SweepPlot>();
   sweep->addSweep("s", QVector<double>{0, 0.5, 1}, QVector<double>{3, 1, 2});
+  sweep->setAxisLabels("alpha", "perplexity");
   out.push_back({"sweep", std::move(sweep)});
   auto hist = std::make_unique<HistogramView>();
   hist->setValues({0, 1, 1, 2, 2, 2});

@@ -12,6 +12,8 @@
 #include <memory>
 
 #include "app_context.h"
+#include "error_page.h"
+#include "layer_navigator.h"
 #include "main_window.h"
 #include "model_page.h"
 #include "workbench.h"
@@ -87,6 +89,28 @@ private slots:
         QVERIFY2(text.contains("Linears stored as"), qPrintable(text));
         QVERIFY2(text.contains("Q4_K × 2"), qPrintable(text));
         QVERIFY2(text.contains("Q6_K × 3"), qPrintable(text));
+    }
+
+    // The Error page states how the selected Linear is stored: a GGUF quant type means the W it
+    // shows is already a dequantization (the error comes on top of the file's own).
+    void errorPageStatesTheSourceType() {
+        w_->showView("error");
+        auto* page = w_->findChild<ErrorPage*>();
+        QVERIFY(page);
+        LayerNavigator* nav = w_->navigator();
+        for (const auto& [layer, want] : std::map<QString, QString>{{"model.layers.0.mlp.down_proj", "Q8_0 in the source file"},
+                                                                     {"model.layers.1.self_attn.k_proj", "F16 (float in the source file)"}}) {
+            QTreeWidgetItem* item = nullptr;
+            for (QTreeWidgetItemIterator it(nav); *it; ++it)
+                if ((*it)->data(0, Qt::UserRole).toString() == layer) item = *it;
+            QVERIFY2(item, qPrintable(layer));
+            QSignalSpy shown(page, &ErrorPage::previewShown);
+            nav->scrollToItem(item);
+            QTest::mouseClick(nav->viewport(), Qt::LeftButton, {}, nav->visualItemRect(item).center());
+            QCOMPARE(ctx()->layer(), layer);
+            QVERIFY(shown.wait(kLong));
+            QVERIFY2(page->metricText("source").startsWith(want), qPrintable(layer + ": " + page->metricText("source")));
+        }
     }
 };
 

@@ -164,11 +164,11 @@ private slots:
         QVERIFY(AppContext::sameConfig(c2->workbench()->applied(), cfg));
         // Results table and evaluation settings
         PerplexityPage* ppl2 = w2->perplexityPage();
-        QCOMPARE(ppl2->table()->rowCount(), 1);
+        QCOMPARE(ppl2->model()->rowCount(), 1);
         QCOMPARE(ppl2->rows()[0].data.ppl, ppl->rows()[0].data.ppl);
         QCOMPARE(ppl2->rows()[0].data.window_nll, ppl->rows()[0].data.window_nll);
-        for (int c = 0; c < ppl->table()->columnCount(); ++c)
-            QCOMPARE(ppl2->table()->item(0, c)->text(), ppl->table()->item(0, c)->text());
+        for (int c = 0; c < ppl->model()->columnCount(); ++c)
+            QCOMPARE(ppl2->model()->index(0, c).data().toString(), ppl->model()->index(0, c).data().toString());
         QCOMPARE(ppl2->windowsSpin()->value(), 2);
         QVERIFY(!ppl2->baselineCheck()->isChecked());
         QVERIFY(ppl2->staleLabel()->isHidden());
@@ -258,7 +258,7 @@ private slots:
         w_->findChild<QAction*>("openWorkspaceAction")->trigger();
         QCOMPARE(failed.count(), 1);
         QString err = w_->errorText();
-        QVERIFY2(err.contains("corrupt.qscope") && err.contains("not valid JSON"), qPrintable(err));
+        QVERIFY2(err.contains("corrupt.qscope") && err.contains("invalid JSON"), qPrintable(err));
         QVERIFY2(err.contains("stays loaded"), qPrintable(err));
         QVERIFY(waitIdle(w_.get()));
         QCOMPARE(ctx()->workbench(), wb);

@@ -27,13 +27,13 @@ run_unpacked() {
   cd "$tmp/elsewhere"
   local deps raw
   raw=$(env -u LD_LIBRARY_PATH ldd "$home/bin/quantscope-cli")
-  echo "$raw" | grep -q "not found" && fail "unresolved libraries: $(echo "$raw" | grep 'not found')"
+  grep -q "not found" <<<"$raw" && fail "unresolved libraries: $(echo "$raw" | grep 'not found')"
   # "name real-path" per library
   deps=$(echo "$raw" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | while read -r n p; do echo "$n $(realpath "$p")"; done)
   for lib in libtorch.so libtorch_cpu.so libc10.so; do
-    echo "$deps" | grep -qx "$lib $home/lib/quantscope/torch/lib/$lib" || fail "$lib not loaded from the archive: $(echo "$deps" | grep "^$lib ")"
+    grep -qx "$lib $home/lib/quantscope/torch/lib/$lib" <<<"$deps" || fail "$lib not loaded from the archive: $(echo "$deps" | grep "^$lib ")"
   done
-  if echo "$deps" | grep -q "^libtorch_cuda.so "; then
+  if grep -q "^libtorch_cuda.so " <<<"$deps"; then
     outside=$(echo "$deps" | grep -E "^(libcudart|libcublas|libcublasLt|libcudnn|libnccl)\.so" | grep -v " $home/lib/quantscope/" || true)
     [ -z "$outside" ] || fail "CUDA libraries from outside the archive: $outside"
     echo "CUDA libraries from the archive: $(echo "$deps" | grep -c " $home/lib/quantscope/nvidia/")"
@@ -41,12 +41,12 @@ run_unpacked() {
   local v
   v=$(env -u LD_LIBRARY_PATH "$home/bin/quantscope-cli" --version) || fail "--version"
   echo "$v"
-  echo "$v" | grep -q "^libtorch 2\." || fail "--version does not name libtorch 2.x"
-  echo "$v" | grep -q "^cuda: " || fail "--version does not say whether CUDA is usable"
+  grep -q "^libtorch 2\." <<<"$v" || fail "--version does not name libtorch 2.x"
+  grep -q "^cuda: " <<<"$v" || fail "--version does not say whether CUDA is usable"
   local ppl
   ppl=$(env -u LD_LIBRARY_PATH "$home/bin/quantscope-cli" ppl --nsamples 1 --device cpu --json 2>/dev/null) || fail "ppl"
-  echo "$ppl" | grep -q '"nsamples": *1' || fail "ppl output: $ppl"
-  echo "$ppl" | grep -q "\"model\": *\"$home/bin/../share/quantscope" || echo "$ppl" | grep -q "\"model\": *\"$home/share/quantscope" \
+  grep -q '"nsamples": *1' <<<"$ppl" || fail "ppl output: $ppl"
+  grep -q "\"model\": *\"$home/bin/../share/quantscope" <<<"$ppl" || grep -q "\"model\": *\"$home/share/quantscope" <<<"$ppl" \
     || fail "ppl read a model outside the unpacked archive: $(echo "$ppl" | grep -o '"model": *"[^"]*"')"
   echo "unpacked ppl (1 window, cpu): $(echo "$ppl" | grep -o '"ppl": *[0-9.]*')"
   cd /

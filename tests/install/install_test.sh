@@ -18,7 +18,7 @@ echo "package: $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 for need in libtorch libqt6widgets6 libqcustomplot libopenblas0-pthread libzstd libsentencepiece qt6-qpa-plugins; do
-  echo "$depends" | grep -q "$need" || fail "Depends lacks $need"
+  grep -q -- "$need" <<<"$depends" || fail "Depends lacks $need"
 done
 contents=$(dpkg-deb -c "$deb")
 for f in ./usr/bin/quantscope ./usr/bin/quantscope-cli ./usr/share/applications/quantscope.desktop \
@@ -27,7 +27,7 @@ for f in ./usr/bin/quantscope ./usr/bin/quantscope-cli ./usr/share/applications/
          ./usr/share/quantscope/models/TinyStories-656K/PROVENANCE.md \
          ./usr/share/quantscope/data/wikitext-2-raw-v1/wiki.test.raw.zst \
          ./usr/share/quantscope/data/calibration/tinyshakespeare.txt.zst ./usr/share/quantscope/LICENSES.md; do
-  echo "$contents" | grep -q " $f\$" || fail "package lacks $f"
+  grep -q -- " $f\$" <<<"$contents" || fail "package lacks $f"
 done
 
 run_installed() {
@@ -35,14 +35,16 @@ run_installed() {
   local cwd="$tmp/elsewhere"
   mkdir -p "$cwd"
   cd "$cwd"
-  "$root/usr/bin/quantscope-cli" --version | grep -q "libtorch" || fail "cli --version"
-  "$root/usr/bin/quantscope" --version | grep -q "libtorch" || fail "gui --version"
+  version=$("$root/usr/bin/quantscope-cli" --version) || fail "cli --version"
+  grep -q "libtorch" <<<"$version" || fail "cli --version: $version"
+  version=$("$root/usr/bin/quantscope" --version) || fail "gui --version"
+  grep -q "libtorch" <<<"$version" || fail "gui --version: $version"
   info=$("$root/usr/bin/quantscope-cli" info --json) || fail "info"
-  echo "$info" | grep -q '"parameters": 656000' || fail "info does not report 656000 parameters: $info"
-  echo "$info" | grep -q "\"model\": \"$root/usr/bin/../share/quantscope" || echo "$info" | grep -q "\"model\": \"$root/usr/share/quantscope" \
+  grep -q '"parameters": 656000' <<<"$info" || fail "info does not report 656000 parameters: $info"
+  grep -q "\"model\": \"$root/usr/bin/../share/quantscope" <<<"$info" || grep -q "\"model\": \"$root/usr/share/quantscope" <<<"$info" \
     || fail "info read a model outside the installed root: $(echo "$info" | grep '"model"')"
   ppl=$("$root/usr/bin/quantscope-cli" ppl --nsamples 2 --json 2>/dev/null) || fail "ppl"
-  echo "$ppl" | grep -q '"nsamples":2' || fail "ppl output: $ppl"
+  grep -q '"nsamples":2' <<<"$ppl" || fail "ppl output: $ppl"
   echo "installed ppl (2 windows): $(echo "$ppl" | sed 's/.*"ppl":\([0-9.]*\).*/\1/')"
   QT_QPA_PLATFORM=offscreen "$root/usr/bin/quantscope" --screenshot "$cwd/shot.png" >/dev/null || fail "screenshot"
   [ "$(head -c 4 "$cwd/shot.png" | od -An -tx1 | tr -d ' \n')" = "89504e47" ] || fail "screenshot is not a PNG"

@@ -75,8 +75,9 @@ fi
 for f in "${scan[@]}"; do
   ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }'
 done | sort -u > "$work/deps.txt"
-if ldd "${scan[@]}" 2>&1 | grep -q "not found"; then
-  ldd "${scan[@]}" 2>&1 | grep "not found" >&2
+missing_libs=$(ldd "${scan[@]}" 2>&1 | grep "not found" || true)  # no grep -q on a pipe under pipefail (SIGPIPE)
+if [ -n "$missing_libs" ]; then
+  echo "$missing_libs" >&2
   fail "some libraries are not found here"
 fi
 # a name libtorch brings (e.g. libgomp.so.1, which Qt's offscreen plugin resolves from /usr/lib

@@ -32,6 +32,12 @@ void check_header(const qs::GgufHeader& h, const uint8_t* data, size_t size) {
     if (h.data_start > size) bug("data_start outside the buffer");
     if (h.metadata.size() != h.metadata_index.size()) bug("duplicate metadata keys");
     if (h.tensors.size() != h.tensor_index.size()) bug("duplicate tensor names");
+    // The caps that bound what a header makes the reader allocate (issue #15).
+    if (h.metadata.size() > qs::kMaxGgufMetadataEntries) bug("more metadata entries than kMaxGgufMetadataEntries");
+    if (h.tensors.size() > qs::kMaxGgufTensors) bug("more tensors than kMaxGgufTensors");
+    uint64_t elements = 0;
+    for (const auto& kv : h.metadata) elements += kv.second.array_size();
+    if (elements > qs::kMaxGgufArrayElements) bug("more array elements than kMaxGgufArrayElements");
     const uint64_t data_size = size - h.data_start;
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (const auto& t : h.tensors) {
