@@ -118,7 +118,7 @@ QWidget* MethodsPanel::buildControls() {
     v->addWidget(wBox);
 
     // AWQ
-    awqBox_ = new QGroupBox("AWQ (activation-aware) / GPTQ");
+    awqBox_ = new QGroupBox("AWQ / GPTQ");
     auto* af = new QFormLayout(awqBox_);
     awqMode_ = new QComboBox;
     awqMode_->setObjectName("awqModeCombo");
@@ -126,7 +126,9 @@ QWidget* MethodsPanel::buildControls() {
     awqMode_->addItem("keep salient in fp", "awq-keep");
     awqMode_->addItem("scale salient", "awq-scale");
     awqMode_->addItem("auto-scale search", "awq");
-    awqMode_->addItem("GPTQ (instead of RTN)", "gptq");
+    awqMode_->addItem("GPTQ", "gptq");
+    awqMode_->setItemData(awqMode_->count() - 1, "GPTQ instead of RTN (IST-DASLab algorithm; calibration set below)",
+                          Qt::ToolTipRole);
     salient_ = new QDoubleSpinBox;
     salient_->setObjectName("salientSpin");
     salient_->setRange(0.1, 20.0);
@@ -145,12 +147,12 @@ QWidget* MethodsPanel::buildControls() {
     ar->setContentsMargins(0, 0, 0, 0);
     ar->addWidget(awqClip_);
     ar->addWidget(duo_);
-    ar->addWidget(actOrder_);
     ar->addStretch(1);
     af->addRow("Mode", awqMode_);
     af->addRow("Salient", salient_);
     af->addRow("Scale factor", sliderRow(awqFactor_, awqFactorLabel_));
     af->addRow(autoRow);
+    af->addRow(actOrder_);
     v->addWidget(awqBox_);
 
     // SmoothQuant / W8A8
