@@ -18,9 +18,12 @@ namespace qs {
 
 namespace {
 std::mutex g_live_mu;
+// Never destroyed: a MappedFile held by a static object (a cache of loaded models) is destroyed
+// at exit after any ordinary static, and must still find the set (a destroyed set was a
+// double free at exit).
 std::set<const MappedFile*>& live() {
-    static std::set<const MappedFile*> s;
-    return s;
+    static auto* s = new std::set<const MappedFile*>;
+    return *s;
 }
 }  // namespace
 
