@@ -13,6 +13,10 @@ configs=(
   "RTN w4 g32|--method rtn --w-bits 4 --group-size 32"
   "RTN w3 g64|--method rtn --w-bits 3 --group-size 64"
   "RTN w3 g32|--method rtn --w-bits 3 --group-size 32"
+  "GPTQ w4 g64|--method gptq --w-bits 4 --group-size 64"
+  "GPTQ w3 g64|--method gptq --w-bits 3 --group-size 64"
+  "GPTQ w3 g32|--method gptq --w-bits 3 --group-size 32"
+  "GPTQ w3 g32 act-order|--method gptq --w-bits 3 --group-size 32 --act-order"
   "AWQ keep 1% (w3 g32)|--method awq-keep --w-bits 3 --group-size 32"
   "AWQ x1 salient 1% (w3 g32)|--method awq-scale --awq-factor 1 --w-bits 3 --group-size 32"
   "AWQ x2 salient 1% (w3 g32)|--method awq-scale --awq-factor 2 --w-bits 3 --group-size 32"
@@ -25,6 +29,7 @@ configs=(
   "SmoothQuant W8A8 alpha 0.85|--method smoothquant --sq-alpha 0.85"
   "RTN W4 per-tensor (sym)|--method rtn --w-bits 4 --w-quant per-tensor --symmetric"
   "Hadamard rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation hadamard --w-bits 4 --w-quant per-tensor --symmetric"
+  "plain Hadamard rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation hadamard-plain --w-bits 4 --w-quant per-tensor --symmetric"
   "random rotation + RTN W4 per-tensor (sym)|--method rotate,rtn --rotation random --w-bits 4 --w-quant per-tensor --symmetric"
 )
 declare -A ppl

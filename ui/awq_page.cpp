@@ -92,6 +92,17 @@ void AwqPage::rebuildChoices() {
         for (const auto& s : a->steps) h += "<li>" + qstr(s).toHtmlEscaped() + "</li>";
         h += "</ol>";
         if (!a->calibration.empty()) h += "Calibration: " + qstr(a->calibration).toHtmlEscaped();
+        if (!a->gptq.empty()) {
+            // GPTQ: each Linear's loss (the reference's error, sum (w - q)^2 / Hinv_ii^2 / 2) in quantization order
+            h += "<h4>GPTQ loss per Linear</h4><table cellspacing=3><tr><th align=left>Linear</th>"
+                 "<th align=right>loss</th><th align=right>s</th></tr>";
+            for (const auto& l : a->gptq)
+                h += QString("<tr><td>%1</td><td align=right>%2</td><td align=right>%3</td></tr>")
+                         .arg(qstr(l.linear).toHtmlEscaped())
+                         .arg(l.loss, 0, 'g', 5)
+                         .arg(l.seconds, 0, 'f', 2);
+            h += "</table>";
+        }
     } else {
         h = "No methods applied: the model carries its original weights.";
     }

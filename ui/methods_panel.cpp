@@ -118,7 +118,7 @@ QWidget* MethodsPanel::buildControls() {
     v->addWidget(wBox);
 
     // AWQ
-    awqBox_ = new QGroupBox("AWQ (activation-aware)");
+    awqBox_ = new QGroupBox("AWQ / GPTQ");
     auto* af = new QFormLayout(awqBox_);
     awqMode_ = new QComboBox;
     awqMode_->setObjectName("awqModeCombo");
@@ -126,6 +126,9 @@ QWidget* MethodsPanel::buildControls() {
     awqMode_->addItem("keep salient in fp", "awq-keep");
     awqMode_->addItem("scale salient", "awq-scale");
     awqMode_->addItem("auto-scale search", "awq");
+    awqMode_->addItem("GPTQ", "gptq");
+    awqMode_->setItemData(awqMode_->count() - 1, "GPTQ instead of RTN (IST-DASLab algorithm; calibration set below)",
+                          Qt::ToolTipRole);
     salient_ = new QDoubleSpinBox;
     salient_->setObjectName("salientSpin");
     salient_->setRange(0.1, 20.0);
@@ -138,6 +141,7 @@ QWidget* MethodsPanel::buildControls() {
     awqFactorLabel_->setObjectName("awqFactorValue");
     awqClip_ = makeCheck("auto-clip", "awqClipCheck");
     duo_ = makeCheck("duo scaling (AutoAWQ)", "duoScalingCheck");
+    actOrder_ = makeCheck("GPTQ act-order", "gptqActOrderCheck");
     auto* autoRow = new QWidget;
     auto* ar = new QHBoxLayout(autoRow);
     ar->setContentsMargins(0, 0, 0, 0);
@@ -148,6 +152,7 @@ QWidget* MethodsPanel::buildControls() {
     af->addRow("Salient", salient_);
     af->addRow("Scale factor", sliderRow(awqFactor_, awqFactorLabel_));
     af->addRow(autoRow);
+    af->addRow(actOrder_);
     v->addWidget(awqBox_);
 
     // SmoothQuant / W8A8
@@ -186,6 +191,7 @@ QWidget* MethodsPanel::buildControls() {
     rotation_->addItem("off", -1);
     rotation_->addItem("random orthogonal", static_cast<int>(qs::RotationKind::Random));
     rotation_->addItem("randomized Hadamard", static_cast<int>(qs::RotationKind::Hadamard));
+    rotation_->addItem("plain Hadamard", static_cast<int>(qs::RotationKind::PlainHadamard));
     seed_ = new QSpinBox;
     seed_->setObjectName("rotationSeed");
     seed_->setRange(0, 1000000);
@@ -257,7 +263,7 @@ void MethodsPanel::connectControls() {
     auto change = [this] { emitChange(); };
     for (QComboBox* c : {bits_, group_, awqMode_, act_, rotation_})
         connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, change);
-    for (QCheckBox* c : {symmetric_, lmHead_, fp16Scales_, awqClip_, duo_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
+    for (QCheckBox* c : {symmetric_, lmHead_, fp16Scales_, awqClip_, duo_, actOrder_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
     connect(salient_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, change);
     connect(seed_, qOverload<int>(&QSpinBox::valueChanged), this, change);
     connect(calibSamples_, qOverload<int>(&QSpinBox::valueChanged), this, change);
@@ -374,6 +380,7 @@ qs::MethodConfig MethodsPanel::config() const {
         if (sqOn_->isChecked()) c.methods.push_back("smoothquant");
         if (!awq.isEmpty()) c.methods.push_back(awq.toStdString());
         if (awq.isEmpty() || awq == "awq") c.methods.push_back("rtn");
+        c.gptq_act_order = awq == "gptq" && actOrder_->isChecked();
     }
     c.methods = qs::parse_methods(c.methods);  // canonical order
     c.weight.bits = bits > 0 ? bits : 4;
@@ -396,7 +403,7 @@ qs::MethodConfig MethodsPanel::config() const {
     c.act.bits = std::abs(act);
     c.act.per_token = act >= 0;
     c.act.quantize_bmm = act != 0 && bmm_->isChecked();
-    c.rotation = rot == static_cast<int>(qs::RotationKind::Hadamard) ? qs::RotationKind::Hadamard : qs::RotationKind::Random;
+    if (rot >= 0) c.rotation = static_cast<qs::RotationKind>(rot);
     c.seed = static_cast<uint64_t>(seed_->value());
     c.calib_path = calibPath_.toStdString();
     c.calib_samples = calibSamples_->value();
@@ -435,7 +442,8 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     symmetric_->setChecked(c.weight.symmetric);
     lmHead_->setChecked(c.include_lm_head);
     fp16Scales_->setChecked(c.weight.fp16_scales);
-    awqMode_->setCurrentIndex(c.has("awq") ? 3 : c.has("awq-scale") ? 2 : c.has("awq-keep") ? 1 : 0);
+    awqMode_->setCurrentIndex(c.has("gptq") ? 4 : c.has("awq") ? 3 : c.has("awq-scale") ? 2 : c.has("awq-keep") ? 1 : 0);
+    actOrder_->setChecked(c.gptq_act_order);
     salient_->setValue(c.awq_salient * 100);
     awqFactor_->setValue(static_cast<int>(std::lround(c.awq_factor * 100)));
     awqClip_->setChecked(c.awq_clip);
@@ -444,7 +452,7 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     sqAlpha_->setValue(static_cast<int>(std::lround(c.sq_alpha * 100)));
     act_->setCurrentIndex(act_->findData(act));
     bmm_->setChecked(c.act.quantize_bmm);
-    rotation_->setCurrentIndex(c.has("rotate") ? (c.rotation == qs::RotationKind::Hadamard ? 2 : 1) : 0);
+    rotation_->setCurrentIndex(c.has("rotate") ? rotation_->findData(static_cast<int>(c.rotation)) : 0);
     seed_->setValue(static_cast<int>(c.seed));
     calibSamples_->setValue(static_cast<int>(c.calib_samples));
     calibSeqlen_->setValue(static_cast<int>(c.calib_seqlen));
@@ -472,10 +480,12 @@ void MethodsPanel::updateEnabled() {
     awqFactor_->setEnabled(awq == "awq-scale");
     awqClip_->setEnabled(awq == "awq");
     duo_->setEnabled(awq == "awq");
+    actOrder_->setEnabled(awq == "gptq");
     sqOn_->setEnabled(weights);
     sqAlpha_->setEnabled(weights && sqOn_->isChecked());
     bmm_->setEnabled(act_->currentData().toInt() != 0);
-    seed_->setEnabled(rotation_->currentData().toInt() >= 0);
+    const int rotKind = rotation_->currentData().toInt();
+    seed_->setEnabled(rotKind >= 0 && rotKind != static_cast<int>(qs::RotationKind::PlainHadamard));
     Q_UNUSED(group);
 }
 

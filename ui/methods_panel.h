@@ -59,7 +59,7 @@ private:
     QDoubleSpinBox* salient_;
     QSlider* awqFactor_;
     QLabel* awqFactorLabel_;
-    QCheckBox *awqClip_, *duo_;
+    QCheckBox *awqClip_, *duo_, *actOrder_;
     QCheckBox* sqOn_;
     QSlider* sqAlpha_;
     QLabel* sqAlphaLabel_;

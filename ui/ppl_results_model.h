@@ -1,6 +1,6 @@
 // The perplexity results table as a model: one row per evaluation (configuration, protocol,
-// perplexity, sizes, time, device / dtype), with the configuration's JSON and the protocol as
-// tooltips; CSV of the same rows.
+// perplexity, sizes, time, device / dtype, KL divergence against the original), with the
+// configuration's JSON and the protocol as tooltips; CSV of the same rows.
 #pragma once
 #include <QAbstractTableModel>
 #include <QString>
@@ -20,7 +20,7 @@ struct PplRow {
 class PplResultsModel : public QAbstractTableModel {
     Q_OBJECT
 public:
-    enum Column { Configuration, Protocol, Perplexity, SeedSize, PackedSize, Time, Device, ColumnCount };
+    enum Column { Configuration, Protocol, Perplexity, SeedSize, PackedSize, Time, Device, Kl, ColumnCount };
 
     using QAbstractTableModel::QAbstractTableModel;
 
@@ -34,6 +34,8 @@ public:
     const std::vector<PplRow>& rows() const { return rows_; }
     // What the Configuration column shows for a row ("<describe>  [<source>]" for sweeps).
     static QString configurationText(const PplRow& row);
+    // What the KL column shows: "mean / median / 99.9% · top-1%" ("—" for the original weights).
+    static QString klText(const PplData& d);
     // Header line + one line per row.
     QString csv() const;
 

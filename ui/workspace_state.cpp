@@ -36,6 +36,9 @@ qs::WorkspaceResult toWorkspaceResult(const PplRow& row, const QString& label) {
                {"tokens", d.tokens},
                {"tokens_per_second", d.tokens_per_second},
                {"window_nll", d.window_nll}};
+    if (d.has_kl)
+        r.extra["kl"] = {{"mean", d.kl_mean}, {"median", d.kl_median}, {"p99_9", d.kl_p99_9}, {"max", d.kl_max},
+                         {"top1_agreement", d.top1}};
     return r;
 }
 
@@ -60,6 +63,16 @@ PplRow fromWorkspaceResult(const qs::WorkspaceResult& r, const qs::ModelSummary&
     if (x.contains("tokens") && x["tokens"].is_number_integer()) d.tokens = x["tokens"].get<int64_t>();
     if (x.contains("tokens_per_second") && x["tokens_per_second"].is_number())
         d.tokens_per_second = x["tokens_per_second"].get<double>();
+    if (x.contains("kl") && x["kl"].is_object()) {
+        const auto& k = x["kl"];
+        auto num = [&](const char* key) { return k.contains(key) && k[key].is_number() ? k[key].get<double>() : 0.0; };
+        d.has_kl = true;
+        d.kl_mean = num("mean");
+        d.kl_median = num("median");
+        d.kl_p99_9 = num("p99_9");
+        d.kl_max = num("max");
+        d.top1 = num("top1_agreement");
+    }
     if (x.contains("window_nll") && x["window_nll"].is_array()) {
         double sum = 0;
         for (const auto& v : x["window_nll"]) {

@@ -25,7 +25,7 @@ using json = nlohmann::json;
 namespace {
 
 std::set<std::string> ppl_options() {
-    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "mode", "json"};
+    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "mode", "json", "kl"};
     for (const auto& n : method_option_names()) s.insert(n);
     return s;
 }
@@ -39,6 +39,7 @@ PplOptions ppl_opts(const Args& a) {
     o.batch = a.get_int("batch", 1);
     if (a.has("seqlen") && o.seqlen == 0) throw Error("--seqlen must be at least 2, found 0");
     check_ppl_options(o);  // the engine's range rules, before anything is loaded
+    o.kl = a.has("kl");
     return o;
 }
 
@@ -62,6 +63,14 @@ Prepared prepare(const Args& a) {
     return p;
 }
 
+// KL divergence against the original model; null when not asked or for the original weights.
+json kl_json(const PplResult& r) {
+    if (!r.kl) return nullptr;
+    const KlStats& k = *r.kl;
+    return {{"mean", k.mean}, {"median", k.median}, {"p99_9", k.p99_9}, {"max", k.max}, {"top1_agreement", k.top1},
+            {"tokens", k.tokens}};
+}
+
 json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep,
                  const std::string& mode) {
     json j = {{"ppl", r.ppl},
@@ -81,7 +90,8 @@ json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, con
               {"dataset", p.text.description},
               {"protocol", r.protocol},
               {"mode", mode},
-              {"window_nll", r.window_nll}};
+              {"window_nll", r.window_nll},
+              {"kl", kl_json(r)}};
     if (rep) {
         j["configuration"] = rep->config.to_json();
         j["quantization"] = rep->to_json();
@@ -110,6 +120,11 @@ int cmd_ppl(const Args& a) {
     std::printf("configuration  %s\n", cfg.describe().c_str());
     if (rep && !rep->calibration.empty()) std::printf("calibration    %s\n", rep->calibration.c_str());
     if (rep) std::printf("size           %.2f MiB (seed formula), %.2f MiB packed\n", rep->seed_size_mib, rep->packed_size_mib);
+    if (r.kl)
+        std::printf("KL divergence  mean %.6f, median %.6f, 99.9%% %.6f, max %.6f nats; top-1 agreement %.2f%% (%lld tokens)\n",
+                    r.kl->mean, r.kl->median, r.kl->p99_9, r.kl->max, 100 * r.kl->top1, (long long)r.kl->tokens);
+    else if (o.kl)
+        std::printf("KL divergence  0 (the original weights are the reference)\n");
     std::printf("dataset        %s\n", p.text.description.c_str());
     std::printf("protocol       %s\n", r.protocol.c_str());
     std::printf("mode           %s\n", ev.mode.c_str());
@@ -172,7 +187,7 @@ int cmd_sweep(const Args& a) {
         const ApplyReport rep = ev.apply ? *ev.apply : ApplyReport{};
         json row = {{ax0.first, labels[i][0]}, {"ppl", r.ppl}, {"size_mib_seed_formula", rep.seed_size_mib},
                     {"size_mib_packed", rep.packed_size_mib}, {"configuration", configs[i].describe()},
-                    {"seconds", rep.seconds + r.seconds}, {"mode", ev.mode}};
+                    {"seconds", rep.seconds + r.seconds}, {"mode", ev.mode}, {"kl", kl_json(r)}};
         if (axes.size() > 1) row[axes[1].first] = labels[i][1];
         rows.push_back(row);
     }

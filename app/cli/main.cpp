@@ -36,8 +36,8 @@ int main(int argc, char** argv) {
         {"info", {{"json"}, cmd_info}},
         {"check", {{"json"}, cmd_check}},
         {"generate", {{"sample", "json"}, cmd_generate}},
-        {"ppl", {with_method_flags({"json"}), cmd_ppl}},
-        {"sweep", {with_method_flags({"json"}), cmd_sweep}},
+        {"ppl", {with_method_flags({"json", "kl"}), cmd_ppl}},
+        {"sweep", {with_method_flags({"json", "kl"}), cmd_sweep}},
         {"quantize", {with_method_flags({"json", "force", "awq-reference"}), cmd_quantize}},
     };
     const std::string cmd = argv[1];

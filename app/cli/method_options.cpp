@@ -8,12 +8,14 @@ const std::set<std::string>& method_option_names() {
     static const std::set<std::string> s = {"method", "w-bits", "group-size", "symmetric", "fp16-scales", "w-quant", "awq-salient",
                                             "awq-factor", "awq-clip", "duo-scaling", "awq-direct-loss", "sq-alpha", "a-bits", "act-quant",
                                             "quantize-bmm", "rotation", "seed", "calib", "calib-samples",
-                                            "calib-seqlen", "calib-seed", "include-lm-head"};
+                                            "calib-seqlen", "calib-seed", "include-lm-head",
+                                            "act-order", "static-groups", "true-sequential", "gptq-damp", "gptq-block"};
     return s;
 }
 
 const std::set<std::string>& method_flag_names() {
-    static const std::set<std::string> s = {"symmetric", "fp16-scales", "awq-clip", "duo-scaling", "awq-direct-loss", "quantize-bmm", "include-lm-head"};
+    static const std::set<std::string> s = {"symmetric", "fp16-scales", "awq-clip", "duo-scaling", "awq-direct-loss", "quantize-bmm", "include-lm-head",
+                                            "act-order", "static-groups"};
     return s;
 }
 
@@ -69,6 +71,17 @@ void apply_override(MethodConfig& c, const std::string& n, const std::string& v)
         c.calib_seqlen = parse_int_option(n, v);
     } else if (n == "calib-seed") {
         c.calib_seed = static_cast<uint64_t>(parse_int_option(n, v));
+    } else if (n == "act-order") {
+        c.gptq_act_order = v != "0";
+    } else if (n == "static-groups") {
+        c.gptq_static_groups = v != "0";
+    } else if (n == "true-sequential") {
+        if (v != "0" && v != "1") throw Error("--true-sequential expects 0 or 1, got '" + v + "'");
+        c.gptq_true_sequential = v == "1";
+    } else if (n == "gptq-damp") {
+        c.gptq_damp = parse_number_option(n, v);
+    } else if (n == "gptq-block") {
+        c.gptq_block_size = parse_int_option(n, v);
     } else if (n == "include-lm-head") {
         c.include_lm_head = v != "0";
     } else if (n == "method") {

@@ -320,6 +320,8 @@ ApplyData apply_data(const ApplyReport& rep) {
     d.mode = rep.mode;
     if (rep.awq)
         for (const auto& g : rep.awq->groups) d.awq.push_back(awq_curve(g));
+    if (rep.gptq)
+        for (const auto& l : rep.gptq->linears) d.gptq.push_back({l.name, l.block, l.loss, l.seconds});
     d.json = rep.to_json().dump(2);
     return d;
 }
@@ -367,6 +369,14 @@ PplData Workbench::ppl_data(const PplResult& r) const {
     d.device = device_name(model_->device());
     d.dtype = dtype_name(model_->dtype());
     d.mode = session_->mode_name();
+    if (r.kl) {
+        d.has_kl = true;
+        d.kl_mean = r.kl->mean;
+        d.kl_median = r.kl->median;
+        d.kl_p99_9 = r.kl->p99_9;
+        d.kl_max = r.kl->max;
+        d.top1 = r.kl->top1;
+    }
     return d;
 }
 
@@ -379,6 +389,7 @@ PplData Workbench::evaluate(const MethodConfig& cfg, const PplRequest& req, cons
     o.seqlen = req.seqlen;
     o.nsamples = req.nsamples;
     o.batch = req.batch;
+    o.kl = req.kl;
     // A cancel during the perplexity keeps the configuration just applied (the session owns it).
     EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
     if (applied && r.apply) *applied = apply_data(*r.apply);

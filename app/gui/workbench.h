@@ -75,10 +75,18 @@ struct AwqCurve {
     double best_ratio = 0;
 };
 
+// One Linear quantized by GPTQ: its loss (the reference's error) in quantization order.
+struct GptqLoss {
+    std::string linear;
+    int64_t block = 0;
+    double loss = 0, seconds = 0;
+};
+
 struct ApplyData {
     std::string description, calibration, rotation;
     std::vector<std::string> steps;
     std::vector<AwqCurve> awq;
+    std::vector<GptqLoss> gptq;
     double seconds = 0, seed_size_mib = 0, packed_size_mib = 0;
     std::string mode;  // "in-memory" / "block-sequential"
     std::string json;  // the full report as JSON
@@ -86,6 +94,7 @@ struct ApplyData {
 
 struct PplRequest {
     int64_t seqlen = 0, nsamples = 10, batch = 1;
+    bool kl = true;  // KL divergence against the original model (not for the original itself)
 };
 
 struct PplData {
@@ -93,6 +102,9 @@ struct PplData {
     int64_t seqlen = 0, nsamples = 0, tokens = 0;
     std::vector<double> window_nll, running;
     std::string protocol, dataset, configuration, device, dtype, mode;
+    // KL(original || this) per scored token (eval/kl_divergence.h); has_kl false for the original
+    bool has_kl = false;
+    double kl_mean = 0, kl_median = 0, kl_p99_9 = 0, kl_max = 0, top1 = 0;
 };
 
 struct GenerateData {

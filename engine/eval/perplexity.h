@@ -6,10 +6,12 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/progress.h"
+#include "eval/kl_divergence.h"
 #include "models/causal_lm.h"
 
 namespace qs {
@@ -18,6 +20,12 @@ struct PplOptions {
     int64_t seqlen = 0;     // 0 = model default: min(2048, max_position_embeddings)
     int64_t nsamples = -1;  // -1 = all windows
     int64_t batch = 1;      // windows per forward
+    // KL divergence against the unquantized model (llama.cpp --kl-divergence; eval/kl_divergence.h).
+    // QuantSession::evaluate turns `kl` into kl_reference = a view of the original weights; the
+    // evaluators compute the reference logits window by window on kl_reference (never all at once)
+    // over the same positions as the perplexity (logits[:-1]).
+    bool kl = false;
+    CausalLM* kl_reference = nullptr;
 };
 
 struct PplResult {
@@ -29,6 +37,7 @@ struct PplResult {
     double seconds = 0;
     std::string protocol;  // human-readable statement of the protocol used
     std::string mode;      // "in memory" or "block-sequential (...)"
+    std::optional<KlStats> kl;  // set when PplOptions::kl_reference was given
 };
 
 // Throws qs::Error for options no run can use: seqlen other than 0 (the model default) or

@@ -253,6 +253,11 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                            "use --method awq (its scales are folded into the previous op) or rtn",
                            "set the AWQ mode to off or auto-scale search (its scales fold into the previous op) and "
                            "Apply"});
+        if (c.has("gptq"))
+            out.push_back({what + " export re-derives the codes by RTN from the pre-quantization weights, which would "
+                                  "drop GPTQ's error compensation",
+                           "export GPTQ weights with --format fake",
+                           "choose the fake format in the export dialog"});
         for (ExportProblem& p : awq ? exp::awq_gemm_spec_problems(c.weight) : exp::int8_spec_problems(c.weight))
             out.push_back(std::move(p));
         if (awq && c.include_lm_head)

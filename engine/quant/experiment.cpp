@@ -42,6 +42,11 @@ bool quantizes_linear(const Experiment& e, const Linear& l, bool is_lm_head) {
 at::Tensor final_weight(const Linear& l, const at::Tensor& w, const Experiment& e) {
     c10::InferenceMode guard;
     const MethodConfig& c = e.cfg;
+    if (c.has("gptq")) {
+        const GptqLinear* g = e.gptq ? e.gptq->find(l.name) : nullptr;
+        if (!g) throw Error("internal error: no GPTQ result recorded for " + l.name);
+        return g->dequantize(w.scalar_type()).to(w.device());
+    }
     if (c.has("awq-keep") || c.has("awq-scale")) {
         auto it = e.salient.find(l.name);
         if (it == e.salient.end()) throw Error("internal error: no salient channels recorded for " + l.name);

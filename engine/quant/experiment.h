@@ -13,6 +13,7 @@
 
 #include "models/causal_lm.h"
 #include "quant/awq.h"
+#include "quant/gptq.h"
 #include "quant/method_config.h"
 #include "quant/rotation.h"
 #include "quant/smoothquant.h"
@@ -28,6 +29,7 @@ struct Experiment {
     std::optional<AwqResult> awq;                // awq auto-scale (+ clip)
     std::map<std::string, at::Tensor> salient;  // awq-keep / awq-scale: Linear -> input channel indices
     std::vector<std::string> rtn_linears;        // Linears whose weight = pseudo_quantize(prequant weight)
+    std::optional<GptqResult> gptq;              // gptq: every decoder Linear's codes and grid
     std::string calibration;                     // description of the calibration set used
 };
 
@@ -44,7 +46,8 @@ void transform_block(CausalLM& model, DecoderBlock& block, size_t i, const Exper
 // The parts outside the decoder blocks (embeddings, final norm, lm_head), which must hold their
 // originals: rotation, and lm_head quantization when the configuration includes it.
 void transform_outer(CausalLM& model, const Experiment& e, Stage upto);
-// The quantized weight of one Linear from its pre-quantization weight (RTN, awq-keep, awq-scale).
+// The quantized weight of one Linear from its pre-quantization weight (RTN, awq-keep, awq-scale;
+// GPTQ: the recorded codes, which depended on the calibration inputs).
 at::Tensor final_weight(const Linear& l, const at::Tensor& prequant, const Experiment& e);
 // Whether the configuration quantizes this Linear (decoder Linears; lm_head with include_lm_head).
 bool quantizes_linear(const Experiment& e, const Linear& l, bool is_lm_head);

@@ -245,14 +245,35 @@ at::Tensor hadamard_matrix(int64_t n) {
     return h;
 }
 
-at::Tensor randomized_hadamard(int64_t n, uint64_t seed) {
+at::Tensor hadamard_signs(int64_t n, uint64_t seed) {
     c10::InferenceMode guard;
-    at::Tensor h = hadamard_matrix(n);
+    check_order(n, "hadamard_signs");
     at::Tensor s = at::empty({n}, at::TensorOptions().dtype(at::kDouble));
     Rng rng(seed);
     double* sp = s.data_ptr<double>();
     for (int64_t i = 0; i < n; ++i) sp[i] = (rng.next() >> 63) ? -1.0 : 1.0;
-    return h * (s / std::sqrt(static_cast<double>(n))).unsqueeze(0);
+    return s;
+}
+
+at::Tensor randomized_hadamard(int64_t n, const at::Tensor& signs) {
+    c10::InferenceMode guard;
+    at::Tensor h = hadamard_matrix(n);
+    if (signs.dim() != 1 || signs.size(0) != n)
+        throw Error("randomized_hadamard: expected a vector of " + std::to_string(n) + " signs, got " +
+                    std::to_string(signs.numel()) + " values in " + std::to_string(signs.dim()) + " dimension(s)");
+    // diag(s) H: row i scaled by s_i
+    return h * (signs.to(at::kDouble).cpu() / std::sqrt(static_cast<double>(n))).unsqueeze(1);
+}
+
+at::Tensor randomized_hadamard(int64_t n, uint64_t seed) {
+    check_order(n, "randomized_hadamard");
+    if (!hadamard_available(n)) return hadamard_matrix(n);  // throws the message naming the order
+    return randomized_hadamard(n, hadamard_signs(n, seed));
+}
+
+at::Tensor normalized_hadamard(int64_t n) {
+    c10::InferenceMode guard;
+    return hadamard_matrix(n) / std::sqrt(static_cast<double>(n));
 }
 
 }  // namespace qs

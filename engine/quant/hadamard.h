@@ -32,8 +32,24 @@ std::string hadamard_shape(int64_t n);
 // !hadamard_available(n).
 at::Tensor hadamard_matrix(int64_t n);
 
-// H * diag(s) / sqrt(n), s a seeded random +-1 vector: orthogonal, entries +-1/sqrt(n).
+// The seeded random +-1 vector of randomized_hadamard (float64 [n], CPU): bit 63 of each
+// qs::Rng draw, 1 -> -1.
+at::Tensor hadamard_signs(int64_t n, uint64_t seed);
+
+// QuaRot's randomized Hadamard (random_hadamard_matrix = matmul_hadU(diag(s))):
+// R = diag(s) H / sqrt(n), the random signs applied *before* the Hadamard (x' = x R flips the
+// signs of x's channels, then mixes them), s = hadamard_signs(n, seed). Orthogonal, entries
+// +-1/sqrt(n). Equal to QuaRot's matrix for the same s where QuaRot's base matrix is ours
+// (orders 2^k and 12 * 2^k, checked against a fixture made from QuaRot's code); for other
+// base orders QuaRot hard-codes a different Hadamard matrix of the same order.
+// (The previous H diag(s) only flipped the signs of the rotated channels, which symmetric
+// quantization does not see: every seed gave the same perplexity.)
 // float64, CPU. Throws qs::Error if !hadamard_available(n).
 at::Tensor randomized_hadamard(int64_t n, uint64_t seed);
+// The same with given signs (float64 [n] of +-1).
+at::Tensor randomized_hadamard(int64_t n, const at::Tensor& signs);
+
+// The plain (deterministic) normalized Hadamard H / sqrt(n). float64, CPU.
+at::Tensor normalized_hadamard(int64_t n);
 
 }  // namespace qs

@@ -14,12 +14,20 @@ using json = nlohmann::json;
 RotationKind parse_rotation_kind(const std::string& s) {
     if (s == "random") return RotationKind::Random;
     if (s == "hadamard") return RotationKind::Hadamard;
-    throw Error("unknown rotation '" + s + "' (random, hadamard)");
+    if (s == "hadamard-plain") return RotationKind::PlainHadamard;
+    throw Error("unknown rotation '" + s + "' (random, hadamard, hadamard-plain)");
 }
 
-std::string rotation_kind_name(RotationKind k) { return k == RotationKind::Hadamard ? "hadamard" : "random"; }
+std::string rotation_kind_name(RotationKind k) {
+    switch (k) {
+        case RotationKind::Hadamard: return "hadamard";
+        case RotationKind::PlainHadamard: return "hadamard-plain";
+        case RotationKind::Random: break;
+    }
+    return "random";
+}
 
-static const std::vector<std::string> kOrder = {"rotate", "smoothquant", "awq", "awq-keep", "awq-scale", "rtn"};
+static const std::vector<std::string> kOrder = {"rotate", "smoothquant", "awq", "awq-keep", "awq-scale", "gptq", "rtn"};
 
 std::vector<std::string> parse_methods(const std::vector<std::string>& values) {
     std::set<std::string> seen;
@@ -29,12 +37,15 @@ std::vector<std::string> parse_methods(const std::vector<std::string>& values) {
         while (std::getline(ss, m, ',')) {
             if (m.empty()) continue;
             if (std::find(kOrder.begin(), kOrder.end(), m) == kOrder.end())
-                throw Error("unknown method '" + m + "' (rtn, awq-keep, awq-scale, awq, smoothquant, rotate)");
+                throw Error("unknown method '" + m + "' (rtn, gptq, awq-keep, awq-scale, awq, smoothquant, rotate)");
             seen.insert(m);
         }
     }
     int weight_methods = seen.count("awq-keep") + seen.count("awq-scale");
     if (weight_methods > 1) throw Error("awq-keep and awq-scale are alternatives; choose one");
+    if (seen.count("gptq") && (seen.count("awq") || weight_methods || seen.count("rtn")))
+        throw Error("gptq quantizes the weights itself: it is an alternative to rtn, awq, awq-keep and awq-scale "
+                    "(it combines with rotate and smoothquant)");
     std::vector<std::string> out;
     for (const auto& m : kOrder)
         if (seen.count(m)) out.push_back(m);
@@ -46,17 +57,19 @@ bool MethodConfig::has(const std::string& m) const {
 }
 
 bool MethodConfig::needs_calibration() const {
-    return has("smoothquant") || has("awq") || has("awq-keep") || has("awq-scale");
+    return has("smoothquant") || has("awq") || has("awq-keep") || has("awq-scale") || has("gptq");
 }
 
 bool MethodConfig::quantizes_weights() const {
-    return has("rtn") || has("awq") || has("awq-keep") || has("awq-scale") || has("smoothquant");
+    return has("rtn") || has("awq") || has("awq-keep") || has("awq-scale") || has("smoothquant") || has("gptq");
 }
 
 std::string MethodConfig::describe() const {
     if (methods.empty()) return "original weights";
     std::vector<std::string> parts;
-    if (has("rotate")) parts.push_back("rotate(" + rotation_kind_name(rotation) + ", seed " + std::to_string(seed) + ")");
+    if (has("rotate"))
+        parts.push_back("rotate(" + rotation_kind_name(rotation) +
+                        (rotation == RotationKind::PlainHadamard ? "" : ", seed " + std::to_string(seed)) + ")");
     if (has("smoothquant")) {
         std::ostringstream s;
         s << "smoothquant(alpha " << sq_alpha << ")";
@@ -72,6 +85,16 @@ std::string MethodConfig::describe() const {
     if (has("awq-scale")) {
         std::ostringstream s;
         s << "awq scale " << awq_salient * 100 << "% salient x" << awq_factor;
+        parts.push_back(s.str());
+    }
+    if (has("gptq")) {
+        std::ostringstream s;
+        s << "gptq";
+        if (gptq_act_order) s << " act-order";
+        if (gptq_static_groups) s << " static-groups";
+        if (!gptq_true_sequential) s << " not true-sequential";
+        if (gptq_damp != 0.01) s << " damp " << gptq_damp;
+        if (gptq_block_size != 128) s << " block " << gptq_block_size;
         parts.push_back(s.str());
     }
     if (quantizes_weights()) parts.push_back(weight.describe() + (include_lm_head ? " (incl. lm_head)" : ""));
@@ -97,6 +120,11 @@ json MethodConfig::to_json() const {
             {"awq_clip", awq_clip},
             {"duo_scaling", duo_scaling},
             {"awq_direct_loss", awq_direct_loss},
+            {"gptq_act_order", gptq_act_order},
+            {"gptq_static_groups", gptq_static_groups},
+            {"gptq_true_sequential", gptq_true_sequential},
+            {"gptq_damp", gptq_damp},
+            {"gptq_block_size", gptq_block_size},
             {"sq_alpha", sq_alpha},
             {"a_bits", act.bits},
             {"act_quant", act.per_token ? "per-token" : "per-tensor"},
@@ -130,6 +158,9 @@ void MethodConfig::validate() const {
     if (!(awq_factor > 0) || !std::isfinite(awq_factor))
         refuse("awq_factor", "awq-factor", "must be a positive finite number", num(awq_factor));
     if (!(sq_alpha >= 0 && sq_alpha <= 1)) refuse("sq_alpha", "sq-alpha", "must be a number in [0, 1]", num(sq_alpha));
+    if (!(gptq_damp > 0 && gptq_damp <= 1)) refuse("gptq_damp", "gptq-damp", "must be a number in (0, 1]", num(gptq_damp));
+    if (gptq_block_size < 1 || gptq_block_size > (int64_t(1) << 20))
+        refuse("gptq_block_size", "gptq-block", "must be an integer in 1..1048576", std::to_string(gptq_block_size));
     if (act.bits != 0 && (act.bits < 2 || act.bits > 16))
         refuse("a_bits", "a-bits", "must be 0 (off) or an integer in 2..16", std::to_string(act.bits));
     if (calib_samples < 1 || calib_samples > 1000000)
@@ -162,6 +193,11 @@ MethodConfig MethodConfig::from_json(const json& j) {
         c.awq_clip = j.value("awq_clip", false);
         c.duo_scaling = j.value("duo_scaling", false);
         c.awq_direct_loss = j.value("awq_direct_loss", false);
+        c.gptq_act_order = j.value("gptq_act_order", false);
+        c.gptq_static_groups = j.value("gptq_static_groups", false);
+        c.gptq_true_sequential = j.value("gptq_true_sequential", true);
+        c.gptq_damp = j.value("gptq_damp", 0.01);
+        c.gptq_block_size = j.value("gptq_block_size", int64_t(128));
         c.sq_alpha = j.value("sq_alpha", 0.5);
         c.act.bits = j.value("a_bits", 0);
         c.act.per_token = j.value("act_quant", std::string("per-token")) == "per-token";

@@ -14,9 +14,10 @@
 namespace qs {
 
 struct MethodConfig {
-    // Any of: rotate, smoothquant, awq, awq-keep, awq-scale, rtn. They always run in the
-    // stated order: rotate -> smooth -> AWQ scale search -> weight quantization -> activation
-    // quantization, whatever order they were given in.
+    // Any of: rotate, smoothquant, awq, awq-keep, awq-scale, gptq, rtn. They always run in the
+    // stated order: rotate -> smooth -> AWQ scale search -> weight quantization (GPTQ, or RTN)
+    // -> activation quantization, whatever order they were given in. gptq replaces RTN as the
+    // weight quantizer (also SmoothQuant's W8); it is an alternative to the awq methods.
     std::vector<std::string> methods;
 
     QuantSpec weight;              // --w-bits, --group-size, --symmetric, --w-quant
@@ -27,6 +28,13 @@ struct MethodConfig {
     bool awq_clip = false;      // awq: auto-clip
     bool duo_scaling = false;   // awq: AutoAWQ duo scaling
     bool awq_direct_loss = false;  // awq: evaluate Linear-only groups by re-running the Linear (slow; see AwqOptions::gram_loss)
+
+    // gptq (quant/gptq.h): act-order, static groups, true-sequential, dampening, block size
+    bool gptq_act_order = false;
+    bool gptq_static_groups = false;
+    bool gptq_true_sequential = true;
+    double gptq_damp = 0.01;
+    int64_t gptq_block_size = 128;
 
     double sq_alpha = 0.5;
     ActQuant act{0, true, false};  // activation fake quant: off unless asked (smoothquant sets 8)

@@ -40,6 +40,17 @@ json ApplyReport::to_json() const {
         j["awq"] = {{"groups", groups}, {"clipped_linears", awq->clips.size()}, {"notes", awq->notes},
                     {"seconds", awq->seconds}};
     }
+    if (gptq) {
+        json ls = json::array();
+        double total = 0;
+        for (const auto& l : gptq->linears) {
+            ls.push_back({{"name", l.name}, {"block", l.block}, {"loss", l.loss}, {"seconds", l.seconds},
+                          {"samples", l.samples}});
+            total += l.loss;
+        }
+        j["gptq"] = {{"linears", ls}, {"total_loss", total}, {"seconds", gptq->seconds},
+                     {"loss_definition", "sum over the weights of (w - q)^2 / Hinv_ii^2 / 2 (the reference's 'error')"}};
+    }
     return j;
 }
 
@@ -426,6 +437,43 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                             (cfg.awq_clip ? " + auto-clip of " + std::to_string(e.awq->clips.size()) + " linears"
                                           : std::string()));
     }
+    if (cfg.has("gptq")) {
+        if (cfg.include_lm_head)
+            throw Error("gptq quantizes the decoder Linears (as the reference code); drop --include-lm-head");
+        GptqOptions o = GptqOptions::from_spec(cfg.weight);
+        o.act_order = cfg.gptq_act_order;
+        o.static_groups = cfg.gptq_static_groups;
+        o.true_sequential = cfg.gptq_true_sequential;
+        o.percdamp = cfg.gptq_damp;
+        o.block_size = cfg.gptq_block_size;
+        if (bs) {
+            auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
+            CausalLM* mp = &m;
+            o.acquire_block = [mp, partial](size_t i) {
+                DecoderBlock b = original_block(*mp, i);
+                transform_block(*mp, b, i, *partial, Stage::Transformed);
+                mp->set_block(i, std::move(b));
+            };
+            o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
+        }
+        const Progress pg = progress.sub(0.35, 0.95);
+        o.on_linear = [&pg](const GptqLinear& l, int64_t done, int64_t total) {
+            std::ostringstream s;
+            s << "GPTQ " << done << "/" << total << ": " << l.name << " loss " << l.loss;
+            pg(double(done) / double(std::max<int64_t>(1, total)), s.str());
+        };
+        const at::Tensor blocks = calibration_blocks(cfg, nullptr);
+        e.gptq = gptq_model(m, blocks, o, pg);
+        if (!bs) m.originals->release_all();
+        rep.gptq = e.gptq;
+        double loss = 0;
+        for (const auto& l : e.gptq->linears) loss += l.loss;
+        std::ostringstream s;
+        s << "GPTQ " << cfg.weight.describe() << (cfg.gptq_act_order ? ", act-order" : "")
+          << (cfg.gptq_static_groups ? ", static groups" : "") << " on " << e.gptq->linears.size()
+          << " decoder Linears over " << blocks.size(0) << " calibration samples (total loss " << loss << ")";
+        rep.steps.push_back(s.str());
+    }
     progress.check();
     std::vector<Linear*> qlinears = m.decoder_linears();
     if (cfg.quantizes_weights() && cfg.include_lm_head) qlinears.push_back(&m.lm_head);
@@ -448,7 +496,7 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                                 ? "RTN " + cfg.weight.describe() + ", salient channels kept in full precision"
                                 : "RTN " + cfg.weight.describe() + " with salient channels scaled by " +
                                       std::to_string(cfg.awq_factor));
-    } else if (cfg.quantizes_weights()) {
+    } else if (cfg.quantizes_weights() && !cfg.has("gptq")) {
         for (Linear* l : qlinears) e.rtn_linears.push_back(l->name);
         rep.steps.push_back("RTN " + cfg.weight.describe() + " on every decoder Linear" +
                             (cfg.include_lm_head ? " and lm_head" : ""));
@@ -581,7 +629,16 @@ EvalReport QuantSession::evaluate(const MethodConfig& cfg, const at::Tensor& ids
     }
     const bool need_apply = !carries(cfg);
     if (need_apply) r.apply = apply(cfg, progress.sub(0, 0.5));
-    r.ppl = perplexity(ids, opts, need_apply ? progress.sub(0.5, 1.0) : progress, on_window);
+    // KL against the original model: its logits come window by window from a view of the
+    // originals (the mapped checkpoint), next to the working model's.
+    std::unique_ptr<CausalLM> reference;
+    PplOptions o = opts;
+    o.kl_reference = nullptr;
+    if (opts.kl && !original) {
+        reference = original_model();
+        o.kl_reference = reference.get();
+    }
+    r.ppl = perplexity(ids, o, need_apply ? progress.sub(0.5, 1.0) : progress, on_window);
     r.config = cfg;
     r.mode = mode_name();
     return r;

@@ -31,6 +31,7 @@
 #include "quant/awq.h"
 #include "quant/calib_stats.h"
 #include "quant/experiment.h"
+#include "quant/gptq.h"
 #include "quant/method_config.h"
 #include "quant/smoothquant.h"
 
@@ -44,6 +45,7 @@ struct ApplyReport {
     std::string calibration;         // calibration set used ("" if none)
     std::string rotation;            // rotation actually used (e.g. fallback to random)
     std::optional<AwqResult> awq;
+    std::optional<GptqResult> gptq;  // per-Linear GPTQ losses (and codes)
     std::vector<SmoothGroup> smooth;
     double seconds = 0;
     int64_t quantized_weights = 0;      // parameters in quantized Linears
@@ -91,6 +93,8 @@ public:
     // callbacks, progress and cancel. A cancel during the perplexity keeps the configuration.
     // The original configuration while another one is applied (a baseline) is evaluated on the
     // originals block by block, without changing what the model carries.
+    // opts.kl: also the KL divergence against the original model (PplResult::kl), its logits
+    // computed window by window on original_model(); not for the original configuration itself.
     EvalReport evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
                         const Progress& progress = {},
                         const std::function<void(int64_t, double)>& on_window = {});

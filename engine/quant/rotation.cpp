@@ -215,14 +215,20 @@ RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bo
     RotationInfo& in = info ? *info : local;
     in.size = n;
     const std::string s = "seed " + std::to_string(seed);
-    if (kind == RotationKind::Hadamard && hadamard_available(n)) {
-        plan.r = randomized_hadamard(n, seed);
+    const bool hadamard = kind == RotationKind::Hadamard || kind == RotationKind::PlainHadamard;
+    if (hadamard && hadamard_available(n)) {
         in.hadamard = true;
         in.construction = hadamard_construction(n);
-        in.kind_used = "randomized Hadamard " + hadamard_shape(n) + " (" + s + ")";
+        if (kind == RotationKind::Hadamard) {
+            plan.r = randomized_hadamard(n, seed);
+            in.kind_used = "randomized Hadamard " + hadamard_shape(n) + " (" + s + ")";
+        } else {
+            plan.r = normalized_hadamard(n);
+            in.kind_used = "plain Hadamard " + hadamard_shape(n);
+        }
     } else {
         plan.r = random_orthogonal(n, seed);
-        in.kind_used = kind == RotationKind::Hadamard
+        in.kind_used = hadamard
                            ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
                            : "random orthogonal (" + s + ")";
     }

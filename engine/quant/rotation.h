@@ -17,7 +17,7 @@
 #include "core/progress.h"
 #include "models/causal_lm.h"
 #include "quant/hadamard.h"
-#include "quant/rotation_kind.h"  // enum class RotationKind { Random, Hadamard }
+#include "quant/rotation_kind.h"  // enum class RotationKind { Random, Hadamard, PlainHadamard }
 
 namespace qs {
 

@@ -6,11 +6,14 @@
 #include <c10/core/InferenceMode.h>
 
 #include <atomic>
+#include <fstream>
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/test_util.h"
 #include "models/causal_lm.h"
@@ -213,10 +216,45 @@ TEST(Hadamard, RandomizedHadamardIsOrthogonal) {
         EXPECT_EQ(h.scalar_type(), at::kDouble);
         EXPECT_LE(max_diff(h.abs(), at::full_like(h, 1.0 / std::sqrt(static_cast<double>(n)))), 1e-15) << n;
         EXPECT_LE(max_diff(at::matmul(h, h.t()), at::eye(n, h.options())), 1e-10) << n;
-        // the random signs act on the columns: H D / sqrt(n)
+        // the random signs act on the rows, before the Hadamard: D H / sqrt(n) (QuaRot)
         at::Tensor d = (h * std::sqrt(static_cast<double>(n))) / hadamard_matrix(n);
-        EXPECT_TRUE(at::equal(d, d[0].unsqueeze(0).expand_as(d))) << n;
+        EXPECT_TRUE(at::equal(d, d.select(1, 0).unsqueeze(1).expand_as(d))) << n;
+        EXPECT_TRUE(at::equal(d.select(1, 0), hadamard_signs(n, 0))) << n;
     }
+    at::Tensor plain = normalized_hadamard(12);
+    EXPECT_TRUE(at::equal(plain * std::sqrt(12.0), hadamard_matrix(12)));
+    QS_EXPECT_ERROR_CONTAINS(randomized_hadamard(12, at::ones({11}, at::kDouble)), "expected a vector of 12 signs, got 11");
+}
+
+// QuaRot's random_hadamard_matrix (fake_quant/hadamard_utils.py: matmul_hadU(diag(s))), run by
+// tools/goldens/make_quarot_hadamard.py on QuaRot's own code: for the same signs s, the
+// matrices are equal entry for entry (orders 2^k and 12 * 2^k, where QuaRot's base matrix of
+// order 12 is ours).
+TEST(Hadamard, RandomizedHadamardEqualsQuaRot) {
+    c10::InferenceMode guard;
+    std::ifstream f(test_data("goldens/quarot_hadamard.json"));
+    ASSERT_TRUE(f) << "missing goldens/quarot_hadamard.json";
+    const nlohmann::json j = nlohmann::json::parse(f);
+    auto pm = [](char c) { return c == '+' ? 1.0 : -1.0; };
+    int checked = 0;
+    for (const auto& c : j.at("cases")) {
+        const int64_t n = c.at("n").get<int64_t>();
+        const std::string signs = c.at("signs").get<std::string>();
+        ASSERT_EQ(static_cast<int64_t>(signs.size()), n);
+        at::Tensor s = at::empty({n}, at::kDouble);
+        for (int64_t i = 0; i < n; ++i) s[i] = pm(signs[static_cast<size_t>(i)]);
+        at::Tensor ref = at::empty({n, n}, at::kDouble);
+        double* rp = ref.data_ptr<double>();
+        const auto& rows = c.at("rows");
+        for (int64_t i = 0; i < n; ++i) {
+            const std::string row = rows.at(static_cast<size_t>(i)).get<std::string>();
+            for (int64_t k = 0; k < n; ++k) rp[i * n + k] = pm(row[static_cast<size_t>(k)]);
+        }
+        at::Tensor ours = randomized_hadamard(n, s) * std::sqrt(static_cast<double>(n));
+        EXPECT_EQ(max_diff(ours, ref), 0.0) << "n=" << n << " (" << hadamard_construction(n) << ")";
+        ++checked;
+    }
+    EXPECT_EQ(checked, 4);
 }
 
 // ---------------------------------------------------------------- the model transforms

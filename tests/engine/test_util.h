@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -43,4 +44,17 @@ inline std::filesystem::path temp_dir(const std::string& name) {
 inline void write_file(const std::filesystem::path& p, const std::string& bytes) {
     std::ofstream f(p, std::ios::binary);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// stdout of `quantscope-cli ARGS` (stderr dropped); exit status in *status.
+inline std::string run_cli_capture(const std::string& args, int* status = nullptr) {
+    const std::string cmd = std::string(QS_CLI_PATH) + " " + args + " 2>/dev/null";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while (p && (n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    const int rc = p ? ::pclose(p) : -1;
+    if (status) *status = rc;
+    return out;
 }

@@ -11,6 +11,7 @@
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSlider>
+#include <QTextBrowser>
 #include <QSpinBox>
 #include <QTableWidget>
 #include <QTemporaryDir>
@@ -313,6 +314,14 @@ private slots:
         QVERIFY(cell(1, 1).contains("3 × 512 tokens"));
         QVERIFY(cell(1, 1, Qt::ToolTipRole).contains(ui::qstr(q.protocol)));
         QCOMPARE(cell(1, 3), ui::mib(ui::model_sizes(ref_->summary(), cfg).seed_mib));
+        // KL divergence against the original next to the perplexity (#16): the engine's numbers;
+        // none for the original row (it is the reference).
+        const PplData qk = ref_->evaluate(cfg, req, {}, {}, nullptr);
+        QVERIFY(qk.has_kl && r1.data.has_kl && !r0.data.has_kl);
+        QVERIFY2(close(r1.data.kl_mean, qk.kl_mean, 1e-9), qPrintable(QString("%1 vs %2").arg(r1.data.kl_mean).arg(qk.kl_mean)));
+        QVERIFY(qk.kl_mean > 0 && qk.top1 > 0 && qk.top1 < 1);
+        QCOMPARE(cell(1, PplResultsModel::Kl), PplResultsModel::klText(qk));
+        QCOMPARE(cell(0, PplResultsModel::Kl), QString::fromUtf8("—"));
         QCOMPARE(static_cast<int>(r1.data.running.size()), 3);
         QCOMPARE(page->runningPlot()->seriesCount(), 2);
         QVERIFY(page->rows()[1].data.nsamples == 3);
@@ -479,6 +488,42 @@ private slots:
         for (QTreeWidgetItemIterator it(w_->modelPage()->tree()); *it; ++it)
             if ((*it)->text(3).contains("AWQ")) found = true;
         QVERIFY(found);
+        panel->setConfig(AppContext::defaultConfig());
+        QVERIFY(waitIdle());
+    }
+
+    // 8a. GPTQ (#16): chosen in the methods panel (with act-order), Apply reports each Linear's
+    //     progress and loss; the AWQ / GPTQ page lists every Linear's loss, equal to the engine's.
+    void gptqLossesAndProgress() {
+        MethodsPanel* panel = w_->methodsPanel();
+        qs::MethodConfig start = AppContext::defaultConfig();
+        start.calib_samples = 8;  // keep it short
+        panel->setConfig(start);
+        QVERIFY(waitIdle());
+        panel->awqModeCombo()->setCurrentIndex(panel->awqModeCombo()->findData("gptq"));
+        auto* actOrder = panel->findChild<QCheckBox*>("gptqActOrderCheck");
+        QVERIFY(actOrder && actOrder->isEnabled());
+        actOrder->setChecked(true);
+        QVERIFY(waitIdle());
+        QVERIFY(ctx()->config().has("gptq") && !ctx()->config().has("rtn"));
+        QVERIFY(ctx()->config().gptq_act_order);
+        QSignalSpy progress(ctx(), &AppContext::jobProgress);
+        QTest::mouseClick(panel->applyButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(ctx()->lastApply() != nullptr && ctx()->configApplied(), kLong);
+        QVERIFY(waitIdle());
+        bool sawLinear = false;
+        for (const auto& args : progress)
+            if (args.at(2).toString().contains("GPTQ") && args.at(2).toString().contains("loss")) sawLinear = true;
+        QVERIFY(sawLinear);
+        const ApplyData ref = ref_->apply(ctx()->config());
+        QVERIFY(!ref.gptq.empty());
+        QCOMPARE(ctx()->lastApply()->gptq.size(), ref.gptq.size());
+        w_->showView("awq");
+        const QString html = w_->awqPage()->steps()->toPlainText();
+        for (const auto& l : ref.gptq) {
+            QVERIFY2(html.contains(ui::qstr(l.linear)), qPrintable(ui::qstr(l.linear)));
+            QVERIFY2(html.contains(QString::number(l.loss, 'g', 5)), qPrintable(QString::number(l.loss, 'g', 5)));
+        }
         panel->setConfig(AppContext::defaultConfig());
         QVERIFY(waitIdle());
     }
