@@ -163,6 +163,8 @@ BackendStatus mps_status() {
 std::string torch_runtime_text() {
     std::string s = "libtorch " + libtorch_version() + " (devices: " + join(available_devices()) + "; " +
                     std::to_string(compute_threads()) + " CPU threads)";
+    const char* wait = std::getenv("OMP_WAIT_POLICY");
+    s += "\nOpenMP wait policy: " + std::string(wait && *wait ? wait : "libgomp default (spin, then sleep)");
     s += "\n" + cuda_status().line();
     s += "\n" + mps_status().line();
     return s;

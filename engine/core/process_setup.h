@@ -11,7 +11,8 @@
 
 namespace qs {
 
-// Call first thing in main(). If the process would use more than one CPU thread and
+// Call first thing in main(). With Debian's libtorch (OpenBLAS threads beside libgomp's; see
+// QS_OMP_PASSIVE_WAIT in process_setup.cpp): if the process would use more than one CPU thread and
 // OMP_WAIT_POLICY is not set, sets OMP_WAIT_POLICY=PASSIVE and re-executes the program once
 // (libgomp reads it only when it is loaded); OMP_NUM_THREADS=1 (the tests) skips that.
 // Then keeps freed heap memory for reuse, in one heap for all threads (mallopt), and sets the intra-op thread count to

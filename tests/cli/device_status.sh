@@ -17,6 +17,16 @@ v=$("$CLI" --version) || fail "--version exits non-zero"
 echo "$v"
 torch=$(echo "$v" | sed -n 's/^libtorch \([0-9][0-9.]*\) (devices: .*; [0-9]* CPU threads)$/\1/p')
 [ -n "$torch" ] && ok "--version names libtorch $torch" || fail "--version has no 'libtorch X.Y.Z (devices: ...)' line"
+# OpenMP wait policy: PASSIVE only with Debian's libtorch 1.x (OpenBLAS threads beside libgomp's),
+# libgomp's default with a LibTorch/pip libtorch 2.x; a policy the user sets is kept.
+w=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=2 "$CLI" --version | sed -n 's/^OpenMP wait policy: //p')
+case "$torch" in
+  1.*) want="PASSIVE" ;;
+  *) want="libgomp default (spin, then sleep)" ;;
+esac
+[ "$w" = "$want" ] && ok "OpenMP wait policy with libtorch $torch: $w" || fail "OpenMP wait policy with libtorch $torch is '$w', expected '$want'"
+w=$(OMP_WAIT_POLICY=ACTIVE OMP_NUM_THREADS=2 "$CLI" --version | sed -n 's/^OpenMP wait policy: //p')
+[ "$w" = "ACTIVE" ] && ok "a user's OMP_WAIT_POLICY is kept" || fail "OMP_WAIT_POLICY=ACTIVE shows as '$w'"
 for dev in cuda mps; do
   line=$(echo "$v" | grep "^$dev: ")
   case "$line" in
