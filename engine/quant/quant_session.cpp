@@ -404,6 +404,7 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                 for (auto& g : smooth_block(m.blocks[i], st, cfg.sq_alpha)) e.smooth.push_back(std::move(g));
             } else {
                 for (auto& g : smooth_block(m.blocks[i], st, cfg.sq_alpha)) e.smooth.push_back(std::move(g));
+                m.originals->release_all();  // the replaced weights' mapped pages (refaulted if still used)
             }
         }
         rep.smooth = e.smooth;
@@ -428,6 +429,12 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                 mp->set_block(i, std::move(b));
             };
             o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
+        } else {
+            // In memory: the block's scaled weights replaced views of the mapped file; drop those
+            // pages now, not after the last block (the whole model twice: 1.97x on a 24-block
+            // model, tests/engine/test_session_memory.cpp).
+            CausalLM* mp = &m;
+            o.release_block = [mp](size_t) { mp->originals->release_all(); };
         }
         const at::Tensor blocks = calibration_blocks(cfg, nullptr);
         e.awq = awq_auto(m, blocks, o, progress.sub(0.35, 0.9));
@@ -455,6 +462,9 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                 mp->set_block(i, std::move(b));
             };
             o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
+        } else {
+            CausalLM* mp = &m;  // as for AWQ: drop the replaced weights' mapped pages block by block
+            o.release_block = [mp](size_t) { mp->originals->release_all(); };
         }
         const Progress pg = progress.sub(0.35, 0.95);
         o.on_linear = [&pg](const GptqLinear& l, int64_t done, int64_t total) {
