@@ -265,25 +265,5 @@ std::string GgufModel::main_type() const {
     return ggml_type_name(best);
 }
 
-std::string find_gguf(const std::string& path) {
-    std::error_code ec;
-    // A file named *.gguf is taken as one whatever it holds or is (GgufFile then says what is
-    // wrong: not GGUF, truncated, a named pipe...); another regular file if it starts with "GGUF".
-    const fs::file_status st = fs::status(path, ec);
-    const bool named_gguf = fs::path(path).extension() == ".gguf";
-    if (fs::is_regular_file(st)) return named_gguf || is_gguf_file(path) ? path : std::string();
-    if (!fs::is_directory(st)) return named_gguf && fs::exists(st) ? path : std::string();
-    if (fs::exists(fs::path(path) / "config.json", ec)) return "";
-    std::vector<std::string> found;
-    for (const auto& e : fs::directory_iterator(path, ec))
-        if (!e.is_directory(ec) && e.path().extension() == ".gguf") found.push_back(e.path().string());
-    std::sort(found.begin(), found.end());
-    if (found.size() > 1) {
-        std::string names;
-        for (const auto& p : found) names += (names.empty() ? "" : ", ") + fs::path(p).filename().string();
-        throw Error(path + ": holds several GGUF files (" + names + "); pass one of them with --model FILE.gguf");
-    }
-    return found.empty() ? std::string() : found[0];
-}
 
 }  // namespace qs

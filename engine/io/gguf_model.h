@@ -51,9 +51,5 @@ private:
     std::map<std::string, size_t> index_;
 };
 
-// The GGUF file a --model argument names: the path itself when it is a GGUF file, or the one
-// .gguf file in a folder without config.json. "" when the path is not GGUF (a Hugging Face
-// folder, or nothing). Throws qs::Error for a folder holding several .gguf files.
-std::string find_gguf(const std::string& path);
 
 }  // namespace qs

@@ -64,12 +64,13 @@ sources_of() {  # the engine sources a target links
         safetensors_header) echo "${IO_SOURCES[@]}" ;;
         gguf_header) echo "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" "${IO_SOURCES[@]}" ;;
         config_json) echo "$E/models/model_config.cpp" "$E/io/file_checks.cpp" ;;
-        tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" "$E/io/file_checks.cpp" ;;
+        tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" \
+                             "${IO_SOURCES[@]}" ;;  # GGUF: a folder may hold its tokenizer in a .gguf
         workspace) echo "$E/export/workspace.cpp" "$E/quant/method_config.cpp" "$E/quant/linear_quant.cpp" \
                         "$E/io/checkpoint.cpp" "${IO_SOURCES[@]}" ;;
     esac
 }
-needs_torch() { [ "$1" = safetensors_header ] || [ "$1" = gguf_header ] || [ "$1" = workspace ]; }
+needs_torch() { [ "$1" != config_json ]; }
 
 # Coverage instrumentation for the code under test (fuzzer-no-link), the libFuzzer main for the target.
 # -ffp-contract=off as engine/CMakeLists.txt sets it for gguf_dequant.cpp (bit-exact dequantization).
