@@ -24,7 +24,7 @@
 #
 # The main build uses g++; this script compiles the engine sources each target needs directly
 # with clang++ against the libtorch headers and libraries (only safetensors_header and
-# workspace link libtorch).
+# workspace link libtorch; tokenizer_json links Oniguruma and utf8proc, libonig-dev libutf8proc-dev).
 #
 # Environment: CLANGXX (default clang++), QS_FUZZ_BUILD (default <repo>/build-fuzz),
 # TORCH_INCLUDE / TORCH_LIBDIR (default: Debian's libtorch-dev layout).
@@ -100,6 +100,7 @@ build_target() {  # build_target NAME: $BUILD/fuzz_NAME
         echo "run_fuzz.sh: linking $bin"
         local libs=(-lzstd -ldl -lpthread)
         needs_torch "$t" && libs+=(-L"$TORCH_LIBDIR" -Wl,-rpath,"$TORCH_LIBDIR" -ltorch_cpu -lc10)
+        [ "$t" = tokenizer_json ] && libs+=(-lonig -lutf8proc)  # Oniguruma regexes, utf8proc normalization
         "$CLANGXX" -fsanitize=fuzzer,address "${objs[@]}" "${libs[@]}" -o "$bin"
     fi
 }
