@@ -23,8 +23,8 @@
 # a working corpus ($BUILD/corpus/<target>) that grows across runs.
 #
 # The main build uses g++; this script compiles the engine sources each target needs directly
-# with clang++ against the libtorch headers and libraries (only safetensors_header and
-# workspace link libtorch; tokenizer_json links Oniguruma and utf8proc, libonig-dev libutf8proc-dev).
+# with clang++ against the libtorch headers and libraries (all but config_json link libtorch;
+# tokenizer_json also links Oniguruma and utf8proc, libonig-dev libutf8proc-dev).
 #
 # Environment: CLANGXX (default clang++), QS_FUZZ_BUILD (default <repo>/build-fuzz),
 # TORCH_INCLUDE / TORCH_LIBDIR (default: Debian's libtorch-dev layout).
@@ -64,12 +64,13 @@ sources_of() {  # the engine sources a target links
         safetensors_header) echo "${IO_SOURCES[@]}" ;;
         gguf_header) echo "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" "${IO_SOURCES[@]}" ;;
         config_json) echo "$E/models/model_config.cpp" "$E/io/file_checks.cpp" ;;
-        tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" "$E/io/file_checks.cpp" ;;
+        tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" \
+                             "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" "$E/io/gguf_model.cpp" "${IO_SOURCES[@]}" ;;  # GGUF tokenizers
         workspace) echo "$E/export/workspace.cpp" "$E/quant/method_config.cpp" "$E/quant/linear_quant.cpp" \
                         "$E/io/checkpoint.cpp" "${IO_SOURCES[@]}" ;;
     esac
 }
-needs_torch() { [ "$1" = safetensors_header ] || [ "$1" = gguf_header ] || [ "$1" = workspace ]; }
+needs_torch() { [ "$1" != config_json ]; }
 
 # Coverage instrumentation for the code under test (fuzzer-no-link), the libFuzzer main for the target.
 # -ffp-contract=off as engine/CMakeLists.txt sets it for gguf_dequant.cpp (bit-exact dequantization).
