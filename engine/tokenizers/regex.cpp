@@ -30,6 +30,8 @@ Regex::Regex(std::string_view pattern, std::string_view where)
         OnigEncoding encodings[] = {ONIG_ENCODING_UTF8};
         onig_initialize(encodings, 1);
     });
+    // What the onig crate's Regex::new passes: no options, Syntax::default() = OnigDefaultSyntax
+    // (ONIG_SYNTAX_ONIGURUMA in Oniguruma 6.9.8, the version onig_sys bundles and Debian 12 ships).
     const auto* p = reinterpret_cast<const OnigUChar*>(pattern_.data());
     OnigRegex re = nullptr;
     OnigErrorInfo info{};
