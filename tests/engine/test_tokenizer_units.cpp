@@ -108,6 +108,16 @@ TEST(TokenizerUnicode, Normalization) {
     EXPECT_EQ(U::normalize(in, F::NFKD), (std::u32string{U'f', U'i', U'1', U' ', 0x30AB, 0x3099, U' ', U'A', 0x030A, U' ',
                                                          U's', 0x0323, 0x0307, U' ', U'k', U'g', U' ', U'x', U'2'}));
     QS_EXPECT_ERROR_CONTAINS(U::normalize(std::string_view("\xC3("), F::NFC), "Unicode normalization");
+    // The tokenizer.json normalizers of each form (HF tokenizers 0.20.3 values as above).
+    const auto run = [](const char* type, std::u32string s) {
+        qs::tok::make_normalizer({{"type", type}}, "test")->normalize(s);
+        return s;
+    };
+    EXPECT_EQ(run("NFC", in), U::normalize(in, F::NFC));
+    EXPECT_EQ(run("NFD", in), U::normalize(in, F::NFD));
+    EXPECT_EQ(run("NFKC", in), u32("fi1 \xE3\x82\xAC \xC3\x85 \xE1\xB9\xA9 kg x2"));
+    EXPECT_EQ(run("NFKD", in), U::normalize(in, F::NFKD));
+    EXPECT_EQ(run("NFKC", U"plain ascii"), U"plain ascii");
 }
 
 TEST(TokenizerRegex, Gpt2Pattern) {
