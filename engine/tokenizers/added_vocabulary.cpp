@@ -87,16 +87,6 @@ const AddedToken* AddedVocabulary::find_content(const std::string& c) const {
     return it == by_content_.end() ? nullptr : &tokens_[it->second];
 }
 
-namespace {
-// The regex crate's \w (tokenizers' single_word check): Alphabetic, marks, Nd, Pc, Join_Control.
-// Alphabetic is approximated by L, Nl and the circled letters (the Other_Alphabetic symbols).
-bool is_word_char(char32_t c) {
-    using G = unicode::GeneralCategory;
-    const uint32_t word = unicode::kMaskL | unicode::kMaskM | unicode::cat_bit(G::Nd) | unicode::cat_bit(G::Nl) |
-                          unicode::cat_bit(G::Pc);
-    return (unicode::category_bit(c) & word) != 0 || c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9);
-}
-}  // namespace
 
 // tokenizers' AddedVocabulary::find_matches + split_with_indices.
 void AddedVocabulary::split(const std::u32string& s, bool at_origin, const TokenTrie& trie,
@@ -108,8 +98,8 @@ void AddedVocabulary::split(const std::u32string& s, bool at_origin, const Token
         const AddedToken& t = tokens_[static_cast<std::size_t>(map[static_cast<std::size_t>(idx)])];
         std::size_t start = ms, stop = me;
         if (t.single_word) {
-            const bool start_space = start == 0 || !is_word_char(s[start - 1]);
-            const bool stop_space = stop == s.size() || !is_word_char(s[stop]);
+            const bool start_space = start == 0 || !unicode::is_word_char(s[start - 1]);
+            const bool stop_space = stop == s.size() || !unicode::is_word_char(s[stop]);
             if (!start_space || !stop_space) continue;
         }
         if (t.lstrip) {

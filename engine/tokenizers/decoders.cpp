@@ -4,7 +4,7 @@
 #include "tokenizers/byte_level.h"
 #include "tokenizers/normalizers.h"
 #include "tokenizers/unicode.h"
-#include "tokenizers/unicode_regex.h"
+#include "tokenizers/regex.h"
 
 namespace qs::tok {
 
@@ -56,7 +56,7 @@ public:
 class ReplaceDecoder : public Decoder {
 public:
     std::u32string from, to;
-    std::unique_ptr<UnicodeRegex> regex;
+    std::unique_ptr<Regex> regex;
     void decode_chain(std::vector<std::string>& t) const override {
         for (auto& s : t) {
             std::u32string u = unicode::utf8_to_u32(s);
@@ -179,7 +179,7 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& source) 
         if (p.is_object() && p.contains("String") && p["String"].is_string())
             d->from = unicode::utf8_to_u32(p["String"].get<std::string>());
         else if (p.is_object() && p.contains("Regex") && p["Regex"].is_string())
-            d->regex = std::make_unique<UnicodeRegex>(p["Regex"].get<std::string>());
+            d->regex = std::make_unique<Regex>(p["Regex"].get<std::string>(), source + ": Replace decoder");
         else
             throw Error(source + ": Replace decoder needs a pattern {\"String\": ...} or {\"Regex\": ...}");
         return d;

@@ -11,7 +11,7 @@
 #include "tokenizers/pre_tokenizers.h"
 #include "tokenizers/tokenizer_impls.h"
 #include "tokenizers/unicode.h"
-#include "tokenizers/unicode_regex.h"
+#include "tokenizers/regex.h"
 
 namespace qs::tok {
 
@@ -21,7 +21,7 @@ namespace {
 
 class Gpt2FilesTokenizer : public Tokenizer {
 public:
-    explicit Gpt2FilesTokenizer(const std::string& dir) : regex_(kGpt2SplitPattern) {
+    explicit Gpt2FilesTokenizer(const std::string& dir) {
         namespace fs = std::filesystem;
         const std::string vocab_path = (fs::path(dir) / "vocab.json").string();
         const std::string merges_path = (fs::path(dir) / "merges.txt").string();
@@ -113,9 +113,8 @@ public:
         const std::string t = add_prefix_space_ ? " " + text : text;
         for (const auto& piece : splitter_.split(t)) {
             if (piece.id >= 0) { ids.push_back(piece.id); continue; }
-            const std::u32string u = unicode::utf8_to_u32(piece.text);
-            for (const auto& m : regex_.find_all(u))
-                bpe_->tokenize(byte_level::encode(unicode::u32_to_utf8(u.substr(m.first, m.second - m.first))), ids);
+            for (const auto& [b, e] : gpt2_split_regex().find_all(std::string_view(piece.text)))
+                bpe_->tokenize(byte_level::encode(piece.text.substr(b, e - b)), ids);
         }
         return ids;
     }
@@ -175,7 +174,6 @@ private:
         return false;
     }
 
-    UnicodeRegex regex_;
     std::unique_ptr<BpeModel> bpe_;
     SlowTokenSplitter splitter_;
     std::unordered_map<int64_t, std::string> added_by_id_;

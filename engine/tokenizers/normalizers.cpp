@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "tokenizers/unicode.h"
-#include "tokenizers/unicode_regex.h"
+#include "tokenizers/regex.h"
 
 namespace qs::tok {
 
@@ -49,7 +49,7 @@ public:
 class ReplaceNormalizer : public Normalizer {
 public:
     std::u32string from, to;
-    std::unique_ptr<UnicodeRegex> regex;
+    std::unique_ptr<Regex> regex;
     void normalize(std::u32string& s) const override {
         if (!regex) { replace_all(s, from, to); return; }
         const auto m = regex->find_all(s);
@@ -66,21 +66,13 @@ public:
     }
 };
 
-class NfcNormalizer : public Normalizer {
+class UnicodeNormalizer : public Normalizer {  // NFC, NFD, NFKC, NFKD
 public:
+    explicit UnicodeNormalizer(unicode::NormalForm f) : form(f) {}
+    unicode::NormalForm form;
     void normalize(std::u32string& s) const override {
-        bool ascii = true;
-        for (char32_t c : s) if (c >= 0x80) { ascii = false; break; }
-        if (!ascii) s = unicode::nfc(s);
-    }
-};
-
-class NfdNormalizer : public Normalizer {
-public:
-    void normalize(std::u32string& s) const override {
-        bool ascii = true;
-        for (char32_t c : s) if (c >= 0x80) { ascii = false; break; }
-        if (!ascii) s = unicode::nfd(s);
+        for (char32_t c : s)
+            if (c >= 0x80) { s = unicode::normalize(s, form); return; }  // ASCII is invariant
     }
 };
 
@@ -130,14 +122,16 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& so
         if (p.is_object() && p.contains("String") && p["String"].is_string()) {
             n->from = unicode::utf8_to_u32(p["String"].get<std::string>());
         } else if (p.is_object() && p.contains("Regex") && p["Regex"].is_string()) {
-            n->regex = std::make_unique<UnicodeRegex>(p["Regex"].get<std::string>());
+            n->regex = std::make_unique<Regex>(p["Regex"].get<std::string>(), source + ": Replace normalizer");
         } else {
             throw Error(source + ": Replace normalizer needs a pattern {\"String\": ...} or {\"Regex\": ...}");
         }
         return n;
     }
-    if (type == "NFC") return std::make_unique<NfcNormalizer>();
-    if (type == "NFD") return std::make_unique<NfdNormalizer>();
+    if (type == "NFC") return std::make_unique<UnicodeNormalizer>(unicode::NormalForm::NFC);
+    if (type == "NFD") return std::make_unique<UnicodeNormalizer>(unicode::NormalForm::NFD);
+    if (type == "NFKC") return std::make_unique<UnicodeNormalizer>(unicode::NormalForm::NFKC);
+    if (type == "NFKD") return std::make_unique<UnicodeNormalizer>(unicode::NormalForm::NFKD);
     if (type == "Strip") {
         auto n = std::make_unique<StripNormalizer>();
         n->left = j.value("strip_left", true);
@@ -145,7 +139,7 @@ std::unique_ptr<Normalizer> make_normalizer(const json& j, const std::string& so
         return n;
     }
     throw Error(source + ": normalizer type '" + type +
-                "' is not supported (supported: Sequence, Prepend, Replace, NFC, NFD, Strip)");
+                "' is not supported (supported: Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD, Strip)");
 }
 
 }  // namespace qs::tok

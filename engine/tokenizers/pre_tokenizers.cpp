@@ -8,14 +8,16 @@
 #include "tokenizers/byte_level.h"
 #include "tokenizers/normalizers.h"
 #include "tokenizers/unicode.h"
-#include "tokenizers/unicode_regex.h"
+#include "tokenizers/regex.h"
 
 namespace qs::tok {
 
 using nlohmann::json;
 
-const char* const kGpt2SplitPattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const Regex& gpt2_split_regex() {
+    static const Regex re("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+    return re;
+}
 
 namespace {
 
@@ -130,7 +132,7 @@ public:
 class SplitPre : public PreTokenizer {
 public:
     std::u32string literal;
-    std::unique_ptr<UnicodeRegex> regex;
+    std::unique_ptr<Regex> regex;
     Behavior behavior = Behavior::Isolated;
     bool invert = false;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
@@ -148,13 +150,12 @@ class ByteLevelPre : public PreTokenizer {
 public:
     bool add_prefix_space = true;
     bool use_regex = true;
-    UnicodeRegex regex{kGpt2SplitPattern};
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
         std::vector<PreSplit> out;
         out.reserve(splits.size() * 2);
         for (auto& s : splits) {
             if (add_prefix_space && (s.text.empty() || s.text[0] != U' ')) s.text.insert(0, 1, U' ');
-            if (use_regex) split_into(s, apply_behavior(partition(s.text.size(), regex.find_all(s.text)),
+            if (use_regex) split_into(s, apply_behavior(partition(s.text.size(), gpt2_split_regex().find_all(s.text)),
                                                         Behavior::Isolated, false), out);
             else if (!s.text.empty()) out.push_back(std::move(s));
         }
@@ -209,7 +210,7 @@ public:
 class RegexPre : public PreTokenizer {  // keeps the matches (Whitespace: \w+|[^\w\s]+)
 public:
     explicit RegexPre(const char* p) : regex(p) {}
-    UnicodeRegex regex;
+    Regex regex;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
         std::vector<PreSplit> out;
         for (const auto& s : splits)
@@ -247,7 +248,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
         if (pat.is_object() && pat.contains("String") && pat["String"].is_string())
             p->literal = unicode::utf8_to_u32(pat["String"].get<std::string>());
         else if (pat.is_object() && pat.contains("Regex") && pat["Regex"].is_string())
-            p->regex = std::make_unique<UnicodeRegex>(pat["Regex"].get<std::string>());
+            p->regex = std::make_unique<Regex>(pat["Regex"].get<std::string>(), source + ": Split pre_tokenizer");
         else
             throw Error(source + ": Split pre_tokenizer needs a pattern {\"String\": ...} or {\"Regex\": ...}");
         p->behavior = parse_behavior(j, source, Behavior::Isolated);
@@ -291,7 +292,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
         p->pred = [](char32_t c) {
             if (c < 128) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
                                 (c >= 0x7B && c <= 0x7E);
-            return (unicode::category_bit(c) & unicode::category_mask_from_name("P")) != 0;
+            return unicode::is_punctuation(c);
         };
         p->behavior = parse_behavior(j, source, Behavior::Isolated);
         return p;

@@ -26,7 +26,9 @@ public:
 
 std::unique_ptr<PreTokenizer> make_pre_tokenizer(const nlohmann::json& j, const std::string& source);
 
-// The GPT-2 pattern of ByteLevel(use_regex=true) and of the slow GPT2Tokenizer.
-extern const char* const kGpt2SplitPattern;
+class Regex;
+// The GPT-2 pattern of ByteLevel(use_regex=true) and of the slow GPT2Tokenizer, compiled once
+// per process.
+const Regex& gpt2_split_regex();
 
 }  // namespace qs::tok

@@ -1,32 +1,33 @@
 #include "tokenizers/unicode.h"
 
-#include <algorithm>
-#include <array>
+#include <cstdlib>
+#include <memory>
 
-#include "tokenizers/unicode_tables.h"
+#include <utf8proc.h>
+
+#include "core/error.h"
 
 namespace qs::tok::unicode {
 
-namespace T = unicode_tables;
+namespace {
+utf8proc_category_t category(char32_t cp) { return utf8proc_category(static_cast<utf8proc_int32_t>(cp)); }
+}  // namespace
 
-GeneralCategory category(char32_t cp) {
-    static const std::array<uint8_t, 128> ascii = [] {
-        std::array<uint8_t, 128> a{};
-        const T::CategoryRun* b = T::kCategoryRuns;
-        std::size_t r = 0;
-        for (char32_t c = 0; c < 128; ++c) {
-            while (r + 1 < T::kCategoryRunsSize && b[r + 1].start <= c) ++r;
-            a[c] = b[r].category;
-        }
-        return a;
-    }();
-    if (cp < 128) return static_cast<GeneralCategory>(ascii[cp]);
-    if (cp > 0x10FFFF) return GeneralCategory::Cn;
-    const T::CategoryRun* b = T::kCategoryRuns;
-    const T::CategoryRun* e = b + T::kCategoryRunsSize;
-    const T::CategoryRun* it =
-        std::upper_bound(b, e, cp, [](char32_t v, const T::CategoryRun& r) { return v < r.start; });
-    return static_cast<GeneralCategory>((it - 1)->category);
+bool is_number(char32_t c) {
+    const auto k = category(c);
+    return k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_NO;
+}
+
+bool is_punctuation(char32_t c) {
+    const auto k = category(c);
+    return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
+}
+
+bool is_word_char(char32_t c) {
+    const auto k = category(c);
+    return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_ME) ||  // L, M
+           k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_NL || k == UTF8PROC_CATEGORY_PC ||
+           c == 0x200C || c == 0x200D || (c >= 0x24B6 && c <= 0x24E9);
 }
 
 bool is_white_space(char32_t c) {
@@ -38,31 +39,6 @@ bool is_white_space(char32_t c) {
 }
 
 bool is_python_space(char32_t c) { return is_white_space(c) || (c >= 0x1C && c <= 0x1F); }
-
-uint32_t category_mask_from_name(std::string_view n) {
-    using G = GeneralCategory;
-    struct Name { const char* name; uint32_t mask; };
-    static const Name names[] = {
-        {"L", kMaskL}, {"Letter", kMaskL}, {"M", kMaskM}, {"Mark", kMaskM}, {"N", kMaskN}, {"Number", kMaskN},
-        {"Lu", cat_bit(G::Lu)}, {"Ll", cat_bit(G::Ll)}, {"Lt", cat_bit(G::Lt)}, {"Lm", cat_bit(G::Lm)},
-        {"Lo", cat_bit(G::Lo)}, {"Mn", cat_bit(G::Mn)}, {"Mc", cat_bit(G::Mc)}, {"Me", cat_bit(G::Me)},
-        {"Nd", cat_bit(G::Nd)}, {"Nl", cat_bit(G::Nl)}, {"No", cat_bit(G::No)},
-        {"P", cat_bit(G::Pc) | cat_bit(G::Pd) | cat_bit(G::Ps) | cat_bit(G::Pe) | cat_bit(G::Pi) |
-                  cat_bit(G::Pf) | cat_bit(G::Po)},
-        {"Pc", cat_bit(G::Pc)}, {"Pd", cat_bit(G::Pd)}, {"Ps", cat_bit(G::Ps)}, {"Pe", cat_bit(G::Pe)},
-        {"Pi", cat_bit(G::Pi)}, {"Pf", cat_bit(G::Pf)}, {"Po", cat_bit(G::Po)},
-        {"S", cat_bit(G::Sm) | cat_bit(G::Sc) | cat_bit(G::Sk) | cat_bit(G::So)},
-        {"Sm", cat_bit(G::Sm)}, {"Sc", cat_bit(G::Sc)}, {"Sk", cat_bit(G::Sk)}, {"So", cat_bit(G::So)},
-        {"Z", cat_bit(G::Zs) | cat_bit(G::Zl) | cat_bit(G::Zp)},
-        {"Zs", cat_bit(G::Zs)}, {"Zl", cat_bit(G::Zl)}, {"Zp", cat_bit(G::Zp)},
-        {"C", cat_bit(G::Cc) | cat_bit(G::Cf) | cat_bit(G::Cs) | cat_bit(G::Co) | cat_bit(G::Cn)},
-        {"Cc", cat_bit(G::Cc)}, {"Cf", cat_bit(G::Cf)}, {"Cs", cat_bit(G::Cs)}, {"Co", cat_bit(G::Co)},
-        {"Cn", cat_bit(G::Cn)},
-    };
-    for (const Name& x : names)
-        if (n == x.name) return x.mask;
-    return 0;
-}
 
 // ---- UTF-8 ----------------------------------------------------------------------------
 
@@ -183,90 +159,26 @@ bool is_valid_utf8(std::string_view s) {
 
 // ---- Normalization ----------------------------------------------------------------------
 
-namespace {
-constexpr char32_t SBase = 0xAC00, LBase = 0x1100, VBase = 0x1161, TBase = 0x11A7;
-constexpr int LCount = 19, VCount = 21, TCount = 28, NCount = VCount * TCount, SCount = LCount * NCount;
-
-uint8_t ccc(char32_t cp) {
-    if (cp < 0x300) return 0;
-    const T::CccRun* b = T::kCccRuns;
-    const T::CccRun* e = b + T::kCccRunsSize;
-    const T::CccRun* it = std::upper_bound(b, e, cp, [](char32_t v, const T::CccRun& r) { return v < r.first; });
-    if (it == b) return 0;
-    --it;
-    return cp <= it->last ? it->ccc : 0;
-}
-
-void decompose_into(char32_t cp, std::u32string& out) {
-    if (cp >= SBase && cp < SBase + SCount) {
-        const int s = static_cast<int>(cp - SBase);
-        out.push_back(LBase + s / NCount);
-        out.push_back(VBase + (s % NCount) / TCount);
-        if (s % TCount) out.push_back(TBase + s % TCount);
-        return;
+std::string normalize(std::string_view utf8, NormalForm form) {
+    if (utf8.empty()) return {};
+    int options = UTF8PROC_STABLE;
+    switch (form) {
+        case NormalForm::NFC: options |= UTF8PROC_COMPOSE; break;
+        case NormalForm::NFD: options |= UTF8PROC_DECOMPOSE; break;
+        case NormalForm::NFKC: options |= UTF8PROC_COMPOSE | UTF8PROC_COMPAT; break;
+        case NormalForm::NFKD: options |= UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT; break;
     }
-    if (cp < 0xC0) { out.push_back(cp); return; }
-    const T::Decomposition* b = T::kDecompositions;
-    const T::Decomposition* e = b + T::kDecompositionsSize;
-    const T::Decomposition* it =
-        std::lower_bound(b, e, cp, [](const T::Decomposition& d, char32_t v) { return d.cp < v; });
-    if (it != e && it->cp == cp) out.append(T::kDecompositionPool + it->offset, it->length);
-    else out.push_back(cp);
+    utf8proc_uint8_t* out = nullptr;
+    const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
+                                            static_cast<utf8proc_ssize_t>(utf8.size()), &out,
+                                            static_cast<utf8proc_option_t>(options));
+    const std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out, &std::free);
+    if (n < 0) throw Error(std::string("Unicode normalization: ") + utf8proc_errmsg(n));
+    return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
-char32_t compose_pair(char32_t a, char32_t b) {
-    if (a >= LBase && a < LBase + LCount && b >= VBase && b < VBase + VCount)
-        return SBase + ((a - LBase) * VCount + (b - VBase)) * TCount;
-    if (a >= SBase && a < SBase + SCount && (a - SBase) % TCount == 0 && b > TBase && b < TBase + TCount)
-        return a + (b - TBase);
-    const T::Composition* bg = T::kCompositions;
-    const T::Composition* e = bg + T::kCompositionsSize;
-    const T::Composition* it = std::lower_bound(bg, e, std::make_pair(a, b), [](const T::Composition& c, const std::pair<char32_t, char32_t>& v) {
-        return c.first != v.first ? c.first < v.first : c.second < v.second;
-    });
-    if (it != e && it->first == a && it->second == b) return it->composite;
-    return 0;
-}
-}  // namespace
-
-std::u32string nfd(std::u32string_view s) {
-    std::u32string out;
-    out.reserve(s.size());
-    for (char32_t c : s) decompose_into(c, out);
-    // Canonical ordering: stable sort of each run of nonzero-ccc marks.
-    for (std::size_t i = 0; i < out.size();) {
-        if (ccc(out[i]) == 0) { ++i; continue; }
-        std::size_t j = i;
-        while (j < out.size() && ccc(out[j]) != 0) ++j;
-        std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(i), out.begin() + static_cast<std::ptrdiff_t>(j),
-                         [](char32_t x, char32_t y) { return ccc(x) < ccc(y); });
-        i = j;
-    }
-    return out;
-}
-
-std::u32string nfc(std::u32string_view s) {
-    std::u32string d = nfd(s);
-    if (d.empty()) return d;
-    std::u32string out;
-    out.reserve(d.size());
-    std::size_t starter = std::u32string::npos;  // index in out of the last starter
-    for (char32_t c : d) {
-        const int cc = ccc(c);
-        if (starter != std::u32string::npos) {
-            // c is blocked from the starter if a character between them has ccc 0 or >= ccc(c);
-            // the sequence is canonically ordered, so the last one decides.
-            const bool adjacent = out.size() - 1 == starter;
-            const int prev = adjacent ? -1 : ccc(out.back());
-            if (adjacent || (prev != 0 && prev < cc)) {
-                const char32_t comp = compose_pair(out[starter], c);
-                if (comp) { out[starter] = comp; continue; }
-            }
-        }
-        if (cc == 0) starter = out.size();
-        out.push_back(c);
-    }
-    return out;
+std::u32string normalize(std::u32string_view text, NormalForm form) {
+    return utf8_to_u32(normalize(u32_to_utf8(text), form));
 }
 
 }  // namespace qs::tok::unicode

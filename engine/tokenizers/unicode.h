@@ -1,6 +1,6 @@
-// UTF-8 <-> code points, Unicode general categories, White_Space, NFC/NFD.
-// Data from the generated unicode_categories/decompositions/compositions.cpp (Unicode version
-// in unicode_tables::kUnicodeVersion).
+// UTF-8 <-> code points, the few Unicode properties the tokenizers test character by character,
+// and normalization. Categories and normalization come from utf8proc (its Unicode version:
+// utf8proc_unicode_version()); pattern matching is Oniguruma's (tokenizers/regex.h).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -8,30 +8,17 @@
 
 namespace qs::tok::unicode {
 
-// Order must match CATS in tools/goldens/gen_unicode_tables.py.
-enum class GeneralCategory : uint8_t {
-    Cn, Lu, Ll, Lt, Lm, Lo, Mn, Mc, Me, Nd, Nl, No, Pc, Pd, Ps, Pe,
-    Pi, Pf, Po, Sm, Sc, Sk, So, Zs, Zl, Zp, Cc, Cf, Cs, Co
-};
-constexpr uint32_t cat_bit(GeneralCategory c) { return 1u << static_cast<uint32_t>(c); }
-constexpr uint32_t kMaskL = cat_bit(GeneralCategory::Lu) | cat_bit(GeneralCategory::Ll) |
-                            cat_bit(GeneralCategory::Lt) | cat_bit(GeneralCategory::Lm) |
-                            cat_bit(GeneralCategory::Lo);
-constexpr uint32_t kMaskM = cat_bit(GeneralCategory::Mn) | cat_bit(GeneralCategory::Mc) |
-                            cat_bit(GeneralCategory::Me);
-constexpr uint32_t kMaskN = cat_bit(GeneralCategory::Nd) | cat_bit(GeneralCategory::Nl) |
-                            cat_bit(GeneralCategory::No);
-
-GeneralCategory category(char32_t cp);
-inline uint32_t category_bit(char32_t cp) { return cat_bit(category(cp)); }
-inline bool is_letter(char32_t cp) { return (category_bit(cp) & kMaskL) != 0; }
-inline bool is_number(char32_t cp) { return (category_bit(cp) & kMaskN) != 0; }
+// General category N (Nd, Nl, No): Rust's char::is_numeric.
+bool is_number(char32_t cp);
+// General category P (Pc, Pd, Ps, Pe, Pi, Pf, Po).
+bool is_punctuation(char32_t cp);
+// The regex crate's \w (tokenizers' single_word check): Alphabetic, M, Nd, Pc, Join_Control.
+// Alphabetic is approximated by L, Nl and the circled letters (the Other_Alphabetic symbols).
+bool is_word_char(char32_t cp);
 // The White_Space property (what Oniguruma's \s, Rust's char::is_whitespace match).
 bool is_white_space(char32_t cp);
 // Python's str.isspace(): White_Space plus U+001C..U+001F.
 bool is_python_space(char32_t cp);
-// Parses a \p{...} name ("L", "Letter", "Lu", "N", "Nd", ...); returns a category mask or 0.
-uint32_t category_mask_from_name(std::string_view name);
 
 // UTF-8. Invalid bytes decode to U+FFFD one byte at a time (the input of a tokenizer is
 // expected to be valid UTF-8; this only keeps malformed input from crashing).
@@ -43,7 +30,9 @@ std::string u32_to_utf8(std::u32string_view s);
 std::string utf8_lossy(std::string_view bytes);
 bool is_valid_utf8(std::string_view bytes);
 
-std::u32string nfd(std::u32string_view s);
-std::u32string nfc(std::u32string_view s);
+enum class NormalForm { NFC, NFD, NFKC, NFKD };
+// Unicode normalization of valid UTF-8 (utf8proc_map); throws qs::Error on invalid input.
+std::string normalize(std::string_view utf8, NormalForm form);
+std::u32string normalize(std::u32string_view text, NormalForm form);
 
 }  // namespace qs::tok::unicode

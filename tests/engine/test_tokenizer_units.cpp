@@ -1,5 +1,5 @@
-// Tokenizer pieces on their own: UTF-8, Unicode tables, NFC, the regex engine, the factory and
-// its errors, BOS conventions, thread safety.
+// Tokenizer pieces on their own: UTF-8, Unicode properties, normalization (utf8proc), the
+// Oniguruma regex wrapper, the factory and its errors, BOS conventions, thread safety.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -13,21 +13,25 @@
 #include "engine/test_util.h"
 #include "tokenizers/tokenizer.h"
 #include "tokenizers/tokenizer_impls.h"
+#include "tokenizers/normalizers.h"
+#include "tokenizers/regex.h"
 #include "tokenizers/unicode.h"
-#include "tokenizers/unicode_regex.h"
-#include "tokenizers/unicode_tables.h"
 
 namespace fs = std::filesystem;
-using qs::tok::UnicodeRegex;
+using qs::tok::Regex;
 namespace U = qs::tok::unicode;
 
 namespace {
 std::u32string u32(const std::string& s) { return U::utf8_to_u32(s); }
 
-std::vector<std::string> split_all(const UnicodeRegex& re, const std::string& text) {
-    const std::u32string u = u32(text);
+// Matches as UTF-8 strings; also checks that the code-point overload finds the same ranges.
+std::vector<std::string> split_all(const Regex& re, const std::string& text) {
     std::vector<std::string> out;
-    for (const auto& m : re.find_all(u)) out.push_back(U::u32_to_utf8(u.substr(m.first, m.second - m.first)));
+    for (const auto& [b, e] : re.find_all(std::string_view(text))) out.push_back(text.substr(b, e - b));
+    const std::u32string u = u32(text);
+    std::vector<std::string> via_u32;
+    for (const auto& [b, e] : re.find_all(std::u32string_view(u))) via_u32.push_back(U::u32_to_utf8(u.substr(b, e - b)));
+    EXPECT_EQ(via_u32, out) << re.pattern();
     return out;
 }
 
@@ -57,18 +61,22 @@ TEST(TokenizerUnicode, Utf8RoundTripAndLossy) {
     EXPECT_FALSE(U::is_valid_utf8("\xC0\xAF"));
 }
 
-TEST(TokenizerUnicode, CategoriesAndWhitespace) {
-    EXPECT_STREQ(qs::tok::unicode_tables::kUnicodeVersion, "14.0.0");
-    EXPECT_TRUE(U::is_letter(U'a'));
-    EXPECT_TRUE(U::is_letter(0x65E5));   // 日
-    EXPECT_TRUE(U::is_letter(0x01C5));   // ǅ (Lt)
-    EXPECT_FALSE(U::is_letter(U'1'));
-    EXPECT_TRUE(U::is_number(0x0663));   // Arabic-Indic three
+TEST(TokenizerUnicode, PropertiesAndWhitespace) {
+    EXPECT_TRUE(U::is_number(U'7'));
+    EXPECT_TRUE(U::is_number(0x0663));   // Arabic-Indic three (Nd)
     EXPECT_TRUE(U::is_number(0x216B));   // Roman numeral twelve (Nl)
     EXPECT_TRUE(U::is_number(0x00BD));   // ½ (No)
-    EXPECT_FALSE(U::is_letter(0x1F600));
-    EXPECT_EQ(U::category(0x0301), U::GeneralCategory::Mn);
-    EXPECT_EQ(U::category(0x10FFFF), U::GeneralCategory::Cn);
+    EXPECT_FALSE(U::is_number(U'a'));
+    EXPECT_TRUE(U::is_punctuation(0x3001));   // 、 (Po)
+    EXPECT_TRUE(U::is_punctuation(0x2014));   // — (Pd)
+    EXPECT_TRUE(U::is_punctuation(U'_'));     // Pc
+    EXPECT_FALSE(U::is_punctuation(U'+'));    // Sm
+    EXPECT_TRUE(U::is_word_char(0x01C5));     // ǅ (Lt)
+    EXPECT_TRUE(U::is_word_char(0x0301));     // combining acute (Mn)
+    EXPECT_TRUE(U::is_word_char(0x24B6));     // Ⓐ (So, Other_Alphabetic)
+    EXPECT_TRUE(U::is_word_char(0x200D));     // ZWJ (Join_Control)
+    EXPECT_FALSE(U::is_word_char(0x00BD));    // ½ (No)
+    EXPECT_FALSE(U::is_word_char(0x1F600));
     EXPECT_TRUE(U::is_white_space(0x3000));
     EXPECT_TRUE(U::is_white_space(0x85));
     EXPECT_FALSE(U::is_white_space(0x200B));
@@ -77,19 +85,43 @@ TEST(TokenizerUnicode, CategoriesAndWhitespace) {
 }
 
 TEST(TokenizerUnicode, Normalization) {
-    EXPECT_EQ(U::nfc(u32("e\xCC\x81")), u32("\xC3\xA9"));                 // e + U+0301 -> é
-    EXPECT_EQ(U::nfd(u32("\xC3\xA9")), u32("e\xCC\x81"));
-    EXPECT_EQ(U::nfc(std::u32string{0x1100, 0x1161, 0x11A8}), std::u32string{0xAC01});  // Hangul LVT
-    EXPECT_EQ(U::nfd(std::u32string{0xAC01}), (std::u32string{0x1100, 0x1161, 0x11A8}));
+    using F = U::NormalForm;
+    EXPECT_EQ(U::normalize(u32("e\xCC\x81"), F::NFC), u32("\xC3\xA9"));                 // e + U+0301 -> é
+    EXPECT_EQ(U::normalize(u32("\xC3\xA9"), F::NFD), u32("e\xCC\x81"));
+    EXPECT_EQ(U::normalize(std::u32string{0x1100, 0x1161, 0x11A8}, F::NFC), std::u32string{0xAC01});  // Hangul LVT
+    EXPECT_EQ(U::normalize(std::u32string{0xAC01}, F::NFD), (std::u32string{0x1100, 0x1161, 0x11A8}));
     // Canonical reordering: dot below (220) before dot above (230), then composition.
-    EXPECT_EQ(U::nfc(std::u32string{U'q', 0x0307, 0x0323}), (std::u32string{U'q', 0x0323, 0x0307}));
-    EXPECT_EQ(U::nfc(std::u32string{U's', 0x0307, 0x0323}), std::u32string{0x1E69});
-    EXPECT_EQ(U::nfc(std::u32string{0x212B}), std::u32string{0xC5});      // Angstrom sign -> Å
-    EXPECT_EQ(U::nfc(std::u32string{0x0958}), (std::u32string{0x0915, 0x093C}));  // composition exclusion
+    EXPECT_EQ(U::normalize(std::u32string{U'q', 0x0307, 0x0323}, F::NFC), (std::u32string{U'q', 0x0323, 0x0307}));
+    EXPECT_EQ(U::normalize(std::u32string{U's', 0x0307, 0x0323}, F::NFC), std::u32string{0x1E69});
+    EXPECT_EQ(U::normalize(std::u32string{0x212B}, F::NFC), std::u32string{0xC5});      // Angstrom sign -> Å
+    EXPECT_EQ(U::normalize(std::u32string{0x0958}, F::NFC), (std::u32string{0x0915, 0x093C}));  // composition exclusion
+    EXPECT_EQ(U::normalize(std::string_view(""), F::NFC), "");
+    EXPECT_EQ(U::normalize(std::string_view("a\0b", 3), F::NFKC), std::string("a\0b", 3));
+    // Expected strings from HF tokenizers 0.20.3, normalizers.NFC/NFD/NFKC/NFKD().normalize_str.
+    const std::u32string in = {0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', 0x212B, U' ', 0x1E9B, 0x0323,
+                               U' ', 0x338F, U' ', U'x', 0xB2};
+    EXPECT_EQ(U::normalize(in, F::NFC), (std::u32string{0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', 0xC5, U' ', 0x1E9B,
+                                                        0x0323, U' ', 0x338F, U' ', U'x', 0xB2}));
+    EXPECT_EQ(U::normalize(in, F::NFD), (std::u32string{0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', U'A', 0x030A, U' ',
+                                                        0x017F, 0x0323, 0x0307, U' ', 0x338F, U' ', U'x', 0xB2}));
+    EXPECT_EQ(U::normalize(in, F::NFKC), u32("fi1 \xE3\x82\xAC \xC3\x85 \xE1\xB9\xA9 kg x2"));
+    EXPECT_EQ(U::normalize(in, F::NFKD), (std::u32string{U'f', U'i', U'1', U' ', 0x30AB, 0x3099, U' ', U'A', 0x030A, U' ',
+                                                         U's', 0x0323, 0x0307, U' ', U'k', U'g', U' ', U'x', U'2'}));
+    QS_EXPECT_ERROR_CONTAINS(U::normalize(std::string_view("\xC3("), F::NFC), "Unicode normalization");
+    // The tokenizer.json normalizers of each form (HF tokenizers 0.20.3 values as above).
+    const auto run = [](const char* type, std::u32string s) {
+        qs::tok::make_normalizer({{"type", type}}, "test")->normalize(s);
+        return s;
+    };
+    EXPECT_EQ(run("NFC", in), U::normalize(in, F::NFC));
+    EXPECT_EQ(run("NFD", in), U::normalize(in, F::NFD));
+    EXPECT_EQ(run("NFKC", in), u32("fi1 \xE3\x82\xAC \xC3\x85 \xE1\xB9\xA9 kg x2"));
+    EXPECT_EQ(run("NFKD", in), U::normalize(in, F::NFKD));
+    EXPECT_EQ(run("NFKC", U"plain ascii"), U"plain ascii");
 }
 
 TEST(TokenizerRegex, Gpt2Pattern) {
-    const UnicodeRegex re("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
+    const Regex re("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+");
     EXPECT_EQ(split_all(re, "Hello, world! It's 2024."),
               (std::vector<std::string>{"Hello", ",", " world", "!", " It", "'s", " 2024", "."}));
     EXPECT_EQ(split_all(re, "a   b\n\n c"), (std::vector<std::string>{"a", "  ", " b", "\n\n", " c"}));
@@ -97,7 +129,7 @@ TEST(TokenizerRegex, Gpt2Pattern) {
 }
 
 TEST(TokenizerRegex, Llama3Pattern) {
-    const UnicodeRegex re(
+    const Regex re(
         "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
         "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+");
     EXPECT_EQ(split_all(re, "I'M 1234567 ok?!\n\n  x"),
@@ -106,15 +138,42 @@ TEST(TokenizerRegex, Llama3Pattern) {
 }
 
 TEST(TokenizerRegex, SyntaxAndErrors) {
-    EXPECT_EQ(split_all(UnicodeRegex("a{2,3}?"), "aaaa"), (std::vector<std::string>{"aa", "aa"}));
-    EXPECT_EQ(split_all(UnicodeRegex("[a-c]+|\\d"), "xabcz9"), (std::vector<std::string>{"abc", "9"}));
-    EXPECT_EQ(split_all(UnicodeRegex("(?=b)\\w"), "abab"), (std::vector<std::string>{"b", "b"}));
-    EXPECT_EQ(split_all(UnicodeRegex("\\x{65e5}|\\u672c"), "\xE6\x97\xA5\xE6\x9C\xAC"),
+    EXPECT_EQ(split_all(Regex("a{2,3}?"), "aaaa"), (std::vector<std::string>{"aa", "aa"}));
+    EXPECT_EQ(split_all(Regex("[a-c]+|\\d"), "xabcz9"), (std::vector<std::string>{"abc", "9"}));
+    EXPECT_EQ(split_all(Regex("(?=b)\\w"), "abab"), (std::vector<std::string>{"b", "b"}));
+    EXPECT_EQ(split_all(Regex("\\x{65e5}|\\p{Han}"), "\xE6\x97\xA5" "a" "\xE6\x9C\xAC"),
               (std::vector<std::string>{"\xE6\x97\xA5", "\xE6\x9C\xAC"}));
-    QS_EXPECT_ERROR_CONTAINS(UnicodeRegex("(?<=a)b"), "lookbehind");
-    QS_EXPECT_ERROR_CONTAINS(UnicodeRegex("\\p{Foo}"), "unknown property");
-    QS_EXPECT_ERROR_CONTAINS(UnicodeRegex("(a*)*"), "can match empty");
-    QS_EXPECT_ERROR_CONTAINS(UnicodeRegex("(ab"), "missing ')'");
+    // Lookbehind (Oniguruma has it); HF Split(Regex("(?<=a)b")) on "abcb" isolates only (1, 2).
+    EXPECT_EQ(Regex("(?<=a)b").find_all(std::string_view("abcb")), (Regex::Ranges{{1, 2}}));
+    // Byte offsets for UTF-8, code-point indices for the u32 overload.
+    EXPECT_EQ(Regex("\\p{L}+").find_all(std::string_view(" \xC3\xA9t\xC3\xA9")), (Regex::Ranges{{1, 6}}));
+    EXPECT_EQ(Regex("\\p{L}+").find_all(std::u32string_view(U" \u00E9t\u00E9")), (Regex::Ranges{{1, 4}}));
+    EXPECT_TRUE(Regex("x").find_all(std::string_view()).empty());
+    QS_EXPECT_ERROR_CONTAINS(Regex("\\p{Foo}"), "regular expression '\\p{Foo}': invalid character property name");
+    QS_EXPECT_ERROR_CONTAINS(Regex("(ab", "tokenizer.json: Split pre_tokenizer"),
+                             "tokenizer.json: Split pre_tokenizer: regular expression '(ab': end pattern with unmatched parenthesis");
+}
+
+// tokenizers' find_matches (the onig crate's find_iter): empty matches count, except one right
+// where the previous match ended; an empty text has none. Expected values from HF tokenizers
+// 0.20.3: normalizers.Replace(Regex(p), "-").normalize_str(t) gives "-b-" for ("a*", "baa"),
+// "-é-" for ("x*", "é") and ("x*", "éx"), "" for ("a*", "").
+TEST(TokenizerRegex, EmptyMatchesLikeTokenizers) {
+    EXPECT_EQ(Regex("a*").find_all(std::string_view("baa")), (Regex::Ranges{{0, 0}, {1, 3}}));
+    EXPECT_EQ(Regex("x*").find_all(std::string_view("\xC3\xA9")), (Regex::Ranges{{0, 0}, {2, 2}}));
+    EXPECT_EQ(Regex("x*").find_all(std::u32string_view(U"\u00E9x")), (Regex::Ranges{{0, 0}, {1, 2}}));
+    EXPECT_TRUE(Regex("a*").find_all(std::string_view("")).empty());
+    const auto replace = [](const char* pattern, const std::string& text) {
+        const auto n = qs::tok::make_normalizer(
+            {{"type", "Replace"}, {"pattern", {{"Regex", pattern}}}, {"content", "-"}}, "test");
+        std::u32string u = u32(text);
+        n->normalize(u);
+        return U::u32_to_utf8(u);
+    };
+    EXPECT_EQ(replace("a*", "baa"), "-b-");
+    EXPECT_EQ(replace("x*", "\xC3\xA9"), "-\xC3\xA9-");
+    EXPECT_EQ(replace("x*", "\xC3\xA9x"), "-\xC3\xA9-");
+    EXPECT_EQ(replace("a*", ""), "");
 }
 
 TEST(TokenizerLoad, PicksByFiles) {
@@ -141,11 +200,12 @@ TEST(TokenizerLoad, Errors) {
     d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})");
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "makes a token that is not in the vocabulary");
     d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
-                                  "normalizer": {"type": "NFKC"}})");
-    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "normalizer type 'NFKC' is not supported");
+                                  "normalizer": {"type": "BertNormalizer"}})");
+    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "normalizer type 'BertNormalizer' is not supported");
     d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
-                                  "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(?<=x)y"}, "behavior": "Isolated"}})");
-    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "lookbehind");
+                                  "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "[x"}, "behavior": "Isolated"}})");
+    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()),
+                             "tokenizer.json: Split pre_tokenizer: regular expression '[x': premature end of char-class");
     TempDir s;
     s.write("tokenizer.model", "this is not a sentencepiece model");
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(s.path.string()), "tokenizer.model: SentencePiece cannot load it");

@@ -23,8 +23,8 @@
 # a working corpus ($BUILD/corpus/<target>) that grows across runs.
 #
 # The main build uses g++; this script compiles the engine sources each target needs directly
-# with clang++ against the libtorch headers and libraries (only safetensors_header and
-# workspace link libtorch).
+# with clang++ against the libtorch headers and libraries (all but config_json link libtorch;
+# tokenizer_json also links Oniguruma and utf8proc, libonig-dev libutf8proc-dev).
 #
 # Environment: CLANGXX (default clang++), QS_FUZZ_BUILD (default <repo>/build-fuzz),
 # TORCH_INCLUDE / TORCH_LIBDIR (default: Debian's libtorch-dev layout).
@@ -67,7 +67,7 @@ sources_of() {  # the engine sources a target links
         tokenizer_json) echo "$E"/tokenizers/*.cpp "$E/core/resources.cpp" "$E/io/gguf.cpp" "$E/io/gguf_dequant.cpp" \
                              "${IO_SOURCES[@]}" ;;  # GGUF: a folder may hold its tokenizer in a .gguf
         workspace) echo "$E/export/workspace.cpp" "$E/quant/method_config.cpp" "$E/quant/linear_quant.cpp" \
-                        "$E/io/checkpoint.cpp" "${IO_SOURCES[@]}" ;;
+                        "$E/io/checkpoint.cpp" "$E/core/device.cpp" "${IO_SOURCES[@]}" ;;  # device: div_exact
     esac
 }
 needs_torch() { [ "$1" != config_json ]; }
@@ -101,6 +101,7 @@ build_target() {  # build_target NAME: $BUILD/fuzz_NAME
         echo "run_fuzz.sh: linking $bin"
         local libs=(-lzstd -ldl -lpthread)
         needs_torch "$t" && libs+=(-L"$TORCH_LIBDIR" -Wl,-rpath,"$TORCH_LIBDIR" -ltorch_cpu -lc10)
+        [ "$t" = tokenizer_json ] && libs+=(-lonig -lutf8proc)  # Oniguruma regexes, utf8proc normalization
         "$CLANGXX" -fsanitize=fuzzer,address "${objs[@]}" "${libs[@]}" -o "$bin"
     fi
 }
