@@ -85,8 +85,7 @@ qs::MethodConfig AppContext::defaultConfig() {
     c.weight.granularity = qs::Granularity::PerGroup;
     c.weight.group_size = 128;
     c.weight.symmetric = false;
-    c.act.bits = 0;  // ActQuant defaults to 8 bits; the panel starts with activations in float
-    c.act.per_token = true;
+    // activations in float (MethodConfig's default)
     return c;
 }
 
@@ -261,11 +260,7 @@ void AppContext::resetToOriginal() {
     });
 }
 
-qs::MethodConfig AppContext::originalConfig() {
-    qs::MethodConfig c;
-    c.act.bits = 0;
-    return c;
-}
+qs::MethodConfig AppContext::originalConfig() { return qs::MethodConfig(); }
 
 void AppContext::noteApply(const qs::MethodConfig& cfg, const ApplyData& data) {
     lastApply_ = std::make_unique<ApplyData>(data);

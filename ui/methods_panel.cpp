@@ -23,6 +23,7 @@
 #include "app_context.h"
 #include "apply_progress.h"
 #include "ui_util.h"
+#include "quant/w8a8_preset.h"
 
 namespace {
 
@@ -323,19 +324,13 @@ void MethodsPanel::connectControls() {
 
 // Every control the W8A8 SmoothQuant setting implies (whatever the panel showed before).
 void MethodsPanel::applyW8A8Preset() {
-    updating_ = true;
-    bits_->setCurrentIndex(bits_->findData(8));
-    group_->setCurrentIndex(group_->findData(-1));
-    symmetric_->setChecked(true);
-    lmHead_->setChecked(false);
-    awqMode_->setCurrentIndex(awqMode_->findData(""));
-    sqOn_->setChecked(true);
-    sqAlpha_->setValue(50);
-    act_->setCurrentIndex(act_->findData(8));
-    bmm_->setChecked(true);
-    rotation_->setCurrentIndex(rotation_->findData(-1));
-    updating_ = false;
-    emitChange();
+    qs::MethodConfig c = config();  // keeps what the preset does not name (calibration, fp16 scales, ...)
+    c.methods = {"smoothquant", "rtn"};  // no AWQ/GPTQ, no rotation
+    c.sq_alpha = 0.5;
+    qs::set_w8a8(c);
+    c.act.quantize_bmm = true;
+    c.include_lm_head = false;
+    setConfig(c);
 }
 
 // Why a control changes nothing for the selected Linear.

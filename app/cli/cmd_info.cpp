@@ -6,6 +6,7 @@
 #include <map>
 
 #include "commands.h"
+#include "core/strings.h"
 #include "core/device.h"
 #include "io/checkpoint.h"
 #include "io/gguf_model.h"
@@ -70,9 +71,15 @@ WeightFiles describe_weights(const std::string& dir) {
 
 }  // namespace
 
-int cmd_info(const Args& a) {
-    a.check_known({"model", "json"}, "info");
-    const std::string dir = model_dir(a);
+namespace {
+
+struct InfoOptions {
+    ModelOptions model;
+    bool json = false;
+};
+
+int run_info(const InfoOptions& a) {
+    const std::string dir = a.model.dir();
     const WeightFiles wf = describe_weights(dir);
     const ModelConfig& c = wf.config;
     int64_t params = 0;
@@ -86,8 +93,7 @@ int cmd_info(const Args& a) {
     for (const auto& [name, shape] : expected_tensors(c, "model.")) {
         const std::string suffix = ".weight";
         if (shape.size() == 2 && name.size() > suffix.size() && name.find("embed") == std::string::npos &&
-            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
-        {
+            ends_with(name, suffix)) {
             auto st = wf.stored_as.find(name);
             if (st == wf.stored_as.end() && name == "lm_head.weight" && c.tie_word_embeddings)
                 st = wf.stored_as.find(c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight");
@@ -122,7 +128,7 @@ int cmd_info(const Args& a) {
         j["rope_theta"] = c.rope_theta;
         j["rope_scaling"] = c.rope.type.empty() ? json(nullptr) : json(c.rope.type);
     }
-    if (a.has("json")) {
+    if (a.json) {
         std::cout << j.dump(2) << std::endl;
         return 0;
     }
@@ -146,22 +152,42 @@ int cmd_info(const Args& a) {
     return 0;
 }
 
-int cmd_check(const Args& a) {
-    a.check_known({"model", "json", "device", "dtype", "mode"}, "check");
-    auto m = load_model(a);
+int run_check(const InfoOptions& a) {
+    auto m = a.model.load();
     json j = {{"model", m->source_dir},
               {"ok", true},
               {"parameters", m->parameter_count()},
               {"dtype", dtype_name(m->dtype())},
               {"device", device_name(m->device())},
               {"warnings", m->warnings}};
-    if (a.has("json"))
+    if (a.json)
         std::cout << j.dump(2) << std::endl;
     else
         std::printf("%s: ok, %lld parameters loaded as %s on %s, %zu warning(s)\n", m->source_dir.c_str(),
                     (long long)m->parameter_count(), dtype_name(m->dtype()).c_str(), device_name(m->device()).c_str(),
                     m->warnings.size());
     return 0;
+}
+
+}  // namespace
+
+Run add_info(CLI::App& cli) {
+    auto* app = cli.add_subcommand("info", "Describe a model folder without loading its weights.");
+    auto o = std::make_shared<InfoOptions>();
+    add_model_options(*app, o->model, /*loading=*/false);
+    app->add_flag("--json", o->json,
+                  "one JSON object on stdout (architecture, parameters, dtype, bytes_on_disk,\n"
+                  "layers, heads, kv_heads, vocab_size, tensor_types, linears with their\n"
+                  "source_type, ...)");
+    return [o] { return run_info(*o); };
+}
+
+Run add_check(CLI::App& cli) {
+    auto* app = cli.add_subcommand("check", "Load and validate every tensor of a model (shapes, dtypes, NaN/Inf).");
+    auto o = std::make_shared<InfoOptions>();
+    add_model_options(*app, o->model);
+    app->add_flag("--json", o->json, "one JSON object on stdout (model, ok, parameters, dtype, device, warnings)");
+    return [o] { return run_check(*o); };
 }
 
 }  // namespace qs::cli

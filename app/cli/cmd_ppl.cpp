@@ -15,6 +15,7 @@
 #include "eval/perplexity.h"
 #include "method_options.h"
 #include "model_options.h"
+#include "options.h"
 #include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
 
@@ -24,22 +25,60 @@ using json = nlohmann::json;
 
 namespace {
 
-std::set<std::string> ppl_options() {
-    std::set<std::string> s = {"model", "dataset", "tokenizer", "seqlen", "nsamples", "batch", "device", "dtype", "mode", "json", "kl"};
-    for (const auto& n : method_option_names()) s.insert(n);
-    return s;
+// The options of ppl (and sweep, which adds --grid and --format).
+struct PplArgs {
+    ModelOptions model;
+    std::string dataset = "wikitext2";
+    std::string tokenizer;  // empty: the model folder
+    PplOptions ppl;
+    std::string nsamples = "all";
+    bool json = false;
+    MethodConfig method;
+    CLI::Option* seqlen_opt = nullptr;
+    // sweep
+    std::vector<std::string> grids;
+    std::string format = "table";
+};
+
+void add_ppl_options(CLI::App& app, PplArgs& a, bool sweep) {
+    add_model_options(app, a.model);
+    app.add_option("--dataset", a.dataset, "wikitext2 or a local text: .txt, .raw, .jsonl, .jsonl.zst")
+        ->type_name("wikitext2|PATH")
+        ->capture_default_str();
+    app.add_option("--tokenizer", a.tokenizer, "tokenizer folder (default: the model folder)")->type_name("DIR");
+    a.seqlen_opt = add_number(app, "seqlen", a.ppl.seqlen, "window length (0 = min(2048, max_position_embeddings))");
+    app.add_option("--nsamples", a.nsamples, "windows to evaluate, from the start of the text")
+        ->type_name("N|all")
+        ->capture_default_str();
+    add_number(app, "batch", a.ppl.batch, "windows per forward, 1..4096");
+    app.add_flag("--kl", a.ppl.kl,
+                 "also the KL divergence against the unquantized model (llama.cpp --kl-divergence):\n"
+                 "mean, median, 99.9th percentile and max of the per-token KL(original || quantized)\n"
+                 "and top-1 agreement, over the perplexity's scored tokens; the original logits are\n"
+                 "computed window by window (about twice the time)");
+    if (sweep) {
+        app.add_option("--grid", a.grids,
+                       "a method option and its values, once or twice, e.g.\n"
+                       "--grid sq-alpha=0,0.5,0.85 --grid w-bits=3,4")
+            ->type_name("NAME=V1,V2,...")
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+            ->expected(1)
+            ->allow_extra_args(false);
+        app.add_option("--format", a.format, "table | csv | json")->type_name("F")->capture_default_str();
+    } else {
+        app.add_flag("--json", a.json,
+                     "one JSON object (ppl, nsamples, seqlen, tokens, seconds, tokens_per_second,\n"
+                     "dtype, device, protocol, mode, dataset, window_nll, kl, configuration, ...)");
+    }
+    add_method_options(app, a.method);
 }
 
-PplOptions ppl_opts(const Args& a) {
-    PplOptions o;
-    o.seqlen = a.get_int("seqlen", 0);
-    std::string ns = a.get("nsamples", "all");
-    o.nsamples = ns == "all" ? -1 : a.get_int("nsamples", -1);
-    if (ns != "all" && o.nsamples < 1) throw Error("--nsamples must be a positive integer or 'all'");
-    o.batch = a.get_int("batch", 1);
-    if (a.has("seqlen") && o.seqlen == 0) throw Error("--seqlen must be at least 2, found 0");
+PplOptions ppl_opts(const PplArgs& a) {
+    PplOptions o = a.ppl;
+    o.nsamples = a.nsamples == "all" ? -1 : parse_int_option("nsamples", a.nsamples);
+    if (a.nsamples != "all" && o.nsamples < 1) throw Error("--nsamples must be a positive integer or 'all'");
+    if (a.seqlen_opt->count() && o.seqlen == 0) throw Error("--seqlen must be at least 2, found 0");
     check_ppl_options(o);  // the engine's range rules, before anything is loaded
-    o.kl = a.has("kl");
     return o;
 }
 
@@ -51,11 +90,11 @@ struct Prepared {
     double tokenize_seconds = 0;
 };
 
-Prepared prepare(const Args& a) {
+Prepared prepare(const PplArgs& a) {
     Prepared p;
-    p.model = std::shared_ptr<CausalLM>(load_model(a));
-    p.tok = std::shared_ptr<Tokenizer>(load_tokenizer(a.get("tokenizer", p.model->source_dir)));
-    const std::string ds = a.get("dataset", "wikitext2");
+    p.model = std::shared_ptr<CausalLM>(a.model.load());
+    p.tok = std::shared_ptr<Tokenizer>(load_tokenizer(a.tokenizer.empty() ? p.model->source_dir : a.tokenizer));
+    const std::string& ds = a.dataset;
     p.text = ds == "wikitext2" ? default_eval_text() : load_eval_text(ds);
     auto t0 = std::chrono::steady_clock::now();
     p.ids = at::tensor(p.tok->encode(p.text.text, true), at::kLong);
@@ -101,18 +140,16 @@ json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, con
     return j;
 }
 
-}  // namespace
-
-int cmd_ppl(const Args& a) {
-    a.check_known(ppl_options(), "ppl");
-    MethodConfig cfg = method_config(a);
+int run_ppl(const PplArgs& a) {
+    const MethodConfig& cfg = a.method;
+    cfg.validate();
     PplOptions o = ppl_opts(a);
     Prepared p = prepare(a);
     QuantSession session(p.model, p.tok);
     EvalReport ev = session.evaluate(cfg, p.ids, o, stderr_progress("ppl"));
     const PplResult& r = ev.ppl;
     const ApplyReport* rep = ev.apply ? &*ev.apply : nullptr;
-    if (a.has("json")) {
+    if (a.json) {
         std::cout << result_json(r, p, o, rep, ev.mode).dump() << std::endl;
         return 0;
     }
@@ -135,14 +172,10 @@ int cmd_ppl(const Args& a) {
     return 0;
 }
 
-int cmd_sweep(const Args& a) {
-    auto known = ppl_options();
-    known.insert("grid");
-    known.insert("format");
-    a.check_known(known, "sweep");
-    const std::string format = a.get("format", "table");
+int run_sweep(const PplArgs& a) {
+    const std::string& format = a.format;
     if (format != "table" && format != "csv" && format != "json") throw Error("--format must be table, csv or json");
-    auto grids = a.get_all("grid");
+    const auto& grids = a.grids;
     if (grids.empty() || grids.size() > 2)
         throw Error("sweep needs one or two --grid NAME=V1,V2,... (e.g. --grid sq-alpha=0,0.5,0.85)");
     std::vector<std::pair<std::string, std::vector<std::string>>> axes;
@@ -150,14 +183,15 @@ int cmd_sweep(const Args& a) {
         auto eq = g.find('=');
         if (eq == std::string::npos) throw Error("--grid expects NAME=V1,V2,..., got '" + g + "'");
         std::pair<std::string, std::vector<std::string>> ax{g.substr(0, eq), {}};
-        if (!method_option_names().count(ax.first)) throw Error("--grid: '" + ax.first + "' is not a method option");
+        if (!is_method_option(ax.first)) throw Error("--grid: '" + ax.first + "' is not a method option");
         std::stringstream ss(g.substr(eq + 1));
         std::string v;
         while (std::getline(ss, v, ',')) ax.second.push_back(v);
         if (ax.second.empty()) throw Error("--grid " + ax.first + " has no values");
         axes.push_back(ax);
     }
-    MethodConfig base = method_config(a);
+    const MethodConfig& base = a.method;
+    base.validate();
     std::vector<MethodConfig> configs;
     std::vector<std::vector<std::string>> labels;
     const auto& ax0 = axes[0];
@@ -220,6 +254,25 @@ int cmd_sweep(const Args& a) {
         }
     }
     return 0;
+}
+
+}  // namespace
+
+Run add_ppl(CLI::App& cli) {
+    auto* app = cli.add_subcommand(
+        "ppl",
+        "Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows),\n"
+        "after the method options (quantize before evaluating).");
+    auto a = std::make_shared<PplArgs>();
+    add_ppl_options(*app, *a, /*sweep=*/false);
+    return [a] { return run_ppl(*a); };
+}
+
+Run add_sweep(CLI::App& cli) {
+    auto* app = cli.add_subcommand("sweep", "Perplexity over a grid of one or two method options (plus the ppl options).");
+    auto a = std::make_shared<PplArgs>();
+    add_ppl_options(*app, *a, /*sweep=*/true);
+    return [a] { return run_sweep(*a); };
 }
 
 }  // namespace qs::cli

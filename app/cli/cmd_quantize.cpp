@@ -15,6 +15,7 @@
 #include "io/safetensors.h"
 #include "method_options.h"
 #include "model_options.h"
+#include "options.h"
 #include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
 
@@ -24,12 +25,18 @@ using json = nlohmann::json;
 
 namespace {
 
-std::set<std::string> quantize_options() {
-    std::set<std::string> s = {"model", "tokenizer", "device", "dtype", "mode", "format", "out", "force", "out-dtype",
-                               "awq-reference", "dump-logits", "logits-tokens", "json"};
-    for (const auto& n : method_option_names()) s.insert(n);
-    return s;
-}
+struct QuantizeArgs {
+    ModelOptions model;
+    std::string tokenizer;  // empty: the model folder
+    ExportOptions out;
+    std::string format = "fake";
+    std::string dump_logits;
+    int64_t logits_tokens = 64;
+    bool json = false;
+    MethodConfig method;
+    CLI::Option* out_opt = nullptr;
+    std::vector<CLI::Option*> export_only;  // need --out
+};
 
 // Deterministic token ids covering the vocabulary: (1 + 37 i) mod V, i < n.
 at::Tensor logits_ids(const CausalLM& m, int64_t n) {
@@ -53,30 +60,24 @@ void dump_logits(const std::string& path, const CausalLM& like, const CausalLM::
                       {{"format", "pt"}, {"note", "QuantScope logits of the exported state, fp32"}});
 }
 
-}  // namespace
-
-int cmd_quantize(const Args& a) {
-    a.check_known(quantize_options(), "quantize");
-    MethodConfig cfg = method_config(a);
-    const bool exporting = a.has("out");
-    if (!exporting && (a.has("format") || a.has("force") || a.has("out-dtype") || a.has("awq-reference")))
-        throw Error("--format, --force, --out-dtype and --awq-reference need --out DIR");
-    ExportOptions o;
-    if (exporting) {
-        o.format = parse_export_format(a.get("format", "fake"));
-        o.out_dir = a.require("out");
-        o.force = a.has("force");
-        o.dtype = a.get("out-dtype", "");
-        o.awq_reference = a.has("awq-reference");
-    }
-    const int64_t n_logits = a.get_int("logits-tokens", 64);
+int run_quantize(const QuantizeArgs& a) {
+    const MethodConfig& cfg = a.method;
+    cfg.validate();
+    const bool exporting = a.out_opt->count() > 0;
+    if (!exporting)
+        for (const CLI::Option* opt : a.export_only)
+            if (opt->count()) throw Error("--format, --force, --out-dtype and --awq-reference need --out DIR");
+    ExportOptions o = a.out;
+    if (exporting) o.format = parse_export_format(a.format);
+    const int64_t n_logits = a.logits_tokens;
     if (n_logits < 1) throw Error("--logits-tokens must be >= 1");
+    const bool dumping = !a.dump_logits.empty();
     // Never into or over the source model (nor its tokenizer folder), before any work.
-    if (a.has("dump-logits")) check_output_file(a.get("dump-logits"), {model_dir(a), a.get("tokenizer", "")});
+    if (dumping) check_output_file(a.dump_logits, {a.model.dir(), a.tokenizer});
 
-    std::shared_ptr<CausalLM> model(load_model(a));
+    std::shared_ptr<CausalLM> model(a.model.load());
     std::shared_ptr<Tokenizer> tok;
-    const std::string tok_dir = a.get("tokenizer", model->source_dir);
+    const std::string tok_dir = a.tokenizer.empty() ? model->source_dir : a.tokenizer;
     if (cfg.needs_calibration()) {
         tok = std::shared_ptr<Tokenizer>(load_tokenizer(tok_dir));
     } else {
@@ -97,7 +98,7 @@ int cmd_quantize(const Args& a) {
         if (!cfg.methods.empty()) rep = session.apply(cfg, qp);
         if (!exporting) {
             qp.check();
-            if (a.has("dump-logits")) dump_logits(a.get("dump-logits"), *model, model->save_state(), n_logits);
+            if (dumping) dump_logits(a.dump_logits, *model, model->save_state(), n_logits);
             ApplyReport r = rep ? *rep : ApplyReport{};
             if (!rep) r.config = cfg;
             std::cout << r.to_json().dump(2) << std::endl;
@@ -110,7 +111,7 @@ int cmd_quantize(const Args& a) {
         ExportReport er = export_checkpoint(session, o, ep);
         for (const auto& n : er.notes)
             if (n.rfind("removed ", 0) == 0 || n.rfind("restored ", 0) == 0) std::fprintf(stderr, "note: %s\n", n.c_str());
-        if (a.has("dump-logits")) {
+        if (dumping) {
             CausalLM::State st = model->save_state();
             std::unique_ptr<CausalLM> pre;
             if (o.format == ExportFormat::Transformed && session.applied_config()) {
@@ -118,9 +119,9 @@ int cmd_quantize(const Args& a) {
                 st = pre->save_state();
             }
             if (o.awq_reference || o.format == ExportFormat::AwqGemm) st = awq_reference_state(session);
-            dump_logits(a.get("dump-logits"), *model, st, n_logits);
+            dump_logits(a.dump_logits, *model, st, n_logits);
         }
-        if (a.has("json")) {
+        if (a.json) {
             json j = {{"export", er.to_json()}};
             if (rep) j["quantization"] = rep->to_json();
             std::cout << j.dump(2) << std::endl;
@@ -136,6 +137,50 @@ int cmd_quantize(const Args& a) {
         for (const auto& n : er.notes) std::printf("note           %s\n", n.c_str());
         return 0;
     }
+}
+
+}  // namespace
+
+Run add_quantize(CLI::App& cli) {
+    auto* app = cli.add_subcommand(
+        "quantize",
+        "Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
+        "fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
+        "or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
+        "OUT are removed by the next export there). Without --out: print the quantization\n"
+        "report (JSON). The exported awq-gemm and int8 folders open in every command (--model OUT).");
+    auto a = std::make_shared<QuantizeArgs>();
+    add_model_options(*app, a->model);
+    app->add_option("--tokenizer", a->tokenizer, "tokenizer folder (default: the model folder)")->type_name("DIR");
+    a->out_opt = app->add_option("--out", a->out.out_dir, "the new model folder")->type_name("DIR");
+    a->export_only = {
+        app->add_option("--format", a->format,
+                        "fake | awq-gemm | int8 | transformed\n"
+                        "fake: dequantized weights, plain Hugging Face checkpoint\n"
+                        "awq-gemm: AutoAWQ GEMM int4 (needs rtn/awq --w-bits 4, asymmetric,\n"
+                        "  --group-size 32|64|128; other tensors fp16; tokenizer copied)\n"
+                        "int8: W8A16, int8 weights + float32 per-channel scales (needs\n"
+                        "  --w-bits 8 --w-quant per-channel --symmetric)\n"
+                        "transformed: rotated/smoothed/AWQ-scaled weights before quantization")
+            ->type_name("F")
+            ->capture_default_str(),
+        app->add_option("--out-dtype", a->out.dtype,
+                        "float32 | float16 | bfloat16 (default: the source checkpoint's dtype;\n"
+                        "float32 for a GGUF source, whose tokenizer is written as HF files)")
+            ->type_name("T"),
+        app->add_flag("--force", a->out.force, "replace an existing model folder at --out (never the source)"),
+        app->add_flag("--awq-reference", a->out.awq_reference,
+                      "fake only: write the model exactly as the awq-gemm export represents it\n"
+                      "(fp16 scales and fp16-rounded other tensors; float32 by default)"),
+    };
+    app->add_option("--dump-logits", a->dump_logits,
+                    "write input_ids and fp32 logits of the exported state (safetensors; atomic,\n"
+                    "never into the model or tokenizer folder)")
+        ->type_name("FILE");
+    add_number(*app, "logits-tokens", a->logits_tokens, "tokens for --dump-logits");
+    app->add_flag("--json", a->json, "the export report as JSON");
+    add_method_options(*app, a->method);
+    return [a] { return run_quantize(*a); };
 }
 
 }  // namespace qs::cli

@@ -1,17 +1,24 @@
-// The quantscope-cli commands. Each returns the process exit code; errors are thrown as
-// qs::Error and reported by main().
+// The quantscope-cli commands. Each add_* declares its subcommand and options on the CLI11 app
+// and returns what runs once the command line is parsed: the process exit code; errors are
+// thrown as qs::Error and reported by main().
 #pragma once
-#include "args.h"
+#include <CLI/CLI.hpp>
+
+#include <functional>
 
 namespace qs::cli {
 
-int cmd_info(const Args& a);
-int cmd_check(const Args& a);
-int cmd_generate(const Args& a);
-int cmd_ppl(const Args& a);
-int cmd_sweep(const Args& a);
-int cmd_quantize(const Args& a);
-void print_help();
+using Run = std::function<int()>;
+
+Run add_info(CLI::App& cli);
+Run add_check(CLI::App& cli);
+Run add_generate(CLI::App& cli);
+Run add_ppl(CLI::App& cli);
+Run add_sweep(CLI::App& cli);
+Run add_quantize(CLI::App& cli);
+
+// The full reference (every command with its options), generated from the declarations.
+void print_help(const CLI::App& cli);
 void print_version();
 
 }  // namespace qs::cli

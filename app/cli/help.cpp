@@ -1,8 +1,16 @@
-// --help and --version texts.
+// --help and --version texts. The per-command and method option lists are generated from the
+// CLI11 declarations (commands.h); only the overview and the closing notes are written here.
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <iostream>
+#include <sstream>
 
 #include "commands.h"
 #include "core/device.h"
+#include "method_options.h"
+#include "model_options.h"
+#include "options.h"
 
 namespace qs::cli {
 
@@ -12,118 +20,71 @@ void print_version() {
                                           : "");
 }
 
-void print_help() {
-    std::printf(
-        "quantscope-cli %s - look inside LLM quantization from the command line\n"
-        "\n"
-        "Usage: quantscope-cli COMMAND [options]\n"
-        "\n"
-        "Every --model DIR also takes a llama.cpp GGUF file (or a folder holding one .gguf): its weights\n"
-        "are dequantized as ggml does (F32, F16, BF16, Q4_0..Q8_0, Q2_K..Q6_K) and its tokenizer is read\n"
-        "from its metadata.\n"
-        "\n"
-        "Commands:\n"
-        "  info      Describe a model folder without loading its weights.\n"
-        "              --model DIR        Hugging Face folder or GGUF file (default: the bundled TinyStories-656K)\n"
-        "              --json             one JSON object on stdout (architecture, parameters, dtype,\n"
-        "                                 bytes_on_disk, layers, heads, kv_heads, vocab_size, tensor_types,\n"
-        "                                 linears with their source_type, ...)\n"
-        "  check     Load and validate every tensor of a model (shapes, dtypes, NaN/Inf).\n"
-        "              --model DIR  --device D  --dtype T  --json\n"
-        "  generate  Continue a prompt, greedy or sampled, with a KV cache.\n"
-        "              --model DIR\n"
-        "              --prompt TEXT | --prompt-ids 1,2,3\n"
-        "              --max-new-tokens N (32)  --sample  --temperature T (1.0)  --top-k K (0 = off)\n"
-        "              --top-p P (1.0 = off)  --seed N (0)  --stop-at-eos 0|1 (1)\n"
-        "              --device cpu|cuda|mps (cpu)  --dtype fp32|bf16|fp16 (fp32; fp16 on cpu needs libtorch 2.x)  --json\n"
-        "  ppl       Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows).\n"
-        "              --model DIR  --dataset wikitext2|PATH (.txt, .raw, .jsonl, .jsonl.zst; default wikitext2)\n"
-        "              --tokenizer DIR (default: the model folder)\n"
-        "              --seqlen N (default min(2048, max_position_embeddings))  --nsamples N|all (all)\n"
-        "              --batch N (1)  --device D  --dtype T  --json (ppl, nsamples, seqlen, tokens, seconds,\n"
-        "              tokens_per_second, dtype, device, protocol, mode, dataset, window_nll, kl)\n"
-        "              --kl  also the KL divergence against the unquantized model (llama.cpp --kl-divergence):\n"
-        "                mean, median, 99.9th percentile and max of the per-token KL(original || quantized)\n"
-        "                and top-1 agreement, over the perplexity's scored tokens; the original logits are\n"
-        "                computed window by window (about twice the time). Also for sweep\n"
-        "              --mode auto|memory|block-sequential (auto): how the decoder blocks are held.\n"
-        "                block-sequential loads one block at a time from the mapped checkpoint for each pass\n"
-        "                over all windows (models larger than memory); auto picks it when the weights in the\n"
-        "                compute dtype exceed 80%% of the memory available on the device (also for sweep,\n"
-        "                quantize, generate, check)\n"
-        "              plus the method options below (quantize before evaluating)\n"
-        "  sweep     Perplexity over a grid of one or two method options.\n"
-        "              --grid NAME=V1,V2,... (once or twice, e.g. --grid sq-alpha=0,0.5,0.85 --grid w-bits=3,4)\n"
-        "              --format table|csv|json (table), the ppl options and the method options\n"
-        "  quantize  Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
-        "            fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
-        "            or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
-        "            OUT are removed by the next export there). Without --out: print the quantization\n"
-        "            report (JSON).\n"
-        "              --model DIR  --device D  --dtype T  --tokenizer DIR  plus the method options below\n"
-        "              --out DIR          the new model folder\n"
-        "              --format F         fake | awq-gemm | int8 | transformed (fake)\n"
-        "                                 fake: dequantized weights, plain Hugging Face checkpoint\n"
-        "                                 awq-gemm: AutoAWQ GEMM int4 (needs rtn/awq --w-bits 4, asymmetric,\n"
-        "                                   --group-size 32|64|128; other tensors fp16; tokenizer copied)\n"
-        "                                 int8: W8A16, int8 weights + float32 per-channel scales (needs\n"
-        "                                   --w-bits 8 --w-quant per-channel --symmetric)\n"
-        "                                 transformed: rotated/smoothed/AWQ-scaled weights before quantization\n"
-        "              --out-dtype T      float32 | float16 | bfloat16 (default: the source checkpoint's dtype;\n"
-        "                                 float32 for a GGUF source, whose tokenizer is written as HF files)\n"
-        "              --force            replace an existing model folder at --out (never the source)\n"
-        "              --awq-reference    fake only: write the model exactly as the awq-gemm export represents\n"
-        "                                 it (fp16 scales and fp16-rounded other tensors; float32 by default)\n"
-        "              --dump-logits FILE write input_ids and fp32 logits of the exported state (safetensors;\n"
-        "                                 atomic, never into the model or tokenizer folder)\n"
-        "              --logits-tokens N  tokens for --dump-logits (64)   --json  report as JSON\n"
-        "            The exported awq-gemm and int8 folders open in every command (--model OUT).\n"
-        "\n"
-        "Method options (ppl, sweep, quantize):\n"
-        "  --method M[,M...]    rtn | gptq | awq-keep | awq-scale | awq | smoothquant | rotate (repeatable; they\n"
-        "                       run in the order rotate -> smoothquant -> awq search -> weight quant -> act quant)\n"
-        "                       gptq: GPTQ (IST-DASLab reference algorithm) instead of RTN: per Linear H = 2 X^T X\n"
-        "                       from the calibration inputs, block by block (quantized outputs feed the next\n"
-        "                       block), per group or per channel; its grid counts 0 in the min/max range\n"
-        "  --w-bits N           weight bits, 2..8 (4; smoothquant: 8)\n"
-        "  --group-size N       group size along the input dimension (128); -1 = per output channel\n"
-        "  --w-quant G          per-group | per-channel | per-tensor (per-group; smoothquant: per-channel)\n"
-        "  --symmetric          symmetric (absmax) weights instead of min/max with a zero point\n"
-        "  --fp16-scales        round scales to fp16 before computing codes (AutoAWQ's stored scales:\n"
-        "                       an awq-gemm export then reloads to exactly this fake-quant model)\n"
-        "  --include-lm-head    also quantize lm_head (the seed notebooks do; default: decoder Linears only)\n"
-        "  --awq-salient F      fraction of salient input channels by mean |x| (0.01)\n"
-        "  --awq-factor S       awq-scale: multiply salient channels by S before quantizing (2)\n"
-        "  --awq-clip           awq: also search the weight clipping range (llm-awq auto_clip)\n"
-        "  --duo-scaling        awq: AutoAWQ duo scaling (scales = x^r / w^(1-r))\n"
-        "  --awq-direct-loss    awq: re-run each Linear-only group's Linear for every grid ratio, as\n"
-        "                       llm-awq does (default: the same MSE from X^T X, one pass)\n"
-        "  --act-order          gptq: quantize columns by descending H_ii (reference --act-order)\n"
-        "  --static-groups      gptq: group grids from the original weights (reference --static-groups)\n"
-        "  --true-sequential 0|1  gptq: quantize k,v,q -> o -> up,gate -> down in turn, each seeing the\n"
-        "                       earlier ones quantized (1); 0 = all Linears of a block from one pass\n"
-        "  --gptq-damp F        gptq: dampening, fraction of mean(diag H) added to the diagonal (0.01)\n"
-        "  --gptq-block N       gptq: columns per lazy batch update (128)\n"
-        "  --sq-alpha A         smoothquant migration strength, 0..1 (0.5)\n"
-        "  --a-bits N           activation fake-quant bits (0 = off; smoothquant: 8)\n"
-        "  --act-quant Q        per-token | per-tensor (per-token)\n"
-        "  --quantize-bmm       also quantize the q/k/v outputs (the attention matmul inputs)\n"
-        "  --rotation R         random | hadamard | hadamard-plain (random). hadamard is QuaRot's\n"
-        "                       randomized diag(s) H / sqrt(n); hadamard-plain is H / sqrt(n), no seed\n"
-        "  --seed N             rotation seed (0): random matrix / Hadamard signs\n"
-        "  --calib PATH         calibration text: .txt, .jsonl, .jsonl.zst (default: bundled tinyshakespeare)\n"
-        "  --calib-samples N    calibration blocks (128)   --calib-seqlen N  block length (512)\n"
-        "  --calib-seed N       shuffle seed for .jsonl sets (42)\n"
-        "\n"
-        "Options:\n"
-        "  --help     this text\n"
-        "  --version  version, libtorch version, devices, and whether CUDA/MPS are compiled in and usable here\n"
-        "\n"
-        "Errors go to stderr with exit code 2 (bad input: the message names the file or option and the\n"
-        "problem) or 3 (internal error); a run cancelled by a signal exits with 128 + its number (Ctrl-C\n"
-        "130, SIGTERM 143, SIGHUP 129). Only regular files are read (not pipes or devices); dataset\n"
-        "texts are read up to 32 MiB (lines up to 16 MiB, 4 GiB of .zst data).\n",
-        QS_VERSION);
+namespace {
+
+// Each line of `text` with `pad` in front.
+std::string indented(const std::string& text, const std::string& pad) {
+    std::istringstream in(text);
+    std::string out, line;
+    while (std::getline(in, line)) out += pad + line + "\n";
+    return out;
+}
+
+// The help lines of the options of `app` in `groups` (or in no shared group, with `groups`
+// empty), without --help.
+std::string option_lines(const CLI::App& app, const std::vector<std::string>& groups) {
+    CLI::Formatter format;
+    format.column_width(kHelpColumn);
+    std::string out;
+    for (const CLI::Option* opt : app.get_options()) {
+        const std::string& g = opt->get_group();
+        const bool shared = g == kLoadGroup || g == kMethodGroup;
+        const bool wanted = groups.empty() ? !shared : std::find(groups.begin(), groups.end(), g) != groups.end();
+        if (opt != app.get_help_ptr() && wanted) out += format.make_option(opt, false);
+    }
+    return out;
+}
+
+}  // namespace
+
+void print_help(const CLI::App& cli) {
+    std::ostringstream out;
+    out << "quantscope-cli " << QS_VERSION << " - look inside LLM quantization from the command line\n"
+        << "\n"
+        << "Usage: quantscope-cli COMMAND [options]    (quantscope-cli COMMAND --help: that command only)\n"
+        << "\n"
+        << "Every --model DIR also takes a llama.cpp GGUF file (or a folder holding one .gguf): its weights\n"
+        << "are dequantized as ggml does (F32, F16, BF16, Q4_0..Q8_0, Q2_K..Q6_K) and its tokenizer is read\n"
+        << "from its metadata.\n"
+        << "\n"
+        << "Commands:\n";
+    // Each command with its own options; the option groups several commands share once, after.
+    std::vector<std::pair<std::string, const CLI::App*>> shared = {{kLoadGroup, nullptr}, {kMethodGroup, nullptr}};
+    for (const CLI::App* sub : cli.get_subcommands([](const CLI::App*) { return true; })) {
+        out << "\n" << sub->get_name() << ": " << indented(sub->get_description(), "  ").substr(2);
+        out << indented(option_lines(*sub, {}), "  ");
+        std::string also;
+        for (auto& [group, with] : shared) {
+            if (option_lines(*sub, {group}).empty()) continue;
+            with = sub;
+            std::string name = group.substr(0, group.find(" ("));  // "Method options"
+            name[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(name[0])));
+            also = also.empty() ? name : also.substr(0, also.find(" options")) + " and " + name;
+        }
+        if (!also.empty()) out << "    and the " << also << " below\n";
+    }
+    for (const auto& [group, with] : shared)
+        if (with) out << "\n" << group << ":\n" << option_lines(*with, {group});
+    out << "\n"
+        << "Options:\n"
+        << "  --help     this text\n"
+        << "  --version  version, libtorch version, devices, and whether CUDA/MPS are compiled in and usable here\n"
+        << "\n"
+        << "Errors go to stderr with exit code 2 (bad input: the message names the file or option and the\n"
+        << "problem) or 3 (internal error); a run cancelled by a signal exits with 128 + its number (Ctrl-C\n"
+        << "130, SIGTERM 143, SIGHUP 129). Only regular files are read (not pipes or devices); dataset\n"
+        << "texts are read up to 32 MiB (lines up to 16 MiB, 4 GiB of .zst data).\n";
+    std::cout << out.str();
 }
 
 }  // namespace qs::cli

@@ -3,49 +3,50 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 
 #include "commands.h"
-#include "core/process_setup.h"
 #include "core/error.h"
+#include "core/process_setup.h"
 #include "core/signals.h"
-#include "method_options.h"
+#include "options.h"
 
 using namespace qs::cli;
-
-static std::set<std::string> with_method_flags(std::set<std::string> s) {
-    for (const auto& f : method_flag_names()) s.insert(f);
-    return s;
-}
 
 QS_EARLY_ENVIRONMENT();  // OpenMP wait policy before libgomp loads (no re-exec)
 
 int main(int argc, char** argv) {
     qs::prepare_process(argv);  // threads, heap (and the wait policy, were it still unset)
+    CLI::App cli("look inside LLM quantization from the command line", "quantscope-cli");
+    set_conventions(cli);
+    cli.require_subcommand(1);
+    const std::map<std::string, Run> commands = {
+        {"info", add_info(cli)}, {"check", add_check(cli)},   {"generate", add_generate(cli)},
+        {"ppl", add_ppl(cli)},   {"sweep", add_sweep(cli)},   {"quantize", add_quantize(cli)},
+    };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
-        print_help();
+        print_help(cli);
         return argc < 2 ? 1 : 0;
     }
     if (!std::strcmp(argv[1], "--version")) {
         print_version();
         return 0;
     }
-    static const std::map<std::string, std::pair<std::set<std::string>, std::function<int(const Args&)>>> commands = {
-        {"info", {{"json"}, cmd_info}},
-        {"check", {{"json"}, cmd_check}},
-        {"generate", {{"sample", "json"}, cmd_generate}},
-        {"ppl", {with_method_flags({"json", "kl"}), cmd_ppl}},
-        {"sweep", {with_method_flags({"json", "kl"}), cmd_sweep}},
-        {"quantize", {with_method_flags({"json", "force", "awq-reference"}), cmd_quantize}},
-    };
     const std::string cmd = argv[1];
-    auto it = commands.find(cmd);
     try {
+        auto it = commands.find(cmd);
         if (it == commands.end()) throw qs::Error("unknown command '" + cmd + "' (see quantscope-cli --help)");
-        Args args(argc, argv, 2, it->second.first);
-        return it->second.second(args);
+        try {
+            cli.parse(argc, argv);
+        } catch (const CLI::CallForHelp&) {
+            std::cout << cli.get_subcommand(cmd)->help();
+            return 0;
+        } catch (const CLI::ParseError& e) {
+            throw qs::Error(describe_parse_error(cli, e));
+        }
+        return it->second();
     } catch (const qs::Cancelled&) {
         // 128 + the signal, as if it had ended the process (SIGINT 130, SIGTERM 143, SIGHUP 129)
         const int sig = qs::CancelOnSignals::received();

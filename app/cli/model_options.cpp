@@ -10,21 +10,44 @@
 
 namespace qs::cli {
 
-std::string model_dir(const Args& a) { return a.has("model") ? a.get("model") : default_model_dir(); }
+std::string ModelOptions::dir() const { return model.empty() ? default_model_dir() : model; }
 
-LoadOptions load_options(const Args& a) {
+LoadOptions ModelOptions::load_options() const {
     LoadOptions o;
-    o.device = parse_device(a.get("device", "cpu"));
-    o.dtype = parse_dtype(a.get("dtype", "fp32"));
+    o.device = parse_device(device);
+    o.dtype = parse_dtype(dtype);
     check_device_dtype(o.device, o.dtype);
-    o.mode = parse_hold_mode(a.get("mode", "auto"));
+    o.mode = parse_hold_mode(mode);
     return o;
 }
 
-std::unique_ptr<CausalLM> load_model(const Args& a) {
-    auto m = load_causal_lm(model_dir(a), load_options(a));
+std::unique_ptr<CausalLM> ModelOptions::load() const {
+    auto m = load_causal_lm(dir(), load_options());
     for (const auto& w : m->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     return m;
+}
+
+const char* const kLoadGroup = "Loading options (check, generate, ppl, sweep, quantize)";
+
+void add_model_options(CLI::App& app, ModelOptions& o, bool loading) {
+    app.add_option("--model", o.model,
+                   "Hugging Face folder or llama.cpp GGUF file (or a folder holding one .gguf)\n"
+                   "(default: the bundled TinyStories-656K)")
+        ->type_name("DIR");
+    if (!loading) return;
+    app.add_option("--device", o.device, "cpu | cuda | mps")->type_name("D")->capture_default_str()->group(kLoadGroup);
+    app.add_option("--dtype", o.dtype, "fp32 | bf16 | fp16 (fp16 on cpu needs libtorch 2.x)")
+        ->type_name("T")
+        ->capture_default_str()
+        ->group(kLoadGroup);
+    app.add_option("--mode", o.mode,
+                   "auto | memory | block-sequential: how the decoder blocks are held.\n"
+                   "block-sequential loads one block at a time from the mapped checkpoint for\n"
+                   "each pass over all windows (models larger than memory); auto picks it when\n"
+                   "the weights in the compute dtype exceed 80% of the memory available on the device")
+        ->type_name("M")
+        ->capture_default_str()
+        ->group(kLoadGroup);
 }
 
 Progress stderr_progress(const std::string& what) {

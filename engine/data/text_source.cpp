@@ -5,16 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/strings.h"
 #include "data/line_reader.h"
 #include "data/utf8.h"
 #include "data/zstd_stream.h"
 #include "io/file_checks.h"
 
 namespace qs {
-
-static bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 DatasetFormat dataset_format(const std::string& path) {
     const std::string name = strip_zst_suffix(path);

@@ -9,13 +9,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "io/file_checks.h"
 
 namespace qs {
-
-static bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 bool is_zstd_path(const std::string& path) { return ends_with(path, ".zst"); }
 

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/strings.h"
 #include "export/atomic_dir.h"
 #include "export/export_internal.h"
 #include "io/checkpoint.h"
@@ -112,10 +113,6 @@ namespace {
 
 using exp::Plan;
 using exp::PlannedTensor;
-
-bool ends_with(const std::string& s, const std::string& suf) {
-    return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
-}
 
 std::string hf_dtype_name(c10::ScalarType t) {
     if (t == at::kHalf) return "float16";

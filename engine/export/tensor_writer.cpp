@@ -20,11 +20,7 @@ using json = nlohmann::json;
 
 namespace qs::exp {
 
-uint64_t PlannedTensor::bytes() const {
-    uint64_t n = c10::elementSize(dtype);
-    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
-    return n;
-}
+uint64_t PlannedTensor::bytes() const { return tensor_bytes(dtype, shape); }
 
 void WriteCounter::add(const std::string& path, uint64_t n) {
     if (fail_after >= 0 && written + n > static_cast<uint64_t>(fail_after))
@@ -61,22 +57,11 @@ struct File {
 void write_one(const std::string& path, const Plan& plan, const std::vector<size_t>& idx,
                const std::map<std::string, std::string>& metadata, WriteCounter& counter, uint64_t total,
                uint64_t& done, const Progress& progress) {
-    json h = json::object();
-    if (!metadata.empty()) h["__metadata__"] = metadata;
-    uint64_t off = 0;
-    for (size_t i : idx) {
-        const PlannedTensor& t = plan[i];
-        h[t.name] = {{"dtype", scalar_to_safetensors(t.dtype)}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes()}}};
-        off += t.bytes();
-    }
-    std::string header = h.dump();
-    while (header.size() % 8 != 0) header.push_back(' ');
+    std::vector<SafetensorsEntry> entries;
+    for (size_t i : idx) entries.push_back({plan[i].name, plan[i].dtype, plan[i].shape});
+    const std::string prefix = safetensors_prefix(entries, metadata);
     File f(path);
-    uint8_t len[8];
-    const uint64_t hl = header.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
-    f.write(len, 8, counter);
-    f.write(header.data(), header.size(), counter);
+    f.write(prefix.data(), prefix.size(), counter);
     constexpr size_t kChunk = size_t(16) << 20;
     for (size_t i : idx) {
         progress.check();

@@ -217,41 +217,40 @@ void SafetensorsFile::release(const at::Tensor& t) const {
     file_.drop(static_cast<size_t>(p - file_.data()), n);
 }
 
-namespace {
+uint64_t tensor_bytes(c10::ScalarType dtype, const std::vector<int64_t>& shape) {
+    uint64_t n = c10::elementSize(dtype);
+    for (int64_t d : shape) n *= static_cast<uint64_t>(d);
+    return n;
+}
 
-std::string header_json(const NamedTensors& tensors, const std::map<std::string, std::string>& metadata,
-                        std::vector<at::Tensor>& cpu, uint64_t& data_bytes) {
+std::string safetensors_prefix(const std::vector<SafetensorsEntry>& entries,
+                               const std::map<std::string, std::string>& metadata) {
     json h = json::object();
     if (!metadata.empty()) h["__metadata__"] = metadata;
     uint64_t off = 0;
-    cpu.clear();
-    for (const auto& [name, t] : tensors) {
-        at::Tensor c = t.to(at::kCPU).contiguous();
-        uint64_t n = c.numel() * c.element_size();
-        std::vector<int64_t> shape(c.sizes().begin(), c.sizes().end());
-        h[name] = {{"dtype", scalar_to_safetensors(c.scalar_type())}, {"shape", shape}, {"data_offsets", {off, off + n}}};
-        off += n;
-        cpu.push_back(std::move(c));
+    for (const auto& e : entries) {
+        h[e.name] = {{"dtype", scalar_to_safetensors(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes()}}};
+        off += e.bytes();
     }
-    data_bytes = off;
-    std::string s = h.dump();
-    while ((s.size() + 8) % 8 != 0) s.push_back(' ');
-    return s;
+    std::string header = h.dump();
+    while (header.size() % 8 != 0) header.push_back(' ');
+    std::string out(8, '\0');
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(static_cast<uint64_t>(header.size()) >> (8 * i));
+    return out + header;
 }
-
-}  // namespace
 
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
     std::vector<at::Tensor> cpu;
-    uint64_t data_bytes = 0;
-    std::string header = header_json(tensors, metadata, cpu, data_bytes);
+    std::vector<SafetensorsEntry> entries;
+    for (const auto& [name, t] : tensors) {
+        at::Tensor c = t.to(at::kCPU).contiguous();
+        entries.push_back({name, c.scalar_type(), c.sizes().vec()});
+        cpu.push_back(std::move(c));
+    }
+    const std::string prefix = safetensors_prefix(entries, metadata);
     AtomicFile f(path);  // "<path>.tmp-<pid>", renamed when complete (io/safe_output.h)
-    uint8_t len[8];
-    uint64_t hl = header.size();
-    for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
-    f.write(len, 8);
-    f.write(header.data(), header.size());
+    f.write(prefix.data(), prefix.size());
     for (const auto& c : cpu) f.write(c.data_ptr(), c.numel() * c.element_size());
     f.commit();
 }
@@ -274,38 +273,6 @@ std::string shard_file_name(size_t index, size_t count) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", index + 1, count);
     return buf;
-}
-
-std::vector<std::string> write_safetensors_sharded(const std::string& dir, const NamedTensors& tensors,
-                                                   uint64_t max_shard_bytes,
-                                                   const std::map<std::string, std::string>& metadata) {
-    namespace fs = std::filesystem;
-    std::vector<uint64_t> bytes;
-    uint64_t total = 0;
-    for (const auto& nt : tensors) total += bytes.emplace_back(nt.second.numel() * nt.second.element_size());
-    std::vector<NamedTensors> shards;
-    for (const auto& idx : plan_shards(bytes, max_shard_bytes)) {
-        shards.emplace_back();
-        for (size_t i : idx) shards.back().push_back(tensors[i]);
-    }
-    std::vector<std::string> names;
-    if (shards.size() == 1) {
-        write_safetensors((fs::path(dir) / "model.safetensors").string(), tensors, metadata);
-        names.push_back("model.safetensors");
-        return names;
-    }
-    json weight_map = json::object();
-    for (size_t i = 0; i < shards.size(); ++i) {
-        const std::string name = shard_file_name(i, shards.size());
-        write_safetensors((fs::path(dir) / name).string(), shards[i], metadata);
-        for (const auto& nt : shards[i]) weight_map[nt.first] = name;
-        names.push_back(name);
-    }
-    json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
-    std::string ipath = (fs::path(dir) / "model.safetensors.index.json").string();
-    write_file_atomic(ipath, index.dump(2));
-    names.push_back("model.safetensors.index.json");
-    return names;
 }
 
 }  // namespace qs

@@ -1,4 +1,5 @@
-// safetensors reading (validated, memory-mapped) and writing (single file or sharded).
+// safetensors reading (validated, memory-mapped) and writing (one file; the streaming, sharded
+// export writer in export/tensor_writer.cpp builds its headers with safetensors_prefix()).
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -75,11 +76,21 @@ using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-// Writes model.safetensors, or model-0000i-of-0000N.safetensors + model.safetensors.index.json
-// when the total exceeds max_shard_bytes. Returns the file names written.
-std::vector<std::string> write_safetensors_sharded(const std::string& dir, const NamedTensors& tensors,
-                                                   uint64_t max_shard_bytes,
-                                                   const std::map<std::string, std::string>& metadata = {});
+// Bytes of a tensor of this dtype and shape (element size x number of elements).
+uint64_t tensor_bytes(c10::ScalarType dtype, const std::vector<int64_t>& shape);
+
+// One tensor of a safetensors file to write: its header entry (data_offsets follow from the order).
+struct SafetensorsEntry {
+    std::string name;
+    c10::ScalarType dtype;
+    std::vector<int64_t> shape;
+    uint64_t bytes() const { return tensor_bytes(dtype, shape); }
+};
+// Everything before the data section of a file holding these tensors in this order: the
+// 8-byte little-endian header length, then the JSON header padded with spaces to a multiple
+// of 8 bytes (so the data starts aligned). The one place QuantScope spells the format.
+std::string safetensors_prefix(const std::vector<SafetensorsEntry>& entries,
+                               const std::map<std::string, std::string>& metadata = {});
 
 // How tensors of these byte sizes are split into shards of at most max_shard_bytes, in
 // order (a larger tensor gets a shard of its own): the tensor indices of each shard.

@@ -122,9 +122,7 @@ QuantSession::QuantSession(std::shared_ptr<CausalLM> model, std::shared_ptr<cons
 MethodConfig QuantSession::applied_snapshot() const {
     std::shared_ptr<const Experiment> e = std::atomic_load(&experiment_);
     if (e) return e->cfg;
-    MethodConfig none;
-    none.act.bits = 0;
-    return none;
+    return MethodConfig();
 }
 
 bool QuantSession::carries(const MethodConfig& cfg) const {

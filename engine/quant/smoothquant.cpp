@@ -89,10 +89,4 @@ void install_activation_quant(CausalLM& model, const ActQuant& act) {
     for (auto& b : model.blocks) install_activation_quant(b, act);
 }
 
-void fake_quantize_w_a(CausalLM& model, const QuantSpec& wspec, const ActQuant& act) {
-    c10::InferenceMode guard;
-    for (Linear* l : model.decoder_linears()) l->weight = pseudo_quantize(l->weight, wspec);
-    install_activation_quant(model, act);
-}
-
 }  // namespace qs

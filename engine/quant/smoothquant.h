@@ -34,10 +34,8 @@ void replay_smooth_block(DecoderBlock& b, const std::vector<SmoothGroup>& groups
 // norm /= s, Linear weights *= s (the fold itself).
 void apply_smooth(Norm& n, const std::vector<Linear*>& fcs, const at::Tensor& s);
 
-// Weight fake quantization with `wspec` (SmoothQuant uses symmetric absmax) plus activation
-// fake quantization hooks on every decoder Linear.
-void fake_quantize_w_a(CausalLM& model, const QuantSpec& wspec, const ActQuant& act);
-// Only the activation hooks (for composing with another weight method).
+// Activation fake quantization hooks on every decoder Linear (weights are quantized by the
+// weight method, RTN or GPTQ).
 void install_activation_quant(CausalLM& model, const ActQuant& act);
 void install_activation_quant(DecoderBlock& block, const ActQuant& act);
 

@@ -311,7 +311,6 @@ TEST(ExportFormats, RandomOptAllFormats) {
     // SmoothQuant W8 per-channel (activations off) -> int8 and transformed
     MethodConfig sq = with_calib(rtn(8, -1, true));
     sq.methods = {"smoothquant"};
-    sq.act.bits = 0;
     s.apply(sq);
     const double ppl_sq = ppl(*model);
     export_checkpoint(s, opts(ExportFormat::Int8, tmp / "int8"));

@@ -180,9 +180,7 @@ TEST(ExportSafety, RefusesWhatAFormatCannotHold) {
     s.reset();
     QS_EXPECT_ERROR_CONTAINS(export_checkpoint(s, fx.opts(ExportFormat::AwqGemm, fx.tmp / "out")),
                              "needs quantized weights");
-    MethodConfig none;
-    none.act.bits = 0;
-    s.apply(none);
+    s.apply(MethodConfig());
     QS_EXPECT_ERROR_CONTAINS(export_checkpoint(s, fx.opts(ExportFormat::Int8, fx.tmp / "out")),
                              "needs quantized weights");
     QS_EXPECT_ERROR_CONTAINS(parse_export_format("gguf"), "unknown export format 'gguf'");

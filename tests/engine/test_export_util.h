@@ -201,7 +201,6 @@ inline MethodConfig rtn(int bits, int64_t group, bool sym = false) {
     } else {
         c.weight.granularity = Granularity::PerChannel;
     }
-    c.act.bits = 0;
     return c;
 }
 

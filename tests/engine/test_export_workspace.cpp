@@ -20,7 +20,6 @@ Workspace sample(const std::string& model) {
     ws.config.awq_clip = true;
     ws.config.calib_path = "/data/pile/val.jsonl.zst";
     ws.config.calib_samples = 64;
-    ws.config.act.bits = 0;
     ws.applied = true;
     ws.eval.dataset = "wikitext2";
     ws.eval.seqlen = 256;

@@ -114,7 +114,6 @@ MethodConfig base_config() {
     cfg.calib_path = "";  // the bundled tinyshakespeare
     cfg.calib_samples = m["calib_samples"].get<int64_t>();
     cfg.calib_seqlen = m["calib_seqlen"].get<int64_t>();
-    cfg.act.bits = 0;  // weight-only unless a test asks for activation quantization
     return cfg;
 }
 
