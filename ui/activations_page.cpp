@@ -132,8 +132,10 @@ ActivationsPage::ActivationsPage(AppContext* ctx, QWidget* parent) : ui::LazyPag
     });
     // SmoothQuant preview: the panel's alpha moves the "after" series at once.
     connect(ctx_, &AppContext::previewReady, this, [this] {
-        if (channelsDone_ && !hasAfter_) drawChannels();
-        else if (channelsDone_) updateHint();
+        if (channelsDone_ && !hasAfter_)
+            drawChannels();
+        else if (channelsDone_)
+            updateHint();
     });
     connect(stat_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] {
         drawChannels();
@@ -186,29 +188,33 @@ void ActivationsPage::loadChannels() {
     // drawn every few calibration blocks ("32 / 128 blocks"); the final result replaces them.
     auto partial = [self, wb, gen](const ChannelData& c, const std::vector<LayerStatRow>& rows) {
         QMetaObject::invokeMethod(
-            self.data(), [self, wb, gen, c, rows] {
+            self.data(),
+            [self, wb, gen, c, rows] {
                 if (self && wb == self->ctx_->workbench() && gen == self->channelsGen_) self->showPartial(c, rows);
             },
             Qt::QueuedConnection);
     };
-    ctx_->run("act-channels", [this, wb, linear, cfg, withAfter, afterName, partial](const qs::Progress& p) -> std::function<void()> {
-        auto before = std::make_shared<ChannelData>(wb->channel_stats(linear, false, cfg, p, partial));
-        auto after = std::make_shared<ChannelData>();
-        if (withAfter) *after = wb->channel_stats(linear, true, cfg, p);
-        return [this, wb, before, after, withAfter, afterName] {
-            if (wb != ctx_->workbench()) return;
-            before_ = *before;
-            after_ = *after;
-            hasAfter_ = withAfter;
-            afterName_ = afterName;
-            channelsFor_ = qstr(before_.linear);
-            channelsDone_ = true;
-            info_->setText(QString("%2 calibration tokens · %1").arg(qstr(before_.calibration)).arg(ui::commas(before_.tokens)));
-            info_->setToolTip(info_->text());
-            drawChannels();
-            emit channelsShown();
-        };
-    });
+    ctx_->run("act-channels",
+              [this, wb, linear, cfg, withAfter, afterName, partial](const qs::Progress& p) -> std::function<void()> {
+                  auto before = std::make_shared<ChannelData>(wb->channel_stats(linear, false, cfg, p, partial));
+                  auto after = std::make_shared<ChannelData>();
+                  if (withAfter) *after = wb->channel_stats(linear, true, cfg, p);
+                  return [this, wb, before, after, withAfter, afterName] {
+                      if (wb != ctx_->workbench()) return;
+                      before_ = *before;
+                      after_ = *after;
+                      hasAfter_ = withAfter;
+                      afterName_ = afterName;
+                      channelsFor_ = qstr(before_.linear);
+                      channelsDone_ = true;
+                      info_->setText(QString("%2 calibration tokens · %1")
+                                         .arg(qstr(before_.calibration))
+                                         .arg(ui::commas(before_.tokens)));
+                      info_->setToolTip(info_->text());
+                      drawChannels();
+                      emit channelsShown();
+                  };
+              });
 }
 
 void ActivationsPage::showPartial(const ChannelData& c, const std::vector<LayerStatRow>& rows) {
@@ -228,10 +234,11 @@ void ActivationsPage::showPartial(const ChannelData& c, const std::vector<LayerS
         drawOverview();
         overviewDone_ = false;
     }
-    info_->setText(QString("Calibration statistics so far: %1 / %2 blocks (%3 tokens) · the plots refine as blocks arrive")
-                       .arg(c.samples_done)
-                       .arg(c.samples_total)
-                       .arg(ui::commas(c.tokens)));
+    info_->setText(
+        QString("Calibration statistics so far: %1 / %2 blocks (%3 tokens) · the plots refine as blocks arrive")
+            .arg(c.samples_done)
+            .arg(c.samples_total)
+            .arg(ui::commas(c.tokens)));
     info_->setToolTip(info_->text());
     emit partialShown(static_cast<int>(c.samples_done), static_cast<int>(c.samples_total));
 }
@@ -258,8 +265,10 @@ void ActivationsPage::drawChannels() {
         afterName_ = afterName;
     }
     channel_->setSeriesNames("original model (calibration)", afterName.isEmpty() ? QString("after") : afterName);
-    if (after.empty()) channel_->clearAfterValues();
-    else channel_->setAfterValues(after);
+    if (after.empty())
+        channel_->clearAfterValues();
+    else
+        channel_->setAfterValues(after);
     applyTopPercent();
     updateHint();
 }
@@ -293,8 +302,9 @@ void ActivationsPage::updateHint() {
         int grew = 0;
         for (size_t i = 0; i < before.size(); ++i) grew += (*after)[i] > before[i];
         if (grew > 0)
-            lines << QString("SmoothQuant divides channel j by s_j = max|x_j|^α / max|w_j|^(1−α): %1 channel%2 of %3 "
-                             "have s < 1 and grow (their weights shrink instead).")
+            lines << QString(
+                         "SmoothQuant divides channel j by s_j = max|x_j|^α / max|w_j|^(1−α): %1 channel%2 of %3 "
+                         "have s < 1 and grow (their weights shrink instead).")
                          .arg(grew)
                          .arg(grew == 1 ? "" : "s")
                          .arg(before.size());
@@ -365,23 +375,28 @@ void ActivationsPage::loadHidden() {
     const bool withAfter = !ctx_->applied().methods.empty();
     const QString transforms = transformName(ctx_->applied());
     const QString afterName = !transforms.isEmpty() ? "after " + transforms : "quantized model";
-    ctx_->run("act-hidden", [this, wb, layer, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
-        auto before = std::make_shared<std::vector<float>>(wb->hidden_mean_abs(layer, false, p));
-        auto after = std::make_shared<std::vector<float>>();
-        if (withAfter) *after = wb->hidden_mean_abs(layer, true, p);
-        return [this, wb, layer, before, after, afterName] {
-            if (wb != ctx_->workbench()) return;
-            hidden_->setValues(*before);
-            hidden_->setSeriesNames("original model", afterName);
-            if (after->empty()) hidden_->clearAfterValues();
-            else hidden_->setAfterValues(*after);
-            applyTopPercent();
-            const int64_t last = ctx_->summary() ? ctx_->summary()->layers : -1;
-            ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output, mean |h|")
-                                      : layer == last ? QString("Last block's output, mean |h|")
-                                                      : QString("Hidden state into block %1, mean |h|").arg(layer));
-            hiddenDone_ = true;
-            emit hiddenShown();
-        };
-    }, JobRunner::Priority::Quick);
+    ctx_->run(
+        "act-hidden",
+        [this, wb, layer, withAfter, afterName](const qs::Progress& p) -> std::function<void()> {
+            auto before = std::make_shared<std::vector<float>>(wb->hidden_mean_abs(layer, false, p));
+            auto after = std::make_shared<std::vector<float>>();
+            if (withAfter) *after = wb->hidden_mean_abs(layer, true, p);
+            return [this, wb, layer, before, after, afterName] {
+                if (wb != ctx_->workbench()) return;
+                hidden_->setValues(*before);
+                hidden_->setSeriesNames("original model", afterName);
+                if (after->empty())
+                    hidden_->clearAfterValues();
+                else
+                    hidden_->setAfterValues(*after);
+                applyTopPercent();
+                const int64_t last = ctx_->summary() ? ctx_->summary()->layers : -1;
+                ui::setPlotTitle(hidden_, layer == 0      ? QString("Embeddings output, mean |h|")
+                                          : layer == last ? QString("Last block's output, mean |h|")
+                                                          : QString("Hidden state into block %1, mean |h|").arg(layer));
+                hiddenDone_ = true;
+                emit hiddenShown();
+            };
+        },
+        JobRunner::Priority::Quick);
 }

@@ -24,7 +24,7 @@ class LinePlot;
 
 class ActivationsPage : public ui::LazyPage {
     Q_OBJECT
-public:
+  public:
     explicit ActivationsPage(AppContext* ctx, QWidget* parent = nullptr);
 
     qs::widgets::ChannelMagnitudeView* channelView() const { return channel_; }
@@ -41,17 +41,17 @@ public:
     // True when every plot holds the data for the current layer and configuration.
     bool upToDate() const;
 
-signals:
+  signals:
     void channelsShown();
     void overviewShown();
     void hiddenShown();
     // Progressive statistics drawn while the calibration pass runs (blocks done / total).
     void partialShown(int done, int total);
 
-protected:
+  protected:
     void refresh() override;
 
-private:
+  private:
     void loadChannels();
     void loadOverview();
     void loadHidden();

@@ -18,7 +18,9 @@ AppContext::AppContext(QObject* parent)
     });
     connect(jobs_, &JobRunner::progress, this,
             [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
-    auto changesModel = [](const QString& ch) { return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export"; };
+    auto changesModel = [](const QString& ch) {
+        return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export";
+    };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
         if (changesModel(ch)) modelJobEnded();
         previewIfModelWasBusy(ch);
@@ -33,11 +35,16 @@ AppContext::AppContext(QObject* parent)
         if (changesModel(ch)) modelJobEnded();
         previewIfModelWasBusy(ch);
         QString what;
-        if (ch == "load") what = "Could not open the model.";
-        else if (ch == "apply") what = "Could not apply the methods.";
-        else if (ch == "ppl" || ch == "sweep") what = "Perplexity failed.";
-        else if (ch == "export") what = "Could not export the model.";
-        else what = QString("The %1 view could not be computed.").arg(ch);
+        if (ch == "load")
+            what = "Could not open the model.";
+        else if (ch == "apply")
+            what = "Could not apply the methods.";
+        else if (ch == "ppl" || ch == "sweep")
+            what = "Perplexity failed.";
+        else if (ch == "export")
+            what = "Could not export the model.";
+        else
+            what = QString("The %1 view could not be computed.").arg(ch);
         if (ch == "load") {
             emit loadFailed(msg);
             if (wb_) {
@@ -89,9 +96,7 @@ qs::MethodConfig AppContext::defaultConfig() {
     return c;
 }
 
-bool AppContext::sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b) {
-    return a.to_json() == b.to_json();
-}
+bool AppContext::sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b) { return a.to_json() == b.to_json(); }
 
 bool AppContext::configApplied() const { return sameConfig(config_, applied_); }
 
@@ -238,9 +243,8 @@ void AppContext::applyConfiguration(const qs::MethodConfig& cfg) {
         return [this, wb, cfg, d] {
             if (wb != wb_) return;
             noteApply(cfg, *d);
-            emit statusMessage(QString("Applied %1 in %2 s")
-                                   .arg(QString::fromStdString(d->description))
-                                   .arg(d->seconds, 0, 'f', 2));
+            emit statusMessage(
+                QString("Applied %1 in %2 s").arg(QString::fromStdString(d->description)).arg(d->seconds, 0, 'f', 2));
         };
     });
 }
@@ -281,8 +285,10 @@ void AppContext::modelJobEnded() {
 // after a short pause (no loop while a job holds the model: its end triggers the next try).
 void AppContext::previewIfModelWasBusy(const QString& channel) {
     if (!previewAgain_ || !wb_ || layer_.isEmpty() || previewTimer_->isActive()) return;
-    if (channel != "preview") previewTimer_->start(0);
-    else if (jobs_->idle()) previewTimer_->start(100);
+    if (channel != "preview")
+        previewTimer_->start(0);
+    else if (jobs_->idle())
+        previewTimer_->start(100);
 }
 
 void AppContext::syncApplied() {

@@ -16,7 +16,7 @@ class QTimer;
 
 class AppContext : public QObject {
     Q_OBJECT
-public:
+  public:
     explicit AppContext(QObject* parent = nullptr);
     ~AppContext() override;
 
@@ -66,9 +66,9 @@ public:
     // The user changed the panel since the model was loaded, and the model does not carry it:
     // only then do pages warn about changes that are not applied.
     bool hasUnappliedChanges() const { return configEdited_ && !configApplied(); }
-    void applyConfig();          // runs Workbench::apply(config()) on channel "apply"
+    void applyConfig();                                    // runs Workbench::apply(config()) on channel "apply"
     void applyConfiguration(const qs::MethodConfig& cfg);  // the same with another configuration
-    void resetToOriginal();      // applies the empty configuration
+    void resetToOriginal();                                // applies the empty configuration
     // Jobs that apply configurations themselves (perplexity runs, sweeps) report the
     // ApplyData of what they applied; the applied state itself is read back from the
     // Workbench when a model-changing job ends (syncApplied), so it is always the truth.
@@ -83,7 +83,8 @@ public:
     // The selected Linear quantized with config() (null while none is available or config()
     // does not quantize it).
     std::shared_ptr<const PreviewData> preview() const { return preview_; }
-    // Forces a preview now (tests, or the first paint); normally starts at once, or after a 30 ms pause while a preview is computing.
+    // Forces a preview now (tests, or the first paint); normally starts at once, or after a 30 ms pause while a preview
+    // is computing.
     void refreshPreview();
 
     // The default configuration shown in the methods panel (RTN w4 g128 asym).
@@ -91,7 +92,7 @@ public:
     // Configuration equality by the JSON form (what the engine keys its states on).
     static bool sameConfig(const qs::MethodConfig& a, const qs::MethodConfig& b);
 
-signals:
+  signals:
     void modelAboutToChange();
     void modelChanged();
     void loadFailed(const QString& message);
@@ -117,7 +118,7 @@ signals:
     // No job is left; fires (once per quiet period) after a short settling delay.
     void idle();
 
-private:
+  private:
     void startPreview();
     void modelJobEnded();
     void previewIfModelWasBusy(const QString& channel);

@@ -14,10 +14,10 @@ class QPushButton;
 
 class ApplyProgress : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit ApplyProgress(AppContext* ctx, QWidget* parent = nullptr);
 
-private:
+  private:
     void started();
     void progressed(double fraction, const QString& message);
     void stopped(const QString& what);

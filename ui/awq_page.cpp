@@ -137,8 +137,8 @@ void AwqPage::draw() {
         const bool running = ctx_->jobs()->busy("apply") && ctx_->config().has("awq");
         ui::setPlotTitle(plot_, "AWQ auto-scale: loss vs ratio per group");
         plot_->setPlaceholder(!ctx_->hasModel() ? "Loading…"
-                              : running     ? "Searching the first group…"
-                                            : "No auto-scale search yet: choose “auto-scale search” and Apply");
+                              : running         ? "Searching the first group…"
+                                                : "No auto-scale search yet: choose “auto-scale search” and Apply");
         info_->clear();
         return;
     }
@@ -158,6 +158,9 @@ void AwqPage::draw() {
         ++shown;
     }
     plot_->setAxisLabels("ratio α (scales = mean|x|^α)", rel ? "loss / loss at α = 0" : "block-output MSE");
-    ui::setPlotTitle(plot_, QString("AWQ auto-scale: loss vs ratio, %1 group%2 (ring = chosen ratio)").arg(shown).arg(shown == 1 ? "" : "s"));
-    if (a && curves == &a->awq) info_->setText(QString("%1 groups searched in %2 s").arg(a->awq.size()).arg(a->seconds, 0, 'f', 2));
+    ui::setPlotTitle(plot_, QString("AWQ auto-scale: loss vs ratio, %1 group%2 (ring = chosen ratio)")
+                                .arg(shown)
+                                .arg(shown == 1 ? "" : "s"));
+    if (a && curves == &a->awq)
+        info_->setText(QString("%1 groups searched in %2 s").arg(a->awq.size()).arg(a->seconds, 0, 'f', 2));
 }

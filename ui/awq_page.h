@@ -18,7 +18,7 @@ class SweepPlot;
 
 class AwqPage : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit AwqPage(AppContext* ctx, QWidget* parent = nullptr);
     qs::widgets::SweepPlot* curves() const { return plot_; }
     QComboBox* blockCombo() const { return block_; }
@@ -27,7 +27,7 @@ public:
     // Legend name of a group: block, the scaled op and the Linears that read it.
     static QString groupName(const AwqCurve& c);
 
-private:
+  private:
     void rebuildChoices();
     void draw();
     void drawLive();  // the groups of the running search

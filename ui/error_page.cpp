@@ -32,8 +32,9 @@ namespace {
 
 // Double-clicks on a heatmap's plot area, as data cells.
 class CellPicker : public QObject {
-public:
-    CellPicker(HeatmapView* view, std::function<void(int, int)> pick) : QObject(view), view_(view), pick_(std::move(pick)) {
+  public:
+    CellPicker(HeatmapView* view, std::function<void(int, int)> pick)
+        : QObject(view), view_(view), pick_(std::move(pick)) {
         view->plot()->installEventFilter(this);
     }
     bool eventFilter(QObject*, QEvent* e) override {
@@ -48,7 +49,7 @@ public:
         return false;
     }
 
-private:
+  private:
     HeatmapView* view_;
     std::function<void(int, int)> pick_;
 };
@@ -233,10 +234,11 @@ void ErrorPage::showNoPreview() {
     } else {
         const QString layer = ui::short_linear_name(ctx_->layer().toStdString());
         why = layer + " is not quantized by this setting: tick \"also quantize lm_head\" to quantize it";
-        metrics_["note"]->setText(layer + " is not quantized (it stays in float unless \"also quantize lm_head\" is "
-                                          "ticked)");
+        metrics_["note"]->setText(layer +
+                                  " is not quantized (it stays in float unless \"also quantize lm_head\" is "
+                                  "ticked)");
         metrics_["spec"]->setText(qstr(ctx_->config().describe()));
-    showSource();
+        showSource();
     }
     ui::setPlotTitle(tiles_, why);
     ui::setPlotTitle(heatmap_, QString());
@@ -273,7 +275,8 @@ void ErrorPage::showPreview() {
     shownLayer_ = qstr(pv->linear);
     row_->setRange(0, static_cast<int>(std::max<int64_t>(0, pv->original.rows - 1)));
     col_->setRange(0, static_cast<int>(std::max<int64_t>(0, pv->original.cols - 1)));
-    if (newLayer) heatmap_->setMatrix(pv->error.data, static_cast<int>(pv->error.rows), static_cast<int>(pv->error.cols));
+    if (newLayer)
+        heatmap_->setMatrix(pv->error.data, static_cast<int>(pv->error.rows), static_cast<int>(pv->error.cols));
     else {
         // Same layer, new setting: keep the user's zoom on the error map.
         const QRect keep = heatmap_->visibleRegion();
@@ -283,7 +286,8 @@ void ErrorPage::showPreview() {
     const QString basis = pv->basis.empty() ? QString() : " (" + qstr(pv->basis) + ")";
     ui::setPlotTitle(heatmap_, QString("|W − Ŵ| of %1, whole matrix%2").arg(ui::short_linear_name(pv->linear), basis));
     // Marks: AWQ's salient input channels and the quantization groups along the input.
-    heatmap_->setColumnMarks(QVector<int>(pv->salient.begin(), pv->salient.end()), QColor(230, 40, 40, 190), "salientMark");
+    heatmap_->setColumnMarks(QVector<int>(pv->salient.begin(), pv->salient.end()), QColor(230, 40, 40, 190),
+                             "salientMark");
     const auto& w = ctx_->config().weight;
     heatmap_->setColumnBoundaries(w.granularity == qs::Granularity::PerGroup ? static_cast<int>(w.group_size) : 0);
     updateCaption();
@@ -337,8 +341,14 @@ void ErrorPage::drawTile() {
     if (basis.isEmpty())
         tiles_->setPanelTitles({"original W", "integer codes q (" + bits + "-bit)", "dequantized Ŵ", "|W − Ŵ|"});
     else
-        tiles_->setPanelTitles({"W (" + basis + ")", "integer codes q (" + bits + "-bit)", "Ŵ (" + basis + ")", "|W − Ŵ|"});
-    ui::setPlotTitle(tiles_, QString("%1: rows %2–%3, columns %4–%5").arg(shownLayer_).arg(r0).arg(r0 + rows - 1).arg(c0).arg(c0 + cols - 1));
+        tiles_->setPanelTitles(
+            {"W (" + basis + ")", "integer codes q (" + bits + "-bit)", "Ŵ (" + basis + ")", "|W − Ŵ|"});
+    ui::setPlotTitle(tiles_, QString("%1: rows %2–%3, columns %4–%5")
+                                 .arg(shownLayer_)
+                                 .arg(r0)
+                                 .arg(r0 + rows - 1)
+                                 .arg(c0)
+                                 .arg(c0 + cols - 1));
     tileInfo_->setText(QString("Double-click the |error| heatmap to pick a tile · tile max |error| %1")
                            .arg(num(*std::max_element(t.absError.begin(), t.absError.end()))));
 }

@@ -23,7 +23,7 @@ class HeatmapView;
 
 class ErrorPage : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit ErrorPage(AppContext* ctx, QWidget* parent = nullptr);
 
     qs::widgets::ErrorMatrixPanel* tiles() const { return tiles_; }
@@ -37,10 +37,10 @@ public:
     int tileCol() const;
     int tileSize() const;
 
-signals:
+  signals:
     void previewShown();
 
-private:
+  private:
     void showPreview();
     void showNoPreview();  // the setting does not quantize the selected Linear
     void showSource();     // how the selected Linear is stored in the source file

@@ -121,8 +121,10 @@ ExportDialog::ExportDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), 
     connect(choose_, &QPushButton::clicked, this, &ExportDialog::chooseFolder);
     connect(export_, &QPushButton::clicked, this, &ExportDialog::startExport);
     connect(cancel_, &QPushButton::clicked, this, [this] {
-        if (running()) cancelExport();
-        else reject();
+        if (running())
+            cancelExport();
+        else
+            reject();
     });
     connect(ctx_, &AppContext::appliedChanged, this, [this] {
         if (isVisible()) refresh();
@@ -216,8 +218,8 @@ QString ExportDialog::suggestedName() const {
 }
 
 void ExportDialog::chooseFolder() {
-    const QString dir = ctx_->choosers().folder(this, "Folder to export into (a new model folder is made inside)",
-                                                parentDir_);
+    const QString dir =
+        ctx_->choosers().folder(this, "Folder to export into (a new model folder is made inside)", parentDir_);
     if (dir.isEmpty()) return;
     parentDir_ = dir;
     autoPath_ = QDir(parentDir_).filePath(suggestedName());
@@ -275,7 +277,8 @@ void ExportDialog::startCheck() {
             self->problem_ = problem;
             if (problem.isEmpty()) {
                 self->check_->setStyleSheet("color:#1d6b2a");
-                self->check_->setText("✓ The configuration can be exported as " + qstr(qs::export_format_name(f)) + ".");
+                self->check_->setText("✓ The configuration can be exported as " + qstr(qs::export_format_name(f)) +
+                                      ".");
             } else {
                 self->check_->setStyleSheet("color:#8a1f11");
                 self->check_->setText(problem);
@@ -308,7 +311,8 @@ bool ExportDialog::startExport() {
         return false;
     }
     if (QFileInfo::exists(outputDir()) && !o.force) {
-        const QString msg = outputDir() + ": already exists; choose another folder or tick \"Replace an existing model folder\"";
+        const QString msg =
+            outputDir() + ": already exists; choose another folder or tick \"Replace an existing model folder\"";
         status_->setStyleSheet("color:#8a1f11");
         status_->setText("Not exported: " + msg);
         fitTexts();

@@ -22,7 +22,7 @@ class QPushButton;
 
 class ExportDialog : public QDialog {
     Q_OBJECT
-public:
+  public:
     explicit ExportDialog(AppContext* ctx, QWidget* parent = nullptr);
 
     // Shows the loaded model's configuration and re-checks the format (call before show()).
@@ -60,17 +60,17 @@ public:
     QPushButton* exportButton() const { return export_; }
     QPushButton* cancelButton() const { return cancel_; }
 
-signals:
+  signals:
     void checked(const QString& problem);
     void exportFinished(const QString& outDir);
     void exportFailed(const QString& message);
     void exportCancelled();
 
-protected:
+  protected:
     void reject() override;  // closing the dialog cancels a running export
     void resizeEvent(QResizeEvent* e) override;
 
-private:
+  private:
     void formatChanged();
     void startCheck();
     void updateButtons();

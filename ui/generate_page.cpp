@@ -173,11 +173,12 @@ void GeneratePage::generate() {
             currentCount_ = tokensText(b);
             updateTitles();
             if (first < a.ids.size() || first < b.ids.size())
-                divergence_->setText(QString("The continuations are the same for %1 token%2 and differ from token %3 on "
-                                             "(marked).")
-                                         .arg(first)
-                                         .arg(first == 1 ? "" : "s")
-                                         .arg(first + 1));
+                divergence_->setText(
+                    QString("The continuations are the same for %1 token%2 and differ from token %3 on "
+                            "(marked).")
+                        .arg(first)
+                        .arg(first == 1 ? "" : "s")
+                        .arg(first + 1));
             else
                 divergence_->setText(QString("Both models wrote the same %1.").arg(tokensText(a)));
             emit generated();

@@ -15,17 +15,17 @@ class QTextBrowser;
 
 class GeneratePage : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit GeneratePage(AppContext* ctx, QWidget* parent = nullptr);
     void generate();
     QPlainTextEdit* promptEdit() const { return prompt_; }
     QTextBrowser* originalOutput() const { return original_; }
     QTextBrowser* currentOutput() const { return current_; }
 
-signals:
+  signals:
     void generated();
 
-private:
+  private:
     void updateTitles();
     AppContext* ctx_;
     QPlainTextEdit* prompt_;

@@ -13,7 +13,7 @@ class JobRunner;
 
 class JobStatus : public QWidget {
     Q_OBJECT
-public:
+  public:
     JobStatus(JobRunner* jobs, QWidget* parent = nullptr);
     // A progress report of the job on `channel` (fraction 0..1, step in words).
     void report(const QString& channel, double fraction, const QString& message);
@@ -24,7 +24,7 @@ public:
     // "ETA 1 min 20 s" from the elapsed time and the fraction done ("" before 2 % or 1 s).
     static QString eta(double elapsed_s, double fraction);
 
-private:
+  private:
     JobRunner* jobs_;
     QProgressBar* bar_;
     QLabel* eta_;

@@ -7,12 +7,12 @@ class AppContext;
 
 class LayerNavigator : public QTreeWidget {
     Q_OBJECT
-public:
+  public:
     explicit LayerNavigator(AppContext* ctx, QWidget* parent = nullptr);
     // Selects the item of a Linear by HF name; false if there is none.
     bool selectLinear(const QString& name);
 
-private:
+  private:
     void rebuild();
     AppContext* ctx_;
     bool syncing_ = false;

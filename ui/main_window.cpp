@@ -145,7 +145,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         const auto* s = ctx_->summary();
         dir_ = ui::qstr(s->source_dir);
         setWindowTitle("QuantScope — " + dir_);
-        status_->setText(QString("Loaded %1 (%2 parameters)").arg(ui::qstr(s->architecture), ui::commas(s->parameters)));
+        status_->setText(
+            QString("Loaded %1 (%2 parameters)").arg(ui::qstr(s->architecture), ui::commas(s->parameters)));
         updateDeviceStatus();
         syncDeviceCombos();
         // Screenshot mode: views whose data comes from a button press get it pressed once.
@@ -171,9 +172,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
         if (!notice_.isEmpty() && noticeClock_.elapsed() < 60000)  // a recent result stays in view
             status_->setText(notice_);
         else if (const auto* s = ctx_->summary())
-            status_->setText(QString("Ready · %1 · %2 parameters · model carries: %3")
-                                 .arg(ui::qstr(s->architecture), ui::commas(s->parameters),
-                                      ui::qstr(ctx_->applied().describe())));
+            status_->setText(
+                QString("Ready · %1 · %2 parameters · model carries: %3")
+                    .arg(ui::qstr(s->architecture), ui::commas(s->parameters), ui::qstr(ctx_->applied().describe())));
         if (attempted_) emit idle();
     });
     connect(ctx_, &AppContext::notice, this, [this](const QString& m) {
@@ -213,8 +214,8 @@ void MainWindow::buildToolbar() {
     QAction* open = file->addAction("&Open model folder…");
     open->setShortcut(QKeySequence::Open);
     connect(open, &QAction::triggered, this, [this] {
-        const QString dir = ctx_->choosers().folder(this, "Open a model folder (Hugging Face, or one holding a .gguf file)",
-                                                    startDir());
+        const QString dir = ctx_->choosers().folder(
+            this, "Open a model folder (Hugging Face, or one holding a .gguf file)", startDir());
         if (!dir.isEmpty()) openModel(dir);
     });
     QAction* openGguf = file->addAction("Open &GGUF file…");  // llama.cpp models, dequantized on load
@@ -287,7 +288,8 @@ void MainWindow::showAbout() {
         box->setStandardButtons(QMessageBox::Ok);
         box->setTextFormat(Qt::RichText);
         const QStringList lines = QString::fromStdString(gui_version_text()).split('\n');
-        QString html = QString("<b>%1</b><br>A workbench for looking inside LLM quantization.<br><br>").arg(lines.value(0).toHtmlEscaped());
+        QString html = QString("<b>%1</b><br>A workbench for looking inside LLM quantization.<br><br>")
+                           .arg(lines.value(0).toHtmlEscaped());
         for (int i = 1; i < lines.size(); ++i) html += lines[i].toHtmlEscaped() + "<br>";
         html += QString("Qt %1").arg(qVersion());
         box->setText(html);
@@ -357,9 +359,7 @@ void MainWindow::updateDeviceStatus() {
     deviceStatus_->setText(text);
 }
 
-void MainWindow::openModel(const QString& dir) {
-    ctx_->openModel(dir, device_->currentText(), dtype_->currentText());
-}
+void MainWindow::openModel(const QString& dir) { ctx_->openModel(dir, device_->currentText(), dtype_->currentText()); }
 
 void MainWindow::setInitialSelection(const QString& view, const QString& layer) {
     initialView_ = view;

@@ -26,7 +26,7 @@ class WorkspaceActions;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
-public:
+  public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
@@ -42,12 +42,11 @@ public:
     static QStringList viewNames();  // model, activations, weights, error, awq, perplexity, generate
     bool saveScreenshot(const QString& file);
 
-public slots:
+  public slots:
     // At most 1600 x 1000, inside the available area of the window's screen, centred there.
     void placeOnScreen();
 
-public:
-
+  public:
     QString errorText() const;   // the error banner's text ("" when hidden)
     QString statusText() const;  // the status bar's message
     bool hasModel() const;
@@ -70,14 +69,14 @@ public:
     // (non-modal QMessageBox "aboutBox").
     void showAbout();
 
-signals:
+  signals:
     void modelChanged();
     void idle();  // no job running after the first load attempt: the window shows its final state
 
-protected:
+  protected:
     void closeEvent(QCloseEvent* e) override;
 
-private:
+  private:
     void buildToolbar();
     // Where file choosers start: the loaded model's folder (a GGUF file's folder), else home.
     QString startDir() const;

@@ -172,9 +172,10 @@ QWidget* MethodsPanel::buildControls() {
     bmm_ = makeCheck("also quantize q/k/v outputs (BMM)", "bmmCheck");
     w8a8_ = new QPushButton("W8A8 SmoothQuant preset");
     w8a8_->setObjectName("w8a8Button");
-    w8a8_->setToolTip("SmoothQuant's W8A8 setting, every control it implies: smoothing on at alpha 0.5, 8-bit "
-                      "symmetric per-channel weights, 8-bit per-token activations with the q/k/v outputs (BMM "
-                      "inputs) quantized; AWQ and rotation off, lm_head in float");
+    w8a8_->setToolTip(
+        "SmoothQuant's W8A8 setting, every control it implies: smoothing on at alpha 0.5, 8-bit "
+        "symmetric per-channel weights, 8-bit per-token activations with the q/k/v outputs (BMM "
+        "inputs) quantized; AWQ and rotation off, lm_head in float");
     sqHint_ = makeHint("smoothQuantHint");
     sf->addRow(sqOn_);
     sf->addRow("Alpha", sliderRow(sqAlpha_, sqAlphaLabel_));
@@ -264,7 +265,8 @@ void MethodsPanel::connectControls() {
     auto change = [this] { emitChange(); };
     for (QComboBox* c : {bits_, group_, awqMode_, act_, rotation_})
         connect(c, qOverload<int>(&QComboBox::currentIndexChanged), this, change);
-    for (QCheckBox* c : {symmetric_, lmHead_, fp16Scales_, awqClip_, duo_, actOrder_, sqOn_, bmm_}) connect(c, &QCheckBox::toggled, this, change);
+    for (QCheckBox* c : {symmetric_, lmHead_, fp16Scales_, awqClip_, duo_, actOrder_, sqOn_, bmm_})
+        connect(c, &QCheckBox::toggled, this, change);
     connect(salient_, qOverload<double>(&QDoubleSpinBox::valueChanged), this, change);
     connect(seed_, qOverload<int>(&QSpinBox::valueChanged), this, change);
     connect(calibSamples_, qOverload<int>(&QSpinBox::valueChanged), this, change);
@@ -281,7 +283,8 @@ void MethodsPanel::connectControls() {
     connect(choose_, &QPushButton::clicked, this, [this] {
         // Start in the model's folder (calibration texts often sit next to it), else home.
         QString dir = QDir::homePath();
-        if (const auto* s = ctx_->summary(); s && QFileInfo(ui::qstr(s->source_dir)).isDir()) dir = ui::qstr(s->source_dir);
+        if (const auto* s = ctx_->summary(); s && QFileInfo(ui::qstr(s->source_dir)).isDir())
+            dir = ui::qstr(s->source_dir);
         QString f = ctx_->choosers().openFile(this, "Calibration text", dir,
                                               "Text or JSON lines (*.txt *.jsonl *.zst);;All files (*)");
         if (f.isEmpty()) return;
@@ -305,9 +308,8 @@ void MethodsPanel::connectControls() {
         updating_ = true;
         calibSamples_->setValue(static_cast<int>(ctx_->config().calib_samples));
         updating_ = false;
-        calibSamples_->setToolTip(ctx_->calibrationNote().isEmpty()
-                                      ? QString("Calibration blocks (llm-awq uses 128)")
-                                      : ctx_->calibrationNote());
+        calibSamples_->setToolTip(ctx_->calibrationNote().isEmpty() ? QString("Calibration blocks (llm-awq uses 128)")
+                                                                    : ctx_->calibrationNote());
         updateAppliedLabel();
     });
     connect(ctx_, &AppContext::applyStarted, this, [this] {
@@ -324,7 +326,7 @@ void MethodsPanel::connectControls() {
 
 // Every control the W8A8 SmoothQuant setting implies (whatever the panel showed before).
 void MethodsPanel::applyW8A8Preset() {
-    qs::MethodConfig c = config();  // keeps what the preset does not name (calibration, fp16 scales, ...)
+    qs::MethodConfig c = config();       // keeps what the preset does not name (calibration, fp16 scales, ...)
     c.methods = {"smoothquant", "rtn"};  // no AWQ/GPTQ, no rotation
     c.sq_alpha = 0.5;
     qs::set_w8a8(c);
@@ -338,13 +340,15 @@ void MethodsPanel::updateHints() {
     const qs::MethodConfig& c = ctx_->config();
     const std::string layer = ctx_->layer().toStdString();
     if (c.has("smoothquant") && !layer.empty() && !ui::readsNorm(layer)) {
-        sqHint_->setText(QString("Alpha has no effect on %1: SmoothQuant only smooths Linears that read a norm's output "
-                                 "(q/k/v, gate/up, fc1), folding 1/s into the norm. Select one of those to see it.")
-                             .arg(ui::short_linear_name(layer)));
+        sqHint_->setText(
+            QString("Alpha has no effect on %1: SmoothQuant only smooths Linears that read a norm's output "
+                    "(q/k/v, gate/up, fc1), folding 1/s into the norm. Select one of those to see it.")
+                .arg(ui::short_linear_name(layer)));
         sqHint_->show();
     } else if (c.has("smoothquant")) {
-        sqHint_->setText("Inputs are divided by s = max|x|^α / max|w|^(1−α) per channel and the weights multiplied by "
-                         "it: channels with s < 1 grow.");
+        sqHint_->setText(
+            "Inputs are divided by s = max|x|^α / max|w|^(1−α) per channel and the weights multiplied by "
+            "it: channels with s < 1 grow.");
         sqHint_->show();
     } else {
         sqHint_->hide();
@@ -411,7 +415,8 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     const bool weights = c.quantizes_weights();
     // Values outside the controls' usual choices widen them instead of being clamped (a
     // workspace or the CLI may hold any value MethodConfig::validate() accepts).
-    if (weights && bits_->findData(c.weight.bits) < 0) bits_->addItem(QString("%1 bits").arg(c.weight.bits), c.weight.bits);
+    if (weights && bits_->findData(c.weight.bits) < 0)
+        bits_->addItem(QString("%1 bits").arg(c.weight.bits), c.weight.bits);
     const double salient = c.awq_salient * 100;
     if (salient < salient_->minimum()) salient_->setMinimum(salient);
     if (salient > salient_->maximum()) salient_->setMaximum(salient);
@@ -437,7 +442,11 @@ void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     symmetric_->setChecked(c.weight.symmetric);
     lmHead_->setChecked(c.include_lm_head);
     fp16Scales_->setChecked(c.weight.fp16_scales);
-    awqMode_->setCurrentIndex(c.has("gptq") ? 4 : c.has("awq") ? 3 : c.has("awq-scale") ? 2 : c.has("awq-keep") ? 1 : 0);
+    awqMode_->setCurrentIndex(c.has("gptq")        ? 4
+                              : c.has("awq")       ? 3
+                              : c.has("awq-scale") ? 2
+                              : c.has("awq-keep")  ? 1
+                                                   : 0);
     actOrder_->setChecked(c.gptq_act_order);
     salient_->setValue(c.awq_salient * 100);
     awqFactor_->setValue(static_cast<int>(std::lround(c.awq_factor * 100)));
@@ -496,8 +505,9 @@ void MethodsPanel::updateAppliedLabel() {
     }
     QString text = "<b>Model carries:</b> " + ui::qstr(ctx_->applied().describe()).toHtmlEscaped();
     if (ctx_->hasUnappliedChanges())
-        text += "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
-                "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";
+        text +=
+            "<br><span style='color:#a05a00'>The panel has changes that are not applied: the selected "
+            "layer's views show them; Apply (or Run perplexity) for the whole model.</span>";
     else if (!same)
         text += "<br><span style='color:#555'>Panel: " + ui::qstr(ctx_->config().describe()).toHtmlEscaped() +
                 ", previewed on the selected layer; Apply quantizes the whole model.</span>";

@@ -24,7 +24,7 @@ class QSpinBox;
 
 class MethodsPanel : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit MethodsPanel(AppContext* ctx, QWidget* parent = nullptr);
 
     // The configuration the controls describe.
@@ -41,7 +41,7 @@ public:
     static double factorFromSlider(int v) { return v / 100.0; }
     static double alphaFromSlider(int v) { return v / 100.0; }
 
-private:
+  private:
     QWidget* buildControls();
     void connectControls();
     QWidget* buildFooter();

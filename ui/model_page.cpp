@@ -20,9 +20,11 @@ ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     auto* split = split_ = new QSplitter(Qt::Horizontal, this);
     tree_ = new QTreeWidget(split);
     tree_->setObjectName("modelTree");
-    tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied", "Stored as"});
-    tree_->headerItem()->setToolTip(4, "How the source file stores the weight (GGUF: the ggml type, e.g. Q4_K; "
-                                       "methods start from its dequantized values)");
+    tree_->setHeaderLabels(
+        {"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied", "Stored as"});
+    tree_->headerItem()->setToolTip(4,
+                                    "How the source file stores the weight (GGUF: the ggml type, e.g. Q4_K; "
+                                    "methods start from its dequantized values)");
     tree_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
     tree_->setAlternatingRowColors(true);
     tree_->setUniformRowHeights(true);
@@ -80,8 +82,8 @@ void ModelPage::rebuildTree() {
     std::map<long long, long long> blockParams;
     for (const auto& l : s->linears) {
         const long long params = l.out_features * l.in_features + (l.bias ? l.out_features : 0);
-        QStringList cols = {qstr(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features), ui::commas(params), "",
-                            qstr(l.source_type)};
+        QStringList cols = {qstr(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features),
+                            ui::commas(params), "", qstr(l.source_type)};
         QTreeWidgetItem* item;
         if (l.block >= 0) {
             auto it = blocks.find(l.block);
@@ -137,7 +139,8 @@ void ModelPage::updateSummary() {
     QStringList stored;
     for (const auto& [type, n] : s->source_type_counts) stored << QString("%1 × %2").arg(qstr(type)).arg(n);
     if (!stored.isEmpty()) row("Linears stored as", stored.join(", "));
-    row("Calibration set", ctx_->calibrationText().isEmpty() ? "<i>reading…</i>" : ctx_->calibrationText().toHtmlEscaped());
+    row("Calibration set",
+        ctx_->calibrationText().isEmpty() ? "<i>reading…</i>" : ctx_->calibrationText().toHtmlEscaped());
     h += "</table>";
 
     const qs::MethodConfig& cfg = ctx_->config();
@@ -150,9 +153,11 @@ void ModelPage::updateSummary() {
         row("Seed formula at " + spec,
             ui::mib(q.seed_mib) + QString(" &nbsp;(%1 bits + 20/group per weight)").arg(cfg.weight.bits));
         row("Packed at " + spec, ui::mib(q.packed_mib) + QString(" &nbsp;(%1 weights in %2 Linears; rest fp16)")
-                                     .arg(ui::commas(q.quantized_weights))
-                                     .arg(std::count_if(s->linears.begin(), s->linears.end(),
-                                                        [&](const qs::LinearSummary& l) { return ui::quantizes_linear(l, cfg); })));
+                                                             .arg(ui::commas(q.quantized_weights))
+                                                             .arg(std::count_if(s->linears.begin(), s->linears.end(),
+                                                                                [&](const qs::LinearSummary& l) {
+                                                                                    return ui::quantizes_linear(l, cfg);
+                                                                                })));
         row("Compression", QString("%1× vs 16-bit").arg(fp.fp16_mib / std::max(1e-12, q.packed_mib), 0, 'f', 2));
     } else {
         row("Weights", "not quantized by the panel's setting");

@@ -12,15 +12,15 @@ class QTreeWidget;
 
 class ModelPage : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit ModelPage(AppContext* ctx, QWidget* parent = nullptr);
     QTreeWidget* tree() const { return tree_; }
     QTextBrowser* summaryView() const { return summary_; }
 
-protected:
+  protected:
     void resizeEvent(QResizeEvent* e) override;
 
-private:
+  private:
     void rebuildTree();
     void updateMethods();
     void updateSummary();

@@ -44,8 +44,9 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     windows_->setValue(10);
     windows_->setSpecialValueText("all");
     baseline_ = new QCheckBox("+ original (baseline)");
-    baseline_->setToolTip("Also evaluate the original model once with the same protocol (skipped when the table "
-                          "already has that baseline)");
+    baseline_->setToolTip(
+        "Also evaluate the original model once with the same protocol (skipped when the table "
+        "already has that baseline)");
     baseline_->setObjectName("baselineCheck");
     baseline_->setChecked(true);
     run_ = new QPushButton("Run");
@@ -96,8 +97,9 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
     stale_->setWordWrap(true);
     stale_->setMaximumWidth(320);
     stale_->setObjectName("staleLabel");
-    stale_->setStyleSheet("QLabel { background:#fff3cd; color:#7a5200; border:1px solid #e6c96b; padding:3px 8px; "
-                          "font-weight:600; }");
+    stale_->setStyleSheet(
+        "QLabel { background:#fff3cd; color:#7a5200; border:1px solid #e6c96b; padding:3px 8px; "
+        "font-weight:600; }");
     stale_->hide();
     head->addWidget(latest_, 1);
     head->addWidget(stale_);
@@ -156,13 +158,14 @@ PerplexityPage::PerplexityPage(AppContext* ctx, QWidget* parent) : QWidget(paren
                                                     QDir::home().filePath("perplexity.csv"), "CSV (*.csv)");
         if (f.isEmpty()) return;
         QString err;
-        if (!exportCsv(f, &err)) emit ctx_->errorOccurred("Could not export the results.", err);
-        else status_->setText("Saved " + f);
+        if (!exportCsv(f, &err))
+            emit ctx_->errorOccurred("Could not export the results.", err);
+        else
+            status_->setText("Saved " + f);
     });
     connect(ctx_, &AppContext::configChanged, this, &PerplexityPage::updateStale);
-    connect(ctx_, &AppContext::jobsChanged, this, [this] {
-        run_->setEnabled(ctx_->hasModel() && !ctx_->modelBusy() && ctx_->workbench()->has_tokenizer());
-    });
+    connect(ctx_, &AppContext::jobsChanged, this,
+            [this] { run_->setEnabled(ctx_->hasModel() && !ctx_->modelBusy() && ctx_->workbench()->has_tokenizer()); });
     connect(ctx_, &AppContext::modelChanged, this, [this] {
         if (const auto* s = ctx_->summary())
             seqlen_->setValue(static_cast<int>(std::min<int64_t>(512, s->max_position_embeddings)));
@@ -275,7 +278,8 @@ void PerplexityPage::run() {
         const int64_t avail = wb->eval_tokens(p.sub(0, 0.01)) / std::max<int64_t>(1, req.seqlen);
         const int64_t windows = req.nsamples < 0 ? avail : std::min(req.nsamples, avail);
         QMetaObject::invokeMethod(
-            self.data(), [self, gen, windows, req] {
+            self.data(),
+            [self, gen, windows, req] {
                 if (self) self->setPlotWindows(gen, windows, req.seqlen);
             },
             Qt::QueuedConnection);
@@ -288,7 +292,8 @@ void PerplexityPage::run() {
                 *sum += nll;
                 const double running = std::exp(*sum / static_cast<double>(i + 1));
                 QMetaObject::invokeMethod(
-                    self.data(), [self, gen, series, i, running] {
+                    self.data(),
+                    [self, gen, series, i, running] {
                         if (self) self->onWindow(gen, series, i, running);
                     },
                     Qt::QueuedConnection);
@@ -319,7 +324,8 @@ void PerplexityPage::run() {
             self->setRunning(false);
             const double el = self->clock_.elapsed() / 1000.0;
             self->eta_->setText("done in " + duration(el));
-            self->status_->setText(QString("%1 evaluation%2 finished").arg(out->data.size()).arg(out->data.size() == 1 ? "" : "s"));
+            self->status_->setText(
+                QString("%1 evaluation%2 finished").arg(out->data.size()).arg(out->data.size() == 1 ? "" : "s"));
             emit self->runFinished();
         };
     });

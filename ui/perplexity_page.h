@@ -28,7 +28,7 @@ class LinePlot;
 
 class PerplexityPage : public QWidget {
     Q_OBJECT
-public:
+  public:
     explicit PerplexityPage(AppContext* ctx, QWidget* parent = nullptr);
 
     void run();
@@ -58,11 +58,11 @@ public:
     // CSV form of the table (header + one line per row).
     QString csv() const;
 
-signals:
+  signals:
     void runFinished();
     void runCancelled();
 
-private:
+  private:
     void updateStale();
     void setRunning(bool on);
     void onWindow(quint64 gen, int series, int64_t window, double running);

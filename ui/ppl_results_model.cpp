@@ -45,14 +45,22 @@ QVariant PplResultsModel::data(const QModelIndex& index, int role) const {
     const int c = index.column();
     if (role == Qt::DisplayRole) {
         switch (c) {
-            case Configuration: return configurationText(r);
-            case Protocol: return shortProtocol(d);
-            case Perplexity: return QString::number(d.ppl, 'f', d.ppl < 1000 ? 3 : 1);
-            case SeedSize: return ui::mib(r.sizes.seed_mib);
-            case PackedSize: return ui::mib(r.sizes.packed_mib);
-            case Time: return ui::duration(d.seconds);
-            case Device: return qstr(d.device + " / " + d.dtype);
-            case Kl: return klText(d);
+            case Configuration:
+                return configurationText(r);
+            case Protocol:
+                return shortProtocol(d);
+            case Perplexity:
+                return QString::number(d.ppl, 'f', d.ppl < 1000 ? 3 : 1);
+            case SeedSize:
+                return ui::mib(r.sizes.seed_mib);
+            case PackedSize:
+                return ui::mib(r.sizes.packed_mib);
+            case Time:
+                return ui::duration(d.seconds);
+            case Device:
+                return qstr(d.device + " / " + d.dtype);
+            case Kl:
+                return klText(d);
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -60,9 +68,10 @@ QVariant PplResultsModel::data(const QModelIndex& index, int role) const {
         if (c == Protocol) return qstr(d.dataset) + "\n" + qstr(d.protocol);
         if (c == Time) return QString("%1 tokens/s").arg(d.tokens_per_second, 0, 'f', 0);
         if (c == Kl)
-            return d.has_kl ? QString("KL(original || quantized) of the next-token distributions over the %1 scored "
-                                      "tokens (llama.cpp --kl-divergence): mean / median / 99.9th percentile, max %2 "
-                                      "nats; top-1: same most likely token")
+            return d.has_kl ? QString(
+                                  "KL(original || quantized) of the next-token distributions over the %1 scored "
+                                  "tokens (llama.cpp --kl-divergence): mean / median / 99.9th percentile, max %2 "
+                                  "nats; top-1: same most likely token")
                                   .arg(d.nsamples * (d.seqlen - 1))
                                   .arg(d.kl_max, 0, 'g', 4)
                             : QString("the original weights are the reference");
@@ -75,8 +84,9 @@ QVariant PplResultsModel::data(const QModelIndex& index, int role) const {
 QVariant PplResultsModel::headerData(int section, Qt::Orientation orientation, int role) const {
     if (role != Qt::DisplayRole) return {};
     if (orientation == Qt::Vertical) return section + 1;
-    static const char* names[] = {"Configuration", "Protocol", "Perplexity", "Size (seed formula)",
-                                  "Packed size", "Time", "Device / dtype", "KL vs original: mean / median / 99.9% · top-1"};
+    static const char* names[] = {
+        "Configuration", "Protocol", "Perplexity",     "Size (seed formula)",
+        "Packed size",   "Time",     "Device / dtype", "KL vs original: mean / median / 99.9% · top-1"};
     return section >= 0 && section < ColumnCount ? QString(names[section]) : QVariant();
 }
 

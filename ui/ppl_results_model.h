@@ -19,7 +19,7 @@ struct PplRow {
 
 class PplResultsModel : public QAbstractTableModel {
     Q_OBJECT
-public:
+  public:
     enum Column { Configuration, Protocol, Perplexity, SeedSize, PackedSize, Time, Device, Kl, ColumnCount };
 
     using QAbstractTableModel::QAbstractTableModel;
@@ -39,6 +39,6 @@ public:
     // Header line + one line per row.
     QString csv() const;
 
-private:
+  private:
     std::vector<PplRow> rows_;
 };

@@ -131,28 +131,39 @@ void SweepDialog::setValues(const QString& values, const QString& groups) {
 
 void SweepDialog::parameterChanged() {
     const int p = param_->currentData().toInt();
-    values_->setText(p == AwqFactor ? "1, 1.25, 1.5, 2, 3, 4" : p == SqAlpha ? "0, 0.25, 0.5, 0.75, 1" : "2, 3, 4, 5, 6, 8");
+    values_->setText(p == AwqFactor ? "1, 1.25, 1.5, 2, 3, 4"
+                     : p == SqAlpha ? "0, 0.25, 0.5, 0.75, 1"
+                                    : "2, 3, 4, 5, 6, 8");
     groups_->setVisible(p == BitsGroup);
     groupsLabel_->setVisible(p == BitsGroup);
-    plot_->setAxisLabels(p == AwqFactor ? "salient scale factor s" : p == SqAlpha ? "migration strength α" : "weight bits",
+    plot_->setAxisLabels(p == AwqFactor ? "salient scale factor s"
+                         : p == SqAlpha ? "migration strength α"
+                                        : "weight bits",
                          "perplexity");
     plot_->setIntegerX(p == BitsGroup);  // bits are whole numbers
 }
 
 QString SweepDialog::methodsText(const qs::MethodConfig& c, Parameter swept) {
     QStringList parts;
-    if (c.has("rotate")) parts << QString("rotate(%1, seed %2)").arg(qstr(qs::rotation_kind_name(c.rotation))).arg(c.seed);
-    if (c.has("smoothquant")) parts << (swept == SqAlpha ? QString("SmoothQuant (α swept)") : QString("SmoothQuant α=%1").arg(c.sq_alpha));
+    if (c.has("rotate"))
+        parts << QString("rotate(%1, seed %2)").arg(qstr(qs::rotation_kind_name(c.rotation))).arg(c.seed);
+    if (c.has("smoothquant"))
+        parts << (swept == SqAlpha ? QString("SmoothQuant (α swept)") : QString("SmoothQuant α=%1").arg(c.sq_alpha));
     const QString pct = QString::number(c.awq_salient * 100) + " %";
-    if (c.has("awq")) parts << QString("AWQ auto-scale") + (c.awq_clip ? " + clip" : "") + (c.duo_scaling ? " (duo)" : "");
+    if (c.has("awq"))
+        parts << QString("AWQ auto-scale") + (c.awq_clip ? " + clip" : "") + (c.duo_scaling ? " (duo)" : "");
     if (c.has("awq-keep")) parts << "AWQ keep " + pct + " salient";
     if (c.has("awq-scale"))
-        parts << "AWQ scale " + pct + " salient " + (swept == AwqFactor ? QString("(factor swept)") : QString("×%1").arg(c.awq_factor));
+        parts << "AWQ scale " + pct + " salient " +
+                     (swept == AwqFactor ? QString("(factor swept)") : QString("×%1").arg(c.awq_factor));
     if (c.quantizes_weights()) {
-        if (swept == BitsGroup) parts << QString("RTN (bits × group swept, %1)").arg(c.weight.symmetric ? "sym" : "asym");
-        else parts << "RTN " + qstr(c.weight.describe());
+        if (swept == BitsGroup)
+            parts << QString("RTN (bits × group swept, %1)").arg(c.weight.symmetric ? "sym" : "asym");
+        else
+            parts << "RTN " + qstr(c.weight.describe());
     }
-    if (c.act.bits > 0) parts << QString("activations a%1 %2").arg(c.act.bits).arg(c.act.per_token ? "per token" : "per tensor");
+    if (c.act.bits > 0)
+        parts << QString("activations a%1 %2").arg(c.act.bits).arg(c.act.per_token ? "per token" : "per tensor");
     return parts.join(" + ");
 }
 
@@ -182,8 +193,10 @@ std::vector<SweepDialog::Series> SweepDialog::plan(QString* error) const {
         s.name += " (" + qstr(c.weight.describe()) + ")";
         for (double x : xs) {
             qs::MethodConfig ci = c;
-            if (p == AwqFactor) ci.awq_factor = x;
-            else ci.sq_alpha = x;
+            if (p == AwqFactor)
+                ci.awq_factor = x;
+            else
+                ci.sq_alpha = x;
             s.x.push_back(x);
             s.configs.push_back(ci);
         }
@@ -235,7 +248,8 @@ void SweepDialog::start() {
     plot_->clearSeries();
     for (const auto& s : series) plot_->addSweep(s.name, QVector<double>(), QVector<double>());
     const Parameter swept = static_cast<Parameter>(param_->currentData().toInt());
-    ui::setPlotTitle(plot_, "Perplexity vs " + param_->currentText() + " · " + methodsText(series[0].configs[0], swept));
+    ui::setPlotTitle(plot_,
+                     "Perplexity vs " + param_->currentText() + " · " + methodsText(series[0].configs[0], swept));
     const quint64 gen = ++gen_;
     PplRequest req;
     req.seqlen = seqlen_->value();
@@ -250,53 +264,57 @@ void SweepDialog::start() {
     const QString what = "sweep: " + param_->currentText().section(' ', 0, 2);
     QPointer<SweepDialog> self(this);
     status_->setText("Starting…");
-    ctx_->run("sweep", [self, wb, series, req, gen, restore, sum, what, needBaseline](const qs::Progress& p) -> std::function<void()> {
-        size_t total = needBaseline ? 1 : 0, done = 0;
-        for (const auto& s : series) total += s.configs.size();
-        if (needBaseline) {  // the original model, same protocol: the dashed line
-            const qs::Progress part = p.sub(0, 1.0 / total);
-            const qs::MethodConfig none = AppContext::originalConfig();
-            PplRow row;
-            row.config = none;
-            row.data = wb->evaluate(none, req, part);  // on the originals: what the model carries stays
-            row.sizes = ui::model_sizes(sum, none);
-            row.source = "sweep baseline";
-            ++done;
-            QMetaObject::invokeMethod(
-                self.data(), [self, gen, row] {
-                    if (!self) return;
-                    self->showBaseline(gen, row.data.ppl);
-                    emit self->pointDone(row);
-                },
-                Qt::QueuedConnection);
-        }
-        for (size_t k = 0; k < series.size(); ++k)
-            for (size_t i = 0; i < series[k].configs.size(); ++i, ++done) {
-                const qs::Progress part = p.sub(double(done) / total, double(done + 1) / total);
+    ctx_->run(
+        "sweep",
+        [self, wb, series, req, gen, restore, sum, what, needBaseline](const qs::Progress& p) -> std::function<void()> {
+            size_t total = needBaseline ? 1 : 0, done = 0;
+            for (const auto& s : series) total += s.configs.size();
+            if (needBaseline) {  // the original model, same protocol: the dashed line
+                const qs::Progress part = p.sub(0, 1.0 / total);
+                const qs::MethodConfig none = AppContext::originalConfig();
                 PplRow row;
-                row.config = series[k].configs[i];
-                row.data = wb->evaluate(series[k].configs[i], req, part);
-                row.sizes = ui::model_sizes(sum, row.config);
-                row.source = what;
-                const double x = series[k].x[i];
-                const int si = static_cast<int>(k);
+                row.config = none;
+                row.data = wb->evaluate(none, req, part);  // on the originals: what the model carries stays
+                row.sizes = ui::model_sizes(sum, none);
+                row.source = "sweep baseline";
+                ++done;
                 QMetaObject::invokeMethod(
-                    self.data(), [self, gen, si, x, row] {
-                        if (self) self->onPoint(gen, si, x, row);
+                    self.data(),
+                    [self, gen, row] {
+                        if (!self) return;
+                        self->showBaseline(gen, row.data.ppl);
+                        emit self->pointDone(row);
                     },
                     Qt::QueuedConnection);
             }
-        // Back to the configuration the model carried: rebuilt from its recorded results (the
-        // session keeps them), so no AWQ search runs again.
-        p(1.0, "restoring the model's configuration");
-        wb->apply(restore, {});
-        return [self, gen] {
-            if (!self || gen != self->gen_) return;
-            self->status_->setText("Sweep finished; the points are also in the perplexity table.");
-            self->progress_->setValue(1000);
-            emit self->sweepFinished();
-        };
-    });
+            for (size_t k = 0; k < series.size(); ++k)
+                for (size_t i = 0; i < series[k].configs.size(); ++i, ++done) {
+                    const qs::Progress part = p.sub(double(done) / total, double(done + 1) / total);
+                    PplRow row;
+                    row.config = series[k].configs[i];
+                    row.data = wb->evaluate(series[k].configs[i], req, part);
+                    row.sizes = ui::model_sizes(sum, row.config);
+                    row.source = what;
+                    const double x = series[k].x[i];
+                    const int si = static_cast<int>(k);
+                    QMetaObject::invokeMethod(
+                        self.data(),
+                        [self, gen, si, x, row] {
+                            if (self) self->onPoint(gen, si, x, row);
+                        },
+                        Qt::QueuedConnection);
+                }
+            // Back to the configuration the model carried: rebuilt from its recorded results (the
+            // session keeps them), so no AWQ search runs again.
+            p(1.0, "restoring the model's configuration");
+            wb->apply(restore, {});
+            return [self, gen] {
+                if (!self || gen != self->gen_) return;
+                self->status_->setText("Sweep finished; the points are also in the perplexity table.");
+                self->progress_->setValue(1000);
+                emit self->sweepFinished();
+            };
+        });
 }
 
 void SweepDialog::showBaseline(quint64 gen, double ppl) {

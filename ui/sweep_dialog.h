@@ -24,7 +24,7 @@ class SweepPlot;
 
 class SweepDialog : public QDialog {
     Q_OBJECT
-public:
+  public:
     enum Parameter { AwqFactor = 0, SqAlpha = 1, BitsGroup = 2 };
 
     SweepDialog(AppContext* ctx, QWidget* parent = nullptr);
@@ -50,11 +50,11 @@ public:
     static QString methodsText(const qs::MethodConfig& c, Parameter swept);
     QLabel* statusLabel() const { return status_; }
 
-signals:
+  signals:
     void pointDone(const PplRow& row);
     void sweepFinished();
 
-private:
+  private:
     void onPoint(quint64 gen, int series, double x, const PplRow& row);
     void showBaseline(quint64 gen, double ppl);
     void parameterChanged();

@@ -15,7 +15,7 @@
 namespace qs::widgets {
 class ChannelMagnitudeView;
 class PlotView;
-}
+}  // namespace qs::widgets
 
 namespace ui {
 
@@ -26,12 +26,12 @@ void highlightTop(qs::widgets::ChannelMagnitudeView* view, double percent);
 // PlotView::setTitle followed by a replot (the title otherwise shows only at the next replot).
 void setPlotTitle(qs::widgets::PlotView* view, const QString& title);
 
-QString commas(long long n);                  // 1,234,567
-QString mib(double mebibytes);                // "1.23 MiB"
-QString bytesText(double bytes);              // "812 B", "3.4 KiB", "1.2 MiB", "3.1 GiB"
-QString num(double v, int significant = 4);   // compact, e.g. 0.0001234 -> 1.234e-04
+QString commas(long long n);                 // 1,234,567
+QString mib(double mebibytes);               // "1.23 MiB"
+QString bytesText(double bytes);             // "812 B", "3.4 KiB", "1.2 MiB", "3.1 GiB"
+QString num(double v, int significant = 4);  // compact, e.g. 0.0001234 -> 1.234e-04
 QString qstr(const std::string& s);
-QString duration(double seconds);            // "8.2 s", "42 s", "3 min 5 s"
+QString duration(double seconds);  // "8.2 s", "42 s", "3 min 5 s"
 
 // Model size with a configuration, by the seed formula (quantized Linears: bits +
 // (16+4)/group_size bits per weight; everything else 16 bits) and packed bytes (codes +
@@ -60,27 +60,27 @@ QString compact_linear_name(const std::string& name);
 // A one-line plain-text label that never widens its layout: text longer than the label is
 // drawn cut with "…" (text() and the tooltip keep all of it).
 class ElidedLabel : public QLabel {
-public:
+  public:
     explicit ElidedLabel(QWidget* parent = nullptr);
 
-protected:
+  protected:
     void paintEvent(QPaintEvent* e) override;
 };
 
 class LazyPage : public QWidget {
     Q_OBJECT
-public:
+  public:
     using QWidget::QWidget;
     bool needsRefresh() const { return dirty_; }
 
-public slots:
+  public slots:
     void requestRefresh();
 
-protected:
+  protected:
     virtual void refresh() = 0;
     void showEvent(QShowEvent* e) override;
 
-private:
+  private:
     bool dirty_ = true;
 };
 

@@ -78,42 +78,45 @@ void WeightsPage::refresh() {
     auto wb = ctx_->workbench();
     const std::string linear = ctx_->layer().toStdString();
     const bool current = source_->currentData().toBool();
-    ctx_->run("weights", [this, wb, linear, current](const qs::Progress&) -> std::function<void()> {
-        auto m = std::make_shared<Matrix>(wb->weight(linear, current));
-        // Per-input-channel max |w| (computed here, off the GUI thread).
-        auto colMax = std::make_shared<std::vector<float>>(static_cast<size_t>(m->cols), 0.f);
-        for (int64_t r = 0; r < m->rows; ++r) {
-            const float* row = m->data.data() + r * m->cols;
-            for (int64_t c = 0; c < m->cols; ++c) (*colMax)[c] = std::max((*colMax)[c], std::fabs(row[c]));
-        }
-        return [this, wb, m, colMax, linear, current] {
-            if (wb != ctx_->workbench()) return;
-            weight_ = std::move(*m);
-            shown_ = qstr(linear);
-            heatmap_->setMatrix(weight_.data, static_cast<int>(weight_.rows), static_cast<int>(weight_.cols));
-            ui::setPlotTitle(heatmap_, QString("W of %1  [%2 × %3]%4")
-                                   .arg(ui::short_linear_name(linear))
-                                   .arg(weight_.rows)
-                                   .arg(weight_.cols)
-                                   .arg(current ? ", current" : ""));
-            colMax_->setValues(*colMax);
-            ui::highlightTop(colMax_, 1.0);
-            ui::setPlotTitle(colMax_, "Per-input-channel max |w|");
-            float mn = 0, mx = 0;
-            if (!weight_.data.empty()) {
-                auto [a, b] = std::minmax_element(weight_.data.begin(), weight_.data.end());
-                mn = *a;
-                mx = *b;
+    ctx_->run(
+        "weights",
+        [this, wb, linear, current](const qs::Progress&) -> std::function<void()> {
+            auto m = std::make_shared<Matrix>(wb->weight(linear, current));
+            // Per-input-channel max |w| (computed here, off the GUI thread).
+            auto colMax = std::make_shared<std::vector<float>>(static_cast<size_t>(m->cols), 0.f);
+            for (int64_t r = 0; r < m->rows; ++r) {
+                const float* row = m->data.data() + r * m->cols;
+                for (int64_t c = 0; c < m->cols; ++c) (*colMax)[c] = std::max((*colMax)[c], std::fabs(row[c]));
             }
-            range_ = QString("%1 weights, min %2, max %3")
-                         .arg(ui::commas(static_cast<long long>(weight_.data.size())))
-                         .arg(ui::num(mn))
-                         .arg(ui::num(mx));
-            updateInfo();
-            drawHistogram();
-            emit weightShown();
-        };
-    }, JobRunner::Priority::Quick);
+            return [this, wb, m, colMax, linear, current] {
+                if (wb != ctx_->workbench()) return;
+                weight_ = std::move(*m);
+                shown_ = qstr(linear);
+                heatmap_->setMatrix(weight_.data, static_cast<int>(weight_.rows), static_cast<int>(weight_.cols));
+                ui::setPlotTitle(heatmap_, QString("W of %1  [%2 × %3]%4")
+                                               .arg(ui::short_linear_name(linear))
+                                               .arg(weight_.rows)
+                                               .arg(weight_.cols)
+                                               .arg(current ? ", current" : ""));
+                colMax_->setValues(*colMax);
+                ui::highlightTop(colMax_, 1.0);
+                ui::setPlotTitle(colMax_, "Per-input-channel max |w|");
+                float mn = 0, mx = 0;
+                if (!weight_.data.empty()) {
+                    auto [a, b] = std::minmax_element(weight_.data.begin(), weight_.data.end());
+                    mn = *a;
+                    mx = *b;
+                }
+                range_ = QString("%1 weights, min %2, max %3")
+                             .arg(ui::commas(static_cast<long long>(weight_.data.size())))
+                             .arg(ui::num(mn))
+                             .arg(ui::num(mx));
+                updateInfo();
+                drawHistogram();
+                emit weightShown();
+            };
+        },
+        JobRunner::Priority::Quick);
 }
 
 void WeightsPage::updateInfo() {

@@ -18,7 +18,7 @@ class HistogramView;
 
 class WeightsPage : public ui::LazyPage {
     Q_OBJECT
-public:
+  public:
     explicit WeightsPage(AppContext* ctx, QWidget* parent = nullptr);
 
     qs::widgets::HeatmapView* heatmap() const { return heatmap_; }
@@ -28,13 +28,13 @@ public:
     const Matrix& weight() const { return weight_; }
     QString shownLayer() const { return shown_; }
 
-signals:
+  signals:
     void weightShown();
 
-protected:
+  protected:
     void refresh() override;
 
-private:
+  private:
     void drawHistogram();
     void updateInfo();
     AppContext* ctx_;

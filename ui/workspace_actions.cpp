@@ -154,8 +154,8 @@ void WorkspaceActions::open(const QString& file) {
         emit ctx_->statusMessage(qstr(loc.message));
         const QFileInfo old(qstr(ws.model_path));
         const QString start = old.dir().exists() ? old.absolutePath() : QFileInfo(file).absolutePath();
-        const QString dir = ctx_->choosers().folder(
-            w_, "The model folder moved: choose the new location of " + old.fileName(), start);
+        const QString dir =
+            ctx_->choosers().folder(w_, "The model folder moved: choose the new location of " + old.fileName(), start);
         if (dir.isEmpty()) {
             emit ctx_->statusMessage("Opening " + file + " was cancelled: " + qstr(loc.message));
             emit workspaceCancelled(file);
@@ -180,7 +180,8 @@ void WorkspaceActions::restore(const qs::Workspace& ws, const QString& file) {
         ws.config.validate_for_model(context);
         if (ws.eval.seqlen > context)
             throw qs::Error("'evaluation.seqlen' " + std::to_string(ws.eval.seqlen) +
-                            " is longer than the model's context (max_position_embeddings " + std::to_string(context) + ")");
+                            " is longer than the model's context (max_position_embeddings " + std::to_string(context) +
+                            ")");
     } catch (const std::exception& e) {
         fail(file, file + ": " + qstr(e.what()));
         return;

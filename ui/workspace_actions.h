@@ -20,7 +20,7 @@ class QMenu;
 
 class WorkspaceActions : public QObject {
     Q_OBJECT
-public:
+  public:
     explicit WorkspaceActions(MainWindow* window);
 
     // Adds "Open Workspace…" and "Save Workspace…" (objectNames openWorkspaceAction,
@@ -37,13 +37,13 @@ public:
     void open(const QString& file);
     bool opening() const { return pending_.has_value(); }
 
-signals:
+  signals:
     void workspaceSaved(const QString& file);
     void workspaceOpened(const QString& file);
     void workspaceFailed(const QString& file, const QString& message);
     void workspaceCancelled(const QString& file);  // the moved model was not located, or another load won
 
-private:
+  private:
     void fail(const QString& file, const QString& message);
     void restore(const qs::Workspace& ws, const QString& file);
 

@@ -10,7 +10,8 @@ QString firstDifference(const qs::MethodConfig& shown, const qs::MethodConfig& w
         if (it.key() == "description") continue;
         const auto other = a.find(it.key());
         if (other == a.end() || *other != *it)
-            return QString::fromStdString(it.key() + " is " + it->dump() + " in the file, the methods panel can only hold " +
+            return QString::fromStdString(it.key() + " is " + it->dump() +
+                                          " in the file, the methods panel can only hold " +
                                           (other == a.end() ? std::string("no such value") : other->dump()));
     }
     return {};
@@ -37,7 +38,10 @@ qs::WorkspaceResult toWorkspaceResult(const PplRow& row, const QString& label) {
                {"tokens_per_second", d.tokens_per_second},
                {"window_nll", d.window_nll}};
     if (d.has_kl)
-        r.extra["kl"] = {{"mean", d.kl_mean}, {"median", d.kl_median}, {"p99_9", d.kl_p99_9}, {"max", d.kl_max},
+        r.extra["kl"] = {{"mean", d.kl_mean},
+                         {"median", d.kl_median},
+                         {"p99_9", d.kl_p99_9},
+                         {"max", d.kl_max},
                          {"top1_agreement", d.top1}};
     return r;
 }

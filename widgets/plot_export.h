@@ -11,9 +11,9 @@ class QCustomPlot;
 namespace qs::widgets {
 
 struct ExportOptions {
-  int width = 0;       // logical pixels; 0 = the plot widget's current width
-  int height = 0;      // 0 = the plot widget's current height
-  double scale = 1.0;  // raster formats only: device pixels per logical pixel (2 = crisp on slides)
+    int width = 0;       // logical pixels; 0 = the plot widget's current width
+    int height = 0;      // 0 = the plot widget's current height
+    double scale = 1.0;  // raster formats only: device pixels per logical pixel (2 = crisp on slides)
 };
 
 // Asked before any plot file is written: returns a message to refuse `path` (the GUI refuses
@@ -25,16 +25,12 @@ void setExportGuard(ExportGuard guard);
 // case-insensitive). Atomic: written as "<path>.tmp-<pid>" and renamed over `path` only when
 // complete. Returns false and sets *error (if given) when the suffix is unknown, the folder
 // does not exist, the export guard refuses the path, or nothing (or an empty file) was written.
-bool exportPlot(QCustomPlot* plot, const QString& path, QString* error = nullptr,
-                const ExportOptions& options = {});
+bool exportPlot(QCustomPlot* plot, const QString& path, QString* error = nullptr, const ExportOptions& options = {});
 
 // Individual formats (same contract as exportPlot).
-bool savePlotPng(QCustomPlot* plot, const QString& path, const ExportOptions& options = {},
-                 QString* error = nullptr);
-bool savePlotSvg(QCustomPlot* plot, const QString& path, const ExportOptions& options = {},
-                 QString* error = nullptr);
-bool savePlotPdf(QCustomPlot* plot, const QString& path, const ExportOptions& options = {},
-                 QString* error = nullptr);
+bool savePlotPng(QCustomPlot* plot, const QString& path, const ExportOptions& options = {}, QString* error = nullptr);
+bool savePlotSvg(QCustomPlot* plot, const QString& path, const ExportOptions& options = {}, QString* error = nullptr);
+bool savePlotPdf(QCustomPlot* plot, const QString& path, const ExportOptions& options = {}, QString* error = nullptr);
 
 // Renders to an image (size/scale as in ExportOptions).
 QImage renderPlot(QCustomPlot* plot, const ExportOptions& options = {});

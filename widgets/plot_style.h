@@ -15,11 +15,11 @@ namespace qs::widgets {
 
 // Point sizes chosen to stay readable on a 1600x1000 slide and at laptop sizes.
 struct PlotFonts {
-  static constexpr int kTick = 11;
-  static constexpr int kLabel = 12;
-  static constexpr int kTitle = 14;
-  static constexpr int kLegend = 11;
-  static constexpr int kNote = 10;  // status lines, colour-scale ticks of small panels
+    static constexpr int kTick = 11;
+    static constexpr int kLabel = 12;
+    static constexpr int kTitle = 14;
+    static constexpr int kLegend = 11;
+    static constexpr int kNote = 10;  // status lines, colour-scale ticks of small panels
 };
 
 QFont plotFont(int pointSize, bool bold = false);

@@ -99,7 +99,8 @@ Run add_generate(CLI::App& cli) {
     add_number(*app, "temperature", a->gen.temperature, "sampling temperature, > 0");
     add_number(*app, "top-k", a->gen.top_k, "sample from the k most likely tokens (0 = off)");
     add_number(*app, "top-p", a->gen.top_p, "nucleus sampling, in (0, 1] (1 = off)");
-    add_number<int64_t>(*app, "seed", [a](const int64_t& s) { a->gen.seed = static_cast<uint64_t>(s); }, "sampling seed")
+    add_number<int64_t>(
+        *app, "seed", [a](const int64_t& s) { a->gen.seed = static_cast<uint64_t>(s); }, "sampling seed")
         ->default_str(std::to_string(a->gen.seed));
     app->add_option("--stop-at-eos", a->stop_at_eos, "stop after the end-of-sequence token")
         ->check(zero_or_one_rule("stop-at-eos"))

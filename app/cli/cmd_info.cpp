@@ -39,8 +39,8 @@ struct WeightFiles {
     std::string dtype;  // "fp32", "bf16", ... or "GGUF v3, mostly Q4_1"
     uint64_t bytes = 0;
     size_t files = 0;
-    std::map<std::string, int64_t> tensor_types;        // storage type -> number of tensors
-    std::map<std::string, std::string> stored_as;       // HF tensor name -> storage type
+    std::map<std::string, int64_t> tensor_types;   // storage type -> number of tensors
+    std::map<std::string, std::string> stored_as;  // HF tensor name -> storage type
 };
 
 WeightFiles describe_weights(const std::string& dir) {
@@ -96,7 +96,8 @@ int run_info(const InfoOptions& a) {
             ends_with(name, suffix)) {
             auto st = wf.stored_as.find(name);
             if (st == wf.stored_as.end() && name == "lm_head.weight" && c.tie_word_embeddings)
-                st = wf.stored_as.find(c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight");
+                st = wf.stored_as.find(c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight"
+                                                           : "model.embed_tokens.weight");
             linears.push_back({{"name", name.substr(0, name.size() - suffix.size())},
                                {"in_features", shape[1]},
                                {"out_features", shape[0]},

@@ -106,8 +106,8 @@ Prepared prepare(const PplArgs& a) {
 json kl_json(const PplResult& r) {
     if (!r.kl) return nullptr;
     const KlStats& k = *r.kl;
-    return {{"mean", k.mean}, {"median", k.median}, {"p99_9", k.p99_9}, {"max", k.max}, {"top1_agreement", k.top1},
-            {"tokens", k.tokens}};
+    return {{"mean", k.mean}, {"median", k.median},       {"p99_9", k.p99_9},
+            {"max", k.max},   {"top1_agreement", k.top1}, {"tokens", k.tokens}};
 }
 
 json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep,
@@ -156,10 +156,13 @@ int run_ppl(const PplArgs& a) {
     std::printf("perplexity     %.4f\n", r.ppl);
     std::printf("configuration  %s\n", cfg.describe().c_str());
     if (rep && !rep->calibration.empty()) std::printf("calibration    %s\n", rep->calibration.c_str());
-    if (rep) std::printf("size           %.2f MiB (seed formula), %.2f MiB packed\n", rep->seed_size_mib, rep->packed_size_mib);
+    if (rep)
+        std::printf("size           %.2f MiB (seed formula), %.2f MiB packed\n", rep->seed_size_mib,
+                    rep->packed_size_mib);
     if (r.kl)
-        std::printf("KL divergence  mean %.6f, median %.6f, 99.9%% %.6f, max %.6f nats; top-1 agreement %.2f%% (%lld tokens)\n",
-                    r.kl->mean, r.kl->median, r.kl->p99_9, r.kl->max, 100 * r.kl->top1, (long long)r.kl->tokens);
+        std::printf(
+            "KL divergence  mean %.6f, median %.6f, 99.9%% %.6f, max %.6f nats; top-1 agreement %.2f%% (%lld tokens)\n",
+            r.kl->mean, r.kl->median, r.kl->p99_9, r.kl->max, 100 * r.kl->top1, (long long)r.kl->tokens);
     else if (o.kl)
         std::printf("KL divergence  0 (the original weights are the reference)\n");
     std::printf("dataset        %s\n", p.text.description.c_str());
@@ -219,22 +222,31 @@ int run_sweep(const PplArgs& a) {
         EvalReport ev = session.evaluate(configs[i], p.ids, o, stderr_progress("ppl"));
         const PplResult& r = ev.ppl;
         const ApplyReport rep = ev.apply ? *ev.apply : ApplyReport{};
-        json row = {{ax0.first, labels[i][0]}, {"ppl", r.ppl}, {"size_mib_seed_formula", rep.seed_size_mib},
-                    {"size_mib_packed", rep.packed_size_mib}, {"configuration", configs[i].describe()},
-                    {"seconds", rep.seconds + r.seconds}, {"mode", ev.mode}, {"kl", kl_json(r)}};
+        json row = {{ax0.first, labels[i][0]},
+                    {"ppl", r.ppl},
+                    {"size_mib_seed_formula", rep.seed_size_mib},
+                    {"size_mib_packed", rep.packed_size_mib},
+                    {"configuration", configs[i].describe()},
+                    {"seconds", rep.seconds + r.seconds},
+                    {"mode", ev.mode},
+                    {"kl", kl_json(r)}};
         if (axes.size() > 1) row[axes[1].first] = labels[i][1];
         rows.push_back(row);
     }
     session.reset();
-    const std::string protocol = "wikitext-2 ppl, seqlen " + std::to_string(o.seqlen > 0 ? o.seqlen : p.model->config.default_seqlen()) +
+    const std::string protocol = "wikitext-2 ppl, seqlen " +
+                                 std::to_string(o.seqlen > 0 ? o.seqlen : p.model->config.default_seqlen()) +
                                  ", nsamples " + (o.nsamples < 0 ? std::string("all") : std::to_string(o.nsamples));
     if (format == "json") {
-        std::cout << json({{"rows", rows}, {"protocol", protocol}, {"dataset", p.text.description},
+        std::cout << json({{"rows", rows},
+                           {"protocol", protocol},
+                           {"dataset", p.text.description},
                            {"model", p.model->source_dir}})
                          .dump()
                   << std::endl;
     } else if (format == "csv") {
-        std::cout << ax0.first << (axes.size() > 1 ? "," + axes[1].first : "") << ",ppl,size_mib_seed_formula,configuration\n";
+        std::cout << ax0.first << (axes.size() > 1 ? "," + axes[1].first : "")
+                  << ",ppl,size_mib_seed_formula,configuration\n";
         for (const auto& r : rows) {
             std::cout << r[ax0.first].get<std::string>();
             if (axes.size() > 1) std::cout << "," << r[axes[1].first].get<std::string>();
@@ -244,7 +256,9 @@ int run_sweep(const PplArgs& a) {
     } else {
         std::printf("# %s; %s\n", protocol.c_str(), p.text.description.c_str());
         std::printf("%-14s%s%12s %10s  %s\n", ax0.first.c_str(),
-                    axes.size() > 1 ? (std::string(14 - std::min<size_t>(13, axes[1].first.size()), ' ') + axes[1].first).c_str() : "",
+                    axes.size() > 1
+                        ? (std::string(14 - std::min<size_t>(13, axes[1].first.size()), ' ') + axes[1].first).c_str()
+                        : "",
                     "ppl", "MiB", "configuration");
         for (const auto& r : rows) {
             std::printf("%-14s", r[ax0.first].get<std::string>().c_str());
@@ -259,17 +273,17 @@ int run_sweep(const PplArgs& a) {
 }  // namespace
 
 Run add_ppl(CLI::App& cli) {
-    auto* app = cli.add_subcommand(
-        "ppl",
-        "Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows),\n"
-        "after the method options (quantize before evaluating).");
+    auto* app = cli.add_subcommand("ppl",
+                                   "Perplexity by the llm-awq/GPTQ protocol (single BOS, non-overlapping windows),\n"
+                                   "after the method options (quantize before evaluating).");
     auto a = std::make_shared<PplArgs>();
     add_ppl_options(*app, *a, /*sweep=*/false);
     return [a] { return run_ppl(*a); };
 }
 
 Run add_sweep(CLI::App& cli) {
-    auto* app = cli.add_subcommand("sweep", "Perplexity over a grid of one or two method options (plus the ppl options).");
+    auto* app =
+        cli.add_subcommand("sweep", "Perplexity over a grid of one or two method options (plus the ppl options).");
     auto a = std::make_shared<PplArgs>();
     add_ppl_options(*app, *a, /*sweep=*/true);
     return [a] { return run_sweep(*a); };

@@ -110,7 +110,8 @@ int run_quantize(const QuantizeArgs& a) {
         ep.cancel = signals.flag();
         ExportReport er = export_checkpoint(session, o, ep);
         for (const auto& n : er.notes)
-            if (n.rfind("removed ", 0) == 0 || n.rfind("restored ", 0) == 0) std::fprintf(stderr, "note: %s\n", n.c_str());
+            if (n.rfind("removed ", 0) == 0 || n.rfind("restored ", 0) == 0)
+                std::fprintf(stderr, "note: %s\n", n.c_str());
         if (dumping) {
             CausalLM::State st = model->save_state();
             std::unique_ptr<CausalLM> pre;

@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
     set_conventions(cli);
     cli.require_subcommand(1);
     const std::map<std::string, Run> commands = {
-        {"info", add_info(cli)}, {"check", add_check(cli)},   {"generate", add_generate(cli)},
-        {"ppl", add_ppl(cli)},   {"sweep", add_sweep(cli)},   {"quantize", add_quantize(cli)},
+        {"info", add_info(cli)}, {"check", add_check(cli)}, {"generate", add_generate(cli)},
+        {"ppl", add_ppl(cli)},   {"sweep", add_sweep(cli)}, {"quantize", add_quantize(cli)},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         print_help(cli);
@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
         // 128 + the signal, as if it had ended the process (SIGINT 130, SIGTERM 143, SIGHUP 129)
         const int sig = qs::CancelOnSignals::received();
         std::fprintf(stderr, "quantscope-cli: cancelled%s; no partial output left\n",
-                     sig == SIGTERM ? " (SIGTERM)" : sig == SIGHUP ? " (SIGHUP)" : "");
+                     sig == SIGTERM  ? " (SIGTERM)"
+                     : sig == SIGHUP ? " (SIGHUP)"
+                                     : "");
         return 128 + (sig ? sig : SIGINT);
     } catch (const qs::Error& e) {
         std::fprintf(stderr, "quantscope-cli %s: error: %s\n", cmd.c_str(), e.what());

@@ -65,13 +65,15 @@ void add_method_options(CLI::App& app, MethodConfig& c, bool presets) {
     group(app.add_flag("--include-lm-head", c.include_lm_head,
                        "also quantize lm_head (the seed notebooks do; default: decoder Linears only)"));
     group(add_number(app, "awq-salient", c.awq_salient, "fraction of salient input channels by mean |x|"));
-    group(add_number(app, "awq-factor", c.awq_factor, "awq-scale: multiply salient channels by this before quantizing"));
+    group(
+        add_number(app, "awq-factor", c.awq_factor, "awq-scale: multiply salient channels by this before quantizing"));
     group(app.add_flag("--awq-clip", c.awq_clip, "awq: also search the weight clipping range (llm-awq auto_clip)"));
     group(app.add_flag("--duo-scaling", c.duo_scaling, "awq: AutoAWQ duo scaling (scales = x^r / w^(1-r))"));
     group(app.add_flag("--awq-direct-loss", c.awq_direct_loss,
                        "awq: re-run each Linear-only group's Linear for every grid ratio, as llm-awq\n"
                        "does (default: the same MSE from X^T X, one pass)"));
-    group(app.add_flag("--act-order", c.gptq_act_order, "gptq: quantize columns by descending H_ii (reference --act-order)"));
+    group(app.add_flag("--act-order", c.gptq_act_order,
+                       "gptq: quantize columns by descending H_ii (reference --act-order)"));
     group(app.add_flag("--static-groups", c.gptq_static_groups,
                        "gptq: group grids from the original weights (reference --static-groups)"));
     group(app.add_option_function<std::string>(
@@ -88,13 +90,15 @@ void add_method_options(CLI::App& app, MethodConfig& c, bool presets) {
     group(app.add_option_function<std::string>(
                  "--act-quant",
                  [&c](const std::string& v) {
-                     if (v != "per-token" && v != "per-tensor") throw Error("--act-quant must be per-token or per-tensor");
+                     if (v != "per-token" && v != "per-tensor")
+                         throw Error("--act-quant must be per-token or per-tensor");
                      c.act.per_token = v == "per-token";
                  },
                  "per-token | per-tensor")
               ->type_name("Q")
               ->default_str(d.act.per_token ? "per-token" : "per-tensor"));
-    group(app.add_flag("--quantize-bmm", c.act.quantize_bmm, "also quantize the q/k/v outputs (the attention matmul inputs)"));
+    group(app.add_flag("--quantize-bmm", c.act.quantize_bmm,
+                       "also quantize the q/k/v outputs (the attention matmul inputs)"));
     group(app.add_option_function<std::string>(
                  "--rotation", [&c](const std::string& v) { c.rotation = parse_rotation_kind(v); },
                  "random | hadamard | hadamard-plain. hadamard is QuaRot's randomized\n"

@@ -17,7 +17,8 @@
 namespace qs::cli {
 
 // The checks behind the options (also for values given some other way, e.g. sweep grids).
-int64_t parse_int_option(const std::string& name, const std::string& value, int64_t lo = INT64_MIN, int64_t hi = INT64_MAX);
+int64_t parse_int_option(const std::string& name, const std::string& value, int64_t lo = INT64_MIN,
+                         int64_t hi = INT64_MAX);
 double parse_number_option(const std::string& name, const std::string& value);
 
 // CLI11 checks that throw the messages above (name without "--").

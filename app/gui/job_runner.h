@@ -27,7 +27,7 @@ class QThreadPool;
 
 class JobRunner : public QObject {
     Q_OBJECT
-public:
+  public:
     explicit JobRunner(QObject* parent = nullptr);
     ~JobRunner() override;  // cancels everything and waits for the workers
 
@@ -41,17 +41,17 @@ public:
     void cancelAll();
     bool busy(const QString& channel) const;
     quint64 currentJob(const QString& channel) const;
-    bool idle() const;  // no job on any channel (running, queued, held or awaiting delivery)
+    bool idle() const;     // no job on any channel (running, queued, held or awaiting delivery)
     int heldJobs() const;  // Normal jobs waiting for Quick ones to end
     void waitForDone();
 
-signals:
+  signals:
     void progress(const QString& channel, quint64 job, double fraction, const QString& message);
     void finished(const QString& channel, quint64 job);
     void failed(const QString& channel, quint64 job, const QString& message);
     void cancelled(const QString& channel, quint64 job);
 
-private:
+  private:
     struct Job {
         quint64 id;
         std::shared_ptr<std::atomic<bool>> cancel;

@@ -44,13 +44,15 @@ int main(int argc, char** argv) {
 
     MainWindow w;
     if (!w.showView(parser.value(viewOpt))) {
-        std::fprintf(stderr, "quantscope: unknown view '%s' (model, activations, weights, error, awq, perplexity, generate)\n",
+        std::fprintf(stderr,
+                     "quantscope: unknown view '%s' (model, activations, weights, error, awq, perplexity, generate)\n",
                      parser.value(viewOpt).toLocal8Bit().constData());
         return 2;
     }
     w.setInitialSelection(parser.value(viewOpt), parser.value(layerOpt));
     w.setScreenshotMode(parser.isSet(shotOpt));
-    const QString model = parser.isSet(modelOpt) ? parser.value(modelOpt) : QString::fromStdString(default_model_path());
+    const QString model =
+        parser.isSet(modelOpt) ? parser.value(modelOpt) : QString::fromStdString(default_model_path());
     if (parser.isSet(shotOpt)) {
         const QString file = parser.value(shotOpt);
         w.resize(1600, 1000);
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
             // load still fails the command.
             const QString err = w.errorText();
             if (!err.isEmpty())
-                std::fprintf(stderr, "%s\n", QTextDocumentFragment::fromHtml(err).toPlainText().toLocal8Bit().constData());
+                std::fprintf(stderr, "%s\n",
+                             QTextDocumentFragment::fromHtml(err).toPlainText().toLocal8Bit().constData());
             QApplication::exit(ok && w.hasModel() ? 0 : 1);
         });
         w.openModel(model);

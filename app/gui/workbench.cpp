@@ -145,9 +145,9 @@ Workbench::~Workbench() = default;
 
 MethodConfig Workbench::applied() const { return session_->applied_snapshot(); }
 
-ChannelData Workbench::channel_stats(const std::string& linear, bool current, const MethodConfig& calib,
-                                     const Progress& progress,
-                                     const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial) {
+ChannelData Workbench::channel_stats(
+    const std::string& linear, bool current, const MethodConfig& calib, const Progress& progress,
+    const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial) {
     c10::InferenceMode guard;
     if (current) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -257,9 +257,10 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
         if (smoothable)
             for (const auto& g : ng->second) group.push_back(linear_in_block(b, g)->weight.to(cpu, at::kFloat));
         if (tokenizer_) stats = &session_->current_stats(cfg, progress).at(linear);
-        c.methods.erase(std::remove_if(c.methods.begin(), c.methods.end(),
-                                       [](const std::string& m) { return m == "rotate" || m == "smoothquant" || m == "awq"; }),
-                        c.methods.end());
+        c.methods.erase(
+            std::remove_if(c.methods.begin(), c.methods.end(),
+                           [](const std::string& m) { return m == "rotate" || m == "smoothquant" || m == "awq"; }),
+            c.methods.end());
     } else {
         w = session_->original_linear(linear, cpu, at::kFloat).weight;
         if (smoothable)
@@ -306,7 +307,9 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
 
 namespace {
 
-AwqCurve awq_curve(const AwqGroup& g) { return {g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio}; }
+AwqCurve awq_curve(const AwqGroup& g) {
+    return {g.block, g.prev_op, g.inspected, g.linears, g.loss, g.best, g.best_ratio};
+}
 
 ApplyData apply_data(const ApplyReport& rep) {
     ApplyData d;
@@ -343,7 +346,8 @@ ApplyData Workbench::apply(const MethodConfig& cfg, const Progress& progress,
 const std::vector<int64_t>& Workbench::eval_ids(const Progress& progress) {
     std::lock_guard<std::mutex> lock(eval_ids_mutex_);
     if (eval_ids_.empty()) {
-        if (!tokenizer_) throw Error("perplexity needs the model's tokenizer, and none was found in " + summary_.source_dir);
+        if (!tokenizer_)
+            throw Error("perplexity needs the model's tokenizer, and none was found in " + summary_.source_dir);
         EvalText t = default_eval_text(progress);
         eval_ids_ = tokenizer_->encode(t.text, true);
         eval_description_ = t.description;
@@ -411,7 +415,8 @@ PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,
 std::vector<float> Workbench::hidden_mean_abs(int64_t layer, bool current, const Progress& progress) {
     c10::InferenceMode guard;
     const auto& ids = eval_ids(progress);
-    const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()), std::min<int64_t>(512, model_->config.max_position_embeddings));
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()),
+                                        std::min<int64_t>(512, model_->config.max_position_embeddings));
     at::Tensor x = at::tensor(std::vector<int64_t>(ids.begin(), ids.begin() + n), at::kLong).unsqueeze(0);
     if (current) {
         std::lock_guard<std::mutex> lock(mutex_);

@@ -115,7 +115,7 @@ struct GenerateData {
 };
 
 class Workbench {
-public:
+  public:
     // Loads model + tokenizer (worker thread). Throws qs::Error naming the file on failure.
     static std::shared_ptr<Workbench> open(const LoadRequest& req, const qs::Progress& progress);
     ~Workbench();
@@ -126,10 +126,9 @@ public:
     // Activation statistics of one Linear's input. current=false: the original model (computed
     // from the originals; on_partial receives the statistics so far every `chunk` calibration
     // blocks while the pass runs, so plots can refine progressively).
-    ChannelData channel_stats(const std::string& linear, bool current, const qs::MethodConfig& calib,
-                              const qs::Progress& progress = {},
-                              const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>&
-                                  on_partial = {});
+    ChannelData channel_stats(
+        const std::string& linear, bool current, const qs::MethodConfig& calib, const qs::Progress& progress = {},
+        const std::function<void(const ChannelData&, const std::vector<LayerStatRow>&)>& on_partial = {});
     std::vector<LayerStatRow> layer_overview(bool current, const qs::MethodConfig& calib,
                                              const qs::Progress& progress = {});
     // The calibration size to offer by default for this model on its device (fewer blocks for big
@@ -170,7 +169,7 @@ public:
     // not modified: the session keeps the pre-quantization weights (see open()).
     qs::ExportReport export_checkpoint(const qs::ExportOptions& opts, const qs::Progress& progress = {});
 
-private:
+  private:
     std::string export_problem_locked(qs::ExportFormat format, bool awq_reference);
     Workbench() = default;
     const std::vector<int64_t>& eval_ids(const qs::Progress& progress);
@@ -185,5 +184,5 @@ private:
     std::string eval_description_;
     std::mutex eval_ids_mutex_;
     std::map<std::string, std::vector<std::string>> norm_groups_;  // SmoothQuant group of each smoothable Linear
-    mutable std::mutex mutex_;  // the model lock: work on the working model
+    mutable std::mutex mutex_;                                     // the model lock: work on the working model
 };

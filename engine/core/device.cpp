@@ -57,7 +57,8 @@ const DriverProbe& cuda_driver() {
         void* h = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             const char* e = dlerror();
-            p.error = std::string("no NVIDIA driver (libcuda.so.1 cannot be loaded: ") + (e ? e : "dlopen failed") + ")";
+            p.error =
+                std::string("no NVIDIA driver (libcuda.so.1 cannot be loaded: ") + (e ? e : "dlopen failed") + ")";
             return p;
         }
         p.loaded = true;
@@ -80,17 +81,20 @@ const DriverProbe& cuda_driver() {
         if (int rc = init(0); rc != 0) {
             const char* msg = nullptr;
             if (err_name) err_name(rc, &msg);
-            p.error = rc == 100 ? std::string("no CUDA device (the NVIDIA driver found none)")
-                                : "the NVIDIA driver failed to initialise (cuInit: " + std::string(msg ? msg : "error") +
-                                      ", code " + std::to_string(rc) + ")";
+            p.error = rc == 100
+                          ? std::string("no CUDA device (the NVIDIA driver found none)")
+                          : "the NVIDIA driver failed to initialise (cuInit: " + std::string(msg ? msg : "error") +
+                                ", code " + std::to_string(rc) + ")";
         } else {
             int n = 0;
             if (count(&n) != 0) n = 0;
             for (int i = 0; i < n; ++i) {
                 int dev = 0;
                 char buf[256] = {0};
-                if (get(&dev, i) == 0 && name(buf, sizeof buf - 1, dev) == 0) p.devices.emplace_back(buf);
-                else p.devices.emplace_back("device " + std::to_string(i));
+                if (get(&dev, i) == 0 && name(buf, sizeof buf - 1, dev) == 0)
+                    p.devices.emplace_back(buf);
+                else
+                    p.devices.emplace_back("device " + std::to_string(i));
             }
             if (n == 0) p.error = "no CUDA device (the NVIDIA driver found none)";
         }
@@ -142,8 +146,8 @@ BackendStatus cuda_status() {
                     " device(s) listed by the driver)";
         return st;
     }
-    st.detail = driver + ", " + std::to_string(d.devices.size()) + (d.devices.size() == 1 ? " device: " : " devices: ") +
-                join(d.devices);
+    st.detail = driver + ", " + std::to_string(d.devices.size()) +
+                (d.devices.size() == 1 ? " device: " : " devices: ") + join(d.devices);
     return st;
 }
 
@@ -202,15 +206,24 @@ c10::ScalarType parse_dtype(const std::string& s) {
 
 std::string dtype_name(c10::ScalarType t) {
     switch (t) {
-        case at::kFloat: return "fp32";
-        case at::kBFloat16: return "bf16";
-        case at::kHalf: return "fp16";
-        case at::kDouble: return "fp64";
-        case at::kChar: return "int8";
-        case at::kByte: return "uint8";
-        case at::kInt: return "int32";
-        case at::kLong: return "int64";
-        default: return c10::toString(t);
+        case at::kFloat:
+            return "fp32";
+        case at::kBFloat16:
+            return "bf16";
+        case at::kHalf:
+            return "fp16";
+        case at::kDouble:
+            return "fp64";
+        case at::kChar:
+            return "int8";
+        case at::kByte:
+            return "uint8";
+        case at::kInt:
+            return "int32";
+        case at::kLong:
+            return "int64";
+        default:
+            return c10::toString(t);
     }
 }
 

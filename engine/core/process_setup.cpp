@@ -54,7 +54,8 @@ void early_environment(int, char**, char** envp) {
 }
 
 int prepare_process(char** argv) {
-    if (QS_OMP_PASSIVE_WAIT && wanted_threads() > 1 && !std::getenv("OMP_WAIT_POLICY") && !std::getenv("QS_PROCESS_PREPARED")) {
+    if (QS_OMP_PASSIVE_WAIT && wanted_threads() > 1 && !std::getenv("OMP_WAIT_POLICY") &&
+        !std::getenv("QS_PROCESS_PREPARED")) {
         setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
         setenv("QS_PROCESS_PREPARED", "1", 1);  // never loop, even if the variable is dropped
         execv("/proc/self/exe", argv);

@@ -28,6 +28,6 @@ void early_environment(int argc, char** argv, char** envp);
 
 }  // namespace qs
 
-#define QS_EARLY_ENVIRONMENT()                                                                     \
+#define QS_EARLY_ENVIRONMENT()                                                                        \
     __attribute__((section(".preinit_array"), used)) static void (*const qs_early_environment_entry)( \
         int, char**, char**) = &qs::early_environment

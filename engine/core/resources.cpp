@@ -20,8 +20,7 @@ std::string executable_dir() {
 
 std::string resource_dir() {
     if (const char* env = std::getenv("QUANTSCOPE_RESOURCES"); env && *env) {
-        if (!fs::is_directory(env))
-            throw Error(std::string("QUANTSCOPE_RESOURCES=") + env + " is not a directory");
+        if (!fs::is_directory(env)) throw Error(std::string("QUANTSCOPE_RESOURCES=") + env + " is not a directory");
         return env;
     }
     fs::path dir = fs::path(executable_dir()) / ".." / "share" / "quantscope";

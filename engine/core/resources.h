@@ -10,7 +10,7 @@ namespace qs {
 std::string executable_dir();
 // Throws qs::Error if the folder cannot be found.
 std::string resource_dir();
-std::string default_model_dir();        // <res>/models/TinyStories-656K
+std::string default_model_dir();  // <res>/models/TinyStories-656K
 std::string resource_path(const std::string& relative);
 
 }  // namespace qs

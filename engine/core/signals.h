@@ -15,7 +15,7 @@ namespace qs {
 void ignore_file_size_signal();
 
 class CancelOnSignals {
-public:
+  public:
     CancelOnSignals();   // installs the handlers (clears the flag)
     ~CancelOnSignals();  // restores the previous handlers
     CancelOnSignals(const CancelOnSignals&) = delete;

@@ -61,8 +61,8 @@ static CalibrationSet consecutive_blocks(const std::string& path, const Tokenize
     set.description = source_label(path) + ": " + count_of(n, "block") + " x " + with_commas(block_size) +
                       " tokens, consecutive, no BOS";
     if (n < nsamples)
-        set.description += " (asked for " + with_commas(nsamples) + "; the text has only " + with_commas(ntokens) +
-                           " tokens)";
+        set.description +=
+            " (asked for " + with_commas(nsamples) + "; the text has only " + with_commas(ntokens) + " tokens)";
     progress(1.0, "calibration set ready");
     return set;
 }
@@ -112,9 +112,11 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
                 [&](std::string&& t, int64_t) {
                     texts[static_cast<size_t>(rank[static_cast<size_t>(record)] - lo)] = std::move(t);
                 },
-                quiet, [&](int64_t r) {
-                    if (r >= n) throw Error(path + ": the file changed while it was read (more than " +
-                                            count_of(n, "record") + ")");
+                quiet,
+                [&](int64_t r) {
+                    if (r >= n)
+                        throw Error(path + ": the file changed while it was read (more than " + count_of(n, "record") +
+                                    ")");
                     record = r;
                     const int64_t k = rank[static_cast<size_t>(r)];
                     return k >= lo && k < hi;
@@ -144,8 +146,8 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
     const auto ntokens = static_cast<int64_t>(ids.size());
     const int64_t n_blocks = ntokens / block_size;
     if (n_blocks == 0) {
-        throw Error(path + ": too little text for calibration: " + count_of(used, "sample") + " of <= " +
-                    with_commas(block_size) + " tokens gave " + with_commas(ntokens) +
+        throw Error(path + ": too little text for calibration: " + count_of(used, "sample") +
+                    " of <= " + with_commas(block_size) + " tokens gave " + with_commas(ntokens) +
                     " tokens, fewer than one block of " + with_commas(block_size));
     }
     CalibrationSet set;
@@ -164,12 +166,14 @@ static CalibrationSet awq_jsonl(const std::string& path, const Tokenizer& tok, i
 }
 
 static void check_sizes(int64_t nsamples, int64_t block_size) {
-    if (nsamples < 1) throw Error("calibration: the number of samples must be at least 1, got " + std::to_string(nsamples));
-    if (block_size < 1) throw Error("calibration: the block size must be at least 1 token, got " + std::to_string(block_size));
+    if (nsamples < 1)
+        throw Error("calibration: the number of samples must be at least 1, got " + std::to_string(nsamples));
+    if (block_size < 1)
+        throw Error("calibration: the block size must be at least 1 token, got " + std::to_string(block_size));
 }
 
-CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
-                                    int64_t block_size, uint64_t seed, const Progress& progress) {
+CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples, int64_t block_size,
+                                    uint64_t seed, const Progress& progress) {
     check_sizes(nsamples, block_size);
     progress.check();
     if (dataset_format(path) == DatasetFormat::JsonLines)
@@ -178,9 +182,8 @@ CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& to
 }
 
 namespace detail {
-CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
-                                   int64_t block_size, uint64_t seed, const Progress& progress,
-                                   size_t keep_in_memory_bytes) {
+CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples, int64_t block_size,
+                                   uint64_t seed, const Progress& progress, size_t keep_in_memory_bytes) {
     check_sizes(nsamples, block_size);
     return awq_jsonl(path, tok, nsamples, block_size, seed, progress, keep_in_memory_bytes);
 }

@@ -42,15 +42,14 @@ std::string calibration_default_path();
 // so); none at all is an error. Throws qs::Error naming the file (and line) for unsupported
 // types, I/O, zstd, JSON and UTF-8 errors, and for nsamples or block_size < 1; qs::Cancelled
 // when progress.cancel is set.
-CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
-                                    int64_t block_size, uint64_t seed, const Progress& progress = {});
+CalibrationSet make_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples, int64_t block_size,
+                                    uint64_t seed, const Progress& progress = {});
 
 namespace detail {
 // The .jsonl protocol with a chosen memory bound (make_calibration_set uses 64 MiB): files
 // whose texts exceed it are re-read per window of shuffled positions. For tests.
-CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples,
-                                   int64_t block_size, uint64_t seed, const Progress& progress,
-                                   size_t keep_in_memory_bytes);
+CalibrationSet awq_calibration_set(const std::string& path, const Tokenizer& tok, int64_t nsamples, int64_t block_size,
+                                   uint64_t seed, const Progress& progress, size_t keep_in_memory_bytes);
 }  // namespace detail
 
 }  // namespace qs

@@ -13,7 +13,7 @@ namespace qs {
 constexpr size_t kMaxLineBytes = size_t(16) << 20;
 
 class LineReader {
-public:
+  public:
     // Throws qs::Error naming the file (see ByteReader).
     explicit LineReader(const std::string& path, size_t max_line_bytes = kMaxLineBytes);
 
@@ -24,13 +24,15 @@ public:
     bool next(std::string& line);
 
     int64_t line_number() const { return line_number_; }  // 1-based number of the last line read
-    uint64_t line_offset() const { return line_offset_; }  // byte offset of its first byte in the
-                                                           // (decompressed) data
+    uint64_t line_offset() const {
+        return line_offset_;
+    }  // byte offset of its first byte in the
+       // (decompressed) data
     const std::string& path() const { return reader_.path(); }
     bool compressed() const { return reader_.compressed(); }
     double fraction() const { return reader_.fraction(); }  // of the file consumed
 
-private:
+  private:
     bool fill();
     ByteReader reader_;
     std::vector<char> buf_;

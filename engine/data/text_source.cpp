@@ -18,8 +18,9 @@ DatasetFormat dataset_format(const std::string& path) {
     if (ends_with(name, ".txt")) return DatasetFormat::Text;
     if (ends_with(name, ".jsonl")) return DatasetFormat::JsonLines;
     if (ends_with(name, ".raw")) return DatasetFormat::WikitextRaw;
-    throw Error(path + ": unsupported dataset file; expected .txt, .raw (WikiText) or .jsonl, optionally "
-                       "compressed as .zst");
+    throw Error(path +
+                ": unsupported dataset file; expected .txt, .raw (WikiText) or .jsonl, optionally "
+                "compressed as .zst");
 }
 
 std::string with_commas(int64_t n) {
@@ -32,9 +33,7 @@ std::string with_commas(int64_t n) {
     return n < 0 ? "-" + out : out;
 }
 
-std::string count_of(int64_t n, const std::string& noun) {
-    return with_commas(n) + " " + noun + (n == 1 ? "" : "s");
-}
+std::string count_of(int64_t n, const std::string& noun) { return with_commas(n) + " " + noun + (n == 1 ? "" : "s"); }
 
 static std::string offset_words(bool compressed, uint64_t offset) {
     return "byte offset " + std::to_string(offset) + (compressed ? " of the decompressed data" : "");
@@ -43,7 +42,8 @@ static std::string offset_words(bool compressed, uint64_t offset) {
 std::string text_too_large(const std::string& path, uint64_t max_bytes) {
     return path + ": more than " + byte_size_text(max_bytes) + " of text" +
            (is_zstd_path(path) ? " after decompression" : "") + "; QuantScope reads at most " +
-           byte_size_text(max_bytes) + " of text for perplexity or calibration (tokenizing it takes ~40x its size in "
+           byte_size_text(max_bytes) +
+           " of text for perplexity or calibration (tokenizing it takes ~40x its size in "
            "memory); use a smaller file";
 }
 
@@ -74,7 +74,8 @@ std::string read_text_file(const std::string& path, const Progress& progress, ui
 }
 
 static bool is_blank_json_line(const std::string& line) {
-    return std::all_of(line.begin(), line.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
+    return std::all_of(line.begin(), line.end(),
+                       [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; });
 }
 
 // nlohmann's "[json.exception.parse_error.101] parse error at line 1, column 7: ..." ->
@@ -128,8 +129,7 @@ int64_t for_each_jsonl_text(const std::string& path,
             throw Error(where() + "expected a JSON object with a \"text\" field, got a JSON " + j.type_name());
         auto it = j.find("text");
         if (it == j.end()) throw Error(where() + "no \"text\" field");
-        if (!it->is_string())
-            throw Error(where() + "\"text\" is a JSON " + it->type_name() + ", expected a string");
+        if (!it->is_string()) throw Error(where() + "\"text\" is a JSON " + it->type_name() + ", expected a string");
         ++records;
         fn(std::move(it->get_ref<std::string&>()), n);
     }

@@ -10,9 +10,9 @@
 namespace qs {
 
 enum class DatasetFormat {
-    Text,          // .txt: the whole file is the text
-    JsonLines,     // .jsonl: one JSON object per line, the text in its "text" field
-    WikitextRaw,   // .raw: WikiText raw file, one row per line (see wikitext.h)
+    Text,         // .txt: the whole file is the text
+    JsonLines,    // .jsonl: one JSON object per line, the text in its "text" field
+    WikitextRaw,  // .raw: WikiText raw file, one row per line (see wikitext.h)
 };
 
 // A text that is read whole (a .txt dataset, the rows or records of a perplexity text) may
@@ -34,8 +34,7 @@ DatasetFormat dataset_format(const std::string& path);
 // translation). Throws qs::Error naming the file for I/O or zstd errors and for text that is
 // not UTF-8 ("<path>: invalid UTF-8 at byte offset X (line L, column C)"; offsets count
 // decompressed bytes from 0, lines and columns from 1), and for more than max_bytes of text.
-std::string read_text_file(const std::string& path, const Progress& progress = {},
-                           uint64_t max_bytes = kMaxTextBytes);
+std::string read_text_file(const std::string& path, const Progress& progress = {}, uint64_t max_bytes = kMaxTextBytes);
 
 // Streams a JSON-lines file: calls fn(text, line_number) with the "text" field of every
 // non-blank line (a record; records are numbered from 0), in file order; blank lines are

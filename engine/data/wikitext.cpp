@@ -43,8 +43,10 @@ std::vector<std::string> wikitext_rows(const std::string& path, const Progress& 
                         std::to_string(bad + 1) + ")");
         }
         pieces.clear();
-        if (line.find('\r') == std::string::npos) pieces.push_back(std::move(line));
-        else split_universal_newlines(line, pieces);
+        if (line.find('\r') == std::string::npos)
+            pieces.push_back(std::move(line));
+        else
+            split_universal_newlines(line, pieces);
         for (auto& row : pieces) {
             if (python_strip(row).empty()) row.clear();
             rows.push_back(std::move(row));

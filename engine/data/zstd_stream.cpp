@@ -104,8 +104,7 @@ size_t ByteReader::read(char* out, size_t n) {
             return ob.pos;
         }
         if (in_pos_ == in_size_ && eof_) {
-            if (file_read_ == 0)
-                throw Error(path_ + ": empty file, not a zstd stream");
+            if (file_read_ == 0) throw Error(path_ + ": empty file, not a zstd stream");
             if (last_hint_ != 0)
                 throw Error(path_ + ": truncated zstd stream (the file ends inside a frame after " +
                             std::to_string(file_read_) + " bytes)");

@@ -20,7 +20,7 @@ bool is_zstd_path(const std::string& path);
 std::string strip_zst_suffix(const std::string& path);
 
 class ByteReader {
-public:
+  public:
     // Opens the file; throws qs::Error naming it if it cannot be opened or is not a regular
     // file (a FIFO or a device such as /dev/zero is refused: it could block or never end).
     explicit ByteReader(const std::string& path, uint64_t max_bytes = kMaxDatasetBytes);
@@ -42,7 +42,7 @@ public:
     // Fraction of the file consumed, in [0, 1].
     double fraction() const;
 
-private:
+  private:
     size_t read_raw(char* out, size_t n);
     std::string path_;
     void count(size_t n);

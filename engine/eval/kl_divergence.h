@@ -16,12 +16,12 @@
 namespace qs {
 
 struct KlStats {
-    int64_t tokens = 0;   // scored tokens
-    double mean = 0;      // mean KL (nats)
+    int64_t tokens = 0;  // scored tokens
+    double mean = 0;     // mean KL (nats)
     double median = 0;
-    double p99_9 = 0;     // 99.9th percentile
+    double p99_9 = 0;  // 99.9th percentile
     double max = 0;
-    double top1 = 0;      // fraction of tokens with the same argmax (0..1)
+    double top1 = 0;  // fraction of tokens with the same argmax (0..1)
 };
 
 // Per-token KL(base || quant) and argmax agreement of two logit tensors of the same shape
@@ -34,11 +34,11 @@ at::Tensor token_kl(const at::Tensor& base_logits, const at::Tensor& logits, int
 double percentile_sorted(const std::vector<float>& sorted, double fraction);
 
 class KlAccumulator {
-public:
+  public:
     void add(const at::Tensor& base_logits, const at::Tensor& logits);
     int64_t tokens() const { return static_cast<int64_t>(kl_.size()); }
     KlStats stats() const;  // sorts a copy of the values
-private:
+  private:
     std::vector<float> kl_;
     int64_t agree_ = 0;
 };

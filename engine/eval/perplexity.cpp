@@ -100,15 +100,20 @@ void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::s
     r.mode = mode;
     r.protocol = "single BOS + one tokenization of the whole text; " + std::to_string(r.nsamples) +
                  " non-overlapping windows of " + std::to_string(r.seqlen) + " tokens (of " +
-                 std::to_string(r.available_windows) + " available, tail dropped); ppl = exp(mean per-window "
-                 "cross-entropy of logits[:-1] vs ids[1:]) (llm-awq/GPTQ protocol); " + mode;
+                 std::to_string(r.available_windows) +
+                 " available, tail dropped); ppl = exp(mean per-window "
+                 "cross-entropy of logits[:-1] vs ids[1:]) (llm-awq/GPTQ protocol); " +
+                 mode;
 }
 
 void set_kl(PplResult& r, const KlAccumulator& kl) {
     r.kl = kl.stats();
-    r.protocol += "; KL divergence KL(original || quantized) of the next-token distributions (fp32 log-softmax) at "
-                  "the same " + std::to_string(r.kl->tokens) + " scored positions, original logits computed window "
-                  "by window; median and 99.9th percentile by linear interpolation (llama.cpp --kl-divergence)";
+    r.protocol +=
+        "; KL divergence KL(original || quantized) of the next-token distributions (fp32 log-softmax) at "
+        "the same " +
+        std::to_string(r.kl->tokens) +
+        " scored positions, original logits computed window "
+        "by window; median and 99.9th percentile by linear interpolation (llama.cpp --kl-divergence)";
 }
 
 // Also where a window's loss is checked (a NaN perplexity is never returned) and the mapped
@@ -158,8 +163,7 @@ PplResult evaluate_perplexity(const CausalLM& model, const at::Tensor& ids_in, c
 }
 
 PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_in, const PplOptions& opts,
-                                        const Progress& progress,
-                                        const std::function<void(int64_t, double)>& on_window,
+                                        const Progress& progress, const std::function<void(int64_t, double)>& on_window,
                                         int64_t hidden_budget_bytes) {
     c10::InferenceMode guard;
     PplResult r;
@@ -169,7 +173,8 @@ PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_i
     at::Tensor ids = ids_in.to(at::kLong).narrow(0, 0, r.evaluated_tokens).view({r.nsamples, r.seqlen});
     ids = ids.to(model.device());
     // Windows per pass over the decoder blocks: as many hidden states as the budget holds.
-    const int64_t per_window = (opts.kl_reference ? 2 : 1) * r.seqlen * model.config.hidden_size * at::elementSize(model.dtype());
+    const int64_t per_window =
+        (opts.kl_reference ? 2 : 1) * r.seqlen * model.config.hidden_size * at::elementSize(model.dtype());
     int64_t group = std::max<int64_t>(batch, hidden_budget_bytes / std::max<int64_t>(1, per_window));
     group = std::min(group, r.nsamples);
     const size_t nblocks = model.blocks.size();
@@ -209,14 +214,16 @@ PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids_i
             progress.check();
             const at::Tensor& h = hs[k];
             const int64_t nb = h.size(0);
-            report_windows(r, score_windows(model, h, ids.narrow(0, s, nb), r.seqlen, ref, ref ? hr[k] : at::Tensor(), kl),
+            report_windows(r,
+                           score_windows(model, h, ids.narrow(0, s, nb), r.seqlen, ref, ref ? hr[k] : at::Tensor(), kl),
                            s, on_window);
             s += nb;
         }
         progress(double(g0 + ng) / r.nsamples, "window " + std::to_string(g0 + ng) + "/" + std::to_string(r.nsamples));
     }
-    finish(r, t0, "block-sequential (" + std::to_string(passes) + (passes == 1 ? " pass" : " passes") +
-                      " over the decoder blocks)");
+    finish(r, t0,
+           "block-sequential (" + std::to_string(passes) + (passes == 1 ? " pass" : " passes") +
+               " over the decoder blocks)");
     if (ref) set_kl(r, kl);
     return r;
 }

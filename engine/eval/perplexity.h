@@ -31,12 +31,12 @@ struct PplOptions {
 struct PplResult {
     double ppl = 0;
     int64_t seqlen = 0, nsamples = 0, available_windows = 0;
-    int64_t tokens = 0;            // tokens in the tokenized dataset (with BOS)
-    int64_t evaluated_tokens = 0;  // nsamples * seqlen
+    int64_t tokens = 0;              // tokens in the tokenized dataset (with BOS)
+    int64_t evaluated_tokens = 0;    // nsamples * seqlen
     std::vector<double> window_nll;  // mean NLL per window, in order
     double seconds = 0;
-    std::string protocol;  // human-readable statement of the protocol used
-    std::string mode;      // "in memory" or "block-sequential (...)"
+    std::string protocol;       // human-readable statement of the protocol used
+    std::string mode;           // "in memory" or "block-sequential (...)"
     std::optional<KlStats> kl;  // set when PplOptions::kl_reference was given
 };
 

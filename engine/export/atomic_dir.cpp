@@ -43,8 +43,7 @@ uint64_t free_bytes_at(const std::string& path) {
     while (!p.empty() && !fs::exists(p)) p = p.parent_path();
     if (p.empty()) p = "/";
     struct statvfs st;
-    if (::statvfs(p.c_str(), &st) != 0)
-        throw Error(p.string() + ": cannot read the free space (" + errno_text() + ")");
+    if (::statvfs(p.c_str(), &st) != 0) throw Error(p.string() + ": cannot read the free space (" + errno_text() + ")");
     return static_cast<uint64_t>(st.f_bavail) * static_cast<uint64_t>(st.f_frsize);
 }
 
@@ -67,8 +66,9 @@ AtomicDir::AtomicDir(const std::string& dest, bool replace) : replace_(replace) 
         if (!fs::is_directory(dest_))
             throw Error(dest + ": exists and is not a folder; --force replaces only a model folder");
         if (!fs::exists(fs::path(dest_) / "config.json"))
-            throw Error(dest + ": exists and holds no config.json; --force replaces only a model folder, "
-                               "never an arbitrary folder");
+            throw Error(dest +
+                        ": exists and holds no config.json; --force replaces only a model folder, "
+                        "never an arbitrary folder");
     }
     const fs::path parent = fs::path(dest_).parent_path();
     fs::create_directories(parent, ec);

@@ -24,7 +24,7 @@ uint64_t free_bytes_at(const std::string& path);
 void fsync_path(const std::string& path);
 
 class AtomicDir {
-public:
+  public:
     // Creates the temporary folder `<dest>.tmp-<pid>` (removing a stale one of the same name)
     // and the destination's parent folders. When dest exists: with replace=false throws
     // "exists"; with replace=true it must be a folder holding a config.json (a model folder),
@@ -43,7 +43,7 @@ public:
     void commit();
     bool committed() const { return committed_; }
 
-private:
+  private:
     std::string dest_, tmp_;
     bool replace_ = false, committed_ = false;
     std::vector<std::string> notes_;

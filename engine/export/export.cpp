@@ -39,10 +39,14 @@ ExportFormat parse_export_format(const std::string& s) {
 
 std::string export_format_name(ExportFormat f) {
     switch (f) {
-        case ExportFormat::Fake: return "fake";
-        case ExportFormat::AwqGemm: return "awq-gemm";
-        case ExportFormat::Int8: return "int8";
-        default: return "transformed";
+        case ExportFormat::Fake:
+            return "fake";
+        case ExportFormat::AwqGemm:
+            return "awq-gemm";
+        case ExportFormat::Int8:
+            return "int8";
+        default:
+            return "transformed";
     }
 }
 
@@ -51,9 +55,11 @@ std::vector<std::string> export_format_names() { return {"fake", "awq-gemm", "in
 std::string export_format_description(ExportFormat f) {
     switch (f) {
         case ExportFormat::Fake:
-            return "Fake-quantized Hugging Face checkpoint: dequantized weights in the original dtype (loads in transformers)";
+            return "Fake-quantized Hugging Face checkpoint: dequantized weights in the original dtype (loads in "
+                   "transformers)";
         case ExportFormat::AwqGemm:
-            return "AutoAWQ GEMM int4 checkpoint: qweight/qzeros/scales, group 32/64/128, fp16 (AutoAWQ, transformers, vLLM)";
+            return "AutoAWQ GEMM int4 checkpoint: qweight/qzeros/scales, group 32/64/128, fp16 (AutoAWQ, transformers, "
+                   "vLLM)";
         case ExportFormat::Int8:
             return "W8A16 int8 checkpoint: int8 weights with per-output-channel scales (QuantScope format)";
         default:
@@ -139,7 +145,7 @@ struct Sources {
     std::unique_ptr<CausalLM> cur;  // the fake-quant state
     std::unique_ptr<CausalLM> pre;  // the pre-quantization state (== cur without a configuration)
     MethodConfig cfg;
-    std::set<std::string> rtn;      // Linears quantized by RTN with cfg.weight
+    std::set<std::string> rtn;        // Linears quantized by RTN with cfg.weight
     std::set<std::string> quantized;  // Linears whose fake-quant weights the configuration made
     std::vector<std::string> notes;
 };
@@ -149,12 +155,14 @@ Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
     s.cfg = config_or_none(session);
     const CausalLM& m = session.model();
     if (m.streamed())
-        throw Error("export of a block-sequential session is not supported yet: open the model with --mode memory "
-                    "on a machine where it fits");
+        throw Error(
+            "export of a block-sequential session is not supported yet: open the model with --mode memory "
+            "on a machine where it fits");
     s.cur = exp::scratch_model(m, m.save_state());
     // The pre-quantization weights are rebuilt from the originals and the experiment's recorded
     // results (rotation, smoothing, AWQ scales and clips): no search runs again.
-    s.pre = need_pre && session.applied_config() ? session.prequant_model(progress) : exp::scratch_model(m, m.save_state());
+    s.pre =
+        need_pre && session.applied_config() ? session.prequant_model(progress) : exp::scratch_model(m, m.save_state());
     s.rtn.insert(session.rtn_linears().begin(), session.rtn_linears().end());
     s.quantized = s.rtn;
     if (session.applied_config() && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
@@ -183,7 +191,8 @@ void check_tensor_set(CausalLM& m, const std::string& what) {
         auto it = want.find(p.name);
         if (it == want.end())
             throw Error("cannot export: the " + what + " model has tensor '" + p.name + "', which a " +
-                        m.config.model_type + " checkpoint has no place for (transformers would drop it and compute "
+                        m.config.model_type +
+                        " checkpoint has no place for (transformers would drop it and compute "
                         "something else)");
         if (p.tensor->sizes().vec() != it->second)
             throw Error("cannot export: tensor '" + p.name + "' has shape " + shape_str(p.tensor->sizes().vec()) +
@@ -245,16 +254,16 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
             return out;
         }
         if (c.has("awq-keep") || c.has("awq-scale"))
-            out.push_back({what + " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
-                                  "precision or scaled per channel are not one quantization of a stored weight)",
+            out.push_back({what +
+                               " export cannot hold awq-keep / awq-scale weights (salient input channels kept in full "
+                               "precision or scaled per channel are not one quantization of a stored weight)",
                            "use --method awq (its scales are folded into the previous op) or rtn",
                            "set the AWQ mode to off or auto-scale search (its scales fold into the previous op) and "
                            "Apply"});
         if (c.has("gptq"))
             out.push_back({what + " export re-derives the codes by RTN from the pre-quantization weights, which would "
                                   "drop GPTQ's error compensation",
-                           "export GPTQ weights with --format fake",
-                           "choose the fake format in the export dialog"});
+                           "export GPTQ weights with --format fake", "choose the fake format in the export dialog"});
         for (ExportProblem& p : awq ? exp::awq_gemm_spec_problems(c.weight) : exp::int8_spec_problems(c.weight))
             out.push_back(std::move(p));
         if (awq && c.include_lm_head)
@@ -270,7 +279,8 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                 out.push_back({problems[0] + (problems.size() > 1
                                                   ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
                                                   : std::string()),
-                               "use the int8 or fake format for this model", "choose the int8 or fake format for this model"});
+                               "use the int8 or fake format for this model",
+                               "choose the int8 or fake format for this model"});
         }
     }
     return out;
@@ -314,8 +324,8 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     check_tensor_set(w, f == ExportFormat::Transformed ? "transformed" : "fake-quantized");
     if (f == ExportFormat::AwqGemm) {
         if (!o.dtype.empty() && parse_out_dtype(o.dtype) != at::kHalf)
-            throw Error("awq-gemm stores every non-quantized tensor in fp16 (AutoAWQ's layout); --out-dtype " + o.dtype +
-                        " does not apply");
+            throw Error("awq-gemm stores every non-quantized tensor in fp16 (AutoAWQ's layout); --out-dtype " +
+                        o.dtype + " does not apply");
         b.dtype = at::kHalf;
     } else if (!o.dtype.empty()) {
         b.dtype = parse_out_dtype(o.dtype);
@@ -380,9 +390,8 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     c["torch_dtype"] = hf_dtype_name(dt);
     c["tie_word_embeddings"] = w.tied();
     if (awq) {
-        c["quantization_config"] = {{"quant_method", "awq"},       {"bits", 4},
-                                    {"group_size", spec.group_size}, {"zero_point", true},
-                                    {"version", "gemm"},           {"modules_to_not_convert", nullptr}};
+        c["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4},         {"group_size", spec.group_size},
+                                    {"zero_point", true},    {"version", "gemm"}, {"modules_to_not_convert", nullptr}};
     } else if (int8) {
         json not_converted = json::array();
         for (const Linear* l : w.linears())
@@ -402,10 +411,9 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     return b;
 }
 
-const char* kCopiedFiles[] = {"tokenizer.json",     "tokenizer_config.json",  "special_tokens_map.json",
-                              "tokenizer.model",    "vocab.json",             "merges.txt",
-                              "added_tokens.json",  "generation_config.json", "chat_template.json",
-                              "chat_template.jinja"};
+const char* kCopiedFiles[] = {
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",    "vocab.json",
+    "merges.txt",     "added_tokens.json",     "generation_config.json",  "chat_template.json", "chat_template.jinja"};
 
 }  // namespace
 
@@ -459,11 +467,14 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     rep.quantized_linears = b.quantized;
     rep.notes = s.notes;
     rep.notes.insert(rep.notes.end(), early_notes.begin(), early_notes.end());
-    if (f == ExportFormat::AwqGemm) rep.notes.push_back("non-quantized tensors (embeddings, norms, biases, lm_head) stored as fp16, as AutoAWQ does");
+    if (f == ExportFormat::AwqGemm)
+        rep.notes.push_back(
+            "non-quantized tensors (embeddings, norms, biases, lm_head) stored as fp16, as AutoAWQ does");
     if (f == ExportFormat::Transformed && !session.applied_config())
         rep.notes.push_back("no configuration applied: the checkpoint holds the original weights");
     if (f == ExportFormat::Transformed && s.cfg.quantizes_weights())
-        rep.notes.push_back("weights are the transformed full-precision ones, before " + s.cfg.weight.describe() + " quantization");
+        rep.notes.push_back("weights are the transformed full-precision ones, before " + s.cfg.weight.describe() +
+                            " quantization");
 
     // free space
     std::vector<std::string> copies;
@@ -489,9 +500,8 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     rep.notes.insert(rep.notes.end(), dir.notes().begin(), dir.notes().end());
     exp::WriteCounter counter;
     counter.fail_after = o.test_fail_after_bytes;
-    const std::map<std::string, std::string> meta = {{"format", "pt"},
-                                                     {"quantscope_export", export_format_name(f)},
-                                                     {"quantscope_configuration", s.cfg.describe()}};
+    const std::map<std::string, std::string> meta = {
+        {"format", "pt"}, {"quantscope_export", export_format_name(f)}, {"quantscope_configuration", s.cfg.describe()}};
     std::vector<std::string> files =
         exp::write_plan(dir.temp_path(), b.plan, o.max_shard_bytes, meta, counter, progress.sub(0.4, 0.96));
     progress.check();
@@ -508,8 +518,8 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
         copies.push_back(n);
     }
     if (o.copy_tokenizer && copies.end() == std::find_if(copies.begin(), copies.end(), [](const std::string& n) {
-            return n.rfind("tokenizer", 0) == 0 || n == "vocab.json";
-        }))
+                                return n.rfind("tokenizer", 0) == 0 || n == "vocab.json";
+                            }))
         rep.notes.push_back("the source folder has no tokenizer files to copy");
     json prov = {{"quantscope_version", QS_VERSION},
                  {"format", rep.format},
@@ -543,7 +553,8 @@ CausalLM::State awq_reference_state(QuantSession& session, const Progress& progr
         if (!lin.empty() && s.rtn.count(lin)) {
             const Linear* lc = exp::linear_by_name(*s.cur, lin);
             const Linear* lp = exp::linear_by_name(*s.pre, lin);
-            *p.tensor = awq_reference_weight(exp::requantize_checked(*lp, *lc, s.cfg.weight)).to(p.tensor->scalar_type());
+            *p.tensor =
+                awq_reference_weight(exp::requantize_checked(*lp, *lc, s.cfg.weight)).to(p.tensor->scalar_type());
         } else {
             *p.tensor = p.tensor->to(at::kHalf).to(p.tensor->scalar_type());
         }

@@ -13,7 +13,7 @@ enum class ExportFormat { Fake, AwqGemm, Int8, Transformed };
 
 ExportFormat parse_export_format(const std::string& s);  // "fake" | "awq-gemm" | "int8" | "transformed"
 std::string export_format_name(ExportFormat f);
-std::vector<std::string> export_format_names();        // for menus, in the order above
+std::vector<std::string> export_format_names();         // for menus, in the order above
 std::string export_format_description(ExportFormat f);  // one line, for a dialog
 
 // One reason a format cannot hold a configuration, with the fix in the words of each front end:
@@ -50,10 +50,10 @@ struct ExportReport {
     std::string format;
     std::string out_dir;
     std::string source_dir;
-    std::string configuration;        // MethodConfig::describe()
+    std::string configuration;  // MethodConfig::describe()
     nlohmann::json configuration_json;
-    std::string dtype;                // dtype of the non-quantized tensors
-    std::vector<std::string> files;   // written, relative to out_dir
+    std::string dtype;               // dtype of the non-quantized tensors
+    std::vector<std::string> files;  // written, relative to out_dir
     uint64_t bytes_written = 0;
     uint64_t estimated_bytes = 0;
     int64_t quantized_linears = 0;

@@ -68,9 +68,9 @@ void write_one(const std::string& path, const Plan& plan, const std::vector<size
         const PlannedTensor& t = plan[i];
         at::Tensor x = t.make().to(at::kCPU).contiguous();
         if (x.scalar_type() != t.dtype || x.sizes().vec() != t.shape)
-            throw Error("internal error: export tensor '" + t.name + "' is " + std::string(c10::toString(x.scalar_type())) +
-                        " " + shape_str(x.sizes().vec()) + ", planned " + c10::toString(t.dtype) + " " +
-                        shape_str(t.shape));
+            throw Error("internal error: export tensor '" + t.name + "' is " +
+                        std::string(c10::toString(x.scalar_type())) + " " + shape_str(x.sizes().vec()) + ", planned " +
+                        c10::toString(t.dtype) + " " + shape_str(t.shape));
         const auto* p = static_cast<const uint8_t*>(x.data_ptr());
         const size_t n = t.bytes();
         for (size_t k = 0; k < n; k += kChunk) {

@@ -114,16 +114,11 @@ std::string relative_to_file(const std::string& target, const std::string& file)
 json workspace_to_json(const Workspace& ws, const std::string& file) {
     json results = json::array();
     for (const auto& r : ws.results) {
-        json row = {{"label", r.label},
-                    {"configuration", r.config.to_json()},
-                    {"dataset", r.dataset},
-                    {"protocol", r.protocol},
-                    {"device", r.device},
-                    {"dtype", r.dtype},
-                    {"seqlen", r.seqlen},
-                    {"nsamples", r.nsamples},
-                    {"seconds", r.seconds},
-                    {"extra", r.extra}};
+        json row = {{"label", r.label},     {"configuration", r.config.to_json()},
+                    {"dataset", r.dataset}, {"protocol", r.protocol},
+                    {"device", r.device},   {"dtype", r.dtype},
+                    {"seqlen", r.seqlen},   {"nsamples", r.nsamples},
+                    {"seconds", r.seconds}, {"extra", r.extra}};
         row["ppl"] = r.ppl >= 0 ? json(r.ppl) : json(nullptr);
         row["size_mib_seed_formula"] = r.size_mib_seed >= 0 ? json(r.size_mib_seed) : json(nullptr);
         row["size_mib_packed"] = r.size_mib_packed >= 0 ? json(r.size_mib_packed) : json(nullptr);
@@ -131,7 +126,8 @@ json workspace_to_json(const Workspace& ws, const std::string& file) {
     }
     json views = json::array();
     for (const auto& v : ws.views) views.push_back({{"kind", v.kind}, {"linear", v.linear}, {"settings", v.settings}});
-    json model = {{"path", ws.model_path}, {"tokenizer", ws.tokenizer_path}, {"device", ws.device}, {"dtype", ws.dtype}};
+    json model = {
+        {"path", ws.model_path}, {"tokenizer", ws.tokenizer_path}, {"device", ws.device}, {"dtype", ws.dtype}};
     const std::string rel = relative_to_file(ws.model_path, file);
     if (!rel.empty()) model["path_relative"] = rel;
     if (!ws.model.empty())
@@ -145,7 +141,9 @@ json workspace_to_json(const Workspace& ws, const std::string& file) {
             {"configuration", ws.config.to_json()},
             {"applied", ws.applied},
             {"evaluation",
-             {{"dataset", ws.eval.dataset}, {"seqlen", ws.eval.seqlen}, {"nsamples", ws.eval.nsamples},
+             {{"dataset", ws.eval.dataset},
+              {"seqlen", ws.eval.seqlen},
+              {"nsamples", ws.eval.nsamples},
               {"batch", ws.eval.batch}}},
             {"results", results},
             {"views", views},
@@ -287,8 +285,8 @@ ModelLocation check_model_location(const Workspace& ws) {
     }
     if (!ws.model.empty() && now != ws.model) {
         loc.status = ModelLocationStatus::Different;
-        loc.message = "The folder " + ws.model_path + " now holds " + now.describe() + ", but the workspace was made with " +
-                      ws.model.describe() + ".";
+        loc.message = "The folder " + ws.model_path + " now holds " + now.describe() +
+                      ", but the workspace was made with " + ws.model.describe() + ".";
     }
     return loc;
 }

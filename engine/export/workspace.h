@@ -30,9 +30,9 @@ ModelFingerprint read_model_fingerprint(const std::string& model_dir);
 
 // One row of the results table.
 struct WorkspaceResult {
-    std::string label;   // what the row is called in the table
-    MethodConfig config; // the configuration it was measured with
-    double ppl = -1;     // < 0: not measured
+    std::string label;    // what the row is called in the table
+    MethodConfig config;  // the configuration it was measured with
+    double ppl = -1;      // < 0: not measured
     double size_mib_seed = -1, size_mib_packed = -1;
     std::string dataset, protocol, device, dtype;
     int64_t seqlen = 0, nsamples = 0;
@@ -61,8 +61,8 @@ struct Workspace {
     std::string tokenizer_path;  // "" = the model folder
     std::string device = "cpu";
     std::string dtype = "fp32";
-    MethodConfig config;         // methods, parameters and calibration set
-    bool applied = false;        // whether `config` was applied to the model when saved
+    MethodConfig config;   // methods, parameters and calibration set
+    bool applied = false;  // whether `config` was applied to the model when saved
     WorkspaceEval eval;
     std::vector<WorkspaceResult> results;
     std::vector<WorkspaceView> views;

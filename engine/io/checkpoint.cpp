@@ -19,13 +19,13 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
     const fs::path d(dir);
     if (!path_exists(d / "config.json")) {
         bool empty = fs::directory_iterator(d) == fs::directory_iterator();
-        throw Error((d / "config.json").string() + ": missing" +
-                    (empty ? " (the folder is empty)" : "") +
+        throw Error((d / "config.json").string() + ": missing" + (empty ? " (the folder is empty)" : "") +
                     "; expected a Hugging Face model folder with config.json and model.safetensors");
     }
     config_ = read_json_file((d / "config.json").string());
     if (!config_.is_object()) throw Error((d / "config.json").string() + ": expected a JSON object");
-    if (path_exists(d / "generation_config.json")) generation_config_ = read_json_file((d / "generation_config.json").string());
+    if (path_exists(d / "generation_config.json"))
+        generation_config_ = read_json_file((d / "generation_config.json").string());
 
     const fs::path index = d / "model.safetensors.index.json";
     const fs::path single = d / "model.safetensors";
@@ -62,9 +62,10 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
         files_.push_back(std::make_shared<SafetensorsFile>(single.string()));
         for (const auto& t : files_[0]->header().tensors) where_[t.name] = 0;
     } else if (path_exists(d / "pytorch_model.bin") || path_exists(d / "pytorch_model.bin.index.json")) {
-        throw Error(dir + ": only pytorch_model.bin found. QuantScope reads safetensors only (a .bin is a Python "
-                          "pickle, which can run code when loaded). Convert it once with: python3 -c \"from "
-                          "transformers import AutoModelForCausalLM as M; M.from_pretrained('" +
+        throw Error(dir +
+                    ": only pytorch_model.bin found. QuantScope reads safetensors only (a .bin is a Python "
+                    "pickle, which can run code when loaded). Convert it once with: python3 -c \"from "
+                    "transformers import AutoModelForCausalLM as M; M.from_pretrained('" +
                     dir + "').save_pretrained('" + dir + "-safetensors', safe_serialization=True)\"");
     } else {
         throw Error(dir + ": no weights found (expected model.safetensors or model.safetensors.index.json)");

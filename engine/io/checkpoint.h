@@ -14,7 +14,7 @@
 namespace qs {
 
 class Checkpoint {
-public:
+  public:
     // Throws qs::Error naming the folder/file and the problem (missing config, invalid JSON,
     // only pytorch_model.bin, broken index, bad safetensors header, ...).
     explicit Checkpoint(const std::string& dir);
@@ -26,8 +26,8 @@ public:
 
     bool has(const std::string& name) const { return where_.count(name) != 0; }
     const TensorInfo& info(const std::string& name) const;  // throws if absent
-    std::string file_of(const std::string& name) const;      // path of the file holding it
-    std::vector<std::string> tensor_names() const;           // sorted
+    std::string file_of(const std::string& name) const;     // path of the file holding it
+    std::vector<std::string> tensor_names() const;          // sorted
     at::Tensor load(const std::string& name, std::optional<c10::ScalarType> as = std::nullopt) const;
     // Zero-copy view of a stored tensor (SafetensorsFile::view); undefined when misaligned.
     at::Tensor view(const std::string& name) const;
@@ -43,7 +43,7 @@ public:
     // another program) since it was mapped (MappedFile::check_intact).
     void check_intact() const;
 
-private:
+  private:
     std::string dir_;
     nlohmann::json config_, generation_config_;
     std::vector<std::shared_ptr<SafetensorsFile>> files_;

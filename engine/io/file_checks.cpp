@@ -15,10 +15,14 @@ namespace qs {
 
 std::string byte_size_text(uint64_t b) {
     char buf[64];
-    if (b < 1024) std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(b));
-    else if (b < (uint64_t(1) << 20)) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-    else if (b < (uint64_t(1) << 30)) std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
-    else std::snprintf(buf, sizeof buf, "%.1f GiB", b / 1073741824.0);
+    if (b < 1024)
+        std::snprintf(buf, sizeof buf, "%llu bytes", static_cast<unsigned long long>(b));
+    else if (b < (uint64_t(1) << 20))
+        std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+    else if (b < (uint64_t(1) << 30))
+        std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576.0);
+    else
+        std::snprintf(buf, sizeof buf, "%.1f GiB", b / 1073741824.0);
     std::string s = buf;
     const std::string zero = ".0 ";  // "16.0 MiB" -> "16 MiB"
     const size_t p = s.find(zero);
@@ -41,13 +45,19 @@ namespace {
 // "<path>: does not exist" etc. for a failed stat/open/opendir.
 [[noreturn]] void throw_errno(const std::string& path, int err, const std::string& action) {
     switch (err) {
-        case ENOENT: throw Error(path + ": does not exist");
-        case ENOTDIR: throw Error(path + ": does not exist (a part of the path is not a folder)");
+        case ENOENT:
+            throw Error(path + ": does not exist");
+        case ENOTDIR:
+            throw Error(path + ": does not exist (a part of the path is not a folder)");
         case EACCES:
-        case EPERM: throw Error(path + ": permission denied (" + action + ")");
-        case ELOOP: throw Error(path + ": symbolic link loop (too many levels of symbolic links)");
-        case ENAMETOOLONG: throw Error(path + ": the path is too long");
-        default: throw Error(path + ": cannot " + action + " (" + std::strerror(err) + ")");
+        case EPERM:
+            throw Error(path + ": permission denied (" + action + ")");
+        case ELOOP:
+            throw Error(path + ": symbolic link loop (too many levels of symbolic links)");
+        case ENAMETOOLONG:
+            throw Error(path + ": the path is too long");
+        default:
+            throw Error(path + ": cannot " + action + " (" + std::strerror(err) + ")");
     }
 }
 
@@ -120,7 +130,8 @@ std::string read_file_capped(const std::string& path, uint64_t max_bytes, const 
         got += static_cast<size_t>(n);
     }
     ::close(fd);
-    if (got > max_bytes) throw Error(path + ": grew past the " + byte_size_text(max_bytes) + " " + what + " may have while it was read");
+    if (got > max_bytes)
+        throw Error(path + ": grew past the " + byte_size_text(max_bytes) + " " + what + " may have while it was read");
     out.resize(got);
     return out;
 }
@@ -131,9 +142,12 @@ nlohmann::json parse_json_text(const std::string& text, const std::string& label
     bool in_string = false, escaped = false;
     for (const char c : text) {
         if (in_string) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') in_string = false;
+            if (escaped)
+                escaped = false;
+            else if (c == '\\')
+                escaped = true;
+            else if (c == '"')
+                in_string = false;
         } else if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {
@@ -161,7 +175,8 @@ void check_readable_folder(const std::string& dir, const std::string& what) {
         if (err == ENOENT) throw Error(dir + ": folder does not exist");
         throw_errno(dir, err, "open the folder");
     }
-    if (!S_ISDIR(st.st_mode)) throw Error(dir + ": is " + file_kind_text(st.st_mode) + ", not a folder (expected " + what + ")");
+    if (!S_ISDIR(st.st_mode))
+        throw Error(dir + ": is " + file_kind_text(st.st_mode) + ", not a folder (expected " + what + ")");
     DIR* d = ::opendir(dir.c_str());
     if (!d) throw_errno(dir, errno, "list the folder");
     ::closedir(d);

@@ -13,7 +13,7 @@
 namespace qs {
 
 // Caps for the files QuantScope reads whole.
-constexpr uint64_t kMaxConfigJsonBytes = uint64_t(16) << 20;     // config.json, *_config.json, index.json
+constexpr uint64_t kMaxConfigJsonBytes = uint64_t(16) << 20;      // config.json, *_config.json, index.json
 constexpr uint64_t kMaxTokenizerFileBytes = uint64_t(256) << 20;  // tokenizer.json, vocab.json, merges.txt
 constexpr uint64_t kMaxWorkspaceBytes = uint64_t(64) << 20;       // .qscope workspaces
 constexpr int kMaxJsonDepth = 128;                                // nesting of any JSON file read

@@ -24,17 +24,17 @@ const GgmlTypeInfo* type_table(uint32_t t) {
         uint32_t type;
         GgmlTypeInfo info;
     } table[] = {
-        {0, {"F32", 1, 4, true}},        {1, {"F16", 1, 2, true}},          {2, {"Q4_0", 32, 18, true}},
-        {3, {"Q4_1", 32, 20, true}},     {6, {"Q5_0", 32, 22, true}},       {7, {"Q5_1", 32, 24, true}},
-        {8, {"Q8_0", 32, 34, true}},     {9, {"Q8_1", 32, 36, false}},      {10, {"Q2_K", 256, 84, true}},
-        {11, {"Q3_K", 256, 110, true}},  {12, {"Q4_K", 256, 144, true}},    {13, {"Q5_K", 256, 176, true}},
-        {14, {"Q6_K", 256, 210, true}},  {15, {"Q8_K", 256, 292, false}},   {16, {"IQ2_XXS", 256, 66, false}},
-        {17, {"IQ2_XS", 256, 74, false}}, {18, {"IQ3_XXS", 256, 98, false}}, {19, {"IQ1_S", 256, 50, false}},
-        {20, {"IQ4_NL", 32, 18, false}}, {21, {"IQ3_S", 256, 110, false}},  {22, {"IQ2_S", 256, 82, false}},
-        {23, {"IQ4_XS", 256, 136, false}}, {24, {"I8", 1, 1, false}},       {25, {"I16", 1, 2, false}},
-        {26, {"I32", 1, 4, false}},      {27, {"I64", 1, 8, false}},        {28, {"F64", 1, 8, true}},
-        {29, {"IQ1_M", 256, 56, false}}, {30, {"BF16", 1, 2, true}},        {34, {"TQ1_0", 256, 54, false}},
-        {35, {"TQ2_0", 256, 66, false}}, {39, {"MXFP4", 32, 17, false}},
+        {0, {"F32", 1, 4, true}},          {1, {"F16", 1, 2, true}},          {2, {"Q4_0", 32, 18, true}},
+        {3, {"Q4_1", 32, 20, true}},       {6, {"Q5_0", 32, 22, true}},       {7, {"Q5_1", 32, 24, true}},
+        {8, {"Q8_0", 32, 34, true}},       {9, {"Q8_1", 32, 36, false}},      {10, {"Q2_K", 256, 84, true}},
+        {11, {"Q3_K", 256, 110, true}},    {12, {"Q4_K", 256, 144, true}},    {13, {"Q5_K", 256, 176, true}},
+        {14, {"Q6_K", 256, 210, true}},    {15, {"Q8_K", 256, 292, false}},   {16, {"IQ2_XXS", 256, 66, false}},
+        {17, {"IQ2_XS", 256, 74, false}},  {18, {"IQ3_XXS", 256, 98, false}}, {19, {"IQ1_S", 256, 50, false}},
+        {20, {"IQ4_NL", 32, 18, false}},   {21, {"IQ3_S", 256, 110, false}},  {22, {"IQ2_S", 256, 82, false}},
+        {23, {"IQ4_XS", 256, 136, false}}, {24, {"I8", 1, 1, false}},         {25, {"I16", 1, 2, false}},
+        {26, {"I32", 1, 4, false}},        {27, {"I64", 1, 8, false}},        {28, {"F64", 1, 8, true}},
+        {29, {"IQ1_M", 256, 56, false}},   {30, {"BF16", 1, 2, true}},        {34, {"TQ1_0", 256, 54, false}},
+        {35, {"TQ2_0", 256, 66, false}},   {39, {"MXFP4", 32, 17, false}},
     };
     for (const auto& e : table)
         if (e.type == t) return &e.info;
@@ -43,18 +43,30 @@ const GgmlTypeInfo* type_table(uint32_t t) {
 
 uint64_t scalar_size(GgufValueType t) {
     switch (t) {
-        case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::BOOL: return 1;
-        case GgufValueType::U16: case GgufValueType::I16: return 2;
-        case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::F32: return 4;
-        case GgufValueType::U64: case GgufValueType::I64: case GgufValueType::F64: return 8;
-        default: return 0;
+        case GgufValueType::U8:
+        case GgufValueType::I8:
+        case GgufValueType::BOOL:
+            return 1;
+        case GgufValueType::U16:
+        case GgufValueType::I16:
+            return 2;
+        case GgufValueType::U32:
+        case GgufValueType::I32:
+        case GgufValueType::F32:
+            return 4;
+        case GgufValueType::U64:
+        case GgufValueType::I64:
+        case GgufValueType::F64:
+            return 8;
+        default:
+            return 0;
     }
 }
 
 bool valid_value_type(uint32_t t) { return t <= static_cast<uint32_t>(GgufValueType::F64); }
 
 class Reader {
-public:
+  public:
     Reader(const uint8_t* data, size_t size, const std::string& label) : p_(data), size_(size), label_(label) {}
     uint32_t version = 3;
     size_t pos = 0;
@@ -65,8 +77,8 @@ public:
     size_t remaining() const { return size_ - pos; }
     void need(uint64_t n, const std::string& what) const {
         if (n > remaining())
-            fail("file ends inside " + what + " (needs " + std::to_string(n) + " bytes at offset " + std::to_string(pos) +
-                 ", " + std::to_string(remaining()) + " left; truncated or not a GGUF file)");
+            fail("file ends inside " + what + " (needs " + std::to_string(n) + " bytes at offset " +
+                 std::to_string(pos) + ", " + std::to_string(remaining()) + " left; truncated or not a GGUF file)");
         if (n > kMaxGgufHeaderBytes - std::min<uint64_t>(pos, kMaxGgufHeaderBytes))
             fail("the GGUF header (metadata and tensor infos) goes on beyond " + byte_size_text(kMaxGgufHeaderBytes) +
                  " at " + what + "; QuantScope reads headers up to that size (not a GGUF file, or a damaged one)");
@@ -93,7 +105,7 @@ public:
         return s;
     }
 
-private:
+  private:
     const uint8_t* p_;
     size_t size_;
     const std::string& label_;
@@ -101,24 +113,47 @@ private:
 
 void read_scalar(Reader& r, GgufValueType t, GgufValue& v, const std::string& what) {
     switch (t) {
-        case GgufValueType::U8: v.u = r.get<uint8_t>(what); break;
-        case GgufValueType::I8: v.i = r.get<int8_t>(what); break;
-        case GgufValueType::U16: v.u = r.get<uint16_t>(what); break;
-        case GgufValueType::I16: v.i = r.get<int16_t>(what); break;
-        case GgufValueType::U32: v.u = r.get<uint32_t>(what); break;
-        case GgufValueType::I32: v.i = r.get<int32_t>(what); break;
-        case GgufValueType::U64: v.u = r.get<uint64_t>(what); break;
-        case GgufValueType::I64: v.i = r.get<int64_t>(what); break;
-        case GgufValueType::F32: v.f = r.get<float>(what); break;
-        case GgufValueType::F64: v.f = r.get<double>(what); break;
+        case GgufValueType::U8:
+            v.u = r.get<uint8_t>(what);
+            break;
+        case GgufValueType::I8:
+            v.i = r.get<int8_t>(what);
+            break;
+        case GgufValueType::U16:
+            v.u = r.get<uint16_t>(what);
+            break;
+        case GgufValueType::I16:
+            v.i = r.get<int16_t>(what);
+            break;
+        case GgufValueType::U32:
+            v.u = r.get<uint32_t>(what);
+            break;
+        case GgufValueType::I32:
+            v.i = r.get<int32_t>(what);
+            break;
+        case GgufValueType::U64:
+            v.u = r.get<uint64_t>(what);
+            break;
+        case GgufValueType::I64:
+            v.i = r.get<int64_t>(what);
+            break;
+        case GgufValueType::F32:
+            v.f = r.get<float>(what);
+            break;
+        case GgufValueType::F64:
+            v.f = r.get<double>(what);
+            break;
         case GgufValueType::BOOL: {
             const uint8_t b = r.get<uint8_t>(what);
             if (b > 1) r.fail(what + " is a BOOL with byte value " + std::to_string(b) + " (expected 0 or 1)");
             v.b = b != 0;
             break;
         }
-        case GgufValueType::STRING: v.s = r.str(what); break;
-        default: r.fail(what + " has type ARRAY where a scalar was expected");
+        case GgufValueType::STRING:
+            v.s = r.str(what);
+            break;
+        default:
+            r.fail(what + " has type ARRAY where a scalar was expected");
     }
     if (t == GgufValueType::U8 || t == GgufValueType::U16 || t == GgufValueType::U32 || t == GgufValueType::U64)
         v.i = static_cast<int64_t>(v.u);
@@ -188,16 +223,22 @@ std::string ggml_type_name(uint32_t type) {
 }
 
 std::string gguf_value_type_name(GgufValueType t) {
-    static const char* names[] = {"UINT8", "INT8",   "UINT16", "INT16", "UINT32", "INT32", "FLOAT32",
-                                  "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64", "FLOAT64"};
+    static const char* names[] = {"UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",  "FLOAT32",
+                                  "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64"};
     const auto i = static_cast<uint32_t>(t);
     return i < sizeof(names) / sizeof(names[0]) ? names[i] : "type " + std::to_string(i);
 }
 
 bool GgufValue::is_integer() const {
     switch (type) {
-        case GgufValueType::U8: case GgufValueType::I8: case GgufValueType::U16: case GgufValueType::I16:
-        case GgufValueType::U32: case GgufValueType::I32: case GgufValueType::U64: case GgufValueType::I64:
+        case GgufValueType::U8:
+        case GgufValueType::I8:
+        case GgufValueType::U16:
+        case GgufValueType::I16:
+        case GgufValueType::U32:
+        case GgufValueType::I32:
+        case GgufValueType::U64:
+        case GgufValueType::I64:
             return true;
         default:
             return false;
@@ -212,15 +253,20 @@ std::string GgufValue::type_name() const {
 std::string GgufValue::to_string(size_t max_items) const {
     auto scalar = [](const GgufValue& v) -> std::string {
         switch (v.type) {
-            case GgufValueType::STRING: return v.s;
-            case GgufValueType::BOOL: return v.b ? "true" : "false";
-            case GgufValueType::F32: case GgufValueType::F64: {
+            case GgufValueType::STRING:
+                return v.s;
+            case GgufValueType::BOOL:
+                return v.b ? "true" : "false";
+            case GgufValueType::F32:
+            case GgufValueType::F64: {
                 char buf[64];
                 std::snprintf(buf, sizeof buf, "%.9g", v.f);
                 return buf;
             }
-            case GgufValueType::U64: return std::to_string(v.u);
-            default: return std::to_string(v.i);
+            case GgufValueType::U64:
+                return std::to_string(v.u);
+            default:
+                return std::to_string(v.i);
         }
     };
     if (type != GgufValueType::ARRAY) return scalar(*this);
@@ -228,7 +274,8 @@ std::string GgufValue::to_string(size_t max_items) const {
     const size_t n = static_cast<size_t>(array_size());
     for (size_t k = 0; k < n && k < max_items; ++k) {
         if (k) out += ", ";
-        if (!strs.empty()) out += "'" + strs[k] + "'";
+        if (!strs.empty())
+            out += "'" + strs[k] + "'";
         else if (!floats.empty()) {
             char buf[64];
             std::snprintf(buf, sizeof buf, "%.9g", floats[k]);
@@ -275,7 +322,8 @@ GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string
         r.fail("claims " + std::to_string(n_kv) + " metadata entries; QuantScope reads at most " +
                std::to_string(kMaxGgufMetadataEntries));
     if (n_tensors > kMaxGgufTensors)
-        r.fail("claims " + std::to_string(n_tensors) + " tensors; QuantScope reads at most " + std::to_string(kMaxGgufTensors));
+        r.fail("claims " + std::to_string(n_tensors) + " tensors; QuantScope reads at most " +
+               std::to_string(kMaxGgufTensors));
 
     h.metadata.reserve(static_cast<size_t>(n_kv));
     for (uint64_t k = 0; k < n_kv; ++k) {
@@ -305,7 +353,8 @@ GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string
         if (n_dims < 1 || n_dims > 4) r.fail(what + " has " + std::to_string(n_dims) + " dimensions (expected 1 to 4)");
         uint64_t numel = 1;
         for (uint32_t d = 0; d < n_dims; ++d) {
-            const uint64_t v = h.version == 1 ? r.get<uint32_t>(what + " (dimensions)") : r.get<uint64_t>(what + " (dimensions)");
+            const uint64_t v =
+                h.version == 1 ? r.get<uint32_t>(what + " (dimensions)") : r.get<uint64_t>(what + " (dimensions)");
             if (v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) || (v != 0 && numel > UINT64_MAX / v) ||
                 numel * v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
                 r.fail(what + " has too many elements (dimension " + std::to_string(v) + ")");
@@ -317,8 +366,9 @@ GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string
         const GgmlTypeInfo* ti = type_table(t.type);
         if (!ti) r.fail(what + " has unknown ggml type " + std::to_string(t.type));
         if (t.ne[0] % ti->block_size != 0)
-            r.fail(what + " has shape " + dims_str(t.ne) + " (ggml order), but its first dimension is not a multiple of " +
-                   std::to_string(ti->block_size) + ", the block size of " + ti->name);
+            r.fail(what + " has shape " + dims_str(t.ne) +
+                   " (ggml order), but its first dimension is not a multiple of " + std::to_string(ti->block_size) +
+                   ", the block size of " + ti->name);
         const uint64_t blocks = numel / static_cast<uint64_t>(ti->block_size);
         if (blocks > UINT64_MAX / static_cast<uint64_t>(ti->type_size)) r.fail(what + " is too large");
         t.nbytes = blocks * static_cast<uint64_t>(ti->type_size);
@@ -452,14 +502,30 @@ at::Tensor GgufFile::load(const std::string& name, c10::ScalarType dtype) const 
     };
     at::Tensor out;
     switch (static_cast<GgmlType>(t->type)) {
-        case GgmlType::F32: out = raw(at::kFloat); break;
-        case GgmlType::F16: out = raw(at::kHalf); break;
-        case GgmlType::BF16: out = raw(at::kBFloat16); break;
-        case GgmlType::F64: out = raw(at::kDouble); break;
-        case GgmlType::I8: out = raw(at::kChar); break;
-        case GgmlType::I16: out = raw(at::kShort); break;
-        case GgmlType::I32: out = raw(at::kInt); break;
-        case GgmlType::I64: out = raw(at::kLong); break;
+        case GgmlType::F32:
+            out = raw(at::kFloat);
+            break;
+        case GgmlType::F16:
+            out = raw(at::kHalf);
+            break;
+        case GgmlType::BF16:
+            out = raw(at::kBFloat16);
+            break;
+        case GgmlType::F64:
+            out = raw(at::kDouble);
+            break;
+        case GgmlType::I8:
+            out = raw(at::kChar);
+            break;
+        case GgmlType::I16:
+            out = raw(at::kShort);
+            break;
+        case GgmlType::I32:
+            out = raw(at::kInt);
+            break;
+        case GgmlType::I64:
+            out = raw(at::kLong);
+            break;
         default: {
             if (!ggml_type_dequantizable(t->type))
                 throw Error(path() + ": tensor '" + name + "' has ggml type " + t->type_name() +

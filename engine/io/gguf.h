@@ -28,10 +28,38 @@ constexpr uint64_t kMaxGgufArrayElements = uint64_t(1) << 23;  // all metadata a
 
 // ggml tensor types (ggml.h enum ggml_type); only the numbers QuantScope knows by name.
 enum class GgmlType : uint32_t {
-    F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-    Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-    IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
-    I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35, MXFP4 = 39,
+    F32 = 0,
+    F16 = 1,
+    Q4_0 = 2,
+    Q4_1 = 3,
+    Q5_0 = 6,
+    Q5_1 = 7,
+    Q8_0 = 8,
+    Q8_1 = 9,
+    Q2_K = 10,
+    Q3_K = 11,
+    Q4_K = 12,
+    Q5_K = 13,
+    Q6_K = 14,
+    Q8_K = 15,
+    IQ2_XXS = 16,
+    IQ2_XS = 17,
+    IQ3_XXS = 18,
+    IQ1_S = 19,
+    IQ4_NL = 20,
+    IQ3_S = 21,
+    IQ2_S = 22,
+    IQ4_XS = 23,
+    I8 = 24,
+    I16 = 25,
+    I32 = 26,
+    I64 = 27,
+    F64 = 28,
+    IQ1_M = 29,
+    BF16 = 30,
+    TQ1_0 = 34,
+    TQ2_0 = 35,
+    MXFP4 = 39,
 };
 
 struct GgmlTypeInfo {
@@ -46,8 +74,19 @@ const GgmlTypeInfo* ggml_type_info(uint32_t type);
 std::string ggml_type_name(uint32_t type);
 
 enum class GgufValueType : uint32_t {
-    U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
-    U64 = 10, I64 = 11, F64 = 12,
+    U8 = 0,
+    I8 = 1,
+    U16 = 2,
+    I16 = 3,
+    U32 = 4,
+    I32 = 5,
+    F32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    U64 = 10,
+    I64 = 11,
+    F64 = 12,
 };
 std::string gguf_value_type_name(GgufValueType t);  // "UINT32", "ARRAY[STRING]" is built by callers
 
@@ -56,9 +95,9 @@ std::string gguf_value_type_name(GgufValueType t);  // "UINT32", "ARRAY[STRING]"
 struct GgufValue {
     GgufValueType type = GgufValueType::U8;
     GgufValueType elem = GgufValueType::U8;  // arrays only
-    int64_t i = 0;   // signed integers
-    uint64_t u = 0;  // unsigned integers
-    double f = 0;    // F32 / F64
+    int64_t i = 0;                           // signed integers
+    uint64_t u = 0;                          // unsigned integers
+    double f = 0;                            // F32 / F64
     bool b = false;
     std::string s;
     std::vector<int64_t> ints;  // integer arrays (U64 values above INT64_MAX are rejected)
@@ -68,7 +107,7 @@ struct GgufValue {
     bool is_integer() const;
     bool is_array() const { return type == GgufValueType::ARRAY; }
     uint64_t array_size() const { return ints.size() + floats.size() + strs.size(); }
-    std::string type_name() const;  // "UINT32", "ARRAY[STRING]"
+    std::string type_name() const;                      // "UINT32", "ARRAY[STRING]"
     std::string to_string(size_t max_items = 8) const;  // for `info` and error messages
 };
 
@@ -102,7 +141,7 @@ struct GgufHeader {
 GgufHeader parse_gguf_header(const uint8_t* data, size_t size, const std::string& label);
 
 class GgufFile {
-public:
+  public:
     explicit GgufFile(const std::string& path);  // throws qs::Error naming the file
     const std::string& path() const { return file_.path(); }
     const GgufHeader& header() const { return header_; }
@@ -113,7 +152,7 @@ public:
     const GgufValue* find(const std::string& key) const;  // nullptr if absent
     // Typed getters; errors name the file, the key, and the type found.
     std::optional<std::string> get_string(const std::string& key) const;
-    std::optional<int64_t> get_int(const std::string& key) const;  // any integer type
+    std::optional<int64_t> get_int(const std::string& key) const;   // any integer type
     std::optional<double> get_float(const std::string& key) const;  // F32/F64 or an integer
     std::optional<bool> get_bool(const std::string& key) const;
     const GgufValue* get_array(const std::string& key, GgufValueType elem) const;  // nullptr if absent
@@ -126,7 +165,7 @@ public:
     // Throws qs::Error naming the file and tensor for types QuantScope cannot dequantize.
     at::Tensor load(const std::string& name, c10::ScalarType dtype = c10::ScalarType::Float) const;
 
-private:
+  private:
     MappedFile file_;
     GgufHeader header_;
 };

@@ -150,9 +150,11 @@ void q3_k(const uint8_t* x, float* y, int64_t nb) {
             int shift = 0;
             for (int j = 0; j < 4; ++j) {
                 float dl = d_all * (scales[is++] - 32);
-                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l + 0] >> shift) & 3) - ((hm[l + 0] & m) ? 0 : 4));
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l + 0] >> shift) & 3) - ((hm[l + 0] & m) ? 0 : 4));
                 dl = d_all * (scales[is++] - 32);
-                for (int l = 0; l < 16; ++l) *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
+                for (int l = 0; l < 16; ++l)
+                    *y++ = dl * ((int8_t)((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
                 shift += 2;
                 m <<= 1;
             }
@@ -249,9 +251,20 @@ void q6_k(const uint8_t* x, float* y, int64_t nb) {
 
 bool ggml_type_dequantizable(uint32_t type) {
     switch (static_cast<GgmlType>(type)) {
-        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::F64:
-        case GgmlType::Q4_0: case GgmlType::Q4_1: case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q8_0:
-        case GgmlType::Q2_K: case GgmlType::Q3_K: case GgmlType::Q4_K: case GgmlType::Q5_K: case GgmlType::Q6_K:
+        case GgmlType::F32:
+        case GgmlType::F16:
+        case GgmlType::BF16:
+        case GgmlType::F64:
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q5_1:
+        case GgmlType::Q8_0:
+        case GgmlType::Q2_K:
+        case GgmlType::Q3_K:
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K:
+        case GgmlType::Q6_K:
             return true;
         default:
             return false;
@@ -260,16 +273,21 @@ bool ggml_type_dequantizable(uint32_t type) {
 
 void dequantize_row(uint32_t type, const uint8_t* src, float* dst, int64_t n) {
     const GgmlTypeInfo* info = ggml_type_info(type);
-    if (!info || !ggml_type_dequantizable(type))
-        throw Error("cannot dequantize ggml type " + ggml_type_name(type));
+    if (!info || !ggml_type_dequantizable(type)) throw Error("cannot dequantize ggml type " + ggml_type_name(type));
     if (n % info->block_size != 0)
-        throw Error("dequantize " + ggml_type_name(type) + ": " + std::to_string(n) + " elements is not a multiple of " +
-                    std::to_string(info->block_size));
+        throw Error("dequantize " + ggml_type_name(type) + ": " + std::to_string(n) +
+                    " elements is not a multiple of " + std::to_string(info->block_size));
     const int64_t nb = n / info->block_size;
     switch (static_cast<GgmlType>(type)) {
-        case GgmlType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
-        case GgmlType::F16: for (int64_t i = 0; i < n; ++i) dst[i] = f16(src + 2 * i); return;
-        case GgmlType::BF16: for (int64_t i = 0; i < n; ++i) dst[i] = bf16(src + 2 * i); return;
+        case GgmlType::F32:
+            std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+            return;
+        case GgmlType::F16:
+            for (int64_t i = 0; i < n; ++i) dst[i] = f16(src + 2 * i);
+            return;
+        case GgmlType::BF16:
+            for (int64_t i = 0; i < n; ++i) dst[i] = bf16(src + 2 * i);
+            return;
         case GgmlType::F64:
             for (int64_t i = 0; i < n; ++i) {
                 double v;
@@ -277,17 +295,38 @@ void dequantize_row(uint32_t type, const uint8_t* src, float* dst, int64_t n) {
                 dst[i] = static_cast<float>(v);
             }
             return;
-        case GgmlType::Q4_0: q4_0(src, dst, nb); return;
-        case GgmlType::Q4_1: q4_1(src, dst, nb); return;
-        case GgmlType::Q5_0: q5_0(src, dst, nb); return;
-        case GgmlType::Q5_1: q5_1(src, dst, nb); return;
-        case GgmlType::Q8_0: q8_0(src, dst, nb); return;
-        case GgmlType::Q2_K: q2_k(src, dst, nb); return;
-        case GgmlType::Q3_K: q3_k(src, dst, nb); return;
-        case GgmlType::Q4_K: q4_k(src, dst, nb); return;
-        case GgmlType::Q5_K: q5_k(src, dst, nb); return;
-        case GgmlType::Q6_K: q6_k(src, dst, nb); return;
-        default: break;
+        case GgmlType::Q4_0:
+            q4_0(src, dst, nb);
+            return;
+        case GgmlType::Q4_1:
+            q4_1(src, dst, nb);
+            return;
+        case GgmlType::Q5_0:
+            q5_0(src, dst, nb);
+            return;
+        case GgmlType::Q5_1:
+            q5_1(src, dst, nb);
+            return;
+        case GgmlType::Q8_0:
+            q8_0(src, dst, nb);
+            return;
+        case GgmlType::Q2_K:
+            q2_k(src, dst, nb);
+            return;
+        case GgmlType::Q3_K:
+            q3_k(src, dst, nb);
+            return;
+        case GgmlType::Q4_K:
+            q4_k(src, dst, nb);
+            return;
+        case GgmlType::Q5_K:
+            q5_k(src, dst, nb);
+            return;
+        case GgmlType::Q6_K:
+            q6_k(src, dst, nb);
+            return;
+        default:
+            break;
     }
     throw Error("cannot dequantize ggml type " + ggml_type_name(type));
 }

@@ -23,15 +23,14 @@ namespace {
 // llama.cpp tensor name (within a block) -> Hugging Face name (within a layer).
 const std::map<std::string, std::string>& block_names() {
     static const std::map<std::string, std::string> m = {
-        {"attn_norm.weight", "input_layernorm.weight"},
-        {"attn_q.weight", "self_attn.q_proj.weight"},     {"attn_q.bias", "self_attn.q_proj.bias"},
-        {"attn_k.weight", "self_attn.k_proj.weight"},     {"attn_k.bias", "self_attn.k_proj.bias"},
-        {"attn_v.weight", "self_attn.v_proj.weight"},     {"attn_v.bias", "self_attn.v_proj.bias"},
-        {"attn_output.weight", "self_attn.o_proj.weight"}, {"attn_output.bias", "self_attn.o_proj.bias"},
-        {"ffn_norm.weight", "post_attention_layernorm.weight"},
-        {"ffn_gate.weight", "mlp.gate_proj.weight"},       {"ffn_gate.bias", "mlp.gate_proj.bias"},
-        {"ffn_up.weight", "mlp.up_proj.weight"},           {"ffn_up.bias", "mlp.up_proj.bias"},
-        {"ffn_down.weight", "mlp.down_proj.weight"},       {"ffn_down.bias", "mlp.down_proj.bias"},
+        {"attn_norm.weight", "input_layernorm.weight"}, {"attn_q.weight", "self_attn.q_proj.weight"},
+        {"attn_q.bias", "self_attn.q_proj.bias"},       {"attn_k.weight", "self_attn.k_proj.weight"},
+        {"attn_k.bias", "self_attn.k_proj.bias"},       {"attn_v.weight", "self_attn.v_proj.weight"},
+        {"attn_v.bias", "self_attn.v_proj.bias"},       {"attn_output.weight", "self_attn.o_proj.weight"},
+        {"attn_output.bias", "self_attn.o_proj.bias"},  {"ffn_norm.weight", "post_attention_layernorm.weight"},
+        {"ffn_gate.weight", "mlp.gate_proj.weight"},    {"ffn_gate.bias", "mlp.gate_proj.bias"},
+        {"ffn_up.weight", "mlp.up_proj.weight"},        {"ffn_up.bias", "mlp.up_proj.bias"},
+        {"ffn_down.weight", "mlp.down_proj.weight"},    {"ffn_down.bias", "mlp.down_proj.bias"},
     };
     return m;
 }
@@ -43,8 +42,8 @@ json llama3_rope_from_factors(const at::Tensor& factors, double theta, int64_t h
     const at::Tensor f = factors.to(at::kDouble).contiguous();
     const int64_t n = f.numel();
     if (n != head_dim / 2)
-        throw Error(where + ": rope_freqs.weight has " + std::to_string(n) + " values, expected head_dim/2 = " +
-                    std::to_string(head_dim / 2));
+        throw Error(where + ": rope_freqs.weight has " + std::to_string(n) +
+                    " values, expected head_dim/2 = " + std::to_string(head_dim / 2));
     const double* fp = f.data_ptr<double>();
     const double factor = *std::max_element(fp, fp + n);
     for (double low : {1.0}) {
@@ -56,8 +55,10 @@ json llama3_rope_from_factors(const at::Tensor& factors, double theta, int64_t h
                     const double freq = 1.0 / std::pow(theta, double(2 * i) / double(head_dim));
                     const double wl = 2 * 3.14159265358979323846 / freq;
                     double want;
-                    if (wl < high_wl) want = 1.0;
-                    else if (wl > low_wl) want = factor;
+                    if (wl < high_wl)
+                        want = 1.0;
+                    else if (wl > low_wl)
+                        want = factor;
                     else {
                         const double smooth = (orig / wl - low) / (high - low);
                         want = 1.0 / ((1 - smooth) / factor + smooth);
@@ -65,13 +66,18 @@ json llama3_rope_from_factors(const at::Tensor& factors, double theta, int64_t h
                     ok = std::abs(want - fp[i]) <= 1e-5 * std::max(1.0, want);
                 }
                 if (ok)
-                    return {{"rope_type", "llama3"}, {"factor", factor}, {"low_freq_factor", low},
-                            {"high_freq_factor", high}, {"original_max_position_embeddings", orig}};
+                    return {{"rope_type", "llama3"},
+                            {"factor", factor},
+                            {"low_freq_factor", low},
+                            {"high_freq_factor", high},
+                            {"original_max_position_embeddings", orig}};
             }
         }
     }
-    throw Error(where + ": rope_freqs.weight holds RoPE frequency divisors that match no llama3 rope scaling "
-                        "QuantScope knows (factor " + std::to_string(factor) + ")");
+    throw Error(where +
+                ": rope_freqs.weight holds RoPE frequency divisors that match no llama3 rope scaling "
+                "QuantScope knows (factor " +
+                std::to_string(factor) + ")");
 }
 
 // Metadata numbers that would make the model compute NaN or divide by zero, named by their
@@ -118,11 +124,12 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
     const int64_t kv_heads = f.get_int(key("attention.head_count_kv")).value_or(heads);
     const int64_t head_dim = f.get_int(key("attention.key_length")).value_or(hidden / heads);
     if (auto vl = f.get_int(key("attention.value_length")); vl && *vl != head_dim)
-        throw Error(path + ": " + key("attention.value_length") + " " + std::to_string(*vl) + " differs from key_length " +
-                    std::to_string(head_dim) + " (not supported)");
+        throw Error(path + ": " + key("attention.value_length") + " " + std::to_string(*vl) +
+                    " differs from key_length " + std::to_string(head_dim) + " (not supported)");
     if (auto rd = f.get_int(key("rope.dimension_count")); rd && *rd != head_dim)
         throw Error(path + ": " + key("rope.dimension_count") + " is " + std::to_string(*rd) +
-                    " but the head dimension is " + std::to_string(head_dim) + " (partial rotary embeddings are not supported)");
+                    " but the head dimension is " + std::to_string(head_dim) +
+                    " (partial rotary embeddings are not supported)");
     if (kv_heads <= 0 || heads % kv_heads != 0)
         throw Error(path + ": attention.head_count " + std::to_string(heads) + " is not a multiple of head_count_kv " +
                     std::to_string(kv_heads));
@@ -141,10 +148,14 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
         m.ggml_type = t.type;
         m.shape = t.shape();
         std::smatch mt;
-        if (t.name == "token_embd.weight") m.hf_name = "model.embed_tokens.weight";
-        else if (t.name == "output_norm.weight") m.hf_name = "model.norm.weight";
-        else if (t.name == "output.weight") m.hf_name = "lm_head.weight";
-        else if (t.name == "rope_freqs.weight") continue;  // read into rope_scaling below
+        if (t.name == "token_embd.weight")
+            m.hf_name = "model.embed_tokens.weight";
+        else if (t.name == "output_norm.weight")
+            m.hf_name = "model.norm.weight";
+        else if (t.name == "output.weight")
+            m.hf_name = "lm_head.weight";
+        else if (t.name == "rope_freqs.weight")
+            continue;  // read into rope_scaling below
         else if (std::regex_match(t.name, mt, blk) && block_names().count(mt[2].str())) {
             // (digits beyond int64 were std::out_of_range from std::stoll)
             const std::string digits = mt[1].str();
@@ -168,8 +179,8 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
             throw Error(path + ": tensor '" + t.name + "' has ggml type " + t.type_name() +
                         ", expected a float or quantized type (F32, F16, BF16, Q4_0, Q8_0, Q4_K, ...)");
         if (m.unpermute_heads && (m.shape[0] % (2 * m.unpermute_heads) != 0))
-            throw Error(path + ": tensor '" + t.name + "' has " + std::to_string(m.shape[0]) + " rows, not a multiple of 2 x " +
-                        std::to_string(m.unpermute_heads) + " heads");
+            throw Error(path + ": tensor '" + t.name + "' has " + std::to_string(m.shape[0]) +
+                        " rows, not a multiple of 2 x " + std::to_string(m.unpermute_heads) + " heads");
         index_[m.hf_name] = tensors_.size();
         tensors_.push_back(std::move(m));
     }
@@ -178,8 +189,9 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
     // 1e9 with one block stored was std::bad_alloc after GBs).
     // (A file without any block tensor is reported by the loader as the first missing tensor.)
     if (blocks_present > 0 && layers > blocks_present)
-        throw Error(path + ": " + key("block_count") + " is " + std::to_string(layers) + ", but the file holds tensors for " +
-                    std::to_string(blocks_present) + (blocks_present == 1 ? " block" : " blocks"));
+        throw Error(path + ": " + key("block_count") + " is " + std::to_string(layers) +
+                    ", but the file holds tensors for " + std::to_string(blocks_present) +
+                    (blocks_present == 1 ? " block" : " blocks"));
 
     json c = {{"architectures", json::array({arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"})},
               {"model_type", arch},
@@ -206,15 +218,16 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
         const std::string id_key = std::string("tokenizer.ggml.") + k + "_token_id";
         if (auto id = f.get_int(id_key)) {
             if (*id < 0 || *id >= vocab)
-                throw Error(path + ": metadata '" + id_key + "' is " + std::to_string(*id) + ", outside the vocabulary of " +
-                            std::to_string(vocab) + " tokens (token_embd.weight)");
+                throw Error(path + ": metadata '" + id_key + "' is " + std::to_string(*id) +
+                            ", outside the vocabulary of " + std::to_string(vocab) + " tokens (token_embd.weight)");
             c[std::string(k == std::string("padding") ? "pad" : k) + "_token_id"] = *id;
         }
     }
     const std::string scaling = f.get_string(key("rope.scaling.type")).value_or("none");
     if (scaling == "linear") {
         check_positive(f, key("rope.scaling.factor"));
-        c["rope_scaling"] = {{"rope_type", "linear"}, {"factor", f.get_float(key("rope.scaling.factor")).value_or(1.0)}};
+        c["rope_scaling"] = {{"rope_type", "linear"},
+                             {"factor", f.get_float(key("rope.scaling.factor")).value_or(1.0)}};
     } else if (scaling != "none") {
         throw Error(path + ": " + key("rope.scaling.type") + " '" + scaling + "' is not supported (linear)");
     }
@@ -224,10 +237,12 @@ GgufModel::GgufModel(const std::string& path) : file_(std::make_shared<GgufFile>
             throw Error(path + ": rope_freqs.weight has " + std::to_string(rf->numel()) +
                         " values, expected head_dim/2 = " + std::to_string(head_dim / 2));
         if (is_integer_type(rf->type))
-            throw Error(path + ": tensor 'rope_freqs.weight' has ggml type " + rf->type_name() + ", expected a float type");
+            throw Error(path + ": tensor 'rope_freqs.weight' has ggml type " + rf->type_name() +
+                        ", expected a float type");
     }
     if (f.tensor("rope_freqs.weight"))
-        c["rope_scaling"] = llama3_rope_from_factors(f.load("rope_freqs.weight"), c["rope_theta"].get<double>(), head_dim, path);
+        c["rope_scaling"] =
+            llama3_rope_from_factors(f.load("rope_freqs.weight"), c["rope_theta"].get<double>(), head_dim, path);
     config_ = std::move(c);
 }
 
@@ -264,6 +279,5 @@ std::string GgufModel::main_type() const {
         if (n > most) most = n, best = t;
     return ggml_type_name(best);
 }
-
 
 }  // namespace qs

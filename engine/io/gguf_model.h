@@ -25,7 +25,7 @@ struct GgufModelTensor {
 };
 
 class GgufModel {
-public:
+  public:
     // Throws qs::Error naming the file and the key/tensor for unsupported architectures,
     // missing metadata, unexpected tensors or shapes, and split (multi-file) GGUFs.
     explicit GgufModel(const std::string& path);
@@ -44,12 +44,11 @@ public:
     std::string main_type() const;
     std::vector<std::string> warnings;  // e.g. tensors ignored
 
-private:
+  private:
     std::shared_ptr<GgufFile> file_;
     nlohmann::json config_;
     std::vector<GgufModelTensor> tensors_;
     std::map<std::string, size_t> index_;
 };
-
 
 }  // namespace qs

@@ -85,8 +85,7 @@ int register_mapping(const void* data, size_t size, int prot) {
         s.prot.store(prot);
         s.faulted.store(false);
         int high = g_high.load();
-        while (high < i + 1 && !g_high.compare_exchange_weak(high, i + 1)) {
-        }
+        while (high < i + 1 && !g_high.compare_exchange_weak(high, i + 1)) {}
         s.state.store(kLive, std::memory_order_release);
         return i;
     }
@@ -98,9 +97,7 @@ void unregister_mapping(int slot) {
     g_slots[slot].state.store(kFree, std::memory_order_release);
 }
 
-bool faulted(int slot) {
-    return slot >= 0 && slot < kSlots && g_slots[slot].faulted.load(std::memory_order_acquire);
-}
+bool faulted(int slot) { return slot >= 0 && slot < kSlots && g_slots[slot].faulted.load(std::memory_order_acquire); }
 
 bool handler_installed() { return g_installed.load(); }
 

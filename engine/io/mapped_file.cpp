@@ -79,8 +79,9 @@ void MappedFile::check_intact() const {
         changed = st.st_size != mapped_size_ || st.st_mtim.tv_sec != mapped_mtime_.tv_sec ||
                   st.st_mtim.tv_nsec != mapped_mtime_.tv_nsec;
     if (changed)
-        throw Error(path_ + ": the file changed while it was read (it was modified or truncated by another program); "
-                            "reopen the model");
+        throw Error(path_ +
+                    ": the file changed while it was read (it was modified or truncated by another program); "
+                    "reopen the model");
 }
 
 void MappedFile::check_all_intact() {

@@ -15,7 +15,7 @@
 namespace qs {
 
 class MappedFile {
-public:
+  public:
     explicit MappedFile(const std::string& path);  // throws qs::Error naming the file
     ~MappedFile();
     MappedFile(const MappedFile&) = delete;
@@ -36,7 +36,7 @@ public:
     // check_intact() of every live MappedFile in the process.
     static void check_all_intact();
 
-private:
+  private:
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;

@@ -51,8 +51,9 @@ void check_output_file(const std::string& path, const std::vector<std::string>& 
         const fs::path pd = resolved_path(d);
         std::error_code ec;
         if (target == pd && fs::is_regular_file(pd, ec))  // a one-file model (GGUF)
-            throw Error(path + ": is the source model file, which QuantScope reads; it never writes over a source "
-                               "model (choose another file)");
+            throw Error(path +
+                        ": is the source model file, which QuantScope reads; it never writes over a source "
+                        "model (choose another file)");
         if (path_is_inside(target, pd))
             throw Error(path + ": lies inside the model folder " + d +
                         ", which QuantScope reads; it never writes into or over a source model (choose a file "
@@ -77,7 +78,8 @@ std::vector<std::string> remove_stale_temporaries(const std::string& dest) {
             if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
             const long pid = std::stol(digits);
             if (pid == static_cast<long>(::getpid()) || process_runs(pid)) continue;
-            if (kind[1] == 'o') olds.push_back({it->path(), pid});
+            if (kind[1] == 'o')
+                olds.push_back({it->path(), pid});
             else {
                 std::error_code rec;
                 fs::remove_all(it->path(), rec);

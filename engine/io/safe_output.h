@@ -36,7 +36,7 @@ std::string write_error_text(int err);
 // A file written atomically: write into temp_path() (or write()), then commit(). Until then
 // the destination is untouched; destroying an uncommitted AtomicFile removes the temporary.
 class AtomicFile {
-public:
+  public:
     // Checks the destination (check_output_file, not a folder), removes stale temporaries of
     // dead processes (notes()), creates "<path>.tmp-<pid>".
     AtomicFile(const std::string& path, const std::vector<std::string>& protected_dirs = {});
@@ -52,7 +52,7 @@ public:
     void commit();
     const std::vector<std::string>& notes() const { return notes_; }
 
-private:
+  private:
     std::string path_, tmp_;
     int fd_ = -1;
     bool committed_ = false;

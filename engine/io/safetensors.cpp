@@ -47,17 +47,28 @@ c10::ScalarType safetensors_to_scalar(const std::string& d) {
 
 std::string scalar_to_safetensors(c10::ScalarType t) {
     switch (t) {
-        case at::kDouble: return "F64";
-        case at::kFloat: return "F32";
-        case at::kHalf: return "F16";
-        case at::kBFloat16: return "BF16";
-        case at::kLong: return "I64";
-        case at::kInt: return "I32";
-        case at::kShort: return "I16";
-        case at::kChar: return "I8";
-        case at::kByte: return "U8";
-        case at::kBool: return "BOOL";
-        default: throw Error(std::string("cannot store dtype ") + c10::toString(t) + " in safetensors");
+        case at::kDouble:
+            return "F64";
+        case at::kFloat:
+            return "F32";
+        case at::kHalf:
+            return "F16";
+        case at::kBFloat16:
+            return "BF16";
+        case at::kLong:
+            return "I64";
+        case at::kInt:
+            return "I32";
+        case at::kShort:
+            return "I16";
+        case at::kChar:
+            return "I8";
+        case at::kByte:
+            return "U8";
+        case at::kBool:
+            return "BOOL";
+        default:
+            throw Error(std::string("cannot store dtype ") + c10::toString(t) + " in safetensors");
     }
 }
 
@@ -72,8 +83,7 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, con
     if (hlen > size - 8)
         throw Error(label + ": header length " + std::to_string(hlen) + " goes beyond the end of the file (" +
                     std::to_string(size) + " bytes; truncated or not a safetensors file)");
-    if (hlen > kMaxHeader)
-        throw Error(label + ": header length " + std::to_string(hlen) + " exceeds the 100 MB limit");
+    if (hlen > kMaxHeader) throw Error(label + ": header length " + std::to_string(hlen) + " exceeds the 100 MB limit");
     if (hlen < 2) throw Error(label + ": header of " + std::to_string(hlen) + " bytes is not a JSON object");
     json h;
     try {
@@ -141,9 +151,8 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* data, size_t size, con
     // Overlaps and holes: sort by range.
     std::vector<const TensorInfo*> sorted;
     for (const auto& t : out.tensors) sorted.push_back(&t);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
-        return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
-    });
+    std::sort(sorted.begin(), sorted.end(),
+              [](auto* a, auto* b) { return a->begin != b->begin ? a->begin < b->begin : a->end < b->end; });
     uint64_t pos = 0;
     for (const auto* t : sorted) {
         if (t->begin < pos)
@@ -205,8 +214,8 @@ at::Tensor SafetensorsFile::view(const std::string& name) const {
     std::shared_ptr<const SafetensorsFile> keep = shared_from_this();
     // The map is PROT_READ: an in-place write would fault, so every engine operation assigns
     // new tensors (see CausalLM::State).
-    return at::from_blob(const_cast<uint8_t*>(ptr), ti->shape, [keep](void*) {},
-                         at::TensorOptions().dtype(st).device(at::kCPU));
+    return at::from_blob(
+        const_cast<uint8_t*>(ptr), ti->shape, [keep](void*) {}, at::TensorOptions().dtype(st).device(at::kCPU));
 }
 
 void SafetensorsFile::release(const at::Tensor& t) const {
@@ -229,7 +238,8 @@ std::string safetensors_prefix(const std::vector<SafetensorsEntry>& entries,
     if (!metadata.empty()) h["__metadata__"] = metadata;
     uint64_t off = 0;
     for (const auto& e : entries) {
-        h[e.name] = {{"dtype", scalar_to_safetensors(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes()}}};
+        h[e.name] = {
+            {"dtype", scalar_to_safetensors(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + e.bytes()}}};
         off += e.bytes();
     }
     std::string header = h.dump();

@@ -17,7 +17,7 @@ namespace qs {
 
 struct TensorInfo {
     std::string name;
-    std::string dtype;           // "F32", "BF16", ...
+    std::string dtype;  // "F32", "BF16", ...
     std::vector<int64_t> shape;
     uint64_t begin = 0, end = 0;  // byte range relative to the data section
 };
@@ -39,7 +39,7 @@ c10::ScalarType safetensors_to_scalar(const std::string& dtype);
 std::string scalar_to_safetensors(c10::ScalarType t);
 
 class SafetensorsFile : public std::enable_shared_from_this<SafetensorsFile> {
-public:
+  public:
     explicit SafetensorsFile(const std::string& path);
     const std::string& path() const { return file_.path(); }
     const SafetensorsHeader& header() const { return header_; }
@@ -56,13 +56,11 @@ public:
     // read-only, so no page can hold data the file does not.
     void release(const at::Tensor& view) const;
     void release_all() const { file_.drop(0, file_.size()); }
-    bool contains(const void* p) const {
-        return p >= file_.data() && p < file_.data() + file_.size();
-    }
+    bool contains(const void* p) const { return p >= file_.data() && p < file_.data() + file_.size(); }
     uint64_t file_size() const { return file_.size(); }
     void check_intact() const { file_.check_intact(); }
 
-private:
+  private:
     MappedFile file_;
     SafetensorsHeader header_;
     std::map<std::string, size_t> index_;

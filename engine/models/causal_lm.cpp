@@ -243,7 +243,8 @@ int64_t CausalLM::parameter_count() const {
     if (streamed() && originals) return originals->parameter_count();
     for (const auto& p : const_cast<CausalLM*>(this)->parameters()) n += p.tensor->numel();
     for (const Linear* l : linears())
-        if (!l->weight.defined() && l->packed) n += l->in_features * l->out_features + (l->bias.defined() ? l->bias.numel() : 0);
+        if (!l->weight.defined() && l->packed)
+            n += l->in_features * l->out_features + (l->bias.defined() ? l->bias.numel() : 0);
     return n;
 }
 
@@ -325,7 +326,8 @@ void CausalLM::reset_to_originals() {
         originals->remember(name, slot);
     });
     std::vector<Norm*> ns = norms();
-    for (size_t i = 0; i < ns.size() && i < original_layout.norm_kinds.size(); ++i) ns[i]->kind = original_layout.norm_kinds[i];
+    for (size_t i = 0; i < ns.size() && i < original_layout.norm_kinds.size(); ++i)
+        ns[i]->kind = original_layout.norm_kinds[i];
     if (original_layout.tied) lm_head.weight = embed_tokens;
     for (Linear* l : linears()) {
         l->input_fn = nullptr;

@@ -30,14 +30,14 @@ struct NamedParam {
 class OriginalWeights;
 
 class CausalLM {
-public:
+  public:
     ModelConfig config;
-    std::string source_dir;            // folder it was loaded from
+    std::string source_dir;             // folder it was loaded from
     std::vector<std::string> warnings;  // e.g. unknown extra tensors in the checkpoint
     std::string tensor_prefix;          // "model." (or "" for OPT checkpoints saved without it)
 
-    at::Tensor embed_tokens;       // [vocab, word_embed_proj_dim or hidden]
-    at::Tensor embed_positions;    // OPT only: [max_pos + 2, hidden]
+    at::Tensor embed_tokens;         // [vocab, word_embed_proj_dim or hidden]
+    at::Tensor embed_positions;      // OPT only: [max_pos + 2, hidden]
     Linear project_in, project_out;  // OPT with word_embed_proj_dim != hidden
     std::vector<DecoderBlock> blocks;
     Norm final_norm;  // OPT final_layer_norm (pre-LN only), LLaMA norm
@@ -76,7 +76,7 @@ public:
     // The same for a block held outside blocks[] (of the same architecture).
     at::Tensor forward_block(const DecoderBlock& b, const at::Tensor& hidden, int64_t past = 0,
                              LayerKV* kv = nullptr) const;
-    at::Tensor head(const at::Tensor& hidden) const;  // final norm (+ project_out) + lm_head
+    at::Tensor head(const at::Tensor& hidden) const;        // final norm (+ project_out) + lm_head
     at::Tensor head_input(const at::Tensor& hidden) const;  // what lm_head is applied to
 
     // Sub-layers of block b, without norm or residual (AWQ inspects them): the attention
@@ -89,7 +89,7 @@ public:
     // Every Linear (decoder layers in order, then lm_head), addressable by HF name.
     std::vector<Linear*> linears();
     std::vector<const Linear*> linears() const;
-    std::vector<Linear*> decoder_linears();  // excluding lm_head / project_in / project_out
+    std::vector<Linear*> decoder_linears();        // excluding lm_head / project_in / project_out
     Linear* find_linear(const std::string& name);  // nullptr if none
     std::vector<Norm*> norms();
     // All parameter tensors with their HF names; when tied, lm_head.weight is not listed.
@@ -124,7 +124,7 @@ public:
     void set_observer(LinearObserver obs);  // empty function clears it
     void clear_observer() { set_observer({}); }
 
-private:
+  private:
     std::shared_ptr<LinearObserver> observer_ = std::make_shared<LinearObserver>();
     mutable at::Tensor rope_inv_freq_;  // LLaMA: [head_dim/2] float32, on the model device
     void ensure_rope() const;
@@ -136,13 +136,13 @@ private:
 // Holds decoder block i in memory for a scope: a block that is not loaded is materialized
 // through model.block_loader and dropped again at the end; a resident block is left alone.
 class ScopedBlock {
-public:
+  public:
     ScopedBlock(CausalLM& model, size_t i);
     ~ScopedBlock();
     ScopedBlock(const ScopedBlock&) = delete;
     ScopedBlock& operator=(const ScopedBlock&) = delete;
 
-private:
+  private:
     CausalLM& m_;
     size_t i_;
     bool loaded_here_ = false;
@@ -169,6 +169,6 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
 
 // Builds the expected tensor list for a config: name -> shape (without any prefix handling).
 std::vector<std::pair<std::string, std::vector<int64_t>>> expected_tensors(const ModelConfig& c,
-                                                                          const std::string& prefix);
+                                                                           const std::string& prefix);
 
 }  // namespace qs

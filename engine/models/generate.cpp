@@ -78,7 +78,8 @@ void check_generate_options(const GenerateOptions& o) {
         return s.str();
     };
     if (o.max_new_tokens < 0 || o.max_new_tokens > (int64_t(1) << 20))
-        throw Error("max_new_tokens (--max-new-tokens) must be in 0..1048576, found " + std::to_string(o.max_new_tokens));
+        throw Error("max_new_tokens (--max-new-tokens) must be in 0..1048576, found " +
+                    std::to_string(o.max_new_tokens));
     if (!(o.temperature > 0) || !std::isfinite(o.temperature))
         throw Error("temperature (--temperature) must be a positive finite number, found " + num(o.temperature));
     if (o.top_k < 0) throw Error("top_k (--top-k) must be >= 0 (0 = off), found " + std::to_string(o.top_k));

@@ -16,7 +16,7 @@ struct GenerateOptions {
     int64_t top_k = 0;         // 0 = off
     double top_p = 1.0;        // 1 = off
     uint64_t seed = 0;
-    int64_t stop_token = -1;   // stop after emitting this id (-1 = never)
+    int64_t stop_token = -1;  // stop after emitting this id (-1 = never)
 };
 
 // Throws qs::Error for options no generation can use: max_new_tokens outside 0..1,048,576,
@@ -30,11 +30,11 @@ std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>&
 
 // Deterministic, platform-independent PRNG (splitmix64 seeding + xoshiro256**).
 class Rng {
-public:
+  public:
     explicit Rng(uint64_t seed);
     uint64_t next();
     double uniform();  // [0, 1)
-private:
+  private:
     uint64_t s_[4];
 };
 

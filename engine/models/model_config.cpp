@@ -44,7 +44,8 @@ struct Reader {
     }
     bool opt_bool(const char* key, bool def) const {
         if (!j.contains(key) || j[key].is_null()) return def;
-        if (!j[key].is_boolean()) throw Error(path + ": key '" + key + "' must be true or false, found " + j[key].dump());
+        if (!j[key].is_boolean())
+            throw Error(path + ": key '" + key + "' must be true or false, found " + j[key].dump());
         return j[key].get<bool>();
     }
     std::string opt_str(const char* key, const std::string& def) const {
@@ -79,8 +80,8 @@ void validate_values(const ModelConfig& c, const json& j, const std::string& pat
                       kMaxPositions = int64_t(1) << 24;
     auto at_most = [&](const char* key, int64_t v, int64_t max) {
         if (v > max)
-            throw Error(path + ": key '" + key + "' is " + std::to_string(v) + ", more than the " + std::to_string(max) +
-                        " any causal LM QuantScope knows has; the config is not plausible");
+            throw Error(path + ": key '" + key + "' is " + std::to_string(v) + ", more than the " +
+                        std::to_string(max) + " any causal LM QuantScope knows has; the config is not plausible");
     };
     at_most("hidden_size", c.hidden_size, kMaxDim);
     at_most("num_hidden_layers", c.num_layers, kMaxLayers);
@@ -111,7 +112,8 @@ void validate_values(const ModelConfig& c, const json& j, const std::string& pat
                 throw Error(path + ": rope_scaling needs 0 < low_freq_factor < high_freq_factor, found " +
                             num_text(c.rope.low_freq_factor) + " and " + num_text(c.rope.high_freq_factor));
             if (c.rope.original_max_position_embeddings <= 0)
-                throw Error(path + ": rope_scaling 'original_max_position_embeddings' must be a positive integer, found " +
+                throw Error(path +
+                            ": rope_scaling 'original_max_position_embeddings' must be a positive integer, found " +
                             std::to_string(c.rope.original_max_position_embeddings));
         }
         if (c.sliding_window < 0)
@@ -251,8 +253,8 @@ ModelConfig parse_model_config_fields(const json& j, const std::string& path) {
         throw Error(path + ": num_attention_heads " + std::to_string(c.num_heads) +
                     " is not a multiple of num_key_value_heads " + std::to_string(c.num_kv_heads));
     if ((c.arch == Arch::OPT || !j.contains("head_dim") || j["head_dim"].is_null()) && c.hidden_size % c.num_heads != 0)
-        throw Error(path + ": hidden_size " + std::to_string(c.hidden_size) + " is not divisible by num_attention_heads " +
-                    std::to_string(c.num_heads));
+        throw Error(path + ": hidden_size " + std::to_string(c.hidden_size) +
+                    " is not divisible by num_attention_heads " + std::to_string(c.num_heads));
     return c;
 }
 

@@ -77,8 +77,8 @@ namespace {
 
 bool ignorable(const std::string& name) {
     // Buffers some older checkpoints carry; transformers ignores them too.
-    return name.find("rotary_emb.inv_freq") != std::string::npos ||
-           name.find(".attn.bias") != std::string::npos || name.find("masked_bias") != std::string::npos;
+    return name.find("rotary_emb.inv_freq") != std::string::npos || name.find(".attn.bias") != std::string::npos ||
+           name.find("masked_bias") != std::string::npos;
 }
 
 // True when every element is finite. A min/max reduction allocates nothing tensor-sized;
@@ -139,7 +139,8 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
 
     // OPT checkpoints converted from fairseq may store "decoder.*" without "model.".
     std::string prefix = "model.";
-    if (ck && c.arch == Arch::OPT && !ck->has("model.decoder.embed_tokens.weight") && ck->has("decoder.embed_tokens.weight"))
+    if (ck && c.arch == Arch::OPT && !ck->has("model.decoder.embed_tokens.weight") &&
+        ck->has("decoder.embed_tokens.weight"))
         prefix = "";
     m->tensor_prefix = prefix;
     auto stored = [&](const std::string& canonical) {
@@ -163,7 +164,8 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         const std::optional<uint64_t> avail = device_available_bytes(opts.device);
         streamed = avail && double(need) > 0.8 * double(*avail);
     }
-    const std::string embed_name = c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
+    const std::string embed_name =
+        c.arch == Arch::OPT ? "model.decoder.embed_tokens.weight" : "model.embed_tokens.weight";
     std::set<std::string> used;
     std::map<std::string, at::Tensor> loaded;
     std::map<std::string, std::string> source_types;  // HF tensor name -> storage type in the file
@@ -210,8 +212,8 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         }
         const TensorInfo& ti = ck->info(sname);
         if (ti.shape != shape)
-            throw Error(ck->file_of(sname) + ": tensor '" + sname + "' has shape " + shape_str(ti.shape) + ", expected " +
-                        shape_str(shape));
+            throw Error(ck->file_of(sname) + ": tensor '" + sname + "' has shape " + shape_str(ti.shape) +
+                        ", expected " + shape_str(shape));
         if (ti.dtype != "F32" && ti.dtype != "F16" && ti.dtype != "BF16" && ti.dtype != "F64")
             throw Error(ck->file_of(sname) + ": tensor '" + sname + "' has dtype " + ti.dtype +
                         ", expected a floating type (F32, F16, BF16); quantized checkpoints are opened through "
@@ -313,7 +315,8 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
             b.down = mk_linear(l + "fc2", I, Hd);
             m->blocks.push_back(std::move(b));
         }
-        if (c.has_final_layer_norm) m->final_norm = mk_norm(d + "final_layer_norm", Norm::Kind::Layer, c.layer_norm_eps);
+        if (c.has_final_layer_norm)
+            m->final_norm = mk_norm(d + "final_layer_norm", Norm::Kind::Layer, c.layer_norm_eps);
         m->lm_head = mk_linear("lm_head", c.word_embed_proj_dim, c.vocab_size);
     } else {
         const int64_t qd = c.num_heads * c.head_dim, kvd = c.num_kv_heads * c.head_dim;

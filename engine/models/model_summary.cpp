@@ -29,8 +29,8 @@ ModelSummary summarize(const CausalLM& m) {
         auto& b = mm.blocks[bi];
         for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
             if (l->present())
-                s.linears.push_back({l->name, l->in_features, l->out_features, l->bias.defined(), (int64_t)bi,
-                                     l->source_type});
+                s.linears.push_back(
+                    {l->name, l->in_features, l->out_features, l->bias.defined(), (int64_t)bi, l->source_type});
     }
     for (Linear* l : {&mm.project_in, &mm.project_out, &mm.lm_head})
         if (l->present())

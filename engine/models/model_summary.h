@@ -13,7 +13,7 @@ struct LinearSummary {
     std::string name;
     int64_t in_features = 0, out_features = 0;
     bool bias = false;
-    int64_t block = -1;  // decoder block index, -1 for lm_head / project_in / project_out
+    int64_t block = -1;       // decoder block index, -1 for lm_head / project_in / project_out
     std::string source_type;  // storage type in the source file: "BF16", "Q4_K" (GGUF), "awq-gemm"
 };
 

@@ -22,7 +22,7 @@ struct PackedWeight {
 };
 
 struct Linear {
-    std::string name;  // HF module name, e.g. "model.layers.3.self_attn.q_proj"
+    std::string name;   // HF module name, e.g. "model.layers.3.self_attn.q_proj"
     at::Tensor weight;  // [out, in]; undefined when the layer is absent or packed
     at::Tensor bias;    // undefined when the layer has no bias
     std::shared_ptr<const PackedWeight> packed;
@@ -44,7 +44,7 @@ struct Linear {
 struct Norm {
     enum class Kind { Layer, RMS };
     Kind kind = Kind::Layer;
-    std::string name;  // HF module name, e.g. "model.layers.0.input_layernorm"
+    std::string name;         // HF module name, e.g. "model.layers.0.input_layernorm"
     at::Tensor weight, bias;  // weight undefined for non-affine LayerNorm
     double eps = 1e-5;
     int64_t dim = 0;

@@ -25,7 +25,7 @@ class Checkpoint;
 class GgufModel;
 
 class OriginalWeights {
-public:
+  public:
     OriginalWeights(std::shared_ptr<const Checkpoint> ck, c10::Device device, c10::ScalarType dtype);
     // A GGUF file: originals are dequantized from the mapped file on demand (never zero-copy).
     OriginalWeights(std::shared_ptr<const GgufModel> gguf, c10::Device device, c10::ScalarType dtype);
@@ -49,12 +49,12 @@ public:
     void release(const at::Tensor& t) const;
     void release_all() const;
 
-    int64_t parameter_count() const;  // of the distinct stored tensors (tied weights once)
+    int64_t parameter_count() const;               // of the distinct stored tensors (tied weights once)
     bool zero_copy() const { return zero_copy_; }  // originals are views of the mapped file
     c10::Device device() const { return device_; }
     c10::ScalarType dtype() const { return dtype_; }
 
-private:
+  private:
     at::Tensor fetch(const std::string& stored, c10::Device device, c10::ScalarType dtype) const;
 
     std::string label() const;  // the folder or file, for errors

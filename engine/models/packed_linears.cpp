@@ -111,7 +111,8 @@ std::unique_ptr<PackedCheckpointFormat> detect_packed_format(const Checkpoint& c
         if (version != "gemm")
             throw Error(where + ": AWQ version '" + version + "' is not supported (QuantScope opens AWQ GEMM only)");
         const int64_t bits = q.contains("bits") ? q["bits"].get<int64_t>() : q.value("w_bit", int64_t(4));
-        if (bits != 4) throw Error(where + ": AWQ GEMM with " + std::to_string(bits) + " bits is not supported (4 only)");
+        if (bits != 4)
+            throw Error(where + ": AWQ GEMM with " + std::to_string(bits) + " bits is not supported (4 only)");
         if (q.contains("zero_point") && q["zero_point"].is_boolean() && !q["zero_point"].get<bool>())
             throw Error(where + ": AWQ without zero point is not supported (zero_point must be true)");
         const json& g = q.contains("group_size") ? q["group_size"] : q.value("q_group_size", json(128));

@@ -41,7 +41,7 @@ at::Tensor awq_gemm_dequantize(const at::Tensor& qweight, const at::Tensor& qzer
                                int64_t group);
 
 class AwqGemmWeight final : public PackedWeight {
-public:
+  public:
     // Tensors as stored; validated by the caller (load_packed_linear).
     AwqGemmWeight(at::Tensor qweight, at::Tensor qzeros, at::Tensor scales, int64_t group);
     at::Tensor dequantize(c10::ScalarType dtype) const override;
@@ -52,13 +52,13 @@ public:
     const at::Tensor& scales() const { return scales_; }
     int64_t group() const { return group_; }
 
-private:
+  private:
     at::Tensor qweight_, qzeros_, scales_;
     int64_t group_;
 };
 
 class Int8Weight final : public PackedWeight {
-public:
+  public:
     Int8Weight(at::Tensor weight, at::Tensor scale);  // int8 [out, in], float32 [out]
     at::Tensor dequantize(c10::ScalarType dtype) const override;
     int64_t storage_bytes() const override;
@@ -66,14 +66,14 @@ public:
     const at::Tensor& weight() const { return weight_; }
     const at::Tensor& scale() const { return scale_; }
 
-private:
+  private:
     at::Tensor weight_, scale_;
 };
 
 // The quantization_config of a checkpoint, as far as loading needs it.
 struct PackedCheckpointFormat {
     enum class Kind { AwqGemm, Int8 } kind = Kind::AwqGemm;
-    int64_t group_size = 0;  // AWQ
+    int64_t group_size = 0;               // AWQ
     std::set<std::string> not_converted;  // AWQ modules_to_not_convert (dense Linears)
     std::string describe() const;         // "AutoAWQ GEMM int4 g128", "QuantScope W8A16 int8"
 };

@@ -5,8 +5,8 @@
 namespace qs {
 
 struct ActQuant {
-    int bits = 8;           // 0 = activations not quantized
-    bool per_token = true;  // else per-tensor
+    int bits = 8;               // 0 = activations not quantized
+    bool per_token = true;      // else per-tensor
     bool quantize_bmm = false;  // also quantize q/k/v outputs
 };
 

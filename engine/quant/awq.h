@@ -22,8 +22,8 @@ at::Tensor salient_channels(const at::Tensor& importance, double fraction);
 void awq_keep_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction,
                       bool include_lm_head = false);
 // (b) multiply salient channels by `factor`, quantize, divide back (the seed's s = 1..4).
-void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction,
-                       double factor, bool include_lm_head = false);
+void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction, double factor,
+                       bool include_lm_head = false);
 // The same two operations on one weight (for previews): returns the fake-quantized weight.
 at::Tensor awq_keep_weight(const at::Tensor& w, const at::Tensor& salient, const QuantSpec& spec);
 at::Tensor awq_scale_weight(const at::Tensor& w, const at::Tensor& salient, double factor, const QuantSpec& spec);
@@ -32,8 +32,8 @@ struct AwqGroup;
 
 struct AwqOptions {
     QuantSpec spec;
-    bool clip = false;          // auto_clip after scaling
-    bool duo_scaling = false;   // AutoAWQ: scales = x^r / (w^(1-r) + 1e-4)
+    bool clip = false;         // auto_clip after scaling
+    bool duo_scaling = false;  // AutoAWQ: scales = x^r / (w^(1-r) + 1e-4)
     int n_grid = 20;
     int64_t chunk = 16;         // calibration samples per forward during the search (memory bound only)
     double max_shrink = 0.5;    // clip grid: max|w| * (1 - i/n_grid), i < max_shrink * n_grid
@@ -62,8 +62,8 @@ struct AwqGroup {
     std::vector<double> loss;          // loss for ratio = i / n_grid
     int best = -1;                     // index of the chosen ratio
     double best_ratio = 0;
-    at::Tensor scales;                 // float32 [in] (CPU)
-    bool gram_loss = false;            // the loss was computed from X^T X (AwqOptions::gram_loss)
+    at::Tensor scales;       // float32 [in] (CPU)
+    bool gram_loss = false;  // the loss was computed from X^T X (AwqOptions::gram_loss)
 };
 
 struct AwqClip {

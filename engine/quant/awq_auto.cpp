@@ -193,7 +193,8 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
         throw Error("AWQ auto-scale needs a pre-LN model; " + model.source_dir +
                     " is a post-LN OPT (do_layer_norm_before=false, like opt-350m)");
     AwqResult res;
-    if (auto note = precision_note(model.device(), "AWQ losses and Gram matrices"); !note.empty()) res.notes.push_back(note);
+    if (auto note = precision_note(model.device(), "AWQ losses and Gram matrices"); !note.empty())
+        res.notes.push_back(note);
     at::Tensor ids = calib.to(model.device());
     at::Tensor inps = chunked(ids, o.chunk, [&](const at::Tensor& c) { return model.embed(c, 0); });
     const size_t nb = model.blocks.size();
@@ -226,8 +227,8 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
             std::vector<Linear*> scaled;
         };
         std::vector<Pending> pend;
-        auto add = [&](const std::string& prev, std::vector<Linear*> fcs, const std::string& inspected, const at::Tensor& x,
-                       const Fn& f, std::function<void(const at::Tensor&)> apply) {
+        auto add = [&](const std::string& prev, std::vector<Linear*> fcs, const std::string& inspected,
+                       const at::Tensor& x, const Fn& f, std::function<void(const at::Tensor&)> apply) {
             Pending p;
             // the inspected module is the scaled Linear itself: out_proj, fc1 (OPT), fc2 / down_proj
             const bool linear_only = fcs.size() == 1 && inspected == fcs[0]->name;
@@ -243,11 +244,15 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
             progress.check();
         };
         const std::string blk = b.q.name.substr(0, b.q.name.rfind(".self_attn"));
-        add(b.attn_norm.name, {&b.q, &b.k, &b.v}, blk + ".self_attn", input_of(b.q),
+        add(
+            b.attn_norm.name, {&b.q, &b.k, &b.v}, blk + ".self_attn", input_of(b.q),
             [&](const at::Tensor& x) { return model.attention_sublayer(b, x); },
-            [&](const at::Tensor& s) { scale_norm_fcs(b.attn_norm, {&b.q, &b.k, &b.v}, s); });
+            [&](const at::Tensor& s) {
+                scale_norm_fcs(b.attn_norm, {&b.q, &b.k, &b.v}, s);
+            });
         if (b.v.weight.sizes() == b.o.weight.sizes()) {
-            add(b.v.name, {&b.o}, b.o.name, input_of(b.o), [&](const at::Tensor& x) { return b.o.forward(x); },
+            add(
+                b.v.name, {&b.o}, b.o.name, input_of(b.o), [&](const at::Tensor& x) { return b.o.forward(x); },
                 [&](const at::Tensor& s) { scale_fc_fc(b.v, b.o, s); });
         } else {
             res.notes.push_back("block " + std::to_string(bi) + ": v_proj -> o_proj not scaled (v_proj " +
@@ -255,14 +260,20 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
                                 std::to_string(b.o.weight.size(1)) + " inputs: grouped-query attention)");
         }
         if (b.gated()) {
-            add(b.mlp_norm.name, {&b.gate, &b.up}, blk + ".mlp", input_of(b.gate),
+            add(
+                b.mlp_norm.name, {&b.gate, &b.up}, blk + ".mlp", input_of(b.gate),
                 [&](const at::Tensor& x) { return model.mlp_sublayer(b, x); },
-                [&](const at::Tensor& s) { scale_norm_fcs(b.mlp_norm, {&b.gate, &b.up}, s); });
+                [&](const at::Tensor& s) {
+                    scale_norm_fcs(b.mlp_norm, {&b.gate, &b.up}, s);
+                });
         } else {
-            add(b.mlp_norm.name, {&b.up}, b.up.name, input_of(b.up), [&](const at::Tensor& x) { return b.up.forward(x); },
+            add(
+                b.mlp_norm.name, {&b.up}, b.up.name, input_of(b.up),
+                [&](const at::Tensor& x) { return b.up.forward(x); },
                 [&](const at::Tensor& s) { scale_norm_fcs(b.mlp_norm, {&b.up}, s); });
         }
-        add(b.up.name, {&b.down}, b.down.name, input_of(b.down), [&](const at::Tensor& x) { return b.down.forward(x); },
+        add(
+            b.up.name, {&b.down}, b.down.name, input_of(b.down), [&](const at::Tensor& x) { return b.down.forward(x); },
             [&](const at::Tensor& s) { scale_fc_fc(b.up, b.down, s); });
         // 3. fold the scales; divide the captured inputs of the scaled Linears for clipping
         for (auto& p : pend) {

@@ -55,8 +55,8 @@ void awq_keep_salient(CausalLM& model, const CalibStats& stats, const QuantSpec&
     });
 }
 
-void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction,
-                       double factor, bool include_lm_head) {
+void awq_scale_salient(CausalLM& model, const CalibStats& stats, const QuantSpec& spec, double fraction, double factor,
+                       bool include_lm_head) {
     c10::InferenceMode guard;
     if (!(factor > 0)) throw Error("AWQ scale factor must be positive");
     for_quantized_linears(model, include_lm_head, [&](Linear& l) {

@@ -21,9 +21,9 @@ struct ChannelStats {
 };
 
 struct CalibStats {
-    std::map<std::string, ChannelStats> per_linear;  // by HF Linear name
-    std::string calibration;  // description of the calibration set used
-    int64_t samples_done = 0, samples_total = 0;  // calibration blocks seen (< total: a partial snapshot)
+    std::map<std::string, ChannelStats> per_linear;           // by HF Linear name
+    std::string calibration;                                  // description of the calibration set used
+    int64_t samples_done = 0, samples_total = 0;              // calibration blocks seen (< total: a partial snapshot)
     const ChannelStats& at(const std::string& linear) const;  // throws qs::Error if absent
 };
 

@@ -25,12 +25,12 @@ struct Experiment {
     bool rotated = false;
     RotationPlan rotation;  // R, centring, work precision
     RotationInfo rotation_info;
-    std::vector<SmoothGroup> smooth;             // every smoothed norm -> Linears group, in order
-    std::optional<AwqResult> awq;                // awq auto-scale (+ clip)
+    std::vector<SmoothGroup> smooth;            // every smoothed norm -> Linears group, in order
+    std::optional<AwqResult> awq;               // awq auto-scale (+ clip)
     std::map<std::string, at::Tensor> salient;  // awq-keep / awq-scale: Linear -> input channel indices
-    std::vector<std::string> rtn_linears;        // Linears whose weight = pseudo_quantize(prequant weight)
-    std::optional<GptqResult> gptq;              // gptq: every decoder Linear's codes and grid
-    std::string calibration;                     // description of the calibration set used
+    std::vector<std::string> rtn_linears;       // Linears whose weight = pseudo_quantize(prequant weight)
+    std::optional<GptqResult> gptq;             // gptq: every decoder Linear's codes and grid
+    std::string calibration;                    // description of the calibration set used
 };
 
 // How far to take the weights: Transformed = rotation, smoothing, AWQ scales and clips folded

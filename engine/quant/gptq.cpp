@@ -135,7 +135,8 @@ GptqLinear gptq_quantize_weight(const at::Tensor& w_in, const at::Tensor& h_in, 
     }
     std::vector<Grid> static_groups;
     if (grouped && o.static_groups)
-        for (int64_t c = 0; c < cols; c += gs) static_groups.push_back(find_params(W.narrow(1, c, std::min(gs, cols - c)), maxq, o.symmetric));
+        for (int64_t c = 0; c < cols; c += gs)
+            static_groups.push_back(find_params(W.narrow(1, c, std::min(gs, cols - c)), maxq, o.symmetric));
 
     at::Tensor perm, invperm;
     std::vector<int64_t> perm_v;
@@ -200,7 +201,8 @@ GptqLinear gptq_quantize_weight(const at::Tensor& w_in, const at::Tensor& h_in, 
             C1.select(1, i).copy_(c.flatten());
             L1.select(1, i).copy_((w - q).pow(2) / (d * d));
             at::Tensor err = (w - q) / d;
-            W1.narrow(1, i, count - i).sub_(err.unsqueeze(1).matmul(Hinv1.select(0, i).narrow(0, i, count - i).unsqueeze(0)));
+            W1.narrow(1, i, count - i)
+                .sub_(err.unsqueeze(1).matmul(Hinv1.select(0, i).narrow(0, i, count - i).unsqueeze(0)));
             Err1.select(1, i).copy_(err);
         }
         Q.narrow(1, i1, count).copy_(Q1);

@@ -38,9 +38,9 @@ struct GptqOptions {
     int bits = 4;
     int64_t group_size = 128;  // -1 = per channel (one scale per output row)
     bool symmetric = false;
-    bool act_order = false;      // --act-order: columns by descending H_ii
-    bool static_groups = false;  // --static-groups: group parameters from the original weights
-    bool true_sequential = true; // quantize k,v,q -> o -> up,gate -> down in turn (reference --true-sequential)
+    bool act_order = false;       // --act-order: columns by descending H_ii
+    bool static_groups = false;   // --static-groups: group parameters from the original weights
+    bool true_sequential = true;  // quantize k,v,q -> o -> up,gate -> down in turn (reference --true-sequential)
     int64_t block_size = 128;
     double percdamp = 0.01;
     int64_t chunk = 16;  // calibration samples per forward (memory only; H is accumulated per sample)
@@ -78,12 +78,13 @@ struct GptqResult {
 
 // Accumulates the reference's H over samples (each [T, in] or [1, T, in]).
 class GptqHessian {
-public:
+  public:
     explicit GptqHessian(int64_t columns, c10::Device device);
     void add_sample(const at::Tensor& x);  // one calibration sample
     const at::Tensor& h() const { return h_; }
     int64_t samples() const { return n_; }
-private:
+
+  private:
     at::Tensor h_;
     int64_t n_ = 0;
 };

@@ -80,10 +80,14 @@ std::vector<int8_t> paley1(int64_t q) {  // order q+1, q prime = 3 mod 4: H = I 
     for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < m; ++j) {
             int s;
-            if (i == 0 && j == 0) s = 0;
-            else if (i == 0) s = 1;
-            else if (j == 0) s = -1;
-            else s = chi[static_cast<size_t>(((j - i) % q + q) % q)];
+            if (i == 0 && j == 0)
+                s = 0;
+            else if (i == 0)
+                s = 1;
+            else if (j == 0)
+                s = -1;
+            else
+                s = chi[static_cast<size_t>(((j - i) % q + q) % q)];
             h[static_cast<size_t>(i * m + j)] = static_cast<int8_t>(s + (i == j ? 1 : 0));
         }
     return h;
@@ -127,22 +131,54 @@ std::vector<int8_t> gs172() {  // Goethals-Seidel array of circulants A, B, C, D
                     // [-CR  -D'R   A     B'R ]
                     // [-DR   C'R  -B'R   A   ]
                     switch (bi * 4 + bj) {
-                        case 0: v = x(0, i, j); break;
-                        case 1: v = xr(1, i, j); break;
-                        case 2: v = xr(2, i, j); break;
-                        case 3: v = xr(3, i, j); break;
-                        case 4: v = -xr(1, i, j); break;
-                        case 5: v = x(0, i, j); break;
-                        case 6: v = xtr(3, i, j); break;
-                        case 7: v = -xtr(2, i, j); break;
-                        case 8: v = -xr(2, i, j); break;
-                        case 9: v = -xtr(3, i, j); break;
-                        case 10: v = x(0, i, j); break;
-                        case 11: v = xtr(1, i, j); break;
-                        case 12: v = -xr(3, i, j); break;
-                        case 13: v = xtr(2, i, j); break;
-                        case 14: v = -xtr(1, i, j); break;
-                        case 15: v = x(0, i, j); break;
+                        case 0:
+                            v = x(0, i, j);
+                            break;
+                        case 1:
+                            v = xr(1, i, j);
+                            break;
+                        case 2:
+                            v = xr(2, i, j);
+                            break;
+                        case 3:
+                            v = xr(3, i, j);
+                            break;
+                        case 4:
+                            v = -xr(1, i, j);
+                            break;
+                        case 5:
+                            v = x(0, i, j);
+                            break;
+                        case 6:
+                            v = xtr(3, i, j);
+                            break;
+                        case 7:
+                            v = -xtr(2, i, j);
+                            break;
+                        case 8:
+                            v = -xr(2, i, j);
+                            break;
+                        case 9:
+                            v = -xtr(3, i, j);
+                            break;
+                        case 10:
+                            v = x(0, i, j);
+                            break;
+                        case 11:
+                            v = xtr(1, i, j);
+                            break;
+                        case 12:
+                            v = -xr(3, i, j);
+                            break;
+                        case 13:
+                            v = xtr(2, i, j);
+                            break;
+                        case 14:
+                            v = -xtr(1, i, j);
+                            break;
+                        case 15:
+                            v = x(0, i, j);
+                            break;
                     }
                     h[static_cast<size_t>((bi * n + i) * m + bj * n + j)] = static_cast<int8_t>(v);
                 }
@@ -151,11 +187,16 @@ std::vector<int8_t> gs172() {  // Goethals-Seidel array of circulants A, B, C, D
 
 std::vector<int8_t> base_matrix(const Plan& p) {
     switch (p.base.kind) {
-        case BaseKind::One: return {1};
-        case BaseKind::PaleyI: return paley1(p.base.q);
-        case BaseKind::PaleyII: return paley2(p.base.q);
-        case BaseKind::GS172: return gs172();
-        case BaseKind::None: break;
+        case BaseKind::One:
+            return {1};
+        case BaseKind::PaleyI:
+            return paley1(p.base.q);
+        case BaseKind::PaleyII:
+            return paley2(p.base.q);
+        case BaseKind::GS172:
+            return gs172();
+        case BaseKind::None:
+            break;
     }
     return {};
 }
@@ -213,11 +254,19 @@ std::string hadamard_construction(int64_t n) {
     Plan p = plan_for(n);
     std::string base;
     switch (p.base.kind) {
-        case BaseKind::None: return "";
-        case BaseKind::One: return "Sylvester " + std::to_string(n);
-        case BaseKind::PaleyI: base = "Paley I (q=" + std::to_string(p.base.q) + ") " + std::to_string(p.m); break;
-        case BaseKind::PaleyII: base = "Paley II (q=" + std::to_string(p.base.q) + ") " + std::to_string(p.m); break;
-        case BaseKind::GS172: base = "Goethals-Seidel (circulants of order 43) 172"; break;
+        case BaseKind::None:
+            return "";
+        case BaseKind::One:
+            return "Sylvester " + std::to_string(n);
+        case BaseKind::PaleyI:
+            base = "Paley I (q=" + std::to_string(p.base.q) + ") " + std::to_string(p.m);
+            break;
+        case BaseKind::PaleyII:
+            base = "Paley II (q=" + std::to_string(p.base.q) + ") " + std::to_string(p.m);
+            break;
+        case BaseKind::GS172:
+            base = "Goethals-Seidel (circulants of order 43) 172";
+            break;
     }
     return p.p2 == 1 ? base : base + " x Sylvester " + std::to_string(p.p2);
 }
@@ -227,8 +276,9 @@ at::Tensor hadamard_matrix(int64_t n) {
     check_order(n, "hadamard_matrix");
     Plan p = plan_for(n);
     if (p.base.kind == BaseKind::None)
-        throw Error("no Hadamard construction for order " + std::to_string(n) +
-                    " (supported: m * 2^k with m = 1, 172, p+1 for a prime p = 3 mod 4, or 2(p+1) for a prime p = 1 mod 4)");
+        throw Error(
+            "no Hadamard construction for order " + std::to_string(n) +
+            " (supported: m * 2^k with m = 1, 172, p+1 for a prime p = 3 mod 4, or 2(p+1) for a prime p = 1 mod 4)");
     const std::vector<int8_t> hm = base_matrix(p);
     at::Tensor h = at::empty({n, n}, at::TensorOptions().dtype(at::kDouble));
     double* out = h.data_ptr<double>();

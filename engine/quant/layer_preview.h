@@ -23,7 +23,7 @@ struct LayerPreview {
     int64_t output_tokens = 0;
     int64_t packed_bytes = 0;
     QuantSpec spec;
-    std::string note;  // what was applied, or why a method does not act on this layer
+    std::string note;    // what was applied, or why a method does not act on this layer
     at::Tensor salient;  // int64 indices of the salient input channels (awq-keep / awq-scale), else undefined
 };
 

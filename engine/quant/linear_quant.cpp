@@ -29,9 +29,12 @@ Granularity parse_granularity(const std::string& s) {
 
 std::string granularity_name(Granularity g) {
     switch (g) {
-        case Granularity::PerTensor: return "per-tensor";
-        case Granularity::PerChannel: return "per-channel";
-        default: return "per-group";
+        case Granularity::PerTensor:
+            return "per-tensor";
+        case Granularity::PerChannel:
+            return "per-channel";
+        default:
+            return "per-group";
     }
 }
 
@@ -44,7 +47,8 @@ void check_spec(const QuantSpec& s) {
 }
 
 // Quantize rows of a 2-D float32 matrix, each row one quantization group.
-void quantize_rows(const at::Tensor& g, const QuantSpec& spec, at::Tensor& codes, at::Tensor& scales, at::Tensor& zeros) {
+void quantize_rows(const at::Tensor& g, const QuantSpec& spec, at::Tensor& codes, at::Tensor& scales,
+                   at::Tensor& zeros) {
     if (spec.symmetric) {
         const double max_int = std::pow(2.0, spec.bits - 1) - 1, min_int = -std::pow(2.0, spec.bits - 1);
         at::Tensor max_val = g.abs().amax(1, true).clamp_min(1e-5);
@@ -131,7 +135,8 @@ ErrorStats error_stats(const at::Tensor& original, const at::Tensor& approx) {
     // (one pass each, no temporaries)
     at::Tensor o = to_float64(original).reshape({-1}), d = (o - to_float64(approx).reshape({-1}));
     ErrorStats e;
-    const double err2 = d.numel() ? at::dot(d, d).item<double>() : 0, sig2 = o.numel() ? at::dot(o, o).item<double>() : 0;
+    const double err2 = d.numel() ? at::dot(d, d).item<double>() : 0,
+                 sig2 = o.numel() ? at::dot(o, o).item<double>() : 0;
     e.mse = d.numel() ? err2 / d.numel() : 0;
     if (d.numel()) {
         auto [mn, mx] = at::aminmax(d);
@@ -189,11 +194,12 @@ double seed_size_bits(int64_t weights, int bits, int64_t group_size) {
 }
 
 int64_t packed_size_bytes(int64_t rows, int64_t cols, const QuantSpec& spec) {
-    int64_t groups = spec.granularity == Granularity::PerTensor  ? 1
-                     : spec.granularity == Granularity::PerChannel ? rows
-                                                                   : rows * ((cols + spec.group_size - 1) / spec.group_size);
+    int64_t groups = spec.granularity == Granularity::PerTensor ? 1
+                     : spec.granularity == Granularity::PerChannel
+                         ? rows
+                         : rows * ((cols + spec.group_size - 1) / spec.group_size);
     int64_t code_bytes = (rows * cols * spec.bits + 7) / 8;
-    int64_t scale_bytes = groups * 2;                                          // fp16 scales
+    int64_t scale_bytes = groups * 2;                                        // fp16 scales
     int64_t zero_bytes = spec.symmetric ? 0 : (groups * spec.bits + 7) / 8;  // packed zero points
     return code_bytes + scale_bytes + zero_bytes;
 }

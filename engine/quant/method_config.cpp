@@ -20,9 +20,12 @@ RotationKind parse_rotation_kind(const std::string& s) {
 
 std::string rotation_kind_name(RotationKind k) {
     switch (k) {
-        case RotationKind::Hadamard: return "hadamard";
-        case RotationKind::PlainHadamard: return "hadamard-plain";
-        case RotationKind::Random: break;
+        case RotationKind::Hadamard:
+            return "hadamard";
+        case RotationKind::PlainHadamard:
+            return "hadamard-plain";
+        case RotationKind::Random:
+            break;
     }
     return "random";
 }
@@ -44,8 +47,9 @@ std::vector<std::string> parse_methods(const std::vector<std::string>& values) {
     int weight_methods = seen.count("awq-keep") + seen.count("awq-scale");
     if (weight_methods > 1) throw Error("awq-keep and awq-scale are alternatives; choose one");
     if (seen.count("gptq") && (seen.count("awq") || weight_methods || seen.count("rtn")))
-        throw Error("gptq quantizes the weights itself: it is an alternative to rtn, awq, awq-keep and awq-scale "
-                    "(it combines with rotate and smoothquant)");
+        throw Error(
+            "gptq quantizes the weights itself: it is an alternative to rtn, awq, awq-keep and awq-scale "
+            "(it combines with rotate and smoothquant)");
     std::vector<std::string> out;
     for (const auto& m : kOrder)
         if (seen.count(m)) out.push_back(m);
@@ -76,7 +80,8 @@ std::string MethodConfig::describe() const {
         parts.push_back(s.str());
     }
     if (has("awq"))
-        parts.push_back(std::string("awq auto-scale") + (awq_clip ? " + clip" : "") + (duo_scaling ? " (duo scaling)" : ""));
+        parts.push_back(std::string("awq auto-scale") + (awq_clip ? " + clip" : "") +
+                        (duo_scaling ? " (duo scaling)" : ""));
     if (has("awq-keep")) {
         std::ostringstream s;
         s << "awq keep " << awq_salient * 100 << "% salient";
@@ -150,15 +155,18 @@ std::string num(double v) {
 }  // namespace
 
 void MethodConfig::validate() const {
-    if (weight.bits < 2 || weight.bits > 8) refuse("w_bits", "w-bits", "must be an integer in 2..8", std::to_string(weight.bits));
+    if (weight.bits < 2 || weight.bits > 8)
+        refuse("w_bits", "w-bits", "must be an integer in 2..8", std::to_string(weight.bits));
     if (weight.granularity == Granularity::PerGroup && weight.group_size < 1)
-        refuse("group_size", "group-size", "must be a positive integer (-1 = per channel)", std::to_string(weight.group_size));
+        refuse("group_size", "group-size", "must be a positive integer (-1 = per channel)",
+               std::to_string(weight.group_size));
     if (!(awq_salient >= 0 && awq_salient <= 1))
         refuse("awq_salient", "awq-salient", "must be a fraction in [0, 1]", num(awq_salient));
     if (!(awq_factor > 0) || !std::isfinite(awq_factor))
         refuse("awq_factor", "awq-factor", "must be a positive finite number", num(awq_factor));
     if (!(sq_alpha >= 0 && sq_alpha <= 1)) refuse("sq_alpha", "sq-alpha", "must be a number in [0, 1]", num(sq_alpha));
-    if (!(gptq_damp > 0 && gptq_damp <= 1)) refuse("gptq_damp", "gptq-damp", "must be a number in (0, 1]", num(gptq_damp));
+    if (!(gptq_damp > 0 && gptq_damp <= 1))
+        refuse("gptq_damp", "gptq-damp", "must be a number in (0, 1]", num(gptq_damp));
     if (gptq_block_size < 1 || gptq_block_size > (int64_t(1) << 20))
         refuse("gptq_block_size", "gptq-block", "must be an integer in 1..1048576", std::to_string(gptq_block_size));
     if (act.bits != 0 && (act.bits < 2 || act.bits > 16))

@@ -27,7 +27,8 @@ struct MethodConfig {
     double awq_factor = 2.0;    // awq-scale factor
     bool awq_clip = false;      // awq: auto-clip
     bool duo_scaling = false;   // awq: AutoAWQ duo scaling
-    bool awq_direct_loss = false;  // awq: evaluate Linear-only groups by re-running the Linear (slow; see AwqOptions::gram_loss)
+    bool awq_direct_loss =
+        false;  // awq: evaluate Linear-only groups by re-running the Linear (slow; see AwqOptions::gram_loss)
 
     // gptq (quant/gptq.h): act-order, static groups, true-sequential, dampening, block size
     bool gptq_act_order = false;

@@ -37,19 +37,27 @@ json ApplyReport::to_json() const {
                               {"loss", g.loss},
                               {"best_ratio", g.best_ratio},
                               {"loss_from", g.gram_loss ? "gram" : "direct"}});
-        j["awq"] = {{"groups", groups}, {"clipped_linears", awq->clips.size()}, {"notes", awq->notes},
+        j["awq"] = {{"groups", groups},
+                    {"clipped_linears", awq->clips.size()},
+                    {"notes", awq->notes},
                     {"seconds", awq->seconds}};
     }
     if (gptq) {
         json ls = json::array();
         double total = 0;
         for (const auto& l : gptq->linears) {
-            ls.push_back({{"name", l.name}, {"block", l.block}, {"loss", l.loss}, {"seconds", l.seconds},
+            ls.push_back({{"name", l.name},
+                          {"block", l.block},
+                          {"loss", l.loss},
+                          {"seconds", l.seconds},
                           {"samples", l.samples}});
             total += l.loss;
         }
-        j["gptq"] = {{"linears", ls}, {"total_loss", total}, {"seconds", gptq->seconds},
-                     {"loss_definition", "sum over the weights of (w - q)^2 / Hinv_ii^2 / 2 (the reference's 'error')"}};
+        j["gptq"] = {
+            {"linears", ls},
+            {"total_loss", total},
+            {"seconds", gptq->seconds},
+            {"loss_definition", "sum over the weights of (w - q)^2 / Hinv_ii^2 / 2 (the reference's 'error')"}};
     }
     return j;
 }
@@ -282,7 +290,8 @@ std::shared_ptr<const CalibStats> QuantSession::original_stats(const MethodConfi
 }
 
 const CalibStats& QuantSession::current_stats(const MethodConfig& cfg, const Progress& progress) {
-    const std::string k = (experiment_ ? experiment_->cfg.to_json().dump() : std::string("original")) + "#" + calib_key(cfg);
+    const std::string k =
+        (experiment_ ? experiment_->cfg.to_json().dump() : std::string("original")) + "#" + calib_key(cfg);
     auto it = current_stats_.find(k);
     if (it != current_stats_.end()) return it->second;
     if (!experiment_) {
@@ -379,7 +388,8 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                 progress.check();
                 rotate_block(m, m.blocks[i], e.rotation);
                 m.originals->release_all();
-                progress(0.1 * double(i + 1) / double(nb), "rotating block " + std::to_string(i + 1) + "/" + std::to_string(nb));
+                progress(0.1 * double(i + 1) / double(nb),
+                         "rotating block " + std::to_string(i + 1) + "/" + std::to_string(nb));
             }
         }
         rep.rotation = e.rotation_info.kind_used;
@@ -438,9 +448,9 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         e.awq = awq_auto(m, blocks, o, progress.sub(0.35, 0.9));
         if (!bs) m.originals->release_all();
         rep.awq = e.awq;
-        rep.steps.push_back("AWQ auto-scale over " + std::to_string(e.awq->groups.size()) + " groups" +
-                            (cfg.awq_clip ? " + auto-clip of " + std::to_string(e.awq->clips.size()) + " linears"
-                                          : std::string()));
+        rep.steps.push_back(
+            "AWQ auto-scale over " + std::to_string(e.awq->groups.size()) + " groups" +
+            (cfg.awq_clip ? " + auto-clip of " + std::to_string(e.awq->clips.size()) + " linears" : std::string()));
     }
     if (cfg.has("gptq")) {
         if (cfg.include_lm_head)
@@ -595,8 +605,8 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
     }
     const int64_t gs = cfg.weight.granularity == Granularity::PerGroup ? cfg.weight.group_size : -1;
     rep.quantized_weights = qw;
-    rep.seed_size_mib = (cfg.quantizes_weights() ? seed_size_bits(total, cfg.weight.bits, gs) : total * 16.0) / 8 /
-                        (1024.0 * 1024.0);
+    rep.seed_size_mib =
+        (cfg.quantizes_weights() ? seed_size_bits(total, cfg.weight.bits, gs) : total * 16.0) / 8 / (1024.0 * 1024.0);
     rep.packed_size_mib = (packed + (total - qw) * 2) / (1024.0 * 1024.0);
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (recorded.config.methods.empty() && recorded.steps.empty()) recorded = rep;
@@ -627,8 +637,9 @@ EvalReport QuantSession::evaluate(const MethodConfig& cfg, const at::Tensor& ids
             r.ppl = evaluate_perplexity(*view, ids, opts, progress, on_window);
         } else {
             // Converted / uploaded originals: each block once per pass of 8 windows.
-            const int64_t per_window = std::max<int64_t>(1, (opts.seqlen > 0 ? opts.seqlen : model_->config.default_seqlen()) *
-                                                                 model_->config.hidden_size * at::elementSize(model_->dtype()));
+            const int64_t per_window =
+                std::max<int64_t>(1, (opts.seqlen > 0 ? opts.seqlen : model_->config.default_seqlen()) *
+                                         model_->config.hidden_size * at::elementSize(model_->dtype()));
             r.ppl = evaluate_perplexity_blockwise(*view, ids, opts, progress, on_window, 8 * per_window);
         }
         r.config = cfg;

@@ -48,10 +48,10 @@ struct ApplyReport {
     std::optional<GptqResult> gptq;  // per-Linear GPTQ losses (and codes)
     std::vector<SmoothGroup> smooth;
     double seconds = 0;
-    int64_t quantized_weights = 0;      // parameters in quantized Linears
-    double seed_size_mib = 0;           // whole model by the seed formula
-    double packed_size_mib = 0;         // packed codes + fp16 scales + zeros, other params fp16
-    std::string mode;                   // "in-memory" or "block-sequential"
+    int64_t quantized_weights = 0;  // parameters in quantized Linears
+    double seed_size_mib = 0;       // whole model by the seed formula
+    double packed_size_mib = 0;     // packed codes + fp16 scales + zeros, other params fp16
+    std::string mode;               // "in-memory" or "block-sequential"
     nlohmann::json to_json() const;
 };
 
@@ -59,12 +59,12 @@ struct ApplyReport {
 struct EvalReport {
     std::optional<ApplyReport> apply;  // set when evaluate() had to apply the configuration
     PplResult ppl;
-    MethodConfig config;               // the configuration the model carried while evaluated
+    MethodConfig config;  // the configuration the model carried while evaluated
     std::string mode;
 };
 
 class QuantSession {
-public:
+  public:
     QuantSession(std::shared_ptr<CausalLM> model, std::shared_ptr<const Tokenizer> tokenizer);
 
     CausalLM& model() { return *model_; }
@@ -96,8 +96,7 @@ public:
     // opts.kl: also the KL divergence against the original model (PplResult::kl), its logits
     // computed window by window on original_model(); not for the original configuration itself.
     EvalReport evaluate(const MethodConfig& cfg, const at::Tensor& ids, const PplOptions& opts,
-                        const Progress& progress = {},
-                        const std::function<void(int64_t, double)>& on_window = {});
+                        const Progress& progress = {}, const std::function<void(int64_t, double)>& on_window = {});
     // Perplexity of the configuration the model carries now.
     PplResult perplexity(const at::Tensor& ids, const PplOptions& opts, const Progress& progress = {},
                          const std::function<void(int64_t, double)>& on_window = {});
@@ -133,7 +132,7 @@ public:
     // HF names of the Linears quantized by plain RTN with applied_config()->weight.
     const std::vector<std::string>& rtn_linears() const;
 
-private:
+  private:
     std::string calib_key(const MethodConfig& cfg) const;
     void materialize(const Experiment& e, const Progress& progress);  // from originals, no search
     void apply_search(Experiment& e, ApplyReport& rep, const Progress& progress,

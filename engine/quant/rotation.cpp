@@ -44,8 +44,8 @@ void validate(CausalLM& m) {
     }
     for (Norm* n : m.norms())
         if (n->dim != hidden)
-            throw Error("rotation: norm " + n->name + " has size " + std::to_string(n->dim) + ", expected hidden size " +
-                        std::to_string(hidden));
+            throw Error("rotation: norm " + n->name + " has size " + std::to_string(n->dim) +
+                        ", expected hidden size " + std::to_string(hidden));
     if (!m.final_norm.present() && has_layer_norm(m))
         throw Error("rotation: " + name +
                     " has LayerNorms but no final norm, so its residual stream cannot be mean-centred exactly");
@@ -58,7 +58,7 @@ void validate(CausalLM& m) {
 // on commit(). rotate_model commits once at the end, so an error or a cancel leaves the model
 // untouched; a session commits block by block (peak memory: one block more than the model).
 class Rewriter {
-public:
+  public:
     Rewriter(CausalLM& m, const RotationPlan& plan) : m_(m), plan_(plan) {
         if (plan_.r.defined() && (plan_.r.device() != plan_.device || plan_.r.scalar_type() != plan_.work))
             r_ = plan_.r.to(plan_.work).to(plan_.device);  // cast on the CPU (R is built there in float64)
@@ -117,7 +117,7 @@ public:
         norm_assigns_.clear();
     }
 
-private:
+  private:
     struct Assign {
         at::Tensor* slot;
         at::Tensor value;
@@ -228,9 +228,9 @@ RotationPlan plan_rotation(CausalLM& model, RotationKind kind, uint64_t seed, bo
         }
     } else {
         plan.r = random_orthogonal(n, seed);
-        in.kind_used = hadamard
-                           ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
-                           : "random orthogonal (" + s + ")";
+        in.kind_used =
+            hadamard ? "random orthogonal (" + s + "; no Hadamard construction for size " + std::to_string(n) + ")"
+                     : "random orthogonal (" + s + ")";
     }
     plan.r = plan.r.to(plan.work).to(plan.device);  // cast on the CPU (R is built there in float64)
     if (auto note = precision_note(plan.device, "norm fusion and rotation"); !note.empty()) in.kind_used += "; " + note;
@@ -278,8 +278,7 @@ RotationInfo rotate_model(CausalLM& model, RotationKind kind, uint64_t seed, con
 at::Tensor hidden_state_mean_abs(const CausalLM& model, const at::Tensor& ids, int64_t layer, int64_t skip) {
     c10::InferenceMode guard;
     at::Tensor x = ids.dim() == 1 ? ids.unsqueeze(0) : ids;
-    if (x.dim() != 2 || x.size(0) != 1)
-        throw Error("hidden_state_mean_abs expects token ids of shape [1, T] or [T]");
+    if (x.dim() != 2 || x.size(0) != 1) throw Error("hidden_state_mean_abs expects token ids of shape [1, T] or [T]");
     const int64_t nl = static_cast<int64_t>(model.blocks.size());
     if (layer < 0 || layer > nl)
         throw Error("hidden state index " + std::to_string(layer) + " out of range [0, " + std::to_string(nl) + "]");

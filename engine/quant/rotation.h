@@ -25,8 +25,8 @@ struct RotationInfo {
     // "random orthogonal (seed 0)", "randomized Hadamard 12x64 (seed 0)",
     // "random orthogonal (seed 0; no Hadamard construction for size 100)"
     std::string kind_used;
-    int64_t size = 0;        // hidden size (order of R)
-    bool hadamard = false;   // a Hadamard matrix was used
+    int64_t size = 0;          // hidden size (order of R)
+    bool hadamard = false;     // a Hadamard matrix was used
     std::string construction;  // e.g. "Paley I (q=11) 12 x Sylvester 64"; "" for random orthogonal
 };
 

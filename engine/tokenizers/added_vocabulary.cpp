@@ -37,9 +37,17 @@ bool TokenTrie::find(const std::u32string& text, std::size_t from, std::size_t& 
             const auto it = nx.find(text[j]);
             if (it == nx.end()) break;
             n = it->second;
-            if (nodes_[static_cast<std::size_t>(n)].index >= 0) { best = nodes_[static_cast<std::size_t>(n)].index; best_end = j + 1; }
+            if (nodes_[static_cast<std::size_t>(n)].index >= 0) {
+                best = nodes_[static_cast<std::size_t>(n)].index;
+                best_end = j + 1;
+            }
         }
-        if (best >= 0) { start = i; end = best_end; index = best; return true; }
+        if (best >= 0) {
+            start = i;
+            end = best_end;
+            index = best;
+            return true;
+        }
     }
     return false;
 }
@@ -87,10 +95,9 @@ const AddedToken* AddedVocabulary::find_content(const std::string& c) const {
     return it == by_content_.end() ? nullptr : &tokens_[it->second];
 }
 
-
 // tokenizers' AddedVocabulary::find_matches + split_with_indices.
-void AddedVocabulary::split(const std::u32string& s, bool at_origin, const TokenTrie& trie,
-                            const std::vector<int>& map, std::vector<TextSegment>& out) const {
+void AddedVocabulary::split(const std::u32string& s, bool at_origin, const TokenTrie& trie, const std::vector<int>& map,
+                            std::vector<TextSegment>& out) const {
     std::size_t start_offset = 0, pos = 0, ms = 0, me = 0;
     int idx = -1;
     while (pos < s.size() && trie.find(s, pos, ms, me, idx)) {
@@ -110,7 +117,8 @@ void AddedVocabulary::split(const std::u32string& s, bool at_origin, const Token
         if (t.rstrip) {
             while (stop < s.size() && unicode::is_white_space(s[stop])) ++stop;
         }
-        if (start_offset < start) out.push_back({s.substr(start_offset, start - start_offset), at_origin && start_offset == 0, -1});
+        if (start_offset < start)
+            out.push_back({s.substr(start_offset, start - start_offset), at_origin && start_offset == 0, -1});
         out.push_back({std::u32string(), false, t.id});
         start_offset = stop;
     }
@@ -124,7 +132,10 @@ std::vector<TextSegment> AddedVocabulary::extract_and_normalize(const std::u32st
     std::vector<TextSegment> out;
     out.reserve(first.size());
     for (auto& seg : first) {
-        if (seg.id >= 0) { out.push_back(std::move(seg)); continue; }
+        if (seg.id >= 0) {
+            out.push_back(std::move(seg));
+            continue;
+        }
         if (normalizer) normalizer->normalize(seg.text);
         if (seg.text.empty()) continue;
         split(seg.text, seg.at_origin, norm_trie_, norm_map_, out);
@@ -161,7 +172,10 @@ std::vector<SlowTokenSplitter::Piece> SlowTokenSplitter::split(const std::string
         return out;
     }
     const std::u32string u = unicode::utf8_to_u32(text);
-    struct P { std::u32string text; int tok; };
+    struct P {
+        std::u32string text;
+        int tok;
+    };
     std::vector<P> parts;
     std::size_t pos = 0, ms = 0, me = 0;
     int idx = -1;
@@ -191,8 +205,10 @@ std::vector<SlowTokenSplitter::Piece> SlowTokenSplitter::split(const std::string
         if (p.text.empty()) continue;
         std::string s = unicode::u32_to_utf8(p.text);
         const auto it = by_content_.find(s);
-        if (it != by_content_.end()) out.push_back({s, tokens_[it->second].id});
-        else out.push_back({std::move(s), -1});
+        if (it != by_content_.end())
+            out.push_back({s, tokens_[it->second].id});
+        else
+            out.push_back({std::move(s), -1});
     }
     return out;
 }

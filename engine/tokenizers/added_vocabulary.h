@@ -29,13 +29,13 @@ struct AddedToken {
 
 // Leftmost-longest matcher of a set of code-point strings.
 class TokenTrie {
-public:
+  public:
     void add(const std::u32string& s, int index);
     bool empty() const { return nodes_.size() <= 1; }
     // From position `from`: the leftmost start of a match and the longest match there.
     bool find(const std::u32string& text, std::size_t from, std::size_t& start, std::size_t& end, int& index) const;
 
-private:
+  private:
     struct Node {
         std::map<char32_t, int> next;
         int index = -1;
@@ -47,11 +47,11 @@ private:
 struct TextSegment {
     std::u32string text;  // normalized text (id < 0)
     bool at_origin = false;
-    int64_t id = -1;      // >= 0: an added token
+    int64_t id = -1;  // >= 0: an added token
 };
 
 class AddedVocabulary {
-public:
+  public:
     void add(const AddedToken& t);  // later additions of the same content are ignored
     // Call after all add()s and whenever the normalizer changes.
     void build(const Normalizer* normalizer);
@@ -61,7 +61,7 @@ public:
     const AddedToken* find_content(const std::string& content) const;
     const std::vector<AddedToken>& tokens() const { return tokens_; }
 
-private:
+  private:
     void split(const std::u32string& s, bool at_origin, const TokenTrie& trie, const std::vector<int>& map,
                std::vector<TextSegment>& out) const;
     std::vector<AddedToken> tokens_;
@@ -73,7 +73,7 @@ private:
 
 // transformers' slow-tokenizer split on added tokens.
 class SlowTokenSplitter {
-public:
+  public:
     void add(const AddedToken& t);
     bool empty() const { return tokens_.empty(); }
     struct Piece {
@@ -83,7 +83,7 @@ public:
     std::vector<Piece> split(const std::string& text) const;
     const std::vector<AddedToken>& tokens() const { return tokens_; }
 
-private:
+  private:
     std::vector<AddedToken> tokens_;
     std::unordered_map<std::string, std::size_t> by_content_;
     TokenTrie trie_;

@@ -100,7 +100,8 @@ int64_t BpeModel::token_to_id(const std::string& token) const {
 }
 
 const std::string* BpeModel::id_to_token(int64_t id) const {
-    if (id < 0 || id >= static_cast<int64_t>(id_to_token_.size()) || !has_id_[static_cast<std::size_t>(id)]) return nullptr;
+    if (id < 0 || id >= static_cast<int64_t>(id_to_token_.size()) || !has_id_[static_cast<std::size_t>(id)])
+        return nullptr;
     return &id_to_token_[static_cast<std::size_t>(id)];
 }
 
@@ -108,7 +109,10 @@ void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out) const 
     if (word.empty()) return;
     if (config_.ignore_merges) {
         const auto it = vocab_.find(std::string(word));
-        if (it != vocab_.end()) { out.push_back(it->second); return; }
+        if (it != vocab_.end()) {
+            out.push_back(it->second);
+            return;
+        }
     }
     const bool cacheable = word.size() <= kCacheMaxWordBytes;
     std::string key;
@@ -122,8 +126,10 @@ void BpeModel::tokenize(std::string_view word, std::vector<int64_t>& out) const 
         }
     }
     const std::size_t first = out.size();
-    if (can_cut_ && word.size() > kLongWordBytes) merge_long_word(word, out);
-    else merge_word(word, out);
+    if (can_cut_ && word.size() > kLongWordBytes)
+        merge_long_word(word, out);
+    else
+        merge_word(word, out);
     if (cacheable) {
         std::vector<int32_t> ids(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
         std::lock_guard<std::mutex> lock(cache_mu_);
@@ -152,7 +158,10 @@ void BpeModel::merge_long_word(std::string_view w, std::vector<int64_t>& out) co
                 while (n < w.size() && !char_start(n)) ++n;
                 const std::u32string l = unicode::utf8_to_u32(w.substr(p, i - p));
                 const std::u32string r = unicode::utf8_to_u32(w.substr(i, n - i));
-                if (l.size() == 1 && r.size() == 1 && can_cut_between(l[0], r[0])) { cut = i; break; }
+                if (l.size() == 1 && r.size() == 1 && can_cut_between(l[0], r[0])) {
+                    cut = i;
+                    break;
+                }
                 i = n;
             }
         }
@@ -164,7 +173,12 @@ void BpeModel::merge_long_word(std::string_view w, std::vector<int64_t>& out) co
 // Mirrors tokenizers' BPE::merge_word + Word::merge_all (same order of merges and the same
 // handling of unknown characters, including where a pending <unk> lands).
 void BpeModel::merge_word(std::string_view w, std::vector<int64_t>& out) const {
-    struct Sym { int32_t id; int32_t prev; int32_t next; int32_t len; };
+    struct Sym {
+        int32_t id;
+        int32_t prev;
+        int32_t next;
+        int32_t len;
+    };
     std::vector<Sym> syms;
     syms.reserve(w.size());
     auto add = [&](int64_t id, std::size_t len) {
@@ -184,13 +198,20 @@ void BpeModel::merge_word(std::string_view w, std::vector<int64_t>& out) const {
         if (is_last && !config_.end_of_word_suffix.empty()) s += config_.end_of_word_suffix;
         const auto it = vocab_.find(s);
         if (it != vocab_.end()) {
-            if (have_unk) { add(unk_id_, unk_len); have_unk = false; }
+            if (have_unk) {
+                add(unk_id_, unk_len);
+                have_unk = false;
+            }
             add(it->second, clen);
         } else {
             bool done = false;
             if (config_.byte_fallback) {
                 bool all = true;
-                for (unsigned char b : s) if (byte_ids_[b] < 0) { all = false; break; }
+                for (unsigned char b : s)
+                    if (byte_ids_[b] < 0) {
+                        all = false;
+                        break;
+                    }
                 if (all) {
                     for (unsigned char b : s) add(byte_ids_[b], 1);
                     done = true;
@@ -212,7 +233,11 @@ void BpeModel::merge_word(std::string_view w, std::vector<int64_t>& out) const {
     }
     if (have_unk) add(unk_id_, unk_len);
 
-    struct Merge { int32_t pos; int32_t rank; int32_t new_id; };
+    struct Merge {
+        int32_t pos;
+        int32_t rank;
+        int32_t new_id;
+    };
     struct Cmp {
         bool operator()(const Merge& a, const Merge& b) const {
             return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;  // min rank, then min pos first

@@ -29,7 +29,7 @@ struct BpeConfig {
 };
 
 class BpeModel {
-public:
+  public:
     // `source` names the file in error messages. Throws qs::Error if a merge's parts or
     // result are not in the vocabulary, and for ids outside 0..kMaxTokenId or more than
     // kMaxTokenIdHoles beyond the vocabulary's size.
@@ -46,7 +46,7 @@ public:
     int64_t max_id() const { return static_cast<int64_t>(id_to_token_.size()) - 1; }
     const BpeConfig& config() const { return config_; }
 
-private:
+  private:
     void merge_word(std::string_view word, std::vector<int64_t>& out) const;
     // Very long words (no pre-tokenizer: a whole text) are cut where no merge can join the
     // two sides, which gives the same result and keeps the work near-linear.
@@ -58,8 +58,8 @@ private:
     std::vector<bool> has_id_;
     std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;  // (a<<32|b) -> (rank, new id)
     int64_t unk_id_ = -1;
-    std::vector<int32_t> byte_ids_;  // <0xNN> ids for byte_fallback, -1 if missing
-    std::unordered_set<uint64_t> join_pairs_;  // (last char of left, first char of right) of every merge
+    std::vector<int32_t> byte_ids_;              // <0xNN> ids for byte_fallback, -1 if missing
+    std::unordered_set<uint64_t> join_pairs_;    // (last char of left, first char of right) of every merge
     std::unordered_set<char32_t> single_chars_;  // characters that are tokens by themselves
     bool can_cut_ = false;
     BpeConfig config_;

@@ -13,7 +13,7 @@ using nlohmann::json;
 namespace {
 
 class SequenceDecoder : public Decoder {
-public:
+  public:
     std::vector<std::unique_ptr<Decoder>> items;
     void decode_chain(std::vector<std::string>& t) const override {
         for (const auto& d : items) d->decode_chain(t);
@@ -23,7 +23,7 @@ public:
 // All tokens -> bytes (a token with a character outside the byte alphabet keeps its UTF-8
 // bytes), then one lossy UTF-8 decode of the whole sequence.
 class ByteLevelDecoder : public Decoder {
-public:
+  public:
     void decode_chain(std::vector<std::string>& t) const override {
         std::string bytes;
         for (const auto& tok : t)
@@ -33,7 +33,7 @@ public:
 };
 
 class MetaspaceDecoder : public Decoder {
-public:
+  public:
     std::string replacement = "\xE2\x96\x81";
     bool prepend = true;  // prepend_scheme != never
     void decode_chain(std::vector<std::string>& t) const override {
@@ -54,7 +54,7 @@ public:
 };
 
 class ReplaceDecoder : public Decoder {
-public:
+  public:
     std::u32string from, to;
     std::unique_ptr<Regex> regex;
     void decode_chain(std::vector<std::string>& t) const override {
@@ -64,7 +64,11 @@ public:
                 const auto m = regex->find_all(u);
                 std::u32string out;
                 std::size_t pos = 0;
-                for (const auto& r : m) { out.append(u, pos, r.first - pos); out += to; pos = r.second; }
+                for (const auto& r : m) {
+                    out.append(u, pos, r.first - pos);
+                    out += to;
+                    pos = r.second;
+                }
                 out.append(u, pos, std::u32string::npos);
                 u.swap(out);
             } else {
@@ -76,7 +80,7 @@ public:
 };
 
 class ByteFallbackDecoder : public Decoder {
-public:
+  public:
     static int hexval(char h) {
         if (h >= '0' && h <= '9') return h - '0';
         if (h >= 'a' && h <= 'f') return h - 'a' + 10;
@@ -97,13 +101,18 @@ public:
         std::string pending;
         auto flush = [&] {
             if (pending.empty()) return;
-            if (unicode::is_valid_utf8(pending)) out.push_back(pending);
-            else for (std::size_t k = 0; k < pending.size(); ++k) out.push_back("\xEF\xBF\xBD");
+            if (unicode::is_valid_utf8(pending))
+                out.push_back(pending);
+            else
+                for (std::size_t k = 0; k < pending.size(); ++k) out.push_back("\xEF\xBF\xBD");
             pending.clear();
         };
         for (auto& tok : t) {
             const int b = parse_byte(tok);
-            if (b >= 0) { pending.push_back(static_cast<char>(b)); continue; }
+            if (b >= 0) {
+                pending.push_back(static_cast<char>(b));
+                continue;
+            }
             flush();
             out.push_back(std::move(tok));
         }
@@ -113,7 +122,7 @@ public:
 };
 
 class FuseDecoder : public Decoder {
-public:
+  public:
     void decode_chain(std::vector<std::string>& t) const override {
         std::string all;
         for (const auto& s : t) all += s;
@@ -122,7 +131,7 @@ public:
 };
 
 class StripDecoder : public Decoder {
-public:
+  public:
     char32_t content = ' ';
     std::size_t start = 0, stop = 0;
     void decode_chain(std::vector<std::string>& t) const override {
@@ -130,14 +139,18 @@ public:
             const std::u32string u = unicode::utf8_to_u32(s);
             std::size_t b = 0;
             for (std::size_t i = 0; i < start && i < u.size(); ++i) {
-                if (u[i] == content) b = i + 1;
-                else break;
+                if (u[i] == content)
+                    b = i + 1;
+                else
+                    break;
             }
             std::size_t e = u.size();
             for (std::size_t i = 0; i < stop && i < u.size(); ++i) {
                 const std::size_t idx = u.size() - i - 1;
-                if (u[idx] == content) e = idx;
-                else break;
+                if (u[idx] == content)
+                    e = idx;
+                else
+                    break;
             }
             s = e > b ? unicode::u32_to_utf8(u.substr(b, e - b)) : std::string();
         }
@@ -164,7 +177,8 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& source) 
     if (type == "ByteLevel") return std::make_unique<ByteLevelDecoder>();
     if (type == "Metaspace") {
         auto d = std::make_unique<MetaspaceDecoder>();
-        if (j.contains("replacement") && j["replacement"].is_string()) d->replacement = j["replacement"].get<std::string>();
+        if (j.contains("replacement") && j["replacement"].is_string())
+            d->replacement = j["replacement"].get<std::string>();
         if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string())
             d->prepend = j["prepend_scheme"].get<std::string>() != "never";
         else if (j.contains("add_prefix_space"))
@@ -173,7 +187,8 @@ std::unique_ptr<Decoder> make_decoder(const json& j, const std::string& source) 
     }
     if (type == "Replace") {
         auto d = std::make_unique<ReplaceDecoder>();
-        if (!j.contains("content") || !j["content"].is_string()) throw Error(source + ": Replace decoder needs 'content'");
+        if (!j.contains("content") || !j["content"].is_string())
+            throw Error(source + ": Replace decoder needs 'content'");
         d->to = unicode::utf8_to_u32(j["content"].get<std::string>());
         const json& p = j.contains("pattern") ? j["pattern"] : json();
         if (p.is_object() && p.contains("String") && p["String"].is_string())

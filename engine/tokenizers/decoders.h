@@ -11,7 +11,7 @@
 namespace qs::tok {
 
 class Decoder {
-public:
+  public:
     virtual ~Decoder() = default;
     virtual void decode_chain(std::vector<std::string>& tokens) const = 0;
 };

@@ -29,7 +29,8 @@ enum TokenType : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined
 // Regexes as in tokenizer.json of Meta-Llama-3 and Qwen2 (llama.cpp's llama-vocab.cpp has
 // the same expressions).
 const char* const kLlama3Pattern =
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+    "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
     "\\s+(?!\\S)|\\s+";
 const char* const kQwen2Pattern =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|"
@@ -38,8 +39,8 @@ const char* const kQwen2Pattern =
 struct PreType {
     json normalizer, pre_tokenizer;
     bool ignore_merges = false;
-    bool add_bos = false;       // llama.cpp's default when the file has no add_bos_token
-    bool clean_spaces = true;   // llama.cpp's clean_spaces = transformers' clean_up_tokenization_spaces
+    bool add_bos = false;      // llama.cpp's default when the file has no add_bos_token
+    bool clean_spaces = true;  // llama.cpp's clean_spaces = transformers' clean_up_tokenization_spaces
 };
 
 json byte_level(bool use_regex) {
@@ -47,12 +48,14 @@ json byte_level(bool use_regex) {
 }
 json split_then_byte_level(const char* pattern) {
     return {{"type", "Sequence"},
-            {"pretokenizers", json::array({{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"},
-                                            {"invert", false}},
-                                           byte_level(false)})}};
+            {"pretokenizers",
+             json::array(
+                 {{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+                  byte_level(false)})}};
 }
 
-const char* const kSupportedPre = "gpt-2, phi-2, smollm, starcoder, llama-bpe (llama3, llama-v3), qwen2, deepseek-r1-qwen";
+const char* const kSupportedPre =
+    "gpt-2, phi-2, smollm, starcoder, llama-bpe (llama3, llama-v3), qwen2, deepseek-r1-qwen";
 
 PreType pre_type(const std::string& pre, const std::string& path) {
     PreType t;
@@ -60,8 +63,9 @@ PreType pre_type(const std::string& pre, const std::string& path) {
         t.pre_tokenizer = byte_level(true);
     } else if (pre == "smollm" || pre == "starcoder") {
         // HuggingFaceTB/SmolLM*, bigcode/starcoder: single digits, then GPT-2's split.
-        t.pre_tokenizer = {{"type", "Sequence"},
-                           {"pretokenizers", json::array({{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)})}};
+        t.pre_tokenizer = {
+            {"type", "Sequence"},
+            {"pretokenizers", json::array({{{"type", "Digits"}, {"individual_digits", true}}, byte_level(true)})}};
         t.clean_spaces = false;
     } else if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
         t.pre_tokenizer = split_then_byte_level(kLlama3Pattern);
@@ -87,7 +91,8 @@ struct Vocab {
 Vocab read_vocab(const GgufFile& f) {
     Vocab v;
     const GgufValue* tokens = f.get_array("tokenizer.ggml.tokens", GgufValueType::STRING);
-    if (!tokens || tokens->strs.empty()) throw Error(f.path() + ": metadata 'tokenizer.ggml.tokens' is missing or empty");
+    if (!tokens || tokens->strs.empty())
+        throw Error(f.path() + ": metadata 'tokenizer.ggml.tokens' is missing or empty");
     v.tokens = &tokens->strs;
     const size_t n = tokens->strs.size();
     // The vocabulary becomes a JSON object or a SentencePiece model (many times its size in
@@ -113,8 +118,8 @@ Vocab read_vocab(const GgufFile& f) {
         const auto x = f.get_int(key);
         if (!x) return -1;
         if (*x < 0 || *x >= static_cast<int64_t>(n))
-            throw Error(f.path() + ": metadata '" + key + "' is " + std::to_string(*x) + ", outside the vocabulary of " +
-                        std::to_string(n) + " tokens");
+            throw Error(f.path() + ": metadata '" + key + "' is " + std::to_string(*x) +
+                        ", outside the vocabulary of " + std::to_string(n) + " tokens");
         return *x;
     };
     v.bos = id("tokenizer.ggml.bos_token_id");
@@ -136,22 +141,25 @@ void set_special(HfTokenizerConfig& cfg, const char* key, const Vocab& v, int64_
 // What a Hugging Face folder would hold for this vocabulary: tokenizer.json (+ the
 // tokenizer_config.json side as HfTokenizerConfig), or tokenizer.model.
 struct Converted {
-    json tokenizer_json;       // gpt2
-    std::string model_proto;   // llama: a serialized SentencePiece ModelProto
-    json spm_decoder;          // llama: LlamaTokenizerFast's decoder
+    json tokenizer_json;      // gpt2
+    std::string model_proto;  // llama: a serialized SentencePiece ModelProto
+    json spm_decoder;         // llama: LlamaTokenizerFast's decoder
     HfTokenizerConfig cfg;
-    json config_json;          // tokenizer_config.json
+    json config_json;  // tokenizer_config.json
     std::string kind;
 };
 
 Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
     const std::string pre_name = f.get_string("tokenizer.ggml.pre").value_or("");
     if (pre_name.empty())
-        throw Error(f.path() + ": has no tokenizer.ggml.pre, so the pre-tokenizer of its BPE vocabulary is unknown "
-                               "(supported: " + std::string(kSupportedPre) + ")");
+        throw Error(f.path() +
+                    ": has no tokenizer.ggml.pre, so the pre-tokenizer of its BPE vocabulary is unknown "
+                    "(supported: " +
+                    std::string(kSupportedPre) + ")");
     const PreType pt = pre_type(pre_name, f.path());
     const GgufValue* merges = f.get_array("tokenizer.ggml.merges", GgufValueType::STRING);
-    if (!merges) throw Error(f.path() + ": metadata 'tokenizer.ggml.merges' is missing (needed by a gpt2 BPE tokenizer)");
+    if (!merges)
+        throw Error(f.path() + ": metadata 'tokenizer.ggml.merges' is missing (needed by a gpt2 BPE tokenizer)");
     if (merges->strs.size() > kMaxGgufVocab)
         throw Error(f.path() + ": tokenizer.ggml.merges holds " + std::to_string(merges->strs.size()) +
                     " merges, more than the " + std::to_string(kMaxGgufVocab) + " QuantScope accepts");
@@ -162,8 +170,13 @@ Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
         const std::string& tok = (*v.tokens)[i];
         vocab[tok] = i;  // a duplicate keeps its last id, as transformers' GGUF converter does
         if (v.types[i] == kControl || v.types[i] == kUserDefined)
-            added.push_back({{"id", i}, {"content", tok}, {"special", v.types[i] == kControl}, {"lstrip", false},
-                             {"rstrip", false}, {"single_word", false}, {"normalized", false}});
+            added.push_back({{"id", i},
+                             {"content", tok},
+                             {"special", v.types[i] == kControl},
+                             {"lstrip", false},
+                             {"rstrip", false},
+                             {"single_word", false},
+                             {"normalized", false}});
     }
     const bool add_bos = f.get_bool("tokenizer.ggml.add_bos_token").value_or(pt.add_bos);
     const bool add_eos = f.get_bool("tokenizer.ggml.add_eos_token").value_or(false);
@@ -176,8 +189,12 @@ Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
     if (add_bos && v.bos >= 0) special_item(v.bos);
     single.push_back({{"Sequence", {{"id", "A"}, {"type_id", 0}}}});
     if (add_eos && v.eos >= 0) special_item(v.eos);
-    json j = {{"model", {{"type", "BPE"}, {"vocab", std::move(vocab)}, {"merges", merges->strs},
-                         {"ignore_merges", pt.ignore_merges}, {"byte_fallback", false}}},
+    json j = {{"model",
+               {{"type", "BPE"},
+                {"vocab", std::move(vocab)},
+                {"merges", merges->strs},
+                {"ignore_merges", pt.ignore_merges},
+                {"byte_fallback", false}}},
               {"normalizer", pt.normalizer},
               {"pre_tokenizer", pt.pre_tokenizer},
               {"decoder", {{"type", "ByteLevel"}}},
@@ -197,7 +214,7 @@ Converted convert_gpt2(const GgufFile& f, const Vocab& v) {
 
 // A minimal protobuf writer for SentencePiece's ModelProto (sentencepiece_model.proto).
 class Proto {
-public:
+  public:
     std::string out;
     void varint(uint64_t v) {
         while (v >= 0x80) {
@@ -227,7 +244,8 @@ public:
 Converted convert_llama(const GgufFile& f, Vocab v) {
     const size_t n = v.tokens->size();
     if (v.scores.empty())
-        throw Error(f.path() + ": metadata 'tokenizer.ggml.scores' is missing (needed by a llama SentencePiece tokenizer)");
+        throw Error(f.path() +
+                    ": metadata 'tokenizer.ggml.scores' is missing (needed by a llama SentencePiece tokenizer)");
     if (v.unk < 0) v.unk = 0;  // llama.cpp's defaults for SentencePiece vocabularies
     if (v.bos < 0 && n > 1) v.bos = 1;
     if (v.eos < 0 && n > 2) v.eos = 2;
@@ -290,15 +308,20 @@ Converted convert_llama(const GgufFile& f, Vocab v) {
         }
     }
     // Decoding as transformers' GGUF loader gives it (LlamaTokenizerFast, LlamaConverter's decoder).
-    json decoder = {{"type", "Sequence"},
-                    {"decoders", json::array({{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
-                                              {{"type", "ByteFallback"}},
-                                              {{"type", "Fuse"}}})}};
-    if (add_space_prefix) decoder["decoders"].push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+    json decoder = {
+        {"type", "Sequence"},
+        {"decoders", json::array({{{"type", "Replace"}, {"pattern", {{"String", "\xE2\x96\x81"}}}, {"content", " "}},
+                                  {{"type", "ByteFallback"}},
+                                  {{"type", "Fuse"}}})}};
+    if (add_space_prefix)
+        decoder["decoders"].push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
     c.model_proto = std::move(model.out);
     c.spm_decoder = std::move(decoder);
-    c.config_json = {{"tokenizer_class", "LlamaTokenizer"}, {"add_bos_token", *cfg.add_bos_token},
-                     {"add_eos_token", *cfg.add_eos_token}, {"add_prefix_space", add_space_prefix}, {"legacy", true},
+    c.config_json = {{"tokenizer_class", "LlamaTokenizer"},
+                     {"add_bos_token", *cfg.add_bos_token},
+                     {"add_eos_token", *cfg.add_eos_token},
+                     {"add_prefix_space", add_space_prefix},
+                     {"legacy", true},
                      {"clean_up_tokenization_spaces", false}};
     for (const char* k : {"bos_token", "eos_token", "unk_token"})
         if (const AddedToken* t = cfg.get(k)) c.config_json[k] = t->content;
@@ -312,7 +335,8 @@ Converted convert(const GgufFile& f) {
     const Vocab v = read_vocab(f);
     if (model == "gpt2") return convert_gpt2(f, v);
     if (model == "llama") return convert_llama(f, v);
-    throw Error(f.path() + ": tokenizer.ggml.model '" + model + "' is not supported (gpt2 byte-level BPE, llama SentencePiece)");
+    throw Error(f.path() + ": tokenizer.ggml.model '" + model +
+                "' is not supported (gpt2 byte-level BPE, llama SentencePiece)");
 }
 
 }  // namespace
@@ -320,7 +344,8 @@ Converted convert(const GgufFile& f) {
 std::unique_ptr<Tokenizer> make_gguf_tokenizer(const std::string& gguf_path) {
     const GgufFile f(gguf_path);
     const Converted c = convert(f);
-    if (!c.model_proto.empty()) return make_sentencepiece_tokenizer(c.model_proto, c.cfg, f.path(), c.kind, c.spm_decoder);
+    if (!c.model_proto.empty())
+        return make_sentencepiece_tokenizer(c.model_proto, c.cfg, f.path(), c.kind, c.spm_decoder);
     return make_hf_json_tokenizer(c.tokenizer_json, c.cfg, f.path(), c.kind);
 }
 
@@ -332,8 +357,10 @@ std::vector<std::pair<std::string, std::string>> gguf_tokenizer_files(const std:
     const GgufFile f(gguf_path);
     const tok::Converted c = tok::convert(f);
     std::vector<std::pair<std::string, std::string>> out;
-    if (!c.model_proto.empty()) out.emplace_back("tokenizer.model", c.model_proto);
-    else out.emplace_back("tokenizer.json", c.tokenizer_json.dump(2) + "\n");
+    if (!c.model_proto.empty())
+        out.emplace_back("tokenizer.model", c.model_proto);
+    else
+        out.emplace_back("tokenizer.json", c.tokenizer_json.dump(2) + "\n");
     out.emplace_back("tokenizer_config.json", c.config_json.dump(2) + "\n");
     return out;
 }

@@ -20,7 +20,7 @@ using nlohmann::json;
 namespace {
 
 class Gpt2FilesTokenizer : public Tokenizer {
-public:
+  public:
     explicit Gpt2FilesTokenizer(const std::string& dir) {
         namespace fs = std::filesystem;
         const std::string vocab_path = (fs::path(dir) / "vocab.json").string();
@@ -30,7 +30,8 @@ public:
         std::unordered_map<std::string, int64_t> vocab;
         vocab.reserve(v.size());
         for (const auto& kv : v.items()) {
-            if (!kv.value().is_number_integer()) throw Error(vocab_path + ": entry '" + kv.key() + "' has no integer id");
+            if (!kv.value().is_number_integer())
+                throw Error(vocab_path + ": entry '" + kv.key() + "' has no integer id");
             vocab.emplace(kv.key(), kv.value().get<int64_t>());
         }
         // merges.txt: "#version" header, then "a b" per line.
@@ -88,8 +89,10 @@ public:
         if (!cfg.get("unk_token")) specials.push_back(AddedToken{"<|endoftext|>", -1, true});
         for (const auto& t : cfg.all_special()) specials.push_back(t);
         for (auto& t : specials) {
-            if (const auto* known = find_added(t.content)) t.id = known->id;
-            else t.id = id_for(t.content);
+            if (const auto* known = find_added(t.content))
+                t.id = known->id;
+            else
+                t.id = id_for(t.content);
             t.special = true;
             splitter_.add(t);
             special_ids_.push_back(t.id);
@@ -112,7 +115,10 @@ public:
         if (add_bos && add_bos_ && bos_ >= 0) ids.push_back(bos_);
         const std::string t = add_prefix_space_ ? " " + text : text;
         for (const auto& piece : splitter_.split(t)) {
-            if (piece.id >= 0) { ids.push_back(piece.id); continue; }
+            if (piece.id >= 0) {
+                ids.push_back(piece.id);
+                continue;
+            }
             for (const auto& [b, e] : gpt2_split_regex().find_all(std::string_view(piece.text)))
                 bpe_->tokenize(byte_level::encode(piece.text.substr(b, e - b)), ids);
         }
@@ -159,7 +165,7 @@ public:
     int64_t vocab_size() const override { return encoder_size_ + added_not_in_vocab_; }
     std::string kind() const override { return "vocab.json + merges.txt (GPT-2 byte-level BPE)"; }
 
-private:
+  private:
     const AddedToken* find_added(const std::string& content) const {
         for (const auto& t : splitter_.tokens())
             if (t.content == content) return &t;
@@ -170,7 +176,8 @@ private:
         return bpe_->token_to_id(content);
     }
     bool is_special(int64_t id) const {
-        for (int64_t s : special_ids_) if (s == id) return true;
+        for (int64_t s : special_ids_)
+            if (s == id) return true;
         return false;
     }
 

@@ -48,8 +48,10 @@ void read_specials(const json& j, const std::string& path, HfTokenizerConfig& c)
     for (const char* key : kSpecialKeys) {
         if (!j.contains(key)) continue;
         auto t = parse_token(j[key], path, key);
-        if (t) c.special[key] = *t;
-        else c.special.erase(key);
+        if (t)
+            c.special[key] = *t;
+        else
+            c.special.erase(key);
     }
     if (j.contains("additional_special_tokens") && j["additional_special_tokens"].is_array()) {
         c.additional_special.clear();
@@ -109,7 +111,7 @@ HfTokenizerConfig read_hf_config(const std::string& dir) {
 
 std::string clean_up_tokenization(const std::string& in) {
     static const std::pair<const char*, const char*> reps[] = {
-        {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+        {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
         {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
     std::string s = in;
     for (const auto& r : reps) {

@@ -31,8 +31,8 @@ void special_ids(const json& specials, const std::string& name, const std::strin
         throw Error(source + ": post_processor special token '" + name + "' has no ids");
     for (const auto& id : s["ids"]) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0)
-            throw Error(source + ": post_processor special token '" + name + "' has an id that is not a token id: " +
-                        id.dump());
+            throw Error(source + ": post_processor special token '" + name +
+                        "' has an id that is not a token id: " + id.dump());
         out.push_back(id.get<int64_t>());
     }
 }
@@ -82,8 +82,9 @@ void parse_post_processor(const json& j, const std::string& source, Template& t)
         t.suffix.push_back(j["sep"][1].get<int64_t>());
         return;
     }
-    throw Error(source + ": post_processor type '" + type +
-                "' is not supported (supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence)");
+    throw Error(
+        source + ": post_processor type '" + type +
+        "' is not supported (supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence)");
 }
 
 bool is_llama_like(const std::string& cls) {
@@ -94,7 +95,7 @@ bool is_llama_like(const std::string& cls) {
 }
 
 class HfJsonTokenizer : public Tokenizer {
-public:
+  public:
     // j: a tokenizer.json document; cfg: tokenizer_config.json + special_tokens_map.json;
     // source: where j came from (errors); kind: kind() when not empty.
     HfJsonTokenizer(const json& j, const HfTokenizerConfig& cfg, const std::string& source, const std::string& kind)
@@ -116,10 +117,12 @@ public:
                 if (!a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() > kMaxTokenId)
                     throw Error(where + ": 'id' must be a token id (an integer in 0.." + std::to_string(kMaxTokenId) +
                                 "), found " + a["id"].dump());
-                if (!a["content"].is_string()) throw Error(where + ": 'content' must be a string, found " + a["content"].dump());
+                if (!a["content"].is_string())
+                    throw Error(where + ": 'content' must be a string, found " + a["content"].dump());
                 auto flag = [&](const char* k, bool def) {
                     if (!a.contains(k) || a[k].is_null()) return def;
-                    if (!a[k].is_boolean()) throw Error(where + ": '" + k + "' must be true or false, found " + a[k].dump());
+                    if (!a[k].is_boolean())
+                        throw Error(where + ": '" + k + "' must be true or false, found " + a[k].dump());
                     return a[k].get<bool>();
                 };
                 AddedToken t;
@@ -162,8 +165,10 @@ public:
                     throw Error(source_ + ": post_processor adds token id " + std::to_string(id) +
                                 ", which is not in the vocabulary (" + std::to_string(bpe_->max_id() + 1) + " ids)");
         clean_up_ = cfg.clean_up_tokenization_spaces.value_or(false);
-        if (const AddedToken* b = cfg.get("bos_token")) bos_ = id_of(b->content);
-        else if (!template_.prefix.empty()) bos_ = template_.prefix.front();
+        if (const AddedToken* b = cfg.get("bos_token"))
+            bos_ = id_of(b->content);
+        else if (!template_.prefix.empty())
+            bos_ = template_.prefix.front();
         if (const AddedToken* e = cfg.get("eos_token")) eos_ = id_of(e->content);
 
         std::unordered_set<std::string> contents;
@@ -172,12 +177,16 @@ public:
         for (const auto& t : added_.tokens()) contents.insert(t.content);
         vocab_size_ = static_cast<int64_t>(contents.size());
 
-        const bool byte_level = (pre_ && pre_->byte_level()) || j.value("decoder", json()).dump().find("\"ByteLevel\"") != std::string::npos;
-        kind_ = !kind.empty() ? kind : byte_level ? "tokenizer.json (BPE, byte-level)"
-                           : (bpe_->config().byte_fallback || j.value("normalizer", json()).dump().find("\xE2\x96\x81") != std::string::npos ||
-                                      j.value("pre_tokenizer", json()).dump().find("Metaspace") != std::string::npos
-                                  ? "tokenizer.json (BPE, SentencePiece-style)"
-                                  : "tokenizer.json (BPE)");
+        const bool byte_level = (pre_ && pre_->byte_level()) ||
+                                j.value("decoder", json()).dump().find("\"ByteLevel\"") != std::string::npos;
+        kind_ = !kind.empty() ? kind
+                : byte_level
+                    ? "tokenizer.json (BPE, byte-level)"
+                    : (bpe_->config().byte_fallback ||
+                               j.value("normalizer", json()).dump().find("\xE2\x96\x81") != std::string::npos ||
+                               j.value("pre_tokenizer", json()).dump().find("Metaspace") != std::string::npos
+                           ? "tokenizer.json (BPE, SentencePiece-style)"
+                           : "tokenizer.json (BPE)");
     }
 
     std::vector<int64_t> encode(const std::string& text, bool add_bos) const override {
@@ -187,7 +196,10 @@ public:
         std::vector<TextSegment> segs = added_.extract_and_normalize(u, normalizer_.get());
         std::vector<PreSplit> splits;
         for (auto& seg : segs) {
-            if (seg.id >= 0) { ids.push_back(seg.id); continue; }
+            if (seg.id >= 0) {
+                ids.push_back(seg.id);
+                continue;
+            }
             splits.clear();
             splits.push_back({std::move(seg.text), seg.at_origin});
             if (pre_) pre_->pre_tokenize(splits);
@@ -202,8 +214,10 @@ public:
         tokens.reserve(ids.size());
         for (int64_t id : ids) {
             const std::string* s = nullptr;
-            if (const AddedToken* a = added_.find_id(id)) s = &a->content;
-            else s = bpe_->id_to_token(id);
+            if (const AddedToken* a = added_.find_id(id))
+                s = &a->content;
+            else
+                s = bpe_->id_to_token(id);
             if (!s) continue;
             if (skip_special) {
                 const AddedToken* a = added_.find_content(*s);
@@ -229,16 +243,18 @@ public:
     int64_t vocab_size() const override { return vocab_size_; }
     std::string kind() const override { return kind_; }
 
-private:
+  private:
     void load_model(const json& m) {
         const std::string type = m.value("type", std::string(m.contains("merges") ? "BPE" : ""));
         if (type != "BPE")
             throw Error(source_ + ": model type '" + type + "' is not supported (only BPE tokenizer.json models)");
-        if (!m.contains("vocab") || !m["vocab"].is_object()) throw Error(source_ + ": BPE model without a 'vocab' object");
+        if (!m.contains("vocab") || !m["vocab"].is_object())
+            throw Error(source_ + ": BPE model without a 'vocab' object");
         std::unordered_map<std::string, int64_t> vocab;
         vocab.reserve(m["vocab"].size());
         for (const auto& kv : m["vocab"].items()) {
-            if (!kv.value().is_number_integer()) throw Error(source_ + ": vocab entry '" + kv.key() + "' has no integer id");
+            if (!kv.value().is_number_integer())
+                throw Error(source_ + ": vocab entry '" + kv.key() + "' has no integer id");
             vocab.emplace(kv.key(), kv.value().get<int64_t>());
         }
         std::vector<std::pair<std::string, std::string>> merges;
@@ -258,7 +274,9 @@ private:
             }
         }
         BpeConfig c;
-        auto str = [&](const char* k) { return m.contains(k) && m[k].is_string() ? m[k].get<std::string>() : std::string(); };
+        auto str = [&](const char* k) {
+            return m.contains(k) && m[k].is_string() ? m[k].get<std::string>() : std::string();
+        };
         auto flag = [&](const char* k) { return m.contains(k) && m[k].is_boolean() && m[k].get<bool>(); };
         c.unk_token = str("unk_token");
         c.fuse_unk = flag("fuse_unk");

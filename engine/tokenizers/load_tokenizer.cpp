@@ -43,7 +43,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& dir) {
         return pick(dir);
     } catch (const nlohmann::json::exception& e) {
         // a value of an unexpected JSON type that no explicit check caught
-        throw Error("tokenizer in " + dir + ": a file has a value of an unexpected type (" + std::string(e.what()) + ")");
+        throw Error("tokenizer in " + dir + ": a file has a value of an unexpected type (" + std::string(e.what()) +
+                    ")");
     }
 }
 

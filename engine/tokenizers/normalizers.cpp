@@ -18,7 +18,10 @@ void replace_all(std::u32string& s, const std::u32string& from, const std::u32st
     for (;;) {
         const std::size_t f = s.find(from, pos);
         if (f == std::u32string::npos) break;
-        if (!any) { out.reserve(s.size()); any = true; }
+        if (!any) {
+            out.reserve(s.size());
+            any = true;
+        }
         out.append(s, pos, f - pos);
         out += to;
         pos = f + from.size();
@@ -31,7 +34,7 @@ void replace_all(std::u32string& s, const std::u32string& from, const std::u32st
 namespace {
 
 class SequenceNormalizer : public Normalizer {
-public:
+  public:
     std::vector<std::unique_ptr<Normalizer>> items;
     void normalize(std::u32string& s) const override {
         for (const auto& n : items) n->normalize(s);
@@ -39,7 +42,7 @@ public:
 };
 
 class PrependNormalizer : public Normalizer {
-public:
+  public:
     std::u32string prepend;
     void normalize(std::u32string& s) const override {
         if (!s.empty()) s.insert(0, prepend);
@@ -47,11 +50,14 @@ public:
 };
 
 class ReplaceNormalizer : public Normalizer {
-public:
+  public:
     std::u32string from, to;
     std::unique_ptr<Regex> regex;
     void normalize(std::u32string& s) const override {
-        if (!regex) { replace_all(s, from, to); return; }
+        if (!regex) {
+            replace_all(s, from, to);
+            return;
+        }
         const auto m = regex->find_all(s);
         if (m.empty()) return;
         std::u32string out;
@@ -67,22 +73,27 @@ public:
 };
 
 class UnicodeNormalizer : public Normalizer {  // NFC, NFD, NFKC, NFKD
-public:
+  public:
     explicit UnicodeNormalizer(unicode::NormalForm f) : form(f) {}
     unicode::NormalForm form;
     void normalize(std::u32string& s) const override {
         for (char32_t c : s)
-            if (c >= 0x80) { s = unicode::normalize(s, form); return; }  // ASCII is invariant
+            if (c >= 0x80) {
+                s = unicode::normalize(s, form);
+                return;
+            }  // ASCII is invariant
     }
 };
 
 class StripNormalizer : public Normalizer {
-public:
+  public:
     bool left = true, right = true;
     void normalize(std::u32string& s) const override {
         std::size_t b = 0, e = s.size();
-        if (left) while (b < e && unicode::is_white_space(s[b])) ++b;
-        if (right) while (e > b && unicode::is_white_space(s[e - 1])) --e;
+        if (left)
+            while (b < e && unicode::is_white_space(s[b])) ++b;
+        if (right)
+            while (e > b && unicode::is_white_space(s[e - 1])) --e;
         s = s.substr(b, e - b);
     }
 };

@@ -9,7 +9,7 @@
 namespace qs::tok {
 
 class Normalizer {
-public:
+  public:
     virtual ~Normalizer() = default;
     virtual void normalize(std::u32string& s) const = 0;
 };

@@ -23,12 +23,18 @@ namespace {
 
 enum class Behavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
 
-struct Seg { std::size_t b, e; bool m; };
+struct Seg {
+    std::size_t b, e;
+    bool m;
+};
 
 // Full partition of [0, n) from sorted non-overlapping matches (tokenizers' find_matches).
 std::vector<Seg> partition(std::size_t n, const std::vector<std::pair<std::size_t, std::size_t>>& matches) {
     std::vector<Seg> out;
-    if (n == 0) { out.push_back({0, 0, false}); return out; }
+    if (n == 0) {
+        out.push_back({0, 0, false});
+        return out;
+    }
     std::size_t prev = 0;
     for (const auto& m : matches) {
         if (prev != m.first) out.push_back({prev, m.first, false});
@@ -41,18 +47,24 @@ std::vector<Seg> partition(std::size_t n, const std::vector<std::pair<std::size_
 
 // tokenizers' NormalizedString::split.
 std::vector<Seg> apply_behavior(std::vector<Seg> segs, Behavior b, bool invert) {
-    if (invert) for (auto& s : segs) s.m = !s.m;
+    if (invert)
+        for (auto& s : segs) s.m = !s.m;
     std::vector<Seg> out;
     switch (b) {
-        case Behavior::Isolated: out = segs; break;
+        case Behavior::Isolated:
+            out = segs;
+            break;
         case Behavior::Removed:
-            for (const auto& s : segs) if (!s.m) out.push_back(s);
+            for (const auto& s : segs)
+                if (!s.m) out.push_back(s);
             break;
         case Behavior::MergedWithPrevious: {
             bool prev_match = false;
             for (const auto& s : segs) {
-                if (s.m && !prev_match && !out.empty()) out.back().e = s.e;
-                else out.push_back({s.b, s.e, false});
+                if (s.m && !prev_match && !out.empty())
+                    out.back().e = s.e;
+                else
+                    out.push_back({s.b, s.e, false});
                 prev_match = s.m;
             }
             break;
@@ -60,8 +72,10 @@ std::vector<Seg> apply_behavior(std::vector<Seg> segs, Behavior b, bool invert) 
         case Behavior::MergedWithNext: {
             bool prev_match = false;
             for (auto it = segs.rbegin(); it != segs.rend(); ++it) {
-                if (it->m && !prev_match && !out.empty()) out.back().b = it->b;
-                else out.push_back({it->b, it->e, false});
+                if (it->m && !prev_match && !out.empty())
+                    out.back().b = it->b;
+                else
+                    out.push_back({it->b, it->e, false});
                 prev_match = it->m;
             }
             std::reverse(out.begin(), out.end());
@@ -71,8 +85,10 @@ std::vector<Seg> apply_behavior(std::vector<Seg> segs, Behavior b, bool invert) 
             bool prev_match = false;
             bool first = true;
             for (const auto& s : segs) {
-                if (!first && s.m == prev_match) out.back().e = s.e;
-                else out.push_back({s.b, s.e, false});
+                if (!first && s.m == prev_match)
+                    out.back().e = s.e;
+                else
+                    out.push_back({s.b, s.e, false});
                 prev_match = s.m;
                 first = false;
             }
@@ -118,19 +134,20 @@ Behavior parse_behavior(const json& j, const std::string& source, Behavior dflt)
 }
 
 class SequencePre : public PreTokenizer {
-public:
+  public:
     std::vector<std::unique_ptr<PreTokenizer>> items;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
         for (const auto& p : items) p->pre_tokenize(splits);
     }
     bool byte_level() const override {
-        for (const auto& p : items) if (p->byte_level()) return true;
+        for (const auto& p : items)
+            if (p->byte_level()) return true;
         return false;
     }
 };
 
 class SplitPre : public PreTokenizer {
-public:
+  public:
     std::u32string literal;
     std::unique_ptr<Regex> regex;
     Behavior behavior = Behavior::Isolated;
@@ -147,7 +164,7 @@ public:
 };
 
 class ByteLevelPre : public PreTokenizer {
-public:
+  public:
     bool add_prefix_space = true;
     bool use_regex = true;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
@@ -155,9 +172,13 @@ public:
         out.reserve(splits.size() * 2);
         for (auto& s : splits) {
             if (add_prefix_space && (s.text.empty() || s.text[0] != U' ')) s.text.insert(0, 1, U' ');
-            if (use_regex) split_into(s, apply_behavior(partition(s.text.size(), gpt2_split_regex().find_all(s.text)),
-                                                        Behavior::Isolated, false), out);
-            else if (!s.text.empty()) out.push_back(std::move(s));
+            if (use_regex)
+                split_into(s,
+                           apply_behavior(partition(s.text.size(), gpt2_split_regex().find_all(s.text)),
+                                          Behavior::Isolated, false),
+                           out);
+            else if (!s.text.empty())
+                out.push_back(std::move(s));
         }
         for (auto& s : out) {
             std::string utf8 = unicode::u32_to_utf8(s.text);
@@ -172,7 +193,7 @@ public:
 };
 
 class MetaspacePre : public PreTokenizer {
-public:
+  public:
     char32_t replacement = 0x2581;
     enum class Scheme { Always, First, Never } scheme = Scheme::Always;
     bool split = true;
@@ -180,10 +201,13 @@ public:
         std::vector<PreSplit> out;
         out.reserve(splits.size() * 2);
         for (auto& s : splits) {
-            for (char32_t& c : s.text) if (c == U' ') c = replacement;
+            for (char32_t& c : s.text)
+                if (c == U' ') c = replacement;
             const bool starts = !s.text.empty() && s.text[0] == replacement;
-            if (scheme == Scheme::Always && !starts) s.text.insert(0, 1, replacement);
-            else if (scheme == Scheme::First && !starts && s.at_origin) s.text.insert(0, 1, replacement);
+            if (scheme == Scheme::Always && !starts)
+                s.text.insert(0, 1, replacement);
+            else if (scheme == Scheme::First && !starts && s.at_origin)
+                s.text.insert(0, 1, replacement);
             if (split) {
                 const auto m = char_matches(s.text, [this](char32_t c) { return c == replacement; });
                 split_into(s, apply_behavior(partition(s.text.size(), m), Behavior::MergedWithNext, false), out);
@@ -196,7 +220,7 @@ public:
 };
 
 class PredicatePre : public PreTokenizer {
-public:
+  public:
     std::function<bool(char32_t)> pred;
     Behavior behavior = Behavior::Isolated;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
@@ -208,13 +232,14 @@ public:
 };
 
 class RegexPre : public PreTokenizer {  // keeps the matches (Whitespace: \w+|[^\w\s]+)
-public:
+  public:
     explicit RegexPre(const char* p) : regex(p) {}
     Regex regex;
     void pre_tokenize(std::vector<PreSplit>& splits) const override {
         std::vector<PreSplit> out;
         for (const auto& s : splits)
-            split_into(s, apply_behavior(partition(s.text.size(), regex.find_all(s.text)), Behavior::Removed, true), out);
+            split_into(s, apply_behavior(partition(s.text.size(), regex.find_all(s.text)), Behavior::Removed, true),
+                       out);
         splits.swap(out);
     }
 };
@@ -264,10 +289,14 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
         p->replacement = r[0];
         if (j.contains("prepend_scheme") && j["prepend_scheme"].is_string()) {
             const std::string s = j["prepend_scheme"].get<std::string>();
-            if (s == "always") p->scheme = MetaspacePre::Scheme::Always;
-            else if (s == "first") p->scheme = MetaspacePre::Scheme::First;
-            else if (s == "never") p->scheme = MetaspacePre::Scheme::Never;
-            else throw Error(source + ": unknown Metaspace prepend_scheme '" + s + "'");
+            if (s == "always")
+                p->scheme = MetaspacePre::Scheme::Always;
+            else if (s == "first")
+                p->scheme = MetaspacePre::Scheme::First;
+            else if (s == "never")
+                p->scheme = MetaspacePre::Scheme::Never;
+            else
+                throw Error(source + ": unknown Metaspace prepend_scheme '" + s + "'");
         } else if (j.contains("add_prefix_space")) {
             p->scheme = j.value("add_prefix_space", true) ? MetaspacePre::Scheme::Always : MetaspacePre::Scheme::Never;
         }
@@ -290,8 +319,9 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j, const std::strin
     if (type == "Punctuation") {
         auto p = std::make_unique<PredicatePre>();
         p->pred = [](char32_t c) {
-            if (c < 128) return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
-                                (c >= 0x7B && c <= 0x7E);
+            if (c < 128)
+                return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+                       (c >= 0x7B && c <= 0x7E);
             return unicode::is_punctuation(c);
         };
         p->behavior = parse_behavior(j, source, Behavior::Isolated);

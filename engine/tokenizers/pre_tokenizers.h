@@ -16,7 +16,7 @@ struct PreSplit {
 };
 
 class PreTokenizer {
-public:
+  public:
     virtual ~PreTokenizer() = default;
     // Replaces every split by its sub-splits (empty ones dropped).
     virtual void pre_tokenize(std::vector<PreSplit>& splits) const = 0;

@@ -35,7 +35,8 @@ Regex::Regex(std::string_view pattern, std::string_view where)
     const auto* p = reinterpret_cast<const OnigUChar*>(pattern_.data());
     OnigRegex re = nullptr;
     OnigErrorInfo info{};
-    const int r = onig_new(&re, p, p + pattern_.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &info);
+    const int r =
+        onig_new(&re, p, p + pattern_.size(), ONIG_OPTION_NONE, ONIG_ENCODING_UTF8, ONIG_SYNTAX_DEFAULT, &info);
     if (r != ONIG_NORMAL) throw Error(where_ + "regular expression '" + pattern_ + "': " + onig_message(r, &info));
     re_ = re;
 }

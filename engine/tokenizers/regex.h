@@ -11,7 +11,7 @@
 namespace qs::tok {
 
 class Regex {
-public:
+  public:
     using Ranges = std::vector<std::pair<std::size_t, std::size_t>>;
     // Compiles once; throws qs::Error "<where>: regular expression '<pattern>': <Oniguruma's
     // message>" (where: e.g. "tokenizer.json: Split pre_tokenizer"; may be empty).
@@ -29,9 +29,9 @@ public:
     Ranges find_all(std::u32string_view text) const;
     const std::string& pattern() const { return pattern_; }
 
-private:
+  private:
     std::string pattern_;
-    std::string where_;  // error prefix
+    std::string where_;   // error prefix
     void* re_ = nullptr;  // OnigRegex (oniguruma.h stays out of this header)
 };
 

@@ -81,7 +81,8 @@ const ShimApi& shim() {
     if (!h)
         throw Error(std::string("cannot load ") + kShimName +
                     ", which QuantScope needs to read SentencePiece tokenizer.model files (set QUANTSCOPE_SPM_LIB "
-                    "to its path); tried:" + tried);
+                    "to its path); tried:" +
+                    tried);
     auto sym = [&](const char* name) {
         void* p = dlsym(h, name);
         if (!p) throw Error(std::string(kShimName) + " has no symbol " + name + " (mismatched build?)");
@@ -109,7 +110,7 @@ const ShimApi& shim() {
 }
 
 class SentencePieceTokenizer : public Tokenizer {
-public:
+  public:
     // sp: a model loaded through the shim (owned from here on); cfg plays tokenizer_config.json;
     // source names the model in errors.
     // decoder: when set, decode() runs it over the pieces as transformers' LlamaTokenizerFast
@@ -132,9 +133,12 @@ public:
         std::vector<AddedToken> specials;
         auto named = [&](const char* key, const char* dflt) {
             AddedToken t;
-            if (const AddedToken* c = cfg.get(key)) t = *c;
-            else if (dflt) t.content = dflt;
-            else return;
+            if (const AddedToken* c = cfg.get(key))
+                t = *c;
+            else if (dflt)
+                t.content = dflt;
+            else
+                return;
             t.special = true;
             specials.push_back(t);
         };
@@ -142,7 +146,10 @@ public:
         named("bos_token", "<s>");
         named("eos_token", "</s>");
         named("pad_token", nullptr);
-        for (auto t : cfg.additional_special) { t.special = true; specials.push_back(t); }
+        for (auto t : cfg.additional_special) {
+            t.special = true;
+            specials.push_back(t);
+        }
         for (auto t : cfg.added_tokens_decoder) splitter_.add(t);
         int64_t next_id = n;
         for (auto& t : specials) {
@@ -154,7 +161,10 @@ public:
         for (const auto& t : splitter_.tokens()) {
             if (t.special) special_contents_.push_back(t.content);
             if (t.special) special_ids_.push_back(t.id);
-            if (t.id >= n) { extra_[t.id] = t.content; ++added_not_in_vocab_; }
+            if (t.id >= n) {
+                extra_[t.id] = t.content;
+                ++added_not_in_vocab_;
+            }
         }
         if (const AddedToken* b = cfg.get("bos_token")) bos_ = id_of(b->content);
         if (const AddedToken* e = cfg.get("eos_token")) eos_ = id_of(e->content);
@@ -168,9 +178,14 @@ public:
         std::vector<int64_t> ids;
         if (add_bos && add_bos_ && bos_ >= 0) ids.push_back(bos_);
         for (const auto& piece : splitter_.split(text)) {
-            if (piece.id >= 0) { ids.push_back(piece.id); continue; }
-            if (can_cut_ && piece.text.size() > kLongText) encode_long(piece.text, ids);
-            else encode_piece(piece.text, ids);
+            if (piece.id >= 0) {
+                ids.push_back(piece.id);
+                continue;
+            }
+            if (can_cut_ && piece.text.size() > kLongText)
+                encode_long(piece.text, ids);
+            else
+                encode_piece(piece.text, ids);
         }
         if (add_bos && add_eos_ && eos_ >= 0) ids.push_back(eos_);
         return ids;
@@ -184,7 +199,10 @@ public:
         for (int64_t id : ids) {
             if (skip_special && is_special_id(id)) continue;
             const auto x = extra_.find(id);
-            if (x != extra_.end()) { tokens.push_back(x->second); continue; }
+            if (x != extra_.end()) {
+                tokens.push_back(x->second);
+                continue;
+            }
             if (id < 0 || id >= static_cast<int64_t>(pieces_.size())) continue;
             tokens.push_back(pieces_[static_cast<std::size_t>(id)]);
         }
@@ -216,14 +234,16 @@ public:
     int64_t vocab_size() const override { return static_cast<int64_t>(pieces_.size()) + added_not_in_vocab_; }
     std::string kind() const override { return kind_; }
 
-private:
+  private:
     std::string decode_fast(const std::vector<int64_t>& ids, bool skip_special) const {
         std::vector<std::string> tokens;
         for (int64_t id : ids) {
             if (skip_special && is_special_id(id)) continue;
             const auto x = extra_.find(id);
-            if (x != extra_.end()) tokens.push_back(x->second);
-            else if (id >= 0 && id < static_cast<int64_t>(pieces_.size())) tokens.push_back(pieces_[static_cast<std::size_t>(id)]);
+            if (x != extra_.end())
+                tokens.push_back(x->second);
+            else if (id >= 0 && id < static_cast<int64_t>(pieces_.size()))
+                tokens.push_back(pieces_[static_cast<std::size_t>(id)]);
         }
         decoder_->decode_chain(tokens);
         std::string out;
@@ -251,7 +271,11 @@ private:
             std::size_t cut = t.size(), next = t.size();
             if (t.size() - begin > kLongText) {
                 for (std::size_t i = begin + kChunk; i + 1 < t.size(); ++i) {
-                    if (t[i] == ' ' && alnum(t[i - 1]) && alnum(t[i + 1])) { cut = i; next = i + 1; break; }
+                    if (t[i] == ' ' && alnum(t[i - 1]) && alnum(t[i + 1])) {
+                        cut = i;
+                        next = i + 1;
+                        break;
+                    }
                 }
             }
             encode_piece(std::string_view(t).substr(begin, cut - begin), ids);
@@ -282,22 +306,28 @@ private:
         if (p.empty()) return std::string();
         std::vector<const char*> ptrs;
         std::vector<size_t> lens;
-        for (const auto& s : p) { ptrs.push_back(s.data()); lens.push_back(s.size()); }
+        for (const auto& s : p) {
+            ptrs.push_back(s.data());
+            lens.push_back(s.size());
+        }
         std::string out;
         if (api_.decode_pieces(sp_, ptrs.data(), lens.data(), p.size(), append_bytes, &out) != 0)
             throw Error(path_ + ": SentencePiece failed to decode");
         return out;
     }
     bool is_special_id(int64_t id) const {
-        for (int64_t s : special_ids_) if (s == id) return true;
+        for (int64_t s : special_ids_)
+            if (s == id) return true;
         return false;
     }
     bool is_special_content(const std::string& t) const {
-        for (const auto& s : special_contents_) if (s == t) return true;
+        for (const auto& s : special_contents_)
+            if (s == t) return true;
         return false;
     }
     int64_t id_of(const std::string& content) const {
-        for (const auto& t : splitter_.tokens()) if (t.content == content) return t.id;
+        for (const auto& t : splitter_.tokens())
+            if (t.content == content) return t.id;
         return api_.piece_to_id(sp_, content.data(), content.size());
     }
 
@@ -327,7 +357,8 @@ std::vector<std::string> sentencepiece_shim_candidates() {
         out.push_back((exe / ".." / "lib" / kShimName).lexically_normal().string());
         out.push_back((exe / ".." / "lib" / "quantscope" / kShimName).lexically_normal().string());
 #ifdef QS_SPM_INSTALL_LIBDIR
-        const std::string p = (exe / ".." / QS_SPM_INSTALL_LIBDIR / "quantscope" / kShimName).lexically_normal().string();
+        const std::string p =
+            (exe / ".." / QS_SPM_INSTALL_LIBDIR / "quantscope" / kShimName).lexically_normal().string();
         if (p != out.back()) out.push_back(p);
 #endif
     }
@@ -348,7 +379,8 @@ std::unique_ptr<Tokenizer> make_sentencepiece_tokenizer(const std::string& seria
                                                         const std::string& kind, const nlohmann::json& decoder) {
     std::unique_ptr<Decoder> dec = decoder.is_null() ? nullptr : make_decoder(decoder, source);
     std::string err;
-    qs_spm* sp = shim().load_serialized(serialized_model_proto.data(), serialized_model_proto.size(), append_bytes, &err);
+    qs_spm* sp =
+        shim().load_serialized(serialized_model_proto.data(), serialized_model_proto.size(), append_bytes, &err);
     if (!sp) throw Error(source + ": SentencePiece cannot load the vocabulary: " + err);
     return std::make_unique<SentencePieceTokenizer>(sp, cfg, source, kind, std::move(dec));
 }

@@ -10,7 +10,7 @@
 namespace qs {
 
 class Tokenizer {
-public:
+  public:
     virtual ~Tokenizer() = default;
     // Encodes UTF-8 text. add_bos: prepend the BOS token the model's post-processor adds
     // (OPT: </s>=2, LLaMA: <s>=1), exactly as HF does with add_special_tokens=True.

@@ -8,7 +8,7 @@
 namespace qs::test {
 
 class GgufBytes {
-public:
+  public:
     std::vector<uint8_t> b;
     uint32_t version = 3;
 
@@ -18,9 +18,14 @@ public:
         return *this;
     }
     template <class T>
-    GgufBytes& put(T v) { return raw(&v, sizeof v); }
+    GgufBytes& put(T v) {
+        return raw(&v, sizeof v);
+    }
     GgufBytes& count(uint64_t n) { return version == 1 ? put<uint32_t>(static_cast<uint32_t>(n)) : put<uint64_t>(n); }
-    GgufBytes& str(const std::string& s) { count(s.size()); return raw(s.data(), s.size()); }
+    GgufBytes& str(const std::string& s) {
+        count(s.size());
+        return raw(s.data(), s.size());
+    }
 
     GgufBytes& header(uint64_t n_tensors, uint64_t n_kv, uint32_t ver = 3) {
         version = ver;
@@ -29,9 +34,21 @@ public:
         count(n_tensors);
         return count(n_kv);
     }
-    GgufBytes& kv_u32(const std::string& key, uint32_t v) { str(key); put<uint32_t>(4); return put<uint32_t>(v); }
-    GgufBytes& kv_str(const std::string& key, const std::string& v) { str(key); put<uint32_t>(8); return str(v); }
-    GgufBytes& kv_bool(const std::string& key, uint8_t v) { str(key); put<uint32_t>(7); return put<uint8_t>(v); }
+    GgufBytes& kv_u32(const std::string& key, uint32_t v) {
+        str(key);
+        put<uint32_t>(4);
+        return put<uint32_t>(v);
+    }
+    GgufBytes& kv_str(const std::string& key, const std::string& v) {
+        str(key);
+        put<uint32_t>(8);
+        return str(v);
+    }
+    GgufBytes& kv_bool(const std::string& key, uint8_t v) {
+        str(key);
+        put<uint32_t>(7);
+        return put<uint8_t>(v);
+    }
     GgufBytes& tensor(const std::string& name, std::vector<uint64_t> ne, uint32_t type, uint64_t offset) {
         str(name);
         put<uint32_t>(static_cast<uint32_t>(ne.size()));

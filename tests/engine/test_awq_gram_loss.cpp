@@ -70,8 +70,8 @@ void compare(const std::string& dir, int64_t vocab, int64_t n, int64_t t, const 
         }
     }
     EXPECT_EQ(linear_only, want_linear_only) << dir << ": Linear-only groups (out_proj, fc1/fc2 or down_proj)";
-    std::printf("[ gram     ] %s: %d Linear-only groups, worst loss difference %.1e relative, ratios %s\n",
-                dir.c_str(), linear_only, worst_all, all_same_ratio ? "all equal" : "differ on a tie");
+    std::printf("[ gram     ] %s: %d Linear-only groups, worst loss difference %.1e relative, ratios %s\n", dir.c_str(),
+                linear_only, worst_all, all_same_ratio ? "all equal" : "differ on a tie");
     if (all_same_ratio) {  // then the scaled (and clipped) models are the same
         auto lg = gram.model->decoder_linears(), ld = direct.model->decoder_linears();
         ASSERT_EQ(lg.size(), ld.size());
@@ -85,7 +85,8 @@ void compare(const std::string& dir, int64_t vocab, int64_t n, int64_t t, const 
 
 TEST(AwqGramLoss, LlamaGqaMatchesDirectEvaluation) {
     // TinyStories-656K: GQA (v -> o not scaled), down_proj is the Linear-only group.
-    compare(source_path("resources/models/TinyStories-656K"), 2048, 16, 128, QuantSpec{3, Granularity::PerGroup, 32, false}, false, 2);
+    compare(source_path("resources/models/TinyStories-656K"), 2048, 16, 128,
+            QuantSpec{3, Granularity::PerGroup, 32, false}, false, 2);
 }
 
 TEST(AwqGramLoss, OptMatchesDirectEvaluationWithClip) {

@@ -25,7 +25,7 @@ using namespace qs;
 namespace {
 
 class ByteTokenizer : public Tokenizer {
-public:
+  public:
     static constexpr int64_t kBos = 256;
     std::atomic<bool>* cancel_on_second_call = nullptr;
     mutable int calls = 0;
@@ -209,8 +209,10 @@ TEST(DataCalibration, AwqWindowedRereadsGiveTheSameSet) {
     {
         std::string plain;
         for (int i = 0; i < 3000; ++i) {
-            if (i % 10 == 0) plain += "{\"text\": \"s" + std::to_string(i) + "\"}\n";
-            else plain += "{\"text\": \"" + std::string(40, static_cast<char>('a' + i % 26)) + "\"}\n";
+            if (i % 10 == 0)
+                plain += "{\"text\": \"s" + std::to_string(i) + "\"}\n";
+            else
+                plain += "{\"text\": \"" + std::string(40, static_cast<char>('a' + i % 26)) + "\"}\n";
         }
         std::string z(ZSTD_compressBound(plain.size()), '\0');
         const size_t zn = ZSTD_compress(z.data(), z.size(), plain.data(), plain.size(), 3);
@@ -268,8 +270,9 @@ TEST(DataCalibration, BundledDefault) {
     const std::string path = calibration_default_path();
     ASSERT_TRUE(fs::exists(path)) << path;
     auto set = make_calibration_set(path, tok, 128, 512, 42, {});
-    EXPECT_EQ(set.description, "tinyshakespeare.txt.zst (bundled substitute, not Pile): 128 blocks x 512 tokens, "
-                               "consecutive, no BOS");
+    EXPECT_EQ(set.description,
+              "tinyshakespeare.txt.zst (bundled substitute, not Pile): 128 blocks x 512 tokens, "
+              "consecutive, no BOS");
     EXPECT_EQ(set.blocks.sizes(), (std::vector<int64_t>{128, 512}));
     const std::string text = read_text_file(path);
     EXPECT_EQ(text.size(), 1115394u);  // PROVENANCE.md
@@ -278,7 +281,8 @@ TEST(DataCalibration, BundledDefault) {
     EXPECT_TRUE(std::equal(first.begin(), first.end(), flat.data_ptr<int64_t>()));
     EXPECT_EQ(rows(set.blocks)[0][0], 'F');
     // A copy outside the resources is not labelled as the bundled set.
-    auto copy = make_calibration_set(source_path("resources/data/calibration/tinyshakespeare.txt.zst"), tok, 2, 8, 42, {});
+    auto copy =
+        make_calibration_set(source_path("resources/data/calibration/tinyshakespeare.txt.zst"), tok, 2, 8, 42, {});
     EXPECT_EQ(copy.description, "tinyshakespeare.txt.zst: 2 blocks x 8 tokens, consecutive, no BOS");
 }
 
@@ -307,9 +311,7 @@ TEST(DataCalibration, Errors) {
     QS_EXPECT_ERROR_CONTAINS(make_calibration_set(test_data("datasets/README.md"), tok, 4, 8, 42, {}),
                              "README.md: unsupported dataset file");
     auto dir = temp_dir("calib_errors");
-    {
-        std::ofstream((dir / "blank.jsonl").string()) << "\n  \n";
-    }
+    { std::ofstream((dir / "blank.jsonl").string()) << "\n  \n"; }
     QS_EXPECT_ERROR_CONTAINS(make_calibration_set((dir / "blank.jsonl").string(), tok, 4, 8, 42, {}),
                              "blank.jsonl: no records (every line is blank)");
     fs::remove_all(dir);

@@ -83,10 +83,12 @@ TEST(DataZstd, ConcatenatedFramesAreOneStream) {
 TEST(DataZstd, CorruptTruncatedEmptyAndNonZstdNameTheFile) {
     // corrupt.jsonl.zst: small.jsonl.zst with 4 bytes in the middle XOR 0x5A (the frame checksum
     // catches it); truncated.jsonl.zst: small.jsonl.zst without its last 10 bytes.
-    QS_EXPECT_ERROR_CONTAINS(jsonl_texts(test_data("datasets/corrupt.jsonl.zst")),
-                             "corrupt.jsonl.zst: corrupt zstd data (Data corruption detected) after reading 91 of its 91 bytes");
-    QS_EXPECT_ERROR_CONTAINS(jsonl_texts(test_data("datasets/truncated.jsonl.zst")),
-                             "truncated.jsonl.zst: truncated zstd stream (the file ends inside a frame after 81 bytes)");
+    QS_EXPECT_ERROR_CONTAINS(
+        jsonl_texts(test_data("datasets/corrupt.jsonl.zst")),
+        "corrupt.jsonl.zst: corrupt zstd data (Data corruption detected) after reading 91 of its 91 bytes");
+    QS_EXPECT_ERROR_CONTAINS(
+        jsonl_texts(test_data("datasets/truncated.jsonl.zst")),
+        "truncated.jsonl.zst: truncated zstd stream (the file ends inside a frame after 81 bytes)");
     QS_EXPECT_ERROR_CONTAINS(read_text_file(test_data("datasets/truncated.jsonl.zst")),
                              "truncated.jsonl.zst: truncated zstd stream");
 
@@ -101,8 +103,7 @@ TEST(DataZstd, CorruptTruncatedEmptyAndNonZstdNameTheFile) {
 }
 
 TEST(DataZstd, MissingFileAndFolder) {
-    QS_EXPECT_ERROR_CONTAINS(ByteReader(test_data("datasets/nope.jsonl.zst")),
-                             "nope.jsonl.zst: does not exist");
+    QS_EXPECT_ERROR_CONTAINS(ByteReader(test_data("datasets/nope.jsonl.zst")), "nope.jsonl.zst: does not exist");
     QS_EXPECT_ERROR_CONTAINS(ByteReader(test_data("datasets")), "datasets: is a folder, expected a file");
 }
 
@@ -165,15 +166,16 @@ TEST(DataLines, LastLineWithoutNewlineAndLongLines) {
 TEST(DataUtf8, FindsTheFirstInvalidByte) {
     EXPECT_EQ(find_invalid_utf8(""), std::string::npos);
     EXPECT_EQ(find_invalid_utf8("plain ascii\n"), std::string::npos);
-    EXPECT_EQ(find_invalid_utf8("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"), std::string::npos);  // é € 😀 U+10FFFF
-    EXPECT_EQ(find_invalid_utf8("ab\xff"), 2u);                 // never valid
-    EXPECT_EQ(find_invalid_utf8("a\x80"), 1u);                  // lone continuation byte
-    EXPECT_EQ(find_invalid_utf8("a\xc0\xaf"), 1u);              // overlong '/'
-    EXPECT_EQ(find_invalid_utf8("a\xe0\x80\xaf"), 1u);          // overlong, 3 bytes
-    EXPECT_EQ(find_invalid_utf8("ab\xed\xa0\x80"), 2u);         // surrogate U+D800
-    EXPECT_EQ(find_invalid_utf8("\xf4\x90\x80\x80"), 0u);       // U+110000
-    EXPECT_EQ(find_invalid_utf8("xyz\xe2\x82"), 3u);            // cut off at the end
-    EXPECT_EQ(find_invalid_utf8("\xc3\x28"), 0u);               // lead byte without continuation
+    EXPECT_EQ(find_invalid_utf8("\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"),
+              std::string::npos);                          // é € 😀 U+10FFFF
+    EXPECT_EQ(find_invalid_utf8("ab\xff"), 2u);            // never valid
+    EXPECT_EQ(find_invalid_utf8("a\x80"), 1u);             // lone continuation byte
+    EXPECT_EQ(find_invalid_utf8("a\xc0\xaf"), 1u);         // overlong '/'
+    EXPECT_EQ(find_invalid_utf8("a\xe0\x80\xaf"), 1u);     // overlong, 3 bytes
+    EXPECT_EQ(find_invalid_utf8("ab\xed\xa0\x80"), 2u);    // surrogate U+D800
+    EXPECT_EQ(find_invalid_utf8("\xf4\x90\x80\x80"), 0u);  // U+110000
+    EXPECT_EQ(find_invalid_utf8("xyz\xe2\x82"), 3u);       // cut off at the end
+    EXPECT_EQ(find_invalid_utf8("\xc3\x28"), 0u);          // lead byte without continuation
 }
 
 TEST(DataUtf8, PythonStrip) {
@@ -230,7 +232,8 @@ TEST(DataJsonl, Cancellation) {
     std::atomic<bool> cancel{true};
     Progress p;
     p.cancel = &cancel;
-    EXPECT_THROW(for_each_jsonl_text(test_data("datasets/small.jsonl.zst"), [](std::string&&, int64_t) {}, p),
+    EXPECT_THROW(for_each_jsonl_text(
+                     test_data("datasets/small.jsonl.zst"), [](std::string&&, int64_t) {}, p),
                  Cancelled);
 }
 

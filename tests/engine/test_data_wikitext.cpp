@@ -121,7 +121,8 @@ TEST(DataEvalText, LoadsEachFormatWithADescription) {
     EXPECT_EQ(jl.text, "Hello world\n\nSecond \xc3\xa9 line\nwith newline\n\n  padded  ");
     EXPECT_EQ(jl.description, "small.jsonl.zst: 3 \"text\" records joined with \"\\n\\n\"");
 
-    QS_EXPECT_ERROR_CONTAINS(load_eval_text(test_data("datasets/no_text.jsonl")), "no_text.jsonl: line 2: no \"text\" field");
+    QS_EXPECT_ERROR_CONTAINS(load_eval_text(test_data("datasets/no_text.jsonl")),
+                             "no_text.jsonl: line 2: no \"text\" field");
     QS_EXPECT_ERROR_CONTAINS(load_eval_text(test_data("datasets/README.md")), "README.md: unsupported dataset file");
     auto dir = temp_dir("eval");
     write_file(dir / "empty.txt", "");

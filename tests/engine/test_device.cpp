@@ -72,7 +72,8 @@ TEST(Device, Fp16OnTheCpuFollowsTheLibtorchVersion) {
         at::Tensor a = at::ones({4, 8}, at::kHalf), b = at::ones({8, 3}, at::kHalf);
         EXPECT_EQ(at::matmul(a, b).sum().item<double>(), 96.0);
     } else {
-        QS_EXPECT_ERROR_CONTAINS(check_device_dtype(c10::Device(c10::kCPU), at::kHalf), "fp16 is not supported on the CPU");
+        QS_EXPECT_ERROR_CONTAINS(check_device_dtype(c10::Device(c10::kCPU), at::kHalf),
+                                 "fp16 is not supported on the CPU");
     }
 }
 
@@ -83,7 +84,8 @@ TEST(Device, Float64FallsBackToFloat32OnMpsOnly) {
     EXPECT_EQ(accumulation_dtype(mps), at::kFloat);
     EXPECT_EQ(precision_note(cpu, "x"), "");
     EXPECT_EQ(precision_note(cuda, "x"), "");
-    EXPECT_EQ(precision_note(mps, "AWQ losses"), "AWQ losses computed in float32 on mps (it has no float64; float64 on cpu/cuda)");
+    EXPECT_EQ(precision_note(mps, "AWQ losses"),
+              "AWQ losses computed in float32 on mps (it has no float64; float64 on cpu/cuda)");
     at::Tensor t = at::tensor({1.5f, -2.25f});
     at::Tensor d = to_float64(t);
     EXPECT_EQ(d.scalar_type(), at::kDouble);

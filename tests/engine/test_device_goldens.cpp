@@ -48,9 +48,12 @@ c10::Device test_device() { return parse_device(env_or("QS_TEST_DEVICE", "cpu"))
 
 double unit_roundoff(c10::ScalarType t) {
     switch (t) {
-        case at::kBFloat16: return 1.0 / 256;   // 2^-8
-        case at::kHalf: return 1.0 / 2048;      // 2^-11
-        default: return 0;                      // fp32: absolute bounds instead
+        case at::kBFloat16:
+            return 1.0 / 256;  // 2^-8
+        case at::kHalf:
+            return 1.0 / 2048;  // 2^-11
+        default:
+            return 0;  // fp32: absolute bounds instead
     }
 }
 
@@ -76,17 +79,17 @@ Param split(const std::string& p) {
 }
 
 // Loads the model on the test device in the dtype, or skips when the device lacks the dtype.
-#define QS_LOAD_OR_SKIP(var, prm)                                                                        \
-    const c10::Device dev = test_device();                                                               \
-    {                                                                                                    \
-        const auto offered = available_dtypes(dev);                                                      \
-        if (std::find(offered.begin(), offered.end(), dtype_name(prm.dtype)) == offered.end())           \
+#define QS_LOAD_OR_SKIP(var, prm)                                                                            \
+    const c10::Device dev = test_device();                                                                   \
+    {                                                                                                        \
+        const auto offered = available_dtypes(dev);                                                          \
+        if (std::find(offered.begin(), offered.end(), dtype_name(prm.dtype)) == offered.end())               \
             GTEST_SKIP() << dtype_name(prm.dtype) << " is not offered on " << dev.str() << " with libtorch " \
-                         << libtorch_version();                                                          \
-    }                                                                                                    \
-    LoadOptions lo;                                                                                      \
-    lo.device = dev;                                                                                     \
-    lo.dtype = prm.dtype;                                                                                \
+                         << libtorch_version();                                                              \
+    }                                                                                                        \
+    LoadOptions lo;                                                                                          \
+    lo.device = dev;                                                                                         \
+    lo.dtype = prm.dtype;                                                                                    \
     auto var = load_causal_lm(model_dir(prm.model), lo)
 
 std::string param_name(const ::testing::TestParamInfo<std::string>& info) {
@@ -128,8 +131,8 @@ TEST_P(DeviceLogits, MatchTransformers) {
             // in units of u * max|logit|
             const double ulps = diff / (u * expect.abs().max().item<double>());
             report("logits_ulps", label, p.dtype, ulps, kHalfLogitUlps);
-            EXPECT_LE(ulps, kHalfLogitUlps) << label << ": max |logit difference| " << diff << " = " << ulps
-                                            << " u * max|logit|";
+            EXPECT_LE(ulps, kHalfLogitUlps)
+                << label << ": max |logit difference| " << diff << " = " << ulps << " u * max|logit|";
         }
     }
 }
@@ -166,13 +169,14 @@ TEST_P(DevicePpl, TenWindowsMatchTransformers) {
         EXPECT_LE(worst, 1e-4) << p.model;
     } else {
         report("ppl_ulps", p.model, p.dtype, rel / u, kHalfPplUlps);
-        EXPECT_LE(rel / u, kHalfPplUlps) << p.model << ": " << dtype_name(p.dtype) << " " << r.ppl << " vs fp32 transformers "
-                                         << expect << " (relative " << rel << ")";
+        EXPECT_LE(rel / u, kHalfPplUlps) << p.model << ": " << dtype_name(p.dtype) << " " << r.ppl
+                                         << " vs fp32 transformers " << expect << " (relative " << rel << ")";
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, DevicePpl,
-                         ::testing::ValuesIn(params({"TinyStories-656K", "stories260K", "opt-ppl-random"})), param_name);
+                         ::testing::ValuesIn(params({"TinyStories-656K", "stories260K", "opt-ppl-random"})),
+                         param_name);
 
 // Fake quantization on the device is bitwise the CPU's (and so the Python references'): codes,
 // scales and zero points of every 2-D weight of TinyStories-656K, in the weight formats the
@@ -183,7 +187,10 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, DevicePpl,
 TEST(DeviceQuant, FakeQuantIsBitwiseTheCpus) {
     const c10::Device dev = test_device();
     SafetensorsFile f(model_dir("TinyStories-656K") + "/model.safetensors");
-    struct Case { const char* name; QuantSpec spec; };
+    struct Case {
+        const char* name;
+        QuantSpec spec;
+    };
     std::vector<Case> cases(3);
     cases[0] = {"w3 g32 asym", QuantSpec{}};
     cases[0].spec.bits = 3;

@@ -162,9 +162,9 @@ TEST_P(AwqGemmTinyStories, ReloadsToTheSessionCodesAndPerplexity) {
     // against the session's own fake-quant model (fp32 scales, fp32 embeddings): only the fp16
     // storage of AutoAWQ's format separates them (measured 1.2e-4 .. 5.5e-4 on this text)
     EXPECT_LE(std::abs(ppl_back - ppl_fake) / ppl_fake, 1e-3) << "fake " << ppl_fake << " reloaded " << ppl_back;
-    std::cout << "[awq-gemm g" << g << "] ppl fake-quant " << ppl_fake << ", reloaded " << ppl_back
-              << ", rel diff " << std::abs(ppl_back - ppl_fake) / ppl_fake << ", max |logit diff| "
-              << max_diff(logits_back, logits_fake) << "\n";
+    std::cout << "[awq-gemm g" << g << "] ppl fake-quant " << ppl_fake << ", reloaded " << ppl_back << ", rel diff "
+              << std::abs(ppl_back - ppl_fake) / ppl_fake << ", max |logit diff| " << max_diff(logits_back, logits_fake)
+              << "\n";
     // the session's model was not changed by the export
     EXPECT_TRUE(at::equal(logits(*model), logits_fake));
 }
@@ -227,7 +227,8 @@ TEST(ExportFormats, Int8OnTinyStoriesAndStories260K) {
         ASSERT_NE(back->blocks[0].down.packed, nullptr);
         EXPECT_EQ(back->blocks[0].down.packed->format(), "int8");
         for (size_t i = 0; i < back->blocks.size(); ++i)
-            EXPECT_TRUE(at::equal(back->blocks[i].down.dense_weight(), model->blocks[i].down.weight)) << dir << " " << i;
+            EXPECT_TRUE(at::equal(back->blocks[i].down.dense_weight(), model->blocks[i].down.weight))
+                << dir << " " << i;
         const double ppl_back = ppl(*back);
         EXPECT_EQ(ppl_back, ppl_fake) << dir;
         std::cout << "[int8] " << dir << ": ppl fake-quant " << ppl_fake << ", reloaded " << ppl_back << "\n";
@@ -245,8 +246,9 @@ TEST(ExportFormats, AwqGemmRefusesStories260KNamingTheLayer) {
         EXPECT_FALSE(fs::exists(tmp / "awq"));
     }
     s.apply(rtn(4, 128));  // hidden 64 < 128: the first Linear already fails
-    QS_EXPECT_ERROR_CONTAINS(export_checkpoint(s, opts(ExportFormat::AwqGemm, tmp / "awq")),
-                             "'model.layers.0.self_attn.q_proj' has 64 input features, not a multiple of the group size 128");
+    QS_EXPECT_ERROR_CONTAINS(
+        export_checkpoint(s, opts(ExportFormat::AwqGemm, tmp / "awq")),
+        "'model.layers.0.self_attn.q_proj' has 64 input features, not a multiple of the group size 128");
     EXPECT_FALSE(fs::exists(tmp / "awq"));
     // fake works for the same configuration
     export_checkpoint(s, opts(ExportFormat::Fake, tmp / "fake"));

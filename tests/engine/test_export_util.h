@@ -36,8 +36,7 @@ struct TempDir {
     fs::path path;
     TempDir() {
         static std::atomic<int> n{0};
-        path = fs::temp_directory_path() /
-               ("qs_export_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+        path = fs::temp_directory_path() / ("qs_export_test_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
         fs::remove_all(path);
         fs::create_directories(path);
     }
@@ -160,8 +159,7 @@ inline at::Tensor eval_ids(const CausalLM& m, int64_t n) {
             std::string text;
             for (int i = 0; i < 40; ++i) text += ss.str() + "\n";
             ids = at::tensor(tok->encode(text, true), at::kLong);
-        } catch (const Error&) {
-        }
+        } catch (const Error&) {}
         it = cache.emplace(m.source_dir, ids).first;
     }
     if (it->second.defined() && it->second.numel() >= n) return it->second.narrow(0, 0, n);

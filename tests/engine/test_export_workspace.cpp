@@ -122,7 +122,8 @@ TEST(Workspace, ValidationErrorsNameFileAndKey) {
     bad([](json& j) { j["results"] = 3; }, "'results' must be an array");
     bad([](json& j) { j["views"][0].erase("kind"); }, "'views[0].kind' is missing or empty");
     bad([](json& j) { j["selected_view"] = 5; }, "'selected_view' is 5, but there are 2 views");
-    bad([](json& j) { j["configuration"]["methods"] = {"squeezellm"}; }, "'configuration': unknown method 'squeezellm'");
+    bad([](json& j) { j["configuration"]["methods"] = {"squeezellm"}; },
+        "'configuration': unknown method 'squeezellm'");
     bad([](json& j) { j["evaluation"]["nsamples"] = 0; }, "'evaluation.nsamples' must be a positive integer or -1");
     TempDir tmp;
     std::ofstream(tmp / "broken.qscope") << "{ not json";

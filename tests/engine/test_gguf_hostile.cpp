@@ -28,9 +28,9 @@ namespace fs = std::filesystem;
 using namespace qs;
 using namespace qs::test;
 
-#define EXPECT_THAT_ERROR(actual, expected)                                                                \
-    do {                                                                                                   \
-        const std::string a_ = (actual), e_ = (expected);                                                  \
+#define EXPECT_THAT_ERROR(actual, expected)                                                                  \
+    do {                                                                                                     \
+        const std::string a_ = (actual), e_ = (expected);                                                    \
         EXPECT_NE(a_.find(e_), std::string::npos) << "error:          " << a_ << "\nexpected in it: " << e_; \
     } while (0)
 
@@ -99,7 +99,8 @@ TEST(GgufHostile, AbsurdCountsInALargeFileAreRefusedBeforeAllocating) {
         GgufBytes g;
         g.header(200000000, 0);
         const std::string p = sparse_gguf(tmp, "tensors.gguf", g.b, k8GiB);
-        EXPECT_THAT_ERROR(error_of([&] { GgufFile f(p); }), p + ": claims 200000000 tensors; QuantScope reads at most 1048576");
+        EXPECT_THAT_ERROR(error_of([&] { GgufFile f(p); }),
+                          p + ": claims 200000000 tensors; QuantScope reads at most 1048576");
     }
     {
         GgufBytes g;
@@ -113,7 +114,8 @@ TEST(GgufHostile, AbsurdCountsInALargeFileAreRefusedBeforeAllocating) {
         GgufBytes g;
         g.header(0, 1).str("tokenizer.ggml.scores").put<uint32_t>(9).put<uint32_t>(6).put<uint64_t>(uint64_t(1) << 30);
         const std::string p = sparse_gguf(tmp, "floats.gguf", g.b, k8GiB);
-        EXPECT_THAT_ERROR(error_of([&] { GgufFile f(p); }), p + ": metadata 'tokenizer.ggml.scores' claims 1073741824 elements");
+        EXPECT_THAT_ERROR(error_of([&] { GgufFile f(p); }),
+                          p + ": metadata 'tokenizer.ggml.scores' claims 1073741824 elements");
     }
     {
         // One metadata string of 3 GiB (the hole): it was copied into a std::string.
@@ -192,29 +194,43 @@ TEST(GgufHostile, TokenizerMetadataProblemsAreNamed) {
         for (const auto& s : t) g.str(s);
     };
     {
-        const std::string p = tokenizer_file("ints.gguf", [&](GgufBytes& g) {
-            g.kv_str("tokenizer.ggml.model", "gpt2");
-            g.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(5).put<uint64_t>(2).put<int32_t>(1).put<int32_t>(2);
-        }, 2);
+        const std::string p = tokenizer_file(
+            "ints.gguf",
+            [&](GgufBytes& g) {
+                g.kv_str("tokenizer.ggml.model", "gpt2");
+                g.str("tokenizer.ggml.tokens")
+                    .put<uint32_t>(9)
+                    .put<uint32_t>(5)
+                    .put<uint64_t>(2)
+                    .put<int32_t>(1)
+                    .put<int32_t>(2);
+            },
+            2);
         EXPECT_THAT_ERROR(error_of([&] { load_tokenizer(p); }),
                           p + ": metadata 'tokenizer.ggml.tokens' has type ARRAY[INT32], expected an ARRAY[STRING]");
     }
     {
-        const std::string p = tokenizer_file("bos.gguf", [&](GgufBytes& g) {
-            g.kv_str("tokenizer.ggml.model", "gpt2").kv_str("tokenizer.ggml.pre", "gpt-2");
-            tokens(g, {"a", "b"});
-            g.str("tokenizer.ggml.merges").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(0);
-            g.kv_u32("tokenizer.ggml.bos_token_id", 7);
-        }, 5);
+        const std::string p = tokenizer_file(
+            "bos.gguf",
+            [&](GgufBytes& g) {
+                g.kv_str("tokenizer.ggml.model", "gpt2").kv_str("tokenizer.ggml.pre", "gpt-2");
+                tokens(g, {"a", "b"});
+                g.str("tokenizer.ggml.merges").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(0);
+                g.kv_u32("tokenizer.ggml.bos_token_id", 7);
+            },
+            5);
         EXPECT_THAT_ERROR(error_of([&] { load_tokenizer(p); }),
                           p + ": metadata 'tokenizer.ggml.bos_token_id' is 7, outside the vocabulary of 2 tokens");
     }
     {
-        const std::string p = tokenizer_file("merge.gguf", [&](GgufBytes& g) {
-            g.kv_str("tokenizer.ggml.model", "gpt2").kv_str("tokenizer.ggml.pre", "gpt-2");
-            tokens(g, {"a", "b", "ab"});
-            g.str("tokenizer.ggml.merges").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(1).str("ab");
-        }, 4);
+        const std::string p = tokenizer_file(
+            "merge.gguf",
+            [&](GgufBytes& g) {
+                g.kv_str("tokenizer.ggml.model", "gpt2").kv_str("tokenizer.ggml.pre", "gpt-2");
+                tokens(g, {"a", "b", "ab"});
+                g.str("tokenizer.ggml.merges").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(1).str("ab");
+            },
+            4);
         const std::string e = error_of([&] { load_tokenizer(p)->encode("ab", true); });
         EXPECT_EQ(e.rfind(p + ": ", 0), 0u) << e;
         EXPECT_NE(e.find("merge"), std::string::npos) << e;
@@ -222,23 +238,29 @@ TEST(GgufHostile, TokenizerMetadataProblemsAreNamed) {
     for (const char* what : {"empty", "duplicate"}) {
         // SentencePiece refuses an empty piece; a piece defined twice may load (transformers
         // keeps the last id) but must never be another kind of error.
-        const std::string p = tokenizer_file(std::string(what) + ".gguf", [&](GgufBytes& g) {
-            g.kv_str("tokenizer.ggml.model", "llama");
-            tokens(g, {"<unk>", "<s>", "</s>", std::string(what) == "empty" ? "" : "<s>", "a"});
-            g.str("tokenizer.ggml.scores").put<uint32_t>(9).put<uint32_t>(6).put<uint64_t>(5);
-            for (int k = 0; k < 5; ++k) g.put<float>(-float(k));
-        }, 3);
+        const std::string p = tokenizer_file(
+            std::string(what) + ".gguf",
+            [&](GgufBytes& g) {
+                g.kv_str("tokenizer.ggml.model", "llama");
+                tokens(g, {"<unk>", "<s>", "</s>", std::string(what) == "empty" ? "" : "<s>", "a"});
+                g.str("tokenizer.ggml.scores").put<uint32_t>(9).put<uint32_t>(6).put<uint64_t>(5);
+                for (int k = 0; k < 5; ++k) g.put<float>(-float(k));
+            },
+            3);
         const std::string e = error_of([&] { load_tokenizer(p)->encode("a", true); });
         if (std::string(what) == "empty" || e != "NO ERROR") EXPECT_EQ(e.rfind(p + ": ", 0), 0u) << what << ": " << e;
     }
     {
         // More tokens than any vocabulary QuantScope knows of (4 Mi): refused before the
         // vocabulary (a JSON object, a SentencePiece model) is built from them.
-        const std::string p = tokenizer_file("huge.gguf", [&](GgufBytes& g) {
-            g.kv_str("tokenizer.ggml.model", "gpt2");
-            g.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(5000000);
-            for (int k = 0; k < 5000000; ++k) g.put<uint64_t>(0);  // empty strings
-        }, 2);
+        const std::string p = tokenizer_file(
+            "huge.gguf",
+            [&](GgufBytes& g) {
+                g.kv_str("tokenizer.ggml.model", "gpt2");
+                g.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(5000000);
+                for (int k = 0; k < 5000000; ++k) g.put<uint64_t>(0);  // empty strings
+            },
+            2);
         EXPECT_THAT_ERROR(error_of([&] { load_tokenizer(p); }),
                           p + ": tokenizer.ggml.tokens holds 5000000 tokens, more than the 4194304 QuantScope accepts");
     }

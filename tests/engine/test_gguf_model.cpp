@@ -41,7 +41,8 @@ void expect_logits_and_greedy(const std::string& model_path, const std::string& 
     const at::Tensor prompt = g.load("greedy_prompt"), expect = g.load("greedy_tokens");
     GenerateOptions o;
     o.max_new_tokens = expect.numel();
-    const auto out = generate(*m, std::vector<int64_t>(prompt.data_ptr<int64_t>(), prompt.data_ptr<int64_t>() + prompt.numel()), o);
+    const auto out =
+        generate(*m, std::vector<int64_t>(prompt.data_ptr<int64_t>(), prompt.data_ptr<int64_t>() + prompt.numel()), o);
     EXPECT_EQ(out, std::vector<int64_t>(expect.data_ptr<int64_t>(), expect.data_ptr<int64_t>() + expect.numel()))
         << model_path;
 }
@@ -102,15 +103,21 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GgufTinyModel,
 
 TEST(GgufModel, EveryLinearStatesItsSourceType) {
     auto m = load_causal_lm(test_data("gguf/tiny-llama-smollm.gguf"));
-    const std::map<std::string, std::string> want = {
-        {"model.layers.0.self_attn.q_proj", "Q4_K"}, {"model.layers.0.self_attn.k_proj", "Q5_K"},
-        {"model.layers.0.self_attn.v_proj", "Q6_K"}, {"model.layers.0.self_attn.o_proj", "Q3_K"},
-        {"model.layers.0.mlp.gate_proj", "Q2_K"},    {"model.layers.0.mlp.up_proj", "Q4_0"},
-        {"model.layers.0.mlp.down_proj", "Q8_0"},    {"model.layers.1.self_attn.q_proj", "Q4_1"},
-        {"model.layers.1.self_attn.k_proj", "F16"},  {"model.layers.1.self_attn.v_proj", "BF16"},
-        {"model.layers.1.self_attn.o_proj", "Q5_0"}, {"model.layers.1.mlp.gate_proj", "Q5_1"},
-        {"model.layers.1.mlp.up_proj", "Q4_K"},      {"model.layers.1.mlp.down_proj", "Q6_K"},
-        {"lm_head", "Q6_K"}};
+    const std::map<std::string, std::string> want = {{"model.layers.0.self_attn.q_proj", "Q4_K"},
+                                                     {"model.layers.0.self_attn.k_proj", "Q5_K"},
+                                                     {"model.layers.0.self_attn.v_proj", "Q6_K"},
+                                                     {"model.layers.0.self_attn.o_proj", "Q3_K"},
+                                                     {"model.layers.0.mlp.gate_proj", "Q2_K"},
+                                                     {"model.layers.0.mlp.up_proj", "Q4_0"},
+                                                     {"model.layers.0.mlp.down_proj", "Q8_0"},
+                                                     {"model.layers.1.self_attn.q_proj", "Q4_1"},
+                                                     {"model.layers.1.self_attn.k_proj", "F16"},
+                                                     {"model.layers.1.self_attn.v_proj", "BF16"},
+                                                     {"model.layers.1.self_attn.o_proj", "Q5_0"},
+                                                     {"model.layers.1.mlp.gate_proj", "Q5_1"},
+                                                     {"model.layers.1.mlp.up_proj", "Q4_K"},
+                                                     {"model.layers.1.mlp.down_proj", "Q6_K"},
+                                                     {"lm_head", "Q6_K"}};
     const ModelSummary s = summarize(*m);
     ASSERT_EQ(s.linears.size(), want.size());
     for (const auto& l : s.linears) EXPECT_EQ(l.source_type, want.at(l.name)) << l.name;
@@ -161,10 +168,13 @@ TEST(GgufModel, Llama3RopeScalingIsRecoveredFromRopeFreqs) {
         const int64_t hd = c["head_dim"].get<int64_t>();
         // llama.cpp stores the divisor of each default frequency: default / llama3.
         const at::Tensor factors = (cases.load(std::string(name) + ".default_inv_freq").to(at::kDouble) /
-                                    cases.load(std::string(name) + ".inv_freq").to(at::kDouble)).to(at::kFloat);
+                                    cases.load(std::string(name) + ".inv_freq").to(at::kDouble))
+                                       .to(at::kFloat);
         GgufBytes g;
         g.header(2, 6).kv_str("general.architecture", "llama").kv_u32("llama.embedding_length", uint32_t(hd * 2));
-        g.kv_u32("llama.block_count", 1).kv_u32("llama.attention.head_count", 2).kv_u32("llama.feed_forward_length", 32);
+        g.kv_u32("llama.block_count", 1)
+            .kv_u32("llama.attention.head_count", 2)
+            .kv_u32("llama.feed_forward_length", 32);
         g.str("llama.rope.freq_base").put<uint32_t>(6).put<float>(c["rope_theta"].get<float>());
         g.tensor("token_embd.weight", {uint64_t(hd * 2), 4}, 0, 0);
         g.tensor("rope_freqs.weight", {uint64_t(hd / 2)}, 0, uint64_t(hd * 2 * 4 * 4));
@@ -192,8 +202,9 @@ TEST(GgufModel, ErrorsNameTheFileAndTheProblem) {
     {
         GgufBytes g;
         g.header(0, 1).kv_str("general.architecture", "gpt2");
-        QS_EXPECT_ERROR_CONTAINS(GgufModel(file(g)), "x.gguf: general.architecture is 'gpt2'; QuantScope opens GGUF "
-                                                     "models of architecture llama");
+        QS_EXPECT_ERROR_CONTAINS(GgufModel(file(g)),
+                                 "x.gguf: general.architecture is 'gpt2'; QuantScope opens GGUF "
+                                 "models of architecture llama");
     }
     {
         GgufBytes g;
@@ -208,15 +219,20 @@ TEST(GgufModel, ErrorsNameTheFileAndTheProblem) {
     {
         GgufBytes g;
         g.header(1, 5).kv_str("general.architecture", "llama").kv_u32("llama.embedding_length", 64);
-        g.kv_u32("llama.block_count", 1).kv_u32("llama.attention.head_count", 2).kv_u32("llama.feed_forward_length", 32);
+        g.kv_u32("llama.block_count", 1)
+            .kv_u32("llama.attention.head_count", 2)
+            .kv_u32("llama.feed_forward_length", 32);
         g.tensor("token_embd.weight", {64, 4}, 0, 0).align().zeros(64 * 4 * 4);
-        QS_EXPECT_ERROR_CONTAINS(load_causal_lm(file(g)),
-                                 "x.gguf: required tensor for 'model.layers.0.self_attn.q_proj.weight' (shape [64, 64]) is missing");
+        QS_EXPECT_ERROR_CONTAINS(
+            load_causal_lm(file(g)),
+            "x.gguf: required tensor for 'model.layers.0.self_attn.q_proj.weight' (shape [64, 64]) is missing");
     }
     {
         GgufBytes g;  // a tensor whose shape disagrees with the metadata
         g.header(2, 5).kv_str("general.architecture", "llama").kv_u32("llama.embedding_length", 64);
-        g.kv_u32("llama.block_count", 1).kv_u32("llama.attention.head_count", 2).kv_u32("llama.feed_forward_length", 32);
+        g.kv_u32("llama.block_count", 1)
+            .kv_u32("llama.attention.head_count", 2)
+            .kv_u32("llama.feed_forward_length", 32);
         g.tensor("token_embd.weight", {64, 4}, 0, 0).tensor("blk.0.attn_q.weight", {64, 32}, 0, 1024);
         g.align().zeros(1024 + 64 * 32 * 4);
         QS_EXPECT_ERROR_CONTAINS(load_causal_lm(file(g)),
@@ -226,7 +242,9 @@ TEST(GgufModel, ErrorsNameTheFileAndTheProblem) {
     {
         GgufBytes g;
         g.header(1, 5).kv_str("general.architecture", "llama").kv_u32("llama.embedding_length", 64);
-        g.kv_u32("llama.block_count", 1).kv_u32("llama.attention.head_count", 2).kv_u32("llama.feed_forward_length", 32);
+        g.kv_u32("llama.block_count", 1)
+            .kv_u32("llama.attention.head_count", 2)
+            .kv_u32("llama.feed_forward_length", 32);
         g.tensor("blk.3.attn_q.weight", {64, 64}, 0, 0).align().zeros(64 * 64 * 4);
         QS_EXPECT_ERROR_CONTAINS(GgufModel(file(g)), "x.gguf: tensor 'token_embd.weight' is missing");
     }
@@ -238,8 +256,8 @@ TEST(GgufModel, ErrorsNameTheFileAndTheProblem) {
 // vocabularies, tokenizer.model for llama SentencePiece ones) giving the same ids.
 TEST(GgufModel, ExportFromGgufWritesAnEquivalentHuggingFaceFolder) {
     const fs::path d = temp_dir("gguf_export");
-    const std::vector<std::string> texts = {"Hello, my dog is cute. 12345 ünïcödé 日本語 😀", "  two  spaces\n\nand lines",
-                                            "<|im_start|>user\nhi<|im_end|>"};
+    const std::vector<std::string> texts = {"Hello, my dog is cute. 12345 ünïcödé 日本語 😀",
+                                            "  two  spaces\n\nand lines", "<|im_start|>user\nhi<|im_end|>"};
     for (const std::string src : {test_data("gguf/tiny-llama-smollm.gguf"), test_data(kStories)}) {
         SCOPED_TRACE(src);
         const fs::path out = d / fs::path(src).stem();
@@ -290,6 +308,7 @@ TEST(GgufModel, EveryCliCommandOpensAGgufFile) {
     const auto ppl = run("ppl --nsamples 2 --seqlen 64 --json --method rtn --w-bits 4 --group-size 32");
     EXPECT_EQ(ppl["tokenizer"], "GGUF gpt2 (byte-level BPE, pre-tokenizer qwen2)");
     EXPECT_TRUE(std::isfinite(ppl["ppl"].get<double>()));
-    const auto sweep = run("sweep --grid w-bits=4,8 --method rtn --group-size 32 --nsamples 1 --seqlen 64 --format json");
+    const auto sweep =
+        run("sweep --grid w-bits=4,8 --method rtn --group-size 32 --nsamples 1 --seqlen 64 --format json");
     EXPECT_EQ(sweep["rows"].size(), 2u);
 }

@@ -54,7 +54,7 @@ TEST(GgufReader, DequantizesEveryTypeBitExactlyAsGgufPy) {
         ++checked;
     }
     EXPECT_EQ(checked, f.header().tensors.size());
-    const std::set<std::string> all = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
+    const std::set<std::string> all = {"F32",  "F16",  "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1",
                                        "Q8_0", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"};
     EXPECT_EQ(types, all);
 }
@@ -90,11 +90,16 @@ TEST(GgufReader, MetadataAndTensorInfosMatchGgufPy) {
         if (v.is_array()) {
             ASSERT_EQ(v.array_size(), val.size());
             for (size_t k = 0; k < val.size(); ++k) {
-                if (v.elem == GgufValueType::STRING) EXPECT_EQ(v.strs[k], val[k].get<std::string>());
-                else if (v.elem == GgufValueType::F32) EXPECT_EQ(float(v.floats[k]), val[k].get<float>());
-                else if (v.elem == GgufValueType::F64) EXPECT_EQ(v.floats[k], val[k].get<double>());
-                else if (v.elem == GgufValueType::BOOL) EXPECT_EQ(v.ints[k] != 0, val[k].get<bool>());
-                else EXPECT_EQ(v.ints[k], val[k].get<int64_t>());
+                if (v.elem == GgufValueType::STRING)
+                    EXPECT_EQ(v.strs[k], val[k].get<std::string>());
+                else if (v.elem == GgufValueType::F32)
+                    EXPECT_EQ(float(v.floats[k]), val[k].get<float>());
+                else if (v.elem == GgufValueType::F64)
+                    EXPECT_EQ(v.floats[k], val[k].get<double>());
+                else if (v.elem == GgufValueType::BOOL)
+                    EXPECT_EQ(v.ints[k] != 0, val[k].get<bool>());
+                else
+                    EXPECT_EQ(v.ints[k], val[k].get<int64_t>());
             }
         } else if (v.type == GgufValueType::STRING) {
             EXPECT_EQ(v.s, val.get<std::string>());
@@ -126,8 +131,10 @@ TEST(GgufReader, MetadataAndTensorInfosMatchGgufPy) {
     EXPECT_FALSE(f.get_string("absent").has_value());
     EXPECT_EQ(f.get_array("test.arr_str", GgufValueType::STRING)->strs.size(), 4u);
     EXPECT_EQ(f.get_array("test.arr_u8", GgufValueType::I32)->ints, (std::vector<int64_t>{0, 255}));
-    QS_EXPECT_ERROR_CONTAINS(f.get_int("test.string"), "kv_types.gguf: metadata 'test.string' has type STRING, expected an integer");
-    QS_EXPECT_ERROR_CONTAINS(f.get_array("test.arr_i32", GgufValueType::STRING), "has type ARRAY[INT32], expected an ARRAY[STRING]");
+    QS_EXPECT_ERROR_CONTAINS(f.get_int("test.string"),
+                             "kv_types.gguf: metadata 'test.string' has type STRING, expected an integer");
+    QS_EXPECT_ERROR_CONTAINS(f.get_array("test.arr_i32", GgufValueType::STRING),
+                             "has type ARRAY[INT32], expected an ARRAY[STRING]");
     QS_EXPECT_ERROR_CONTAINS(f.require_int("llama.block_count"), "metadata 'llama.block_count' is missing");
     EXPECT_EQ(f.load("a").sizes(), (at::IntArrayRef{2, 3}));
     EXPECT_EQ(f.load("b.weight").scalar_type(), at::kFloat);
@@ -238,8 +245,9 @@ TEST(GgufReader, RejectsMalformedHeadersWithAMessage) {
     {
         GgufBytes g = base();
         g.tensor("w", {100, 2}, 12, 0).align().zeros(1000);
-        QS_EXPECT_ERROR_CONTAINS(parse(g.b), "tensor 'w' has shape [100, 2] (ggml order), but its first dimension is "
-                                             "not a multiple of 256, the block size of Q4_K");
+        QS_EXPECT_ERROR_CONTAINS(parse(g.b),
+                                 "tensor 'w' has shape [100, 2] (ggml order), but its first dimension is "
+                                 "not a multiple of 256, the block size of Q4_K");
     }
     {
         GgufBytes g = base();
@@ -249,12 +257,14 @@ TEST(GgufReader, RejectsMalformedHeadersWithAMessage) {
     {
         GgufBytes g = base();
         g.tensor("w", {8}, 0, 16).align().zeros(64);
-        QS_EXPECT_ERROR_CONTAINS(parse(g.b), "tensor 'w' (F32, [8]) starts at data offset 16, not a multiple of the alignment 32");
+        QS_EXPECT_ERROR_CONTAINS(parse(g.b),
+                                 "tensor 'w' (F32, [8]) starts at data offset 16, not a multiple of the alignment 32");
     }
     {
         GgufBytes g = base();
         g.tensor("w", {64}, 0, 0).align().zeros(100);
-        QS_EXPECT_ERROR_CONTAINS(parse(g.b), "tensor 'w' (F32, [64]) needs bytes 0 to 256 of the data section, which has 100 bytes");
+        QS_EXPECT_ERROR_CONTAINS(
+            parse(g.b), "tensor 'w' (F32, [64]) needs bytes 0 to 256 of the data section, which has 100 bytes");
     }
     {
         GgufBytes g;
@@ -288,8 +298,7 @@ TEST(GgufReader, EveryTruncationOfARealFileIsAnError) {
             parse(cut);
             ADD_FAILURE() << "a file cut to " << n << " of " << b.size() << " bytes (data at " << header_end
                           << ") was accepted";
-        } catch (const Error&) {
-        }
+        } catch (const Error&) {}
     }
 }
 

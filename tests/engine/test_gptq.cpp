@@ -121,7 +121,9 @@ Fixture open(const std::string& name, HoldMode mode = HoldMode::InMemory) {
 json checksum(const at::Tensor& ids) {
     at::Tensor flat = ids.flatten().to(at::kLong);
     at::Tensor w = at::remainder(at::arange(flat.numel(), at::kLong), 97) + 1;
-    return {{"count", flat.numel()}, {"sum", flat.sum().item<int64_t>()}, {"weighted_sum", (flat * w).sum().item<int64_t>()}};
+    return {{"count", flat.numel()},
+            {"sum", flat.sum().item<int64_t>()},
+            {"weighted_sum", (flat * w).sum().item<int64_t>()}};
 }
 
 MethodConfig gptq_config(const json& args, const json& calib) {
@@ -183,8 +185,9 @@ TEST_P(GptqModel, PerplexityWithinPointOnePercentOfReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Fixtures, GptqModel, ::testing::Values("TinyStories-656K", "stories260K"),
-                         [](const auto& i) { return i.param == "TinyStories-656K" ? std::string("TinyStories") : i.param; });
+INSTANTIATE_TEST_SUITE_P(Fixtures, GptqModel, ::testing::Values("TinyStories-656K", "stories260K"), [](const auto& i) {
+    return i.param == "TinyStories-656K" ? std::string("TinyStories") : i.param;
+});
 
 // Block-sequential sessions run GPTQ block by block from the originals and rebuild every block
 // from the recorded codes: the same perplexity as in memory. Re-applying reuses the codes (no
@@ -253,7 +256,8 @@ TEST(GptqSession, CliJsonAndHelp) {
     EXPECT_EQ(g["linears"][0]["name"], "model.layers.0.self_attn.k_proj");  // true-sequential order: k, v, q
     for (const auto& l : g["linears"]) EXPECT_GT(l["loss"].get<double>(), 0) << l["name"];
     const std::string help = run_cli_capture("--help");
-    for (const char* opt : {"gptq", "--act-order", "--static-groups", "--true-sequential", "--gptq-damp", "--gptq-block"})
+    for (const char* opt :
+         {"gptq", "--act-order", "--static-groups", "--true-sequential", "--gptq-damp", "--gptq-block"})
         EXPECT_NE(help.find(opt), std::string::npos) << opt;
     run_cli_capture("ppl --model '" + test_data("models/stories260K") + "' --method gptq,rtn", &rc);
     EXPECT_NE(rc, 0);

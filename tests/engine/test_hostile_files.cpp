@@ -124,24 +124,28 @@ TEST(HostileFiles, HugeSparseFilesAreRefusedBeforeReading) {
                              "m/config.json: 8 GiB, larger than the 16 MiB a config file may have; not read");
     write_file(tmp / "w.qscope", "{}");
     fs::resize_file(tmp / "w.qscope", uint64_t(4) << 30);
-    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "w.qscope"), "w.qscope: 4 GiB, larger than the 64 MiB a workspace may have");
+    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "w.qscope"),
+                             "w.qscope: 4 GiB, larger than the 64 MiB a workspace may have");
     fs::copy(tinystories(), tmp / "t");
     fs::resize_file(tmp / "t/tokenizer.json", uint64_t(1) << 40);
-    QS_EXPECT_ERROR_CONTAINS(load_tokenizer(tmp / "t"), "tokenizer.json: 1024 GiB, larger than the 256 MiB a tokenizer file");
+    QS_EXPECT_ERROR_CONTAINS(load_tokenizer(tmp / "t"),
+                             "tokenizer.json: 1024 GiB, larger than the 256 MiB a tokenizer file");
 }
 
 TEST(HostileFiles, DeeplyNestedJsonIsRefused) {
     QS_EXPECT_ERROR_CONTAINS(parse_json_text(std::string(100000, '[') + std::string(100000, ']'), "x.json"),
                              "x.json: JSON nested more than 128 levels deep");
-    EXPECT_NO_THROW(parse_json_text(R"({"a": "[[[[[[[[", "b": [[1]]})", "ok.json"));  // brackets in strings do not count
+    EXPECT_NO_THROW(
+        parse_json_text(R"({"a": "[[[[[[[[", "b": [[1]]})", "ok.json"));  // brackets in strings do not count
 }
 
 TEST(HostileFiles, ZstdBombsAndEndlessLinesStopWithAnError) {
     TempDir tmp;
     // one line of 1 GiB (a few KB compressed): the line cap stops it after 16 MiB
     write_zst(tmp / "line.jsonl.zst", std::string(64 << 20, 'a'), 16);
-    QS_EXPECT_ERROR_CONTAINS(for_each_jsonl_text(tmp / "line.jsonl.zst", [](std::string&&, int64_t) {}),
-                             "line.jsonl.zst: line 1 is longer than 16 MiB (it starts at byte offset 0 of the decompressed data)");
+    QS_EXPECT_ERROR_CONTAINS(
+        for_each_jsonl_text(tmp / "line.jsonl.zst", [](std::string&&, int64_t) {}),
+        "line.jsonl.zst: line 1 is longer than 16 MiB (it starts at byte offset 0 of the decompressed data)");
     // a .txt bomb: the text cap (32 MiB), for perplexity and calibration texts
     QS_EXPECT_ERROR_CONTAINS(read_text_file(tmp / "line.jsonl.zst"), "line.jsonl.zst: more than 32 MiB of text");
     write_zst(tmp / "bomb.txt.zst", std::string(64 << 20, 'b'), 16);
@@ -172,7 +176,8 @@ TEST(HostileFiles, WorkspaceProblemsAreNamed) {
     TempDir tmp;
     fs::create_directories(tmp / "folder.qscope");
     // was "invalid JSON"
-    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "folder.qscope"), "folder.qscope: is a folder, expected a regular file");
+    QS_EXPECT_ERROR_CONTAINS(load_workspace(tmp / "folder.qscope"),
+                             "folder.qscope: is a folder, expected a regular file");
     Workspace ws;
     ws.model_path = tinystories();
     ws.config.methods = {"smoothquant", "rtn"};
@@ -188,14 +193,17 @@ TEST(HostileFiles, WorkspaceProblemsAreNamed) {
         return p;
     };
     // was opened and applied with clamped values
-    QS_EXPECT_ERROR_CONTAINS(load_workspace(edited("alpha.qscope", [](json& j) { j["configuration"]["sq_alpha"] = -5; })),
-                             "alpha.qscope: 'configuration': sq_alpha (--sq-alpha) must be a number in [0, 1], found -5");
+    QS_EXPECT_ERROR_CONTAINS(
+        load_workspace(edited("alpha.qscope", [](json& j) { j["configuration"]["sq_alpha"] = -5; })),
+        "alpha.qscope: 'configuration': sq_alpha (--sq-alpha) must be a number in [0, 1], found -5");
     QS_EXPECT_ERROR_CONTAINS(load_workspace(edited("w99.qscope", [](json& j) { j["configuration"]["w_bits"] = 99; })),
                              "w99.qscope: 'configuration': w_bits (--w-bits) must be an integer in 2..8, found 99");
     QS_EXPECT_ERROR_CONTAINS(
-        load_workspace(edited("row.qscope", [](json& j) {
-            j["results"] = json::array({{{"label", "x"}, {"configuration", {{"awq_factor", -1}}}}});
-        })),
+        load_workspace(
+            edited("row.qscope",
+                   [](json& j) {
+                       j["results"] = json::array({{{"label", "x"}, {"configuration", {{"awq_factor", -1}}}}});
+                   })),
         "row.qscope: 'results[0].configuration': awq_factor (--awq-factor) must be a positive finite number, found -1");
     // never written into the model folder (nor over its files)
     Workspace mine;
@@ -252,7 +260,9 @@ TEST(HostileFiles, FileTooLargeIsReportedAndCleanedUp) {
     const pid_t pid = ::fork();
     if (pid == 0) {
         ::signal(SIGXFSZ, SIG_IGN);
-        struct rlimit rl {4096, 4096};
+        struct rlimit rl {
+            4096, 4096
+        };
         ::setrlimit(RLIMIT_FSIZE, &rl);
         try {
             write_file_atomic(tmp / "big.bin", std::string(1 << 20, 'x'));

@@ -69,11 +69,12 @@ TEST(HostileSigbus, TruncatedMappedFileReadsZerosAndIsReported) {
     ASSERT_EQ(::truncate(path.c_str(), page), 0);  // another program shortens the file
     // Without the guard this read ends the process with SIGBUS (exit 135).
     volatile const uint8_t* p = f.data();
-    EXPECT_EQ(p[page - 1], 0x7f);     // still inside the file
-    EXPECT_EQ(p[2 * page + 5], 0);    // beyond its new end: a zero page
-    EXPECT_EQ(p[page + 1], 0);        // every page after the fault was replaced too
-    QS_EXPECT_ERROR_CONTAINS(f.check_intact(), path + ": the file changed while it was read (it was modified or "
-                                                      "truncated by another program); reopen the model");
+    EXPECT_EQ(p[page - 1], 0x7f);   // still inside the file
+    EXPECT_EQ(p[2 * page + 5], 0);  // beyond its new end: a zero page
+    EXPECT_EQ(p[page + 1], 0);      // every page after the fault was replaced too
+    QS_EXPECT_ERROR_CONTAINS(f.check_intact(), path +
+                                                   ": the file changed while it was read (it was modified or "
+                                                   "truncated by another program); reopen the model");
     QS_EXPECT_ERROR_CONTAINS(MappedFile::check_all_intact(), "weights.bin: the file changed while it was read");
 }
 
@@ -195,9 +196,9 @@ namespace {
 // Runs `quantize --out OUT` on the big model and sends `sig` as soon as OUT.tmp-PID exists.
 // Returns the exit code; `interrupted` says whether the export was still writing.
 int export_and_signal(const TempDir& tmp, const std::string& out, int sig, bool& interrupted, std::string& err) {
-    Child c = spawn_cli({"quantize", "--model", big_model(), "--method", "rtn", "--w-bits", "4", "--format", "fake",
-                         "--out", out},
-                        tmp / "q");
+    Child c = spawn_cli(
+        {"quantize", "--model", big_model(), "--method", "rtn", "--w-bits", "4", "--format", "fake", "--out", out},
+        tmp / "q");
     const std::string temp = out + ".tmp-" + std::to_string(c.pid);
     interrupted = wait_for([&] { return fs::exists(temp); }, 120);
     ::kill(c.pid, sig);
@@ -236,7 +237,9 @@ TEST_P(HostileTermination, MidExportSignalCancelsAndLeavesNothing) {
 
 INSTANTIATE_TEST_SUITE_P(Signals, HostileTermination, ::testing::Values(SIGTERM, SIGHUP, SIGINT),
                          [](const ::testing::TestParamInfo<int>& i) {
-                             return std::string(i.param == SIGTERM ? "SIGTERM" : i.param == SIGHUP ? "SIGHUP" : "SIGINT");
+                             return std::string(i.param == SIGTERM  ? "SIGTERM"
+                                                : i.param == SIGHUP ? "SIGHUP"
+                                                                    : "SIGINT");
                          });
 
 TEST(HostileTermination, SigkillLeavesATemporaryThatTheRerunRemovesAndReports) {
@@ -246,9 +249,9 @@ TEST(HostileTermination, SigkillLeavesATemporaryThatTheRerunRemovesAndReports) {
     for (int attempt = 0; attempt < 4 && dead_temp.empty(); ++attempt) {
         bool interrupted = false;
         std::string err;
-        Child c = spawn_cli({"quantize", "--model", big_model(), "--method", "rtn", "--format", "fake", "--out", out,
-                             "--force"},
-                            tmp / "k");
+        Child c = spawn_cli(
+            {"quantize", "--model", big_model(), "--method", "rtn", "--format", "fake", "--out", out, "--force"},
+            tmp / "k");
         const std::string temp = out + ".tmp-" + std::to_string(c.pid);
         interrupted = wait_for([&] { return fs::exists(temp); }, 120);
         ::kill(c.pid, SIGKILL);
@@ -256,9 +259,9 @@ TEST(HostileTermination, SigkillLeavesATemporaryThatTheRerunRemovesAndReports) {
         if (interrupted && fs::exists(temp)) dead_temp = temp;
     }
     ASSERT_FALSE(dead_temp.empty()) << "never killed the CLI while it was writing";
-    Child again = spawn_cli({"quantize", "--model", big_model(), "--method", "rtn", "--format", "fake", "--out", out,
-                             "--force"},
-                            tmp / "rerun");
+    Child again =
+        spawn_cli({"quantize", "--model", big_model(), "--method", "rtn", "--format", "fake", "--out", out, "--force"},
+                  tmp / "rerun");
     EXPECT_EQ(again.wait(), 0) << again.err();
     EXPECT_NE(again.err().find("note: removed " + dead_temp + ", left by process"), std::string::npos) << again.err();
     EXPECT_TRUE(leftovers(tmp.path.string()).empty()) << joined(leftovers(tmp.path.string()));
@@ -280,8 +283,8 @@ TEST(HostileTermination, FileSizeLimitIsReportedLikeADiskFullAndLeavesNothing) {
     EXPECT_FALSE(fs::exists(out));
     EXPECT_TRUE(leftovers(tmp.path.string()).empty()) << joined(leftovers(tmp.path.string()));
     // the logits dump as well
-    Child d = spawn_cli({"quantize", "--model", tinystories(), "--method", "rtn", "--dump-logits", tmp / "l.safetensors",
-                         "--logits-tokens", "256"},
+    Child d = spawn_cli({"quantize", "--model", tinystories(), "--method", "rtn", "--dump-logits",
+                         tmp / "l.safetensors", "--logits-tokens", "256"},
                         tmp / "fsize2", 64 << 10);
     EXPECT_EQ(d.wait(), 2) << d.err();
     EXPECT_NE(d.err().find("l.safetensors: write failed (file too large"), std::string::npos) << d.err();

@@ -35,16 +35,22 @@ TEST(HostileValues, MethodConfigRefusesNonsense) {
     const std::vector<Case> cases = {
         {[](MethodConfig& c) { c.sq_alpha = kNaN; }, "sq_alpha (--sq-alpha) must be a number in [0, 1], found nan"},
         {[](MethodConfig& c) { c.sq_alpha = -5; }, "sq_alpha (--sq-alpha) must be a number in [0, 1], found -5"},
-        {[](MethodConfig& c) { c.awq_factor = kInf; }, "awq_factor (--awq-factor) must be a positive finite number, found inf"},
-        {[](MethodConfig& c) { c.awq_factor = 0; }, "awq_factor (--awq-factor) must be a positive finite number, found 0"},
-        {[](MethodConfig& c) { c.awq_salient = kNaN; }, "awq_salient (--awq-salient) must be a fraction in [0, 1], found nan"},
-        {[](MethodConfig& c) { c.awq_salient = 2; }, "awq_salient (--awq-salient) must be a fraction in [0, 1], found 2"},
+        {[](MethodConfig& c) { c.awq_factor = kInf; },
+         "awq_factor (--awq-factor) must be a positive finite number, found inf"},
+        {[](MethodConfig& c) { c.awq_factor = 0; },
+         "awq_factor (--awq-factor) must be a positive finite number, found 0"},
+        {[](MethodConfig& c) { c.awq_salient = kNaN; },
+         "awq_salient (--awq-salient) must be a fraction in [0, 1], found nan"},
+        {[](MethodConfig& c) { c.awq_salient = 2; },
+         "awq_salient (--awq-salient) must be a fraction in [0, 1], found 2"},
         {[](MethodConfig& c) { c.weight.bits = 99; }, "w_bits (--w-bits) must be an integer in 2..8, found 99"},
         {[](MethodConfig& c) { c.weight.bits = 1; }, "w_bits (--w-bits) must be an integer in 2..8, found 1"},
         {[](MethodConfig& c) { c.weight.group_size = 0; }, "group_size (--group-size) must be a positive integer"},
         {[](MethodConfig& c) { c.act.bits = 1; }, "a_bits (--a-bits) must be 0 (off) or an integer in 2..16, found 1"},
-        {[](MethodConfig& c) { c.calib_samples = 0; }, "calib_samples (--calib-samples) must be an integer in 1..1000000"},
-        {[](MethodConfig& c) { c.calib_seqlen = -5; }, "calib_seqlen (--calib-seqlen) must be an integer in 2..1048576"},
+        {[](MethodConfig& c) { c.calib_samples = 0; },
+         "calib_samples (--calib-samples) must be an integer in 1..1000000"},
+        {[](MethodConfig& c) { c.calib_seqlen = -5; },
+         "calib_seqlen (--calib-seqlen) must be an integer in 2..1048576"},
     };
     for (const auto& k : cases) {
         MethodConfig c;
@@ -81,8 +87,10 @@ TEST(HostileValues, GenerateOptions) {
         QS_EXPECT_ERROR_CONTAINS(check_generate_options(o), expected);
     };
     EXPECT_NO_THROW(check_generate_options(GenerateOptions{}));
-    bad([](GenerateOptions& o) { o.temperature = kNaN; }, "temperature (--temperature) must be a positive finite number, found nan");
-    bad([](GenerateOptions& o) { o.temperature = 0; }, "temperature (--temperature) must be a positive finite number, found 0");
+    bad([](GenerateOptions& o) { o.temperature = kNaN; },
+        "temperature (--temperature) must be a positive finite number, found nan");
+    bad([](GenerateOptions& o) { o.temperature = 0; },
+        "temperature (--temperature) must be a positive finite number, found 0");
     bad([](GenerateOptions& o) { o.top_p = -1; }, "top_p (--top-p) must be in (0, 1] (1 = off), found -1");
     bad([](GenerateOptions& o) { o.top_p = kNaN; }, "top_p (--top-p) must be in (0, 1] (1 = off), found nan");
     bad([](GenerateOptions& o) { o.top_k = -1; }, "top_k (--top-k) must be >= 0");
@@ -99,10 +107,12 @@ TEST(HostileValues, PerplexityOptions) {
     const at::Tensor ids = ids_1d(model->config.vocab_size, 1000);
     PplOptions o;
     o.seqlen = -5;  // was silently the model default
-    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids, o), "seqlen (--seqlen) must be at least 2 (0 = the model default), found -5");
+    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids, o),
+                             "seqlen (--seqlen) must be at least 2 (0 = the model default), found -5");
     o = {};
     o.nsamples = 0;
-    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids, o), "nsamples (--nsamples) must be a positive integer or all");
+    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids, o),
+                             "nsamples (--nsamples) must be a positive integer or all");
     o = {};
     o.batch = 0;
     QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, ids, o), "batch (--batch) must be in 1..4096, found 0");
@@ -142,16 +152,23 @@ TEST(HostileValues, TokenIdsOutsideTheModelVocabularyAreNamed) {
     // with "index out of range in self" (an internal error in the CLI and the GUI preview).
     TempDir tmp;
     const std::string dir = model_with_tokenizer(tmp, "m", [](json& j) {
-        j["added_tokens"].push_back({{"id", 5000}, {"content", "<big>"}, {"special", false}, {"lstrip", false},
-                                     {"rstrip", false}, {"single_word", false}, {"normalized", false}});
+        j["added_tokens"].push_back({{"id", 5000},
+                                     {"content", "<big>"},
+                                     {"special", false},
+                                     {"lstrip", false},
+                                     {"rstrip", false},
+                                     {"single_word", false},
+                                     {"normalized", false}});
     });
     auto tok = load_tokenizer(dir);
     const std::vector<int64_t> ids = tok->encode("Once upon a time <big> there was", true);
     ASSERT_NE(std::find(ids.begin(), ids.end(), 5000), ids.end());
     auto model = load(dir);
     const at::Tensor t = at::tensor(ids, at::kLong).view({1, -1});
-    QS_EXPECT_ERROR_CONTAINS(model->forward(t), "token id 5000 is outside the model's vocabulary [0, 2048) "
-                                                "(vocab_size in " + dir + "/config.json): the tokenizer does not belong");
+    QS_EXPECT_ERROR_CONTAINS(model->forward(t),
+                             "token id 5000 is outside the model's vocabulary [0, 2048) "
+                             "(vocab_size in " +
+                                 dir + "/config.json): the tokenizer does not belong");
     PplOptions o;
     o.seqlen = 4;
     QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*model, at::tensor(ids, at::kLong), o), "token id 5000 is outside");
@@ -168,9 +185,11 @@ TEST(HostileValues, TokenizerFilesWithHostileIds) {
     const std::string f = model_with_tokenizer(tmp, "flag", [](json& j) { j["added_tokens"][0]["special"] = "yes"; });
     QS_EXPECT_ERROR_CONTAINS(load_tokenizer(f), "tokenizer.json: added_tokens[0]: 'special' must be true or false");
     // a vocabulary id of 2^31 - 1: was std::bad_alloc (a 2^31-entry table)
-    const std::string big = model_with_tokenizer(tmp, "big_id", [](json& j) { j["model"]["vocab"]["zzzz"] = 2147483647; });
+    const std::string big =
+        model_with_tokenizer(tmp, "big_id", [](json& j) { j["model"]["vocab"]["zzzz"] = 2147483647; });
     QS_EXPECT_ERROR_CONTAINS(load_tokenizer(big), "tokenizer.json: token 'zzzz' has id 2147483647, far beyond the");
-    const std::string huge = model_with_tokenizer(tmp, "huge_id", [](json& j) { j["model"]["vocab"]["zzzz"] = 4294967296LL; });
+    const std::string huge =
+        model_with_tokenizer(tmp, "huge_id", [](json& j) { j["model"]["vocab"]["zzzz"] = 4294967296LL; });
     QS_EXPECT_ERROR_CONTAINS(load_tokenizer(huge), "tokenizer.json: token id 4294967296 out of range");
     // the BOS the post-processor adds is not in the vocabulary
     const std::string bos = model_with_tokenizer(tmp, "bos", [](json& j) {
@@ -179,7 +198,8 @@ TEST(HostileValues, TokenizerFilesWithHostileIds) {
     });
     fs::remove(fs::path(bos) / "tokenizer_config.json");
     fs::remove(fs::path(bos) / "special_tokens_map.json");
-    QS_EXPECT_ERROR_CONTAINS(load_tokenizer(bos), "tokenizer.json: post_processor adds token id 99999, which is not in the vocabulary");
+    QS_EXPECT_ERROR_CONTAINS(load_tokenizer(bos),
+                             "tokenizer.json: post_processor adds token id 99999, which is not in the vocabulary");
     const std::string neg = model_with_tokenizer(tmp, "neg", [](json& j) {
         for (auto& [k, v] : j["post_processor"]["special_tokens"].items()) v["ids"] = {"x"};
     });

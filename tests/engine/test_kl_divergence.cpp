@@ -23,9 +23,7 @@
 using namespace qs;
 
 namespace {
-at::Tensor logits(std::vector<float> v, int64_t vocab) {
-    return at::tensor(v, at::kFloat).view({-1, vocab});
-}
+at::Tensor logits(std::vector<float> v, int64_t vocab) { return at::tensor(v, at::kFloat).view({-1, vocab}); }
 }  // namespace
 
 // p = softmax(1, 0) = (s, 1-s), q = softmax(0, 1) = (1-s, s), s = sigmoid(1):
@@ -63,7 +61,7 @@ TEST(KlDivergence, PercentilesAndAccumulator) {
     KlAccumulator acc;
     EXPECT_EQ(acc.stats().tokens, 0);
     acc.add(logits({1, 0, 0, 0}, 2), logits({0, 1, std::log(3.0f), 0}, 2));  // tanh(.5), .5 ln(4/3)
-    acc.add(logits({2, 1, 0}, 3), logits({2, 1, 0}, 3));                    // 0
+    acc.add(logits({2, 1, 0}, 3), logits({2, 1, 0}, 3));                     // 0
     const KlStats s = acc.stats();
     const double a = std::tanh(0.5), b = 0.5 * std::log(4.0 / 3.0);
     EXPECT_EQ(s.tokens, 3);

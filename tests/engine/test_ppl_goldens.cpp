@@ -111,7 +111,8 @@ TEST(Perplexity, ProtocolErrorsAreClear) {
     auto m = load_causal_lm(source_path("resources/models/TinyStories-656K"));
     PplOptions o;
     o.seqlen = 1024;
-    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*m, at::zeros({4096}, at::kLong), o), "exceeds the model's max_position_embeddings");
+    QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*m, at::zeros({4096}, at::kLong), o),
+                             "exceeds the model's max_position_embeddings");
     o.seqlen = 512;
     QS_EXPECT_ERROR_CONTAINS(evaluate_perplexity(*m, at::zeros({100}, at::kLong), o), "fewer than one window");
 }

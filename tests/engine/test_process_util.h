@@ -24,8 +24,7 @@ struct Child {
     // Exit code as a shell reports it: the status, or 128 + the signal that ended it.
     int wait() {
         int st = 0;
-        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
         pid = -1;
         return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
     }
@@ -70,7 +69,9 @@ inline Child spawn_cli(const std::vector<std::string>& args, const std::string& 
         ::dup2(o, 1);
         ::dup2(e, 2);
         if (limit_fsize) {
-            struct rlimit rl {limit_fsize, limit_fsize};
+            struct rlimit rl {
+                limit_fsize, limit_fsize
+            };
             ::setrlimit(RLIMIT_FSIZE, &rl);
         }
         ::signal(SIGXFSZ, SIG_DFL);  // as from a shell: the program must deal with it itself

@@ -14,9 +14,7 @@
 
 using namespace qs;
 
-static at::Tensor T(std::vector<float> v, std::vector<int64_t> shape) {
-    return at::tensor(v, at::kFloat).view(shape);
-}
+static at::Tensor T(std::vector<float> v, std::vector<int64_t> shape) { return at::tensor(v, at::kFloat).view(shape); }
 
 TEST(QuantPrimitives, AsymmetricPerChannelByHand) {
     // Row 0: min 0, max 3, 2 bits -> s = 3/3 = 1, z = 0, codes = w.
@@ -66,7 +64,7 @@ TEST(QuantPrimitives, PerTensorUsesOneScale) {
     QuantSpec s{8, Granularity::PerTensor, 0, true};
     auto q = quantize(T({-127, 1, 2, 63.5f}, {2, 2}), s);
     EXPECT_EQ(q.scales.numel(), 1);
-    EXPECT_FLOAT_EQ(q.scales.item<float>(), 1.0f);  // 127 / 127
+    EXPECT_FLOAT_EQ(q.scales.item<float>(), 1.0f);                                         // 127 / 127
     EXPECT_TRUE(at::equal(q.codes, at::tensor({-127, 1, 2, 64}, at::kInt).view({2, 2})));  // 63.5 -> 64 (half to even)
     EXPECT_TRUE(at::allclose(dequantize(q), T({-127, 1, 2, 64}, {2, 2})));
     // 4-bit per-tensor on a wider matrix: q = round(w / (max|w| / 7)), one scale for all
@@ -142,7 +140,7 @@ TEST(AwqSalient, KeepAndScaleOnAFixedWeight) {
     at::Tensor w = T({0.1f, 0.7f, 0.33f, -0.2f, 0.05f, 0.9f}, {2, 3});
     QuantSpec s{2, Granularity::PerChannel, 0, false};
     at::Tensor keep = awq_keep_weight(w, idx, s);
-    EXPECT_TRUE(at::equal(keep.select(1, 2), w.select(1, 2)));                  // salient kept
+    EXPECT_TRUE(at::equal(keep.select(1, 2), w.select(1, 2)));  // salient kept
     EXPECT_TRUE(at::equal(keep.narrow(1, 0, 2), pseudo_quantize(w, s).narrow(1, 0, 2)));
     // scale by 1 equals plain RTN
     EXPECT_TRUE(at::equal(awq_scale_weight(w, idx, 1.0, s), pseudo_quantize(w, s)));
@@ -159,7 +157,8 @@ TEST(ModelState, ComposingAndUndoingRestoresOriginalLogitsExactly) {
     at::Tensor ids = at::tensor({1, 80, 147, 201, 282, 57}, at::kLong).unsqueeze(0);
     at::Tensor before = m->forward(ids);
     auto state = m->save_state();
-    for (Linear* l : m->decoder_linears()) l->weight = pseudo_quantize(l->weight, QuantSpec{3, Granularity::PerGroup, 32, false});
+    for (Linear* l : m->decoder_linears())
+        l->weight = pseudo_quantize(l->weight, QuantSpec{3, Granularity::PerGroup, 32, false});
     m->blocks[0].attn_norm.weight = m->blocks[0].attn_norm.weight * 2;
     install_activation_quant(*m, ActQuant{8, true, true});
     m->untie();

@@ -62,7 +62,7 @@ namespace {
 
 constexpr double kStatRelTol = 1e-5;
 constexpr double kLossRelTol = 1e-3;
-constexpr double kTieGap = 2e-3;  // > kLossRelTol: a gap this small could flip
+constexpr double kTieGap = 2e-3;         // > kLossRelTol: a gap this small could flip
 constexpr double kPplRelTol = 1e-4;      // weight-only runs (fp32, RTN, salient, AWQ, duo)
 constexpr double kPplActRelTol = 2e-3;   // W8A8 runs (8-bit activation fake quantization)
 constexpr double kPplClipRelTol = 4e-2;  // AWQ + auto-clip
@@ -137,8 +137,8 @@ double ppl_of(Ctx& c) {
 void expect_ppl(const std::string& model, const std::string& key, double got, double tol = kPplRelTol) {
     const double want = golden()[model]["ppl"][key].get<double>();
     const double rel = std::abs(got - want) / want;
-    std::printf("[ qref     ] %-17s %-34s python %12.6f  C++ %12.6f  rel %.2e (tol %.0e)\n", model.c_str(),
-                key.c_str(), want, got, rel, tol);
+    std::printf("[ qref     ] %-17s %-34s python %12.6f  C++ %12.6f  rel %.2e (tol %.0e)\n", model.c_str(), key.c_str(),
+                want, got, rel, tol);
     EXPECT_LE(rel, tol) << model << " " << key << ": python " << want << ", C++ " << got;
 }
 
@@ -273,16 +273,20 @@ void compare_groups(const std::string& name, const std::vector<AwqGroup>& got, c
             EXPECT_EQ(a.best, best) << label << " (runner-up " << gap << " above the best)";
         } else {
             ++ties;
-            std::printf("[ qref     ] %s: near-tie (runner-up %.1e above the best); chosen ratio python %d, C++ %d; "
-                        "curve compared instead\n", label.c_str(), gap, best, a.best);
+            std::printf(
+                "[ qref     ] %s: near-tie (runner-up %.1e above the best); chosen ratio python %d, C++ %d; "
+                "curve compared instead\n",
+                label.c_str(), gap, best, a.best);
         }
         if (w.contains("scales") && a.best == best) {
             expect_close(label + " scales", a.scales, w["scales"], kStatRelTol);
             worst_scales = std::max(worst_scales, vec_diff(a.scales, w["scales"], kStatRelTol).worst);
         }
     }
-    std::printf("[ qref     ] %s: %zu groups, worst loss-curve difference %.1e, worst scales difference %.1e, "
-                "%d near-ties\n", name.c_str(), got.size(), worst_curve, worst_scales, ties);
+    std::printf(
+        "[ qref     ] %s: %zu groups, worst loss-curve difference %.1e, worst scales difference %.1e, "
+        "%d near-ties\n",
+        name.c_str(), got.size(), worst_curve, worst_scales, ties);
 }
 
 // Clip maxima are max|w| * (1 - i/20) of the scaled weight per (row, group). Both sides must
@@ -310,8 +314,10 @@ void compare_clip(const std::string& label, const AwqClip& got, const json& want
             worst = std::max(worst, std::abs(mv[i] - ref[i]) / ref[i]);
         }
     }
-    std::printf("[ qref     ] %s clip: %lld of %lld (row, group) choices equal to python's, worst difference "
-                "there %.1e\n", label.c_str(), static_cast<long long>(agree), static_cast<long long>(n), worst);
+    std::printf(
+        "[ qref     ] %s clip: %lld of %lld (row, group) choices equal to python's, worst difference "
+        "there %.1e\n",
+        label.c_str(), static_cast<long long>(agree), static_cast<long long>(n), worst);
     EXPECT_EQ(off_grid, 0) << label << ": clip values that are not max|w| * (1 - i/20), i < 10";
     EXPECT_GE(agree, static_cast<int64_t>(std::ceil((1 - kClipFlipFraction) * n))) << label;
     EXPECT_LE(worst, kStatRelTol) << label;

@@ -177,8 +177,8 @@ TEST(RotationMatrix, RandomOrthogonalGolden) {
 }
 
 TEST(Hadamard, Availability) {
-    for (int64_t n : {1, 2, 4, 64, 128, 4096, 12, 24, 768, 1536, 3072, 20, 2560, 5120, 28, 896, 3584, 36, 2304, 172,
-                      11008, 44, 60, 108, 13824, 140, 8960, 14336})
+    for (int64_t n : {1,  2,   4,    64, 128,  4096, 12,    24, 768, 1536, 3072,  20,  2560, 5120,
+                      28, 896, 3584, 36, 2304, 172,  11008, 44, 60,  108,  13824, 140, 8960, 14336})
         EXPECT_TRUE(hadamard_available(n)) << n;
     for (int64_t n : {0, -4, 3, 6, 10, 100, 116, 156, 188})  // 100 = 4 * 25: 99 and 49 are not primes
         EXPECT_FALSE(hadamard_available(n)) << n;
@@ -223,7 +223,8 @@ TEST(Hadamard, RandomizedHadamardIsOrthogonal) {
     }
     at::Tensor plain = normalized_hadamard(12);
     EXPECT_TRUE(at::equal(plain * std::sqrt(12.0), hadamard_matrix(12)));
-    QS_EXPECT_ERROR_CONTAINS(randomized_hadamard(12, at::ones({11}, at::kDouble)), "expected a vector of 12 signs, got 11");
+    QS_EXPECT_ERROR_CONTAINS(randomized_hadamard(12, at::ones({11}, at::kDouble)),
+                             "expected a vector of 12 signs, got 11");
 }
 
 // QuaRot's random_hadamard_matrix (fake_quant/hadamard_utils.py: matmul_hadU(diag(s))), run by
@@ -318,8 +319,9 @@ TEST(Rotation, KvCacheGenerationUnchanged) {
 TEST(Rotation, PostLnOptIsRefused) {
     auto m = load_causal_lm(test_data("models/opt-postln-projio-random"));
     at::Tensor emb = m->embed_tokens;
-    QS_EXPECT_ERROR_CONTAINS(fuse_norms(*m),
-                             "rotation needs a pre-LN model; opt-postln-projio-random is post-LN (do_layer_norm_before=false)");
+    QS_EXPECT_ERROR_CONTAINS(
+        fuse_norms(*m),
+        "rotation needs a pre-LN model; opt-postln-projio-random is post-LN (do_layer_norm_before=false)");
     QS_EXPECT_ERROR_CONTAINS(rotate_model(*m, RotationKind::Random, 0), "is post-LN (do_layer_norm_before=false)");
     EXPECT_TRUE(m->embed_tokens.is_same(emb));
 }
@@ -383,8 +385,8 @@ TEST(Rotation, TiedHeadIsUntied) {
 
 // Non-destructive: every original tensor handle still holds its original values afterwards.
 TEST(Rotation, OriginalTensorsAreUntouched) {
-    for (const std::string& name : {std::string("TinyStories-656K"), std::string("opt-preln-random"),
-                                    std::string("qwen2-bias-random")}) {
+    for (const std::string& name :
+         {std::string("TinyStories-656K"), std::string("opt-preln-random"), std::string("qwen2-bias-random")}) {
         auto m = load_causal_lm(fixture_dir(name));
         std::vector<at::Tensor> handles, clones;
         std::vector<std::string> names;
@@ -451,7 +453,8 @@ TEST(Rotation, Bf16ModelKeepsDtypeAndFunction) {
     at::Tensor after = m->forward(ids).to(at::kFloat);
     // bf16 rounds every rotated weight (8 bits of mantissa): the same function up to bf16 noise
     const double d = max_diff(after, before), scale = before.abs().max().item<double>();
-    std::cout << "[rotate hadamard] TinyStories-656K bf16: max |logit diff| " << d << " (max |logit| " << scale << ")\n";
+    std::cout << "[rotate hadamard] TinyStories-656K bf16: max |logit diff| " << d << " (max |logit| " << scale
+              << ")\n";
     EXPECT_LE(d, 0.1 * scale);
     EXPECT_GE(at::argmax(after, -1).eq(at::argmax(before, -1)).to(at::kFloat).mean().item<double>(), 0.8);
 }
@@ -536,8 +539,9 @@ TEST(Rotation, NonPowerOfTwoHiddenSizes) {
         int64_t hidden, heads;
         std::string kind_used;
     };
-    for (const Case& k : {Case{96, 8, "randomized Hadamard 12x8 (seed 2)"}, Case{56, 4, "randomized Hadamard 28x2 (seed 2)"},
-                          Case{100, 10, "random orthogonal (seed 2; no Hadamard construction for size 100)"}}) {
+    for (const Case& k :
+         {Case{96, 8, "randomized Hadamard 12x8 (seed 2)"}, Case{56, 4, "randomized Hadamard 28x2 (seed 2)"},
+          Case{100, 10, "random orthogonal (seed 2; no Hadamard construction for size 100)"}}) {
         auto m = synthetic_llama(k.hidden, k.heads, 77);
         at::Tensor ids = test_ids(*m);
         at::Tensor before = m->forward(ids);

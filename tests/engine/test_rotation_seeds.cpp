@@ -85,8 +85,8 @@ TEST(RotationSeeds, PerplexityEqualsQuaRotReference) {
         for (uint64_t seed : {0, 1, 7}) {
             const double ref = g.at("hadamard_seed" + std::to_string(seed) + "_rtn_w4_per_tensor_sym").get<double>();
             const double got = s.evaluate(rotate_rtn_sym(RotationKind::Hadamard, seed), ids, o).ppl.ppl;
-            std::printf("[ measured ] %s seed %d: ppl %.4f, QuaRot reference %.4f\n", name.c_str(), static_cast<int>(seed),
-                        got, ref);
+            std::printf("[ measured ] %s seed %d: ppl %.4f, QuaRot reference %.4f\n", name.c_str(),
+                        static_cast<int>(seed), got, ref);
             EXPECT_NEAR(got, ref, 1e-5 * ref) << name << " seed " << seed;
         }
     }

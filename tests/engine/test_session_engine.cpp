@@ -185,10 +185,11 @@ TEST(SessionEngine, CancelledEvaluationKeepsTheConfiguration) {
         Progress p;
         p.cancel = &flag;
         int windows = 0;  // cancel inside the perplexity, after its first window
-        EXPECT_THROW(s.evaluate(a, eval_ids("stories260K"), o, p, [&](int64_t, double) {
-            ++windows;
-            flag = true;
-        }),
+        EXPECT_THROW(s.evaluate(a, eval_ids("stories260K"), o, p,
+                                [&](int64_t, double) {
+                                    ++windows;
+                                    flag = true;
+                                }),
                      Cancelled);
         EXPECT_GE(windows, 1);
         ASSERT_NE(s.applied_config(), nullptr);
@@ -203,8 +204,9 @@ class BlockSequential : public ::testing::TestWithParam<std::string> {};
 TEST_P(BlockSequential, SamePerplexityAsInMemory) {
     c10::InferenceMode guard;
     const std::string name = GetParam();
-    std::vector<MethodConfig> cfgs = {MethodConfig(), cfg({"rtn"}, 3, 32), cfg({"smoothquant"}),
-                                      cfg({"rotate", "rtn"}, 4, 32), cfg({"awq"}, 3, 32), cfg({"awq-scale"}, 3, 32)};
+    std::vector<MethodConfig> cfgs = {MethodConfig(),       cfg({"rtn"}, 3, 32),
+                                      cfg({"smoothquant"}), cfg({"rotate", "rtn"}, 4, 32),
+                                      cfg({"awq"}, 3, 32),  cfg({"awq-scale"}, 3, 32)};
     cfgs[2].act.bits = 8;
     cfgs[4].awq_clip = true;
     cfgs[5].awq_salient = 0.05;

@@ -130,7 +130,7 @@ TEST_P(SessionMemory, ApplyingStaysWithinAQuarterOfTheCheckpoint) {
     ASSERT_TRUE(m->originals && m->originals->zero_copy());
     QuantSession s(m, std::shared_ptr<const Tokenizer>(load_tokenizer(dir)));
     const Case c = method_case(GetParam());
-    s.calibration_blocks(c.cfg, nullptr);  // the calibration set is not part of the budget
+    s.calibration_blocks(c.cfg, nullptr);                    // the calibration set is not part of the budget
     m->forward(at::arange(1, 65, at::kLong).view({1, 64}));  // every original page resident
     const int64_t before = status_kib("VmRSS");
     if (!reset_peak_rss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here";
@@ -158,7 +158,7 @@ TEST_P(SessionMemory, ApplyingStaysWithinAQuarterOfTheCheckpoint) {
     if (c.name == "gptq") budget += (codes + 3.0 * in_max * in_max * 4.0) / ckpt;
     if (c.name == "smoothquant_w8a8") budget += stats / ckpt;
     EXPECT_LE(over, budget) << c.name << ": the apply raised the RSS from " << before / 1024 << " MiB to "
-                          << peak / 1024 << " MiB, " << over << " x the " << ckpt / 1048576.0 << " MiB checkpoint";
+                            << peak / 1024 << " MiB, " << over << " x the " << ckpt / 1048576.0 << " MiB checkpoint";
     // the numbers are those of the method: the model still evaluates
     at::Tensor logits = m->forward(at::arange(1, 33, at::kLong).view({1, 32}));
     EXPECT_TRUE(at::isfinite(logits).all().item<bool>());

@@ -50,13 +50,15 @@ void check_cases(const std::string& name, const std::string& path = "") {
         EXPECT_EQ(got, want) << name << " case " << cname << "\n got  " << show(got) << "\n want " << show(want);
         EXPECT_EQ(got_s, want_s) << name << " case " << cname << " (with special tokens)";
         EXPECT_EQ(tok->decode(want_s, true), c["decode"].get<std::string>()) << name << " decode " << cname;
-        EXPECT_EQ(tok->decode(want_s, false), c["decode_keep"].get<std::string>()) << name << " decode (keep) " << cname;
+        EXPECT_EQ(tok->decode(want_s, false), c["decode_keep"].get<std::string>())
+            << name << " decode (keep) " << cname;
         if (got != want && ++failures > 5) break;
     }
     for (const auto& d : g["decode_only"]) {
         const auto ids = d["ids"].get<std::vector<int64_t>>();
         EXPECT_EQ(tok->decode(ids, true), d["decode"].get<std::string>()) << name << " decode " << show(ids);
-        EXPECT_EQ(tok->decode(ids, false), d["decode_keep"].get<std::string>()) << name << " decode (keep) " << show(ids);
+        EXPECT_EQ(tok->decode(ids, false), d["decode_keep"].get<std::string>())
+            << name << " decode (keep) " << show(ids);
     }
 }
 

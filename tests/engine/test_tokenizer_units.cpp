@@ -30,7 +30,8 @@ std::vector<std::string> split_all(const Regex& re, const std::string& text) {
     for (const auto& [b, e] : re.find_all(std::string_view(text))) out.push_back(text.substr(b, e - b));
     const std::u32string u = u32(text);
     std::vector<std::string> via_u32;
-    for (const auto& [b, e] : re.find_all(std::u32string_view(u))) via_u32.push_back(U::u32_to_utf8(u.substr(b, e - b)));
+    for (const auto& [b, e] : re.find_all(std::u32string_view(u)))
+        via_u32.push_back(U::u32_to_utf8(u.substr(b, e - b)));
     EXPECT_EQ(via_u32, out) << re.pattern();
     return out;
 }
@@ -38,11 +39,14 @@ std::vector<std::string> split_all(const Regex& re, const std::string& text) {
 struct TempDir {
     fs::path path;
     TempDir() {
-        path = fs::temp_directory_path() / ("qs_tok_test_" + std::to_string(::getpid()) + "_" +
-                                            std::to_string(reinterpret_cast<uintptr_t>(this)));
+        path = fs::temp_directory_path() /
+               ("qs_tok_test_" + std::to_string(::getpid()) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
         fs::create_directories(path);
     }
-    ~TempDir() { std::error_code ec; fs::remove_all(path, ec); }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
     void write(const std::string& name, const std::string& content) const {
         std::ofstream(path / name, std::ios::binary) << content;
     }
@@ -63,19 +67,19 @@ TEST(TokenizerUnicode, Utf8RoundTripAndLossy) {
 
 TEST(TokenizerUnicode, PropertiesAndWhitespace) {
     EXPECT_TRUE(U::is_number(U'7'));
-    EXPECT_TRUE(U::is_number(0x0663));   // Arabic-Indic three (Nd)
-    EXPECT_TRUE(U::is_number(0x216B));   // Roman numeral twelve (Nl)
-    EXPECT_TRUE(U::is_number(0x00BD));   // ½ (No)
+    EXPECT_TRUE(U::is_number(0x0663));  // Arabic-Indic three (Nd)
+    EXPECT_TRUE(U::is_number(0x216B));  // Roman numeral twelve (Nl)
+    EXPECT_TRUE(U::is_number(0x00BD));  // ½ (No)
     EXPECT_FALSE(U::is_number(U'a'));
-    EXPECT_TRUE(U::is_punctuation(0x3001));   // 、 (Po)
-    EXPECT_TRUE(U::is_punctuation(0x2014));   // — (Pd)
-    EXPECT_TRUE(U::is_punctuation(U'_'));     // Pc
-    EXPECT_FALSE(U::is_punctuation(U'+'));    // Sm
-    EXPECT_TRUE(U::is_word_char(0x01C5));     // ǅ (Lt)
-    EXPECT_TRUE(U::is_word_char(0x0301));     // combining acute (Mn)
-    EXPECT_TRUE(U::is_word_char(0x24B6));     // Ⓐ (So, Other_Alphabetic)
-    EXPECT_TRUE(U::is_word_char(0x200D));     // ZWJ (Join_Control)
-    EXPECT_FALSE(U::is_word_char(0x00BD));    // ½ (No)
+    EXPECT_TRUE(U::is_punctuation(0x3001));  // 、 (Po)
+    EXPECT_TRUE(U::is_punctuation(0x2014));  // — (Pd)
+    EXPECT_TRUE(U::is_punctuation(U'_'));    // Pc
+    EXPECT_FALSE(U::is_punctuation(U'+'));   // Sm
+    EXPECT_TRUE(U::is_word_char(0x01C5));    // ǅ (Lt)
+    EXPECT_TRUE(U::is_word_char(0x0301));    // combining acute (Mn)
+    EXPECT_TRUE(U::is_word_char(0x24B6));    // Ⓐ (So, Other_Alphabetic)
+    EXPECT_TRUE(U::is_word_char(0x200D));    // ZWJ (Join_Control)
+    EXPECT_FALSE(U::is_word_char(0x00BD));   // ½ (No)
     EXPECT_FALSE(U::is_word_char(0x1F600));
     EXPECT_TRUE(U::is_white_space(0x3000));
     EXPECT_TRUE(U::is_white_space(0x85));
@@ -86,27 +90,28 @@ TEST(TokenizerUnicode, PropertiesAndWhitespace) {
 
 TEST(TokenizerUnicode, Normalization) {
     using F = U::NormalForm;
-    EXPECT_EQ(U::normalize(u32("e\xCC\x81"), F::NFC), u32("\xC3\xA9"));                 // e + U+0301 -> é
+    EXPECT_EQ(U::normalize(u32("e\xCC\x81"), F::NFC), u32("\xC3\xA9"));  // e + U+0301 -> é
     EXPECT_EQ(U::normalize(u32("\xC3\xA9"), F::NFD), u32("e\xCC\x81"));
     EXPECT_EQ(U::normalize(std::u32string{0x1100, 0x1161, 0x11A8}, F::NFC), std::u32string{0xAC01});  // Hangul LVT
     EXPECT_EQ(U::normalize(std::u32string{0xAC01}, F::NFD), (std::u32string{0x1100, 0x1161, 0x11A8}));
     // Canonical reordering: dot below (220) before dot above (230), then composition.
     EXPECT_EQ(U::normalize(std::u32string{U'q', 0x0307, 0x0323}, F::NFC), (std::u32string{U'q', 0x0323, 0x0307}));
     EXPECT_EQ(U::normalize(std::u32string{U's', 0x0307, 0x0323}, F::NFC), std::u32string{0x1E69});
-    EXPECT_EQ(U::normalize(std::u32string{0x212B}, F::NFC), std::u32string{0xC5});      // Angstrom sign -> Å
+    EXPECT_EQ(U::normalize(std::u32string{0x212B}, F::NFC), std::u32string{0xC5});              // Angstrom sign -> Å
     EXPECT_EQ(U::normalize(std::u32string{0x0958}, F::NFC), (std::u32string{0x0915, 0x093C}));  // composition exclusion
     EXPECT_EQ(U::normalize(std::string_view(""), F::NFC), "");
     EXPECT_EQ(U::normalize(std::string_view("a\0b", 3), F::NFKC), std::string("a\0b", 3));
     // Expected strings from HF tokenizers 0.20.3, normalizers.NFC/NFD/NFKC/NFKD().normalize_str.
-    const std::u32string in = {0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', 0x212B, U' ', 0x1E9B, 0x0323,
-                               U' ', 0x338F, U' ', U'x', 0xB2};
+    const std::u32string in = {0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', 0x212B, U' ',
+                               0x1E9B, 0x0323, U' ', 0x338F, U' ',   U'x', 0xB2};
     EXPECT_EQ(U::normalize(in, F::NFC), (std::u32string{0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', 0xC5, U' ', 0x1E9B,
                                                         0x0323, U' ', 0x338F, U' ', U'x', 0xB2}));
     EXPECT_EQ(U::normalize(in, F::NFD), (std::u32string{0xFB01, 0x2460, U' ', 0xFF76, 0xFF9E, U' ', U'A', 0x030A, U' ',
                                                         0x017F, 0x0323, 0x0307, U' ', 0x338F, U' ', U'x', 0xB2}));
     EXPECT_EQ(U::normalize(in, F::NFKC), u32("fi1 \xE3\x82\xAC \xC3\x85 \xE1\xB9\xA9 kg x2"));
-    EXPECT_EQ(U::normalize(in, F::NFKD), (std::u32string{U'f', U'i', U'1', U' ', 0x30AB, 0x3099, U' ', U'A', 0x030A, U' ',
-                                                         U's', 0x0323, 0x0307, U' ', U'k', U'g', U' ', U'x', U'2'}));
+    EXPECT_EQ(U::normalize(in, F::NFKD),
+              (std::u32string{U'f', U'i', U'1', U' ', 0x30AB, 0x3099, U' ', U'A', 0x030A, U' ', U's', 0x0323, 0x0307,
+                              U' ', U'k', U'g', U' ', U'x', U'2'}));
     QS_EXPECT_ERROR_CONTAINS(U::normalize(std::string_view("\xC3("), F::NFC), "Unicode normalization");
     // The tokenizer.json normalizers of each form (HF tokenizers 0.20.3 values as above).
     const auto run = [](const char* type, std::u32string s) {
@@ -141,7 +146,10 @@ TEST(TokenizerRegex, SyntaxAndErrors) {
     EXPECT_EQ(split_all(Regex("a{2,3}?"), "aaaa"), (std::vector<std::string>{"aa", "aa"}));
     EXPECT_EQ(split_all(Regex("[a-c]+|\\d"), "xabcz9"), (std::vector<std::string>{"abc", "9"}));
     EXPECT_EQ(split_all(Regex("(?=b)\\w"), "abab"), (std::vector<std::string>{"b", "b"}));
-    EXPECT_EQ(split_all(Regex("\\x{65e5}|\\p{Han}"), "\xE6\x97\xA5" "a" "\xE6\x9C\xAC"),
+    EXPECT_EQ(split_all(Regex("\\x{65e5}|\\p{Han}"),
+                        "\xE6\x97\xA5"
+                        "a"
+                        "\xE6\x9C\xAC"),
               (std::vector<std::string>{"\xE6\x97\xA5", "\xE6\x9C\xAC"}));
     // Lookbehind (Oniguruma has it); HF Split(Regex("(?<=a)b")) on "abcb" isolates only (1, 2).
     EXPECT_EQ(Regex("(?<=a)b").find_all(std::string_view("abcb")), (Regex::Ranges{{1, 2}}));
@@ -150,8 +158,9 @@ TEST(TokenizerRegex, SyntaxAndErrors) {
     EXPECT_EQ(Regex("\\p{L}+").find_all(std::u32string_view(U" \u00E9t\u00E9")), (Regex::Ranges{{1, 4}}));
     EXPECT_TRUE(Regex("x").find_all(std::string_view()).empty());
     QS_EXPECT_ERROR_CONTAINS(Regex("\\p{Foo}"), "regular expression '\\p{Foo}': invalid character property name");
-    QS_EXPECT_ERROR_CONTAINS(Regex("(ab", "tokenizer.json: Split pre_tokenizer"),
-                             "tokenizer.json: Split pre_tokenizer: regular expression '(ab': end pattern with unmatched parenthesis");
+    QS_EXPECT_ERROR_CONTAINS(
+        Regex("(ab", "tokenizer.json: Split pre_tokenizer"),
+        "tokenizer.json: Split pre_tokenizer: regular expression '(ab': end pattern with unmatched parenthesis");
 }
 
 // tokenizers' find_matches (the onig crate's find_iter): empty matches count, except one right
@@ -204,8 +213,9 @@ TEST(TokenizerLoad, Errors) {
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()), "normalizer type 'BertNormalizer' is not supported");
     d.write("tokenizer.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
                                   "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "[x"}, "behavior": "Isolated"}})");
-    QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(d.path.string()),
-                             "tokenizer.json: Split pre_tokenizer: regular expression '[x': premature end of char-class");
+    QS_EXPECT_ERROR_CONTAINS(
+        qs::load_tokenizer(d.path.string()),
+        "tokenizer.json: Split pre_tokenizer: regular expression '[x': premature end of char-class");
     TempDir s;
     s.write("tokenizer.model", "this is not a sentencepiece model");
     QS_EXPECT_ERROR_CONTAINS(qs::load_tokenizer(s.path.string()), "tokenizer.model: SentencePiece cannot load it");
@@ -224,7 +234,7 @@ TEST(TokenizerLoad, MinimalTokenizerJson) {
     EXPECT_EQ(t->encode("abab<s>a", false), (std::vector<int64_t>{2, 2, 3, 0}));
     EXPECT_EQ(t->bos_id(), 3);
     EXPECT_EQ(t->eos_id(), -1);
-    EXPECT_EQ(t->decode({3, 2, 0}, true), "ab a");   // no decoder: tokens joined with spaces
+    EXPECT_EQ(t->decode({3, 2, 0}, true), "ab a");  // no decoder: tokens joined with spaces
     EXPECT_EQ(t->decode({3, 2, 0}, false), "<s> ab a");
 }
 
@@ -256,13 +266,15 @@ TEST(TokenizerSentencePiece, ShimSearchOrder) {
     EXPECT_EQ(c[0], "/custom/libquantscope_spm.so");
     EXPECT_NE(c[1].find("/lib/libquantscope_spm.so"), std::string::npos);
     EXPECT_NE(c[2].find("/lib/quantscope/libquantscope_spm.so"), std::string::npos);
-    if (old) ::setenv("QUANTSCOPE_SPM_LIB", saved.c_str(), 1);
-    else ::unsetenv("QUANTSCOPE_SPM_LIB");
+    if (old)
+        ::setenv("QUANTSCOPE_SPM_LIB", saved.c_str(), 1);
+    else
+        ::unsetenv("QUANTSCOPE_SPM_LIB");
 }
 
 TEST(TokenizerThreads, ConcurrentEncodeIsConsistent) {
     for (const std::string& dir : {test_data("tokenizers/gpt2-bpe"), test_data("tokenizers/llama2-sentencepiece"),
-                                  source_path("resources/models/TinyStories-656K")}) {
+                                   source_path("resources/models/TinyStories-656K")}) {
         const auto tok = qs::load_tokenizer(dir);
         const std::string text = qs_test::read_file(test_data("tokenizer_texts/unicode.txt")) +
                                  qs_test::read_file(test_data("tokenizer_texts/english.txt"));
@@ -270,7 +282,9 @@ TEST(TokenizerThreads, ConcurrentEncodeIsConsistent) {
         std::vector<std::vector<int64_t>> got(4);
         std::vector<std::thread> th;
         for (int i = 0; i < 4; ++i)
-            th.emplace_back([&, i] { for (int k = 0; k < 20; ++k) got[static_cast<std::size_t>(i)] = tok->encode(text, true); });
+            th.emplace_back([&, i] {
+                for (int k = 0; k < 20; ++k) got[static_cast<std::size_t>(i)] = tok->encode(text, true);
+            });
         for (auto& t : th) t.join();
         for (const auto& g : got) EXPECT_EQ(g, want) << dir;
     }
@@ -281,7 +295,8 @@ TEST(TokenizerSentencePieceStyle, ByteFallbackWithoutByteTokensGivesFusedUnk) {
     const auto tiny = qs::load_tokenizer(source_path("resources/models/TinyStories-656K"));
     // byte_fallback is on but the vocab has no <0xNN>: unknown characters become <unk> (0),
     // and runs of them fuse into one (fuse_unk).
-    EXPECT_EQ(tiny->encode("a \xF0\x9F\x98\x80\xE6\x97\xA5\xE6\x9C\xAC b", false), (std::vector<int64_t>{104, 0, 80, 54}));
+    EXPECT_EQ(tiny->encode("a \xF0\x9F\x98\x80\xE6\x97\xA5\xE6\x9C\xAC b", false),
+              (std::vector<int64_t>{104, 0, 80, 54}));
     EXPECT_EQ(tiny->encode("x\xC3\xA9\xC3\xA9y", false), (std::vector<int64_t>{80, 76, 0, 77}));
     // Its special tokens are "normalized": matched after Prepend/Replace, so the pattern is
     // "▁<|end_story|>" and needs a space before it.

@@ -12,15 +12,15 @@
 
 #include "core/error.h"
 
-#define QS_EXPECT_ERROR_CONTAINS(stmt, substr)                                                   \
-    do {                                                                                         \
-        try {                                                                                    \
-            stmt;                                                                                \
-            ADD_FAILURE() << "expected qs::Error containing '" << (substr) << "'";               \
-        } catch (const qs::Error& e) {                                                           \
-            EXPECT_NE(std::string(e.what()).find(substr), std::string::npos)                     \
-                << "error was: " << e.what() << "\nexpected to contain: " << (substr);           \
-        }                                                                                        \
+#define QS_EXPECT_ERROR_CONTAINS(stmt, substr)                                         \
+    do {                                                                               \
+        try {                                                                          \
+            stmt;                                                                      \
+            ADD_FAILURE() << "expected qs::Error containing '" << (substr) << "'";     \
+        } catch (const qs::Error& e) {                                                 \
+            EXPECT_NE(std::string(e.what()).find(substr), std::string::npos)           \
+                << "error was: " << e.what() << "\nexpected to contain: " << (substr); \
+        }                                                                              \
     } while (0)
 
 // The test data and source folders: compiled in, or $QS_TEST_DATA_DIR / $QS_SOURCE_DIR at run
@@ -29,7 +29,9 @@ inline std::string env_or(const char* name, const char* fallback) {
     const char* v = std::getenv(name);
     return v && *v ? v : fallback;
 }
-inline std::string test_data(const std::string& rel) { return env_or("QS_TEST_DATA_DIR", QS_TEST_DATA_DIR) + "/" + rel; }
+inline std::string test_data(const std::string& rel) {
+    return env_or("QS_TEST_DATA_DIR", QS_TEST_DATA_DIR) + "/" + rel;
+}
 inline std::string source_path(const std::string& rel) { return env_or("QS_SOURCE_DIR", QS_SOURCE_DIR) + "/" + rel; }
 
 // An empty folder under the system temp dir, unique per test process: qs_test_<name>_<pid>.

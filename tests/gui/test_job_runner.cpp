@@ -37,7 +37,7 @@ struct Log {
 
 class JobRunnerTest : public QObject {
     Q_OBJECT
-private slots:
+  private slots:
     void normalJobsWaitForQuickOnes() {
         JobRunner jobs;
         Log log;
@@ -45,12 +45,15 @@ private slots:
         std::shared_future<void> open = gate.get_future().share();
         std::atomic<bool> quickStarted{false};
         QSignalSpy finished(&jobs, &JobRunner::finished);
-        jobs.start("quick", [&, open](const qs::Progress&) -> std::function<void()> {
-            quickStarted = true;
-            open.wait();
-            log.add("quick");
-            return {};
-        }, JobRunner::Priority::Quick);
+        jobs.start(
+            "quick",
+            [&, open](const qs::Progress&) -> std::function<void()> {
+                quickStarted = true;
+                open.wait();
+                log.add("quick");
+                return {};
+            },
+            JobRunner::Priority::Quick);
         jobs.start("long-a", [&](const qs::Progress&) -> std::function<void()> {
             log.add("long-a");
             return {};
@@ -99,10 +102,13 @@ private slots:
         std::shared_future<void> open = gate.get_future().share();
         QSignalSpy finished(&jobs, &JobRunner::finished);
         QSignalSpy cancelled(&jobs, &JobRunner::cancelled);
-        jobs.start("quick", [&, open](const qs::Progress&) -> std::function<void()> {
-            open.wait();
-            return {};
-        }, JobRunner::Priority::Quick);
+        jobs.start(
+            "quick",
+            [&, open](const qs::Progress&) -> std::function<void()> {
+                open.wait();
+                return {};
+            },
+            JobRunner::Priority::Quick);
         QString shown;
         const quint64 first = jobs.start("stats", [&](const qs::Progress&) -> std::function<void()> {
             log.add("first");
@@ -145,9 +151,10 @@ private slots:
         JobRunner jobs;
         QSignalSpy failed(&jobs, &JobRunner::failed);
         QSignalSpy cancelled(&jobs, &JobRunner::cancelled);
-        jobs.start("bad", [](const qs::Progress&) -> std::function<void()> {
-            throw qs::Error("model.safetensors: truncated");
-        }, JobRunner::Priority::Quick);
+        jobs.start(
+            "bad",
+            [](const qs::Progress&) -> std::function<void()> { throw qs::Error("model.safetensors: truncated"); },
+            JobRunner::Priority::Quick);
         jobs.start("stop", [](const qs::Progress& p) -> std::function<void()> {
             for (;;) {
                 p.check();

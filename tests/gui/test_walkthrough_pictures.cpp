@@ -30,7 +30,7 @@ using qs::widgets::ErrorMatrixPanel;
 class PicturesTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     qs::gui::test::Session s_;
     AppContext* ctx() const { return s_.ctx(); }
     MethodsPanel* panel() const { return s_.w->methodsPanel(); }
@@ -59,7 +59,7 @@ private:
         QVERIFY2(std::fabs(hm->colorRange().upper - emax) <= 1e-6 * emax, step);
     }
 
-private slots:
+  private slots:
     void initTestCase() { QVERIFY(s_.open()); }
     void cleanupTestCase() { s_.close(); }
 
@@ -176,15 +176,16 @@ private slots:
         fresh.calib_samples = 3;  // not cached: a real pass, reporting progress under the model lock
         auto wb = ctx()->workbench();
         const std::string name = layer.toStdString();
-        ctx()->run("testHoldsModel", [&holding, &release, wb, name, fresh](const qs::Progress&) -> std::function<void()> {
-            qs::Progress p;
-            p.report = [&holding, &release](double, const std::string&) {
-                holding = true;
-                while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            };
-            wb->channel_stats(name, true, fresh, p);
-            return {};
-        });
+        ctx()->run("testHoldsModel",
+                   [&holding, &release, wb, name, fresh](const qs::Progress&) -> std::function<void()> {
+                       qs::Progress p;
+                       p.report = [&holding, &release](double, const std::string&) {
+                           holding = true;
+                           while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                       };
+                       wb->channel_stats(name, true, fresh, p);
+                       return {};
+                   });
         QTRY_VERIFY_WITH_TIMEOUT(holding, kLong);
         ctx()->refreshPreview();
         QTRY_VERIFY_WITH_TIMEOUT(page->metricText("note").contains("model is busy"), kLong);

@@ -43,7 +43,7 @@ bool close(double a, double b, double rel = 1e-9) {
 class RunsTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     qs::gui::test::Session s_;
     QTemporaryDir tmp_;
     AppContext* ctx() const { return s_.ctx(); }
@@ -74,7 +74,7 @@ private:
         return s_.ref->perplexity(r, {}).tokens / seqlen;
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         QVERIFY(s_.open());
@@ -159,7 +159,8 @@ private slots:
         QVERIFY2(AppContext::sameConfig(ctx()->workbench()->applied(), cfg),
                  ctx()->workbench()->applied().describe().c_str());
         QVERIFY(AppContext::sameConfig(ctx()->applied(), cfg));
-        QVERIFY2(ppl()->statusLabel()->text().contains(ui::qstr(cfg.describe())), qPrintable(ppl()->statusLabel()->text()));
+        QVERIFY2(ppl()->statusLabel()->text().contains(ui::qstr(cfg.describe())),
+                 qPrintable(ppl()->statusLabel()->text()));
         ppl()->windowsSpin()->setValue(3);
         panel()->setConfig(AppContext::defaultConfig());
         QVERIFY(s_.idle());
@@ -235,7 +236,8 @@ private slots:
         auto* g = plot->graph(found);
         QVERIFY(g->dataCount() >= 1);
         for (int i = 0; i < g->dataCount(); ++i)
-            QVERIFY2(close(g->data()->at(i)->value, base, 1e-6), qPrintable(QString("%1 vs %2").arg(g->data()->at(i)->value).arg(base)));
+            QVERIFY2(close(g->data()->at(i)->value, base, 1e-6),
+                     qPrintable(QString("%1 vs %2").arg(g->data()->at(i)->value).arg(base)));
         dlg->close();
         panel()->setConfig(AppContext::defaultConfig());
         QVERIFY(s_.idle());

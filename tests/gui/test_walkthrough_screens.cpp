@@ -60,7 +60,8 @@ QString tickLabelsClipped(qs::widgets::PlotView* v) {
     for (QCPLayoutElement* e : p->plotLayout()->elements(true)) {
         if (auto* r = qobject_cast<QCPAxisRect*>(e)) horizontal << r->axes(QCPAxis::atBottom | QCPAxis::atTop);
         if (auto* c = qobject_cast<QCPColorScale*>(e))
-            if (c->visible() && (c->type() == QCPAxis::atBottom || c->type() == QCPAxis::atTop)) horizontal << c->axis();
+            if (c->visible() && (c->type() == QCPAxis::atBottom || c->type() == QCPAxis::atTop))
+                horizontal << c->axis();
     }
     for (QCPAxis* a : horizontal) {
         if (!a->visible() || !a->tickLabels() || a->tickLabelRotation() != 0) continue;
@@ -76,7 +77,9 @@ QString tickLabelsClipped(qs::widgets::PlotView* v) {
         std::sort(spans.begin(), spans.end());
         for (size_t i = 1; i < spans.size(); ++i)
             if (spans[i].first < spans[i - 1].second)
-                out += QString("tick labels overlap on an axis of %1 px (%2); ").arg(a->axisRect()->width()).arg(QStringList(labels).join(" "));
+                out += QString("tick labels overlap on an axis of %1 px (%2); ")
+                           .arg(a->axisRect()->width())
+                           .arg(QStringList(labels).join(" "));
     }
     return out;
 }
@@ -86,7 +89,7 @@ QString tickLabelsClipped(qs::widgets::PlotView* v) {
 class ScreensTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     qs::gui::test::Session s_;
     AppContext* ctx() const { return s_.ctx(); }
     MethodsPanel* panel() const { return s_.w->methodsPanel(); }
@@ -112,7 +115,8 @@ private:
             const QModelIndex idx = nav->indexFromItem(*it, 0);
             const QRect r = nav->visualRect(idx);
             const int need = fm.horizontalAdvance((*it)->text(0));
-            if (r.width() < need + 6) out += QString("'%1' needs %2 px, has %3; ").arg((*it)->text(0)).arg(need).arg(r.width());
+            if (r.width() < need + 6)
+                out += QString("'%1' needs %2 px, has %3; ").arg((*it)->text(0)).arg(need).arg(r.width());
         }
         return out;
     }
@@ -158,7 +162,7 @@ private:
         QVERIFY(s_.idle());
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         g_previous = qInstallMessageHandler(countLayoutWarnings);
         QVERIFY(s_.open(QSize(1280, 720)));
@@ -178,8 +182,11 @@ private slots:
         QVERIFY2(QMetaObject::invokeMethod(s_.w.get(), "placeOnScreen"), "MainWindow::placeOnScreen() is missing");
         QTest::qWait(50);
         QVERIFY2(screen->availableGeometry().contains(s_.w->frameGeometry()),
-                 qPrintable(QString("%1x%2+%3+%4").arg(s_.w->frameGeometry().width()).arg(s_.w->frameGeometry().height())
-                                .arg(s_.w->frameGeometry().x()).arg(s_.w->frameGeometry().y())));
+                 qPrintable(QString("%1x%2+%3+%4")
+                                .arg(s_.w->frameGeometry().width())
+                                .arg(s_.w->frameGeometry().height())
+                                .arg(s_.w->frameGeometry().x())
+                                .arg(s_.w->frameGeometry().y())));
         s_.w->resize(1280, 720);
         QTest::qWait(50);
         QCOMPARE(s_.w->size(), QSize(1280, 720));
@@ -214,7 +221,8 @@ private slots:
                 QVERIFY(s_.idle());
                 QTest::qWait(100);
                 clipped += pageClipped(v);
-                const QString file = QDir(dir).filePath(QString("%1-%2x%3.png").arg(v).arg(size.width()).arg(size.height()));
+                const QString file =
+                    QDir(dir).filePath(QString("%1-%2x%3.png").arg(v).arg(size.width()).arg(size.height()));
                 QVERIFY2(s_.w->saveScreenshot(file), qPrintable(file));
                 QCOMPARE(QImage(file).size(), size);
             }

@@ -45,7 +45,7 @@ QList<QCPAbstractItem*> itemsNamed(QCustomPlot* p, const QString& name) {
 class TeachingTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     qs::gui::test::Session s_;
     AppContext* ctx() const { return s_.ctx(); }
     MethodsPanel* panel() const { return s_.w->methodsPanel(); }
@@ -60,7 +60,7 @@ private:
         c->setCurrentIndex(i);
     }
 
-private slots:
+  private slots:
     void initTestCase() { QVERIFY(s_.open()); }
     void cleanupTestCase() { s_.close(); }
 
@@ -77,7 +77,8 @@ private slots:
             QVERIFY2(p->xAxis->label() != "x" && p->yAxis->label() != "y", qPrintable(v->objectName()));
             bool loading = false;
             for (QCPAbstractItem* it : itemsNamed(p, "placeholder"))
-                if (auto* t = qobject_cast<QCPItemText*>(it)) loading = loading || (t->visible() && t->text() == "Loading…");
+                if (auto* t = qobject_cast<QCPItemText*>(it))
+                    loading = loading || (t->visible() && t->text() == "Loading…");
             QVERIFY2(loading, qPrintable(v->objectName() + " shows no \"Loading…\""));
         }
     }

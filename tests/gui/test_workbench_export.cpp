@@ -62,7 +62,7 @@ QJsonObject safetensorsHeader(const QString& path) {
 class ExportGuiTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     std::shared_ptr<Workbench> ref_;  // the same model, driven directly
     QTemporaryDir tmp_;
@@ -77,7 +77,7 @@ private:
         return d && d->isVisible() ? d : nullptr;
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         w_ = std::make_unique<MainWindow>();
@@ -123,7 +123,8 @@ private slots:
         };
         ExportDialog* dlg = openDialog();
         QVERIFY(dlg);
-        QVERIFY2(dlg->configurationLabel()->text().contains("w4 g32 asym"), qPrintable(dlg->configurationLabel()->text()));
+        QVERIFY2(dlg->configurationLabel()->text().contains("w4 g32 asym"),
+                 qPrintable(dlg->configurationLabel()->text()));
         dlg->formatCombo()->setCurrentIndex(dlg->formatCombo()->findData("awq-gemm"));
         QCOMPARE(dlg->descriptionLabel()->text(), ui::qstr(qs::export_format_description(qs::ExportFormat::AwqGemm)));
         QVERIFY(!dlg->dtypeCombo()->isEnabled());  // awq-gemm: always fp16
@@ -159,7 +160,8 @@ private slots:
         const QJsonObject qw = header["model.layers.0.self_attn.q_proj.qweight"].toObject();
         QCOMPARE(qw["dtype"].toString(), QString("I32"));
         QCOMPARE(qw["shape"].toArray(), QJsonArray({128, 16}));  // [in, out / 8]
-        QCOMPARE(header["model.layers.1.mlp.down_proj.scales"].toObject()["shape"].toArray(), QJsonArray({384 / 32, 128}));
+        QCOMPARE(header["model.layers.1.mlp.down_proj.scales"].toObject()["shape"].toArray(),
+                 QJsonArray({384 / 32, 128}));
         QVERIFY(!header.contains("model.layers.0.self_attn.q_proj.weight"));
         QVERIFY(leftovers(tmp_.path()).isEmpty());
 
@@ -172,7 +174,8 @@ private slots:
         QVERIFY2(msg.contains(out), qPrintable(msg));
         QVERIFY2(msg.contains("awq-gemm"), qPrintable(msg));
         QVERIFY2(msg.contains(QString("%1 files").arg(files.size())), qPrintable(msg));
-        QVERIFY2(msg.contains(ui::bytesText(static_cast<double>(bytes))), qPrintable(msg + " vs " + ui::bytesText(bytes)));
+        QVERIFY2(msg.contains(ui::bytesText(static_cast<double>(bytes))),
+                 qPrintable(msg + " vs " + ui::bytesText(bytes)));
         // The model still carries the configuration (export never changes it).
         QVERIFY(AppContext::sameConfig(ctx()->workbench()->applied(), cfg_));
         QVERIFY(ctx()->configApplied());
@@ -258,7 +261,7 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(paused.load(), kLong);
         QVERIFY(dlg->running());
         QCOMPARE(dlg->cancelButton()->text(), QString("Cancel"));
-        QVERIFY(ctx()->modelBusy());  // Apply / Run wait for the export
+        QVERIFY(ctx()->modelBusy());                 // Apply / Run wait for the export
         QCOMPARE(leftovers(tmp_.path()).size(), 1);  // the partial export, in its temporary folder
         QVERIFY(!QFileInfo::exists(out));
         QTest::mouseClick(dlg->cancelButton(), Qt::LeftButton);

@@ -27,11 +27,11 @@ const QString kGguf = QStringLiteral(QS_TEST_DATA_DIR "/gguf/tiny-llama-smollm.g
 class WorkbenchGgufTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     AppContext* ctx() const { return w_->context(); }
 
-private slots:
+  private slots:
     void initTestCase() {
         w_ = std::make_unique<MainWindow>();
         w_->resize(1600, 1000);
@@ -65,15 +65,21 @@ private slots:
         QVERIFY(tree);
         QCOMPARE(tree->headerItem()->text(4), QString("Stored as"));
         // The engine's view of the same file (tools/goldens/make_gguf_models.py wrote these types).
-        const std::map<QString, QString> want = {
-            {"model.layers.0.self_attn.q_proj", "Q4_K"}, {"model.layers.0.self_attn.k_proj", "Q5_K"},
-            {"model.layers.0.self_attn.v_proj", "Q6_K"}, {"model.layers.0.self_attn.o_proj", "Q3_K"},
-            {"model.layers.0.mlp.gate_proj", "Q2_K"},    {"model.layers.0.mlp.up_proj", "Q4_0"},
-            {"model.layers.0.mlp.down_proj", "Q8_0"},    {"model.layers.1.self_attn.q_proj", "Q4_1"},
-            {"model.layers.1.self_attn.k_proj", "F16"},  {"model.layers.1.self_attn.v_proj", "BF16"},
-            {"model.layers.1.self_attn.o_proj", "Q5_0"}, {"model.layers.1.mlp.gate_proj", "Q5_1"},
-            {"model.layers.1.mlp.up_proj", "Q4_K"},      {"model.layers.1.mlp.down_proj", "Q6_K"},
-            {"lm_head", "Q6_K"}};
+        const std::map<QString, QString> want = {{"model.layers.0.self_attn.q_proj", "Q4_K"},
+                                                 {"model.layers.0.self_attn.k_proj", "Q5_K"},
+                                                 {"model.layers.0.self_attn.v_proj", "Q6_K"},
+                                                 {"model.layers.0.self_attn.o_proj", "Q3_K"},
+                                                 {"model.layers.0.mlp.gate_proj", "Q2_K"},
+                                                 {"model.layers.0.mlp.up_proj", "Q4_0"},
+                                                 {"model.layers.0.mlp.down_proj", "Q8_0"},
+                                                 {"model.layers.1.self_attn.q_proj", "Q4_1"},
+                                                 {"model.layers.1.self_attn.k_proj", "F16"},
+                                                 {"model.layers.1.self_attn.v_proj", "BF16"},
+                                                 {"model.layers.1.self_attn.o_proj", "Q5_0"},
+                                                 {"model.layers.1.mlp.gate_proj", "Q5_1"},
+                                                 {"model.layers.1.mlp.up_proj", "Q4_K"},
+                                                 {"model.layers.1.mlp.down_proj", "Q6_K"},
+                                                 {"lm_head", "Q6_K"}};
         int rows = 0;
         for (QTreeWidgetItemIterator it(tree); *it; ++it) {
             const QString name = (*it)->data(0, Qt::UserRole).toString();
@@ -98,8 +104,9 @@ private slots:
         auto* page = w_->findChild<ErrorPage*>();
         QVERIFY(page);
         LayerNavigator* nav = w_->navigator();
-        for (const auto& [layer, want] : std::map<QString, QString>{{"model.layers.0.mlp.down_proj", "Q8_0 in the source file"},
-                                                                     {"model.layers.1.self_attn.k_proj", "F16 (float in the source file)"}}) {
+        for (const auto& [layer, want] :
+             std::map<QString, QString>{{"model.layers.0.mlp.down_proj", "Q8_0 in the source file"},
+                                        {"model.layers.1.self_attn.k_proj", "F16 (float in the source file)"}}) {
             QTreeWidgetItem* item = nullptr;
             for (QTreeWidgetItemIterator it(nav); *it; ++it)
                 if ((*it)->data(0, Qt::UserRole).toString() == layer) item = *it;
@@ -109,7 +116,8 @@ private slots:
             QTest::mouseClick(nav->viewport(), Qt::LeftButton, {}, nav->visualItemRect(item).center());
             QCOMPARE(ctx()->layer(), layer);
             QVERIFY(shown.wait(kLong));
-            QVERIFY2(page->metricText("source").startsWith(want), qPrintable(layer + ": " + page->metricText("source")));
+            QVERIFY2(page->metricText("source").startsWith(want),
+                     qPrintable(layer + ": " + page->metricText("source")));
         }
     }
 };

@@ -79,7 +79,7 @@ QString outDir() {
 class WorkbenchGuiTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     std::shared_ptr<Workbench> ref_;  // the same model, driven directly
     AppContext* ctx() const { return w_->context(); }
@@ -98,7 +98,7 @@ private:
         QCOMPARE(ctx()->layer(), name);
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         w_ = std::make_unique<MainWindow>();
         w_->resize(1600, 1000);
@@ -221,7 +221,8 @@ private slots:
             QVERIFY2(shown, what);
             QCOMPARE(ui::qstr(shown->linear), layer);
             const PreviewData ref = ref_->preview(layer.toStdString(), ctx()->config());
-            QVERIFY2(close(shown->mse, ref.mse), qPrintable(QString("%1: mse %2 vs %3").arg(what).arg(shown->mse).arg(ref.mse)));
+            QVERIFY2(close(shown->mse, ref.mse),
+                     qPrintable(QString("%1: mse %2 vs %3").arg(what).arg(shown->mse).arg(ref.mse)));
             QVERIFY(close(shown->sqnr_db, ref.sqnr_db));
             QVERIFY(close(shown->max_abs, ref.max_abs));
             QVERIFY(close(shown->output_mse, ref.output_mse));
@@ -308,7 +309,9 @@ private slots:
         QVERIFY2(close(r0.data.ppl, base.ppl, 1e-9), qPrintable(QString("%1 vs %2").arg(r0.data.ppl).arg(base.ppl)));
         QCOMPARE(ui::qstr(r1.config.describe()), ui::qstr(cfg.describe()));
         QVERIFY2(close(r1.data.ppl, q.ppl, 1e-9), qPrintable(QString("%1 vs %2").arg(r1.data.ppl).arg(q.ppl)));
-        auto cell = [&](int r, int c, int role = Qt::DisplayRole) { return page->model()->index(r, c).data(role).toString(); };
+        auto cell = [&](int r, int c, int role = Qt::DisplayRole) {
+            return page->model()->index(r, c).data(role).toString();
+        };
         QCOMPARE(cell(1, 2), QString::number(q.ppl, 'f', 3));
         QCOMPARE(cell(1, 0), ui::qstr(cfg.describe()));
         QVERIFY(cell(1, 1).contains("3 × 512 tokens"));
@@ -318,7 +321,8 @@ private slots:
         // none for the original row (it is the reference).
         const PplData qk = ref_->evaluate(cfg, req, {}, {}, nullptr);
         QVERIFY(qk.has_kl && r1.data.has_kl && !r0.data.has_kl);
-        QVERIFY2(close(r1.data.kl_mean, qk.kl_mean, 1e-9), qPrintable(QString("%1 vs %2").arg(r1.data.kl_mean).arg(qk.kl_mean)));
+        QVERIFY2(close(r1.data.kl_mean, qk.kl_mean, 1e-9),
+                 qPrintable(QString("%1 vs %2").arg(r1.data.kl_mean).arg(qk.kl_mean)));
         QVERIFY(qk.kl_mean > 0 && qk.top1 > 0 && qk.top1 < 1);
         QCOMPARE(cell(1, PplResultsModel::Kl), PplResultsModel::klText(qk));
         QCOMPARE(cell(0, PplResultsModel::Kl), QString::fromUtf8("—"));
@@ -329,8 +333,9 @@ private slots:
         QVERIFY(ctx()->configApplied());
         QVERIFY(page->staleLabel()->isHidden());
         // A method change marks the number stale.
-        w_->methodsPanel()->findChild<QComboBox*>("bitsCombo")->setCurrentIndex(
-            w_->methodsPanel()->findChild<QComboBox*>("bitsCombo")->findData(3));
+        w_->methodsPanel()
+            ->findChild<QComboBox*>("bitsCombo")
+            ->setCurrentIndex(w_->methodsPanel()->findChild<QComboBox*>("bitsCombo")->findData(3));
         QVERIFY(!page->staleLabel()->isHidden());
         QVERIFY(waitIdle());
     }
@@ -349,9 +354,7 @@ private slots:
         gap.start();
         qint64 worst = 0;
         QTimer tick;
-        QObject::connect(&tick, &QTimer::timeout, [&] {
-            worst = std::max(worst, gap.restart());
-        });
+        QObject::connect(&tick, &QTimer::timeout, [&] { worst = std::max(worst, gap.restart()); });
         tick.start(10);
         QTest::qWait(800);
         tick.stop();
@@ -482,7 +485,8 @@ private slots:
         w_->showView("awq");
         auto* curves = w_->awqPage()->curves();
         QCOMPARE(curves->seriesCount(), static_cast<int>(ref.awq.size()));
-        for (size_t i = 0; i < ref.awq.size(); ++i) QCOMPARE(curves->highlightIndex(static_cast<int>(i)), ref.awq[i].best);
+        for (size_t i = 0; i < ref.awq.size(); ++i)
+            QCOMPARE(curves->highlightIndex(static_cast<int>(i)), ref.awq[i].best);
         // The model tree names the method on each quantized Linear.
         bool found = false;
         for (QTreeWidgetItemIterator it(w_->modelPage()->tree()); *it; ++it)

@@ -75,7 +75,7 @@ long deadPid() {
 class HostileGuiTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     QTemporaryDir tmp_;
     QString model_, wsDir_, good_;
@@ -107,7 +107,7 @@ private:
         QVERIFY(AppContext::sameConfig(ctx()->config(), config));
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         model_ = QDir(tmp_.path()).filePath("models/tiny");
@@ -145,8 +145,9 @@ private slots:
     // alpha -5 and w99 were opened and applied with clamped values while the labels showed the file's.
     void workspaceWithNonsenseIsRefused() {
         using json = nlohmann::json;
-        expectRefused(edited("alpha.qscope", [](json& j) { j["configuration"]["sq_alpha"] = -5; }),
-                      {"alpha.qscope", "'configuration'", "sq_alpha (--sq-alpha) must be a number in [0, 1], found -5"});
+        expectRefused(
+            edited("alpha.qscope", [](json& j) { j["configuration"]["sq_alpha"] = -5; }),
+            {"alpha.qscope", "'configuration'", "sq_alpha (--sq-alpha) must be a number in [0, 1], found -5"});
         expectRefused(edited("w99.qscope", [](json& j) { j["configuration"]["w_bits"] = 99; }),
                       {"w99.qscope", "w_bits (--w-bits) must be an integer in 2..8, found 99"});
         expectRefused(edited("calib.qscope", [](json& j) { j["configuration"]["calib_seqlen"] = 100000; }),
@@ -233,7 +234,9 @@ private slots:
         auto* act = w_->findChild<QAction*>("openGgufAction");
         QVERIFY(act);
         for (const auto& [file, expected] : cases) {
-            ctx()->choosers().openFile = [f = file](QWidget*, const QString&, const QString&, const QString&) { return f; };
+            ctx()->choosers().openFile = [f = file](QWidget*, const QString&, const QString&, const QString&) {
+                return f;
+            };
             QSignalSpy failed(ctx(), &AppContext::loadFailed);
             act->trigger();
             QVERIFY2(failed.wait(kLong), qPrintable(file));
@@ -253,9 +256,10 @@ private slots:
         QVERIFY(f.open(QIODevice::ReadOnly));
         QByteArray text = f.readAll();
         f.close();
-        text.replace("\"added_tokens\": [",
-                     "\"added_tokens\": [{\"id\": 5000, \"content\": \"the\", \"single_word\": false, \"lstrip\": false, "
-                     "\"rstrip\": false, \"normalized\": false, \"special\": false},");
+        text.replace(
+            "\"added_tokens\": [",
+            "\"added_tokens\": [{\"id\": 5000, \"content\": \"the\", \"single_word\": false, \"lstrip\": false, "
+            "\"rstrip\": false, \"normalized\": false, \"special\": false},");
         QVERIFY(writeFile(QDir(other).filePath("tokenizer.json"), text));
         QSignalSpy loaded(w_.get(), &MainWindow::modelChanged);
         w_->openModel(other);

@@ -23,7 +23,7 @@ using qs::gui::test::kLong;
 class WorkbenchSessionTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     AppContext* ctx() const { return w_->context(); }
     bool waitIdle(int ms = kLong) { return qs::gui::test::waitIdle(ctx(), ms); }
@@ -37,7 +37,7 @@ private:
         QTRY_VERIFY_WITH_TIMEOUT(page->windowsDone() > 0, kLong);
     }
 
-private slots:
+  private slots:
     void initTestCase() {
         w_ = std::make_unique<MainWindow>();
         w_->resize(1600, 1000);

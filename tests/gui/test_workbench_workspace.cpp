@@ -58,13 +58,13 @@ QString canonical(const QString& p) { return QFileInfo(p).canonicalFilePath(); }
 class WorkspaceGuiTest : public QObject {
     Q_OBJECT
 
-private:
+  private:
     std::unique_ptr<MainWindow> w_;
     QTemporaryDir tmp_;
     QString model_, wsDir_;
     AppContext* ctx() const { return w_->context(); }
 
-private slots:
+  private slots:
     void initTestCase() {
         QVERIFY(tmp_.isValid());
         model_ = QDir(tmp_.path()).filePath("models/tiny");
@@ -144,7 +144,9 @@ private slots:
         // A fresh window opens it through the menu.
         auto w2 = newWindow();
         QVERIFY(!w2->hasModel());
-        w2->context()->choosers().openFile = [&](QWidget*, const QString&, const QString&, const QString&) { return file; };
+        w2->context()->choosers().openFile = [&](QWidget*, const QString&, const QString&, const QString&) {
+            return file;
+        };
         QSignalSpy opened(w2->workspaceActions(), &WorkspaceActions::workspaceOpened);
         w2->findChild<QAction*>("openWorkspaceAction")->trigger();
         QVERIFY(opened.wait(kLong));
@@ -216,7 +218,8 @@ private slots:
         {
             QFile f(QDir(other).filePath("config.json"));
             QVERIFY(f.open(QIODevice::WriteOnly));
-            f.write(R"({"model_type": "opt", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "ffn_dim": 256})");
+            f.write(
+                R"({"model_type": "opt", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, "ffn_dim": 256})");
         }
         answer = other;
         QSignalSpy failed(actions, &WorkspaceActions::workspaceFailed);
@@ -254,7 +257,9 @@ private slots:
             f.write("{ \"quantscope_workspace\": 1, \"model\": ");
         }
         QSignalSpy failed(w_->workspaceActions(), &WorkspaceActions::workspaceFailed);
-        w_->context()->choosers().openFile = [&](QWidget*, const QString&, const QString&, const QString&) { return corrupt; };
+        w_->context()->choosers().openFile = [&](QWidget*, const QString&, const QString&, const QString&) {
+            return corrupt;
+        };
         w_->findChild<QAction*>("openWorkspaceAction")->trigger();
         QCOMPARE(failed.count(), 1);
         QString err = w_->errorText();

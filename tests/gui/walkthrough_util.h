@@ -55,7 +55,7 @@ inline void useOffscreenScreen(int w, int h) {
 
 // The window on the bundled model plus a reference Workbench on a second copy of it.
 class Session {
-public:
+  public:
     std::unique_ptr<MainWindow> w;
     std::shared_ptr<Workbench> ref;
 
@@ -104,15 +104,20 @@ inline QString heatmapDrawsItsData(const qs::widgets::HeatmapView* view) {
         for (int j = 0; j < g.cellCols; ++j) {
             float best = 0;
             bool any = false;
-            for (int r = g.rowStart + i * g.blockRows; r < std::min(view->rows(), g.rowStart + (i + 1) * g.blockRows); ++r)
-                for (int c = g.colStart + j * g.blockCols; c < std::min(view->cols(), g.colStart + (j + 1) * g.blockCols);
-                     ++c) {
+            for (int r = g.rowStart + i * g.blockRows; r < std::min(view->rows(), g.rowStart + (i + 1) * g.blockRows);
+                 ++r)
+                for (int c = g.colStart + j * g.blockCols;
+                     c < std::min(view->cols(), g.colStart + (j + 1) * g.blockCols); ++c) {
                     const float x = v[static_cast<size_t>(r) * view->cols() + c];
                     if (!any || std::fabs(x) > std::fabs(best)) best = x;
                     any = true;
                 }
             if (g.at(i, j) != best)
-                return QString("cell (%1, %2) draws %3, the data's max |x| there is %4").arg(i).arg(j).arg(g.at(i, j)).arg(best);
+                return QString("cell (%1, %2) draws %3, the data's max |x| there is %4")
+                    .arg(i)
+                    .arg(j)
+                    .arg(g.at(i, j))
+                    .arg(best);
         }
     return {};
 }
@@ -123,7 +128,8 @@ inline bool labelShowsAll(const QLabel* l) {
     const QRect r = l->contentsRect();
     if (l->wordWrap()) return l->heightForWidth(l->width()) <= l->height() + 1;
     QFontMetrics fm(l->font());
-    const QString plain = l->textFormat() == Qt::RichText ? QTextDocumentFragment::fromHtml(l->text()).toPlainText() : l->text();
+    const QString plain =
+        l->textFormat() == Qt::RichText ? QTextDocumentFragment::fromHtml(l->text()).toPlainText() : l->text();
     for (const QString& line : plain.split('\n'))
         if (fm.horizontalAdvance(line) > r.width()) return false;
     return true;
@@ -146,7 +152,10 @@ inline QString plotTextClipped(qs::widgets::PlotView* view) {
         if (auto* t = qobject_cast<QCPTextElement*>(e)) {
             if (!t->visible() || t->text().isEmpty()) continue;
             if (textWidth(t->font(), t->text()) > t->outerRect().width() + 1)
-                out += QString("text '%1' (%2 px) in %3 px; ").arg(t->text()).arg(textWidth(t->font(), t->text())).arg(t->outerRect().width());
+                out += QString("text '%1' (%2 px) in %3 px; ")
+                           .arg(t->text())
+                           .arg(textWidth(t->font(), t->text()))
+                           .arg(t->outerRect().width());
         }
         if (auto* item = qobject_cast<QCPPlottableLegendItem*>(e)) {
             QCPLegend* legend = item->parentLegend();
@@ -154,7 +163,10 @@ inline QString plotTextClipped(qs::widgets::PlotView* view) {
             const int need = legend->iconSize().width() + legend->iconTextPadding() +
                              textWidth(item->font(), item->plottable()->name());
             if (need > item->rect().width() + 1)
-                out += QString("legend entry '%1' (%2 px) in %3 px; ").arg(item->plottable()->name()).arg(need).arg(item->rect().width());
+                out += QString("legend entry '%1' (%2 px) in %3 px; ")
+                           .arg(item->plottable()->name())
+                           .arg(need)
+                           .arg(item->rect().width());
         }
         if (auto* r = qobject_cast<QCPAxisRect*>(e)) {
             if (!r->visible()) continue;
@@ -163,7 +175,10 @@ inline QString plotTextClipped(qs::widgets::PlotView* view) {
                 const bool vertical = a->axisType() == QCPAxis::atLeft || a->axisType() == QCPAxis::atRight;
                 const int room = vertical ? r->height() : r->width();
                 if (textWidth(a->labelFont(), a->label()) > room + 1)
-                    out += QString("axis label '%1' (%2 px) along %3 px; ").arg(a->label()).arg(textWidth(a->labelFont(), a->label())).arg(room);
+                    out += QString("axis label '%1' (%2 px) along %3 px; ")
+                               .arg(a->label())
+                               .arg(textWidth(a->labelFont(), a->label()))
+                               .arg(room);
             }
         }
     }

@@ -33,11 +33,11 @@ std::string model_path() {
     return e ? e : "";
 }
 
-#define REQUIRE_SMOLLM2()                                                                                      \
-    do {                                                                                                       \
-        if (model_path().empty() || !fs::is_regular_file(model_path()))                                         \
-            GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf not found at '" << model_path()                    \
-                         << "': run tools/fetch_smollm2.sh, or configure with -DQS_SMOLLM2_GGUF=FILE";           \
+#define REQUIRE_SMOLLM2()                                                                              \
+    do {                                                                                               \
+        if (model_path().empty() || !fs::is_regular_file(model_path()))                                \
+            GTEST_SKIP() << "SmolLM2-135M-Instruct.Q4_1.gguf not found at '" << model_path()           \
+                         << "': run tools/fetch_smollm2.sh, or configure with -DQS_SMOLLM2_GGUF=FILE"; \
     } while (0)
 
 json golden_json() { return json::parse(qs_test::read_file(test_data("goldens/smollm2/smollm2.json"))); }
@@ -96,7 +96,8 @@ TEST(SmolLM2, TokenIdsMatchTransformers) {
         const std::string text = c["text"].get<std::string>();
         EXPECT_EQ(tok->encode(text, false), c["ids"].get<std::vector<int64_t>>()) << c["name"];
         EXPECT_EQ(tok->encode(text, true), c["ids_special"].get<std::vector<int64_t>>()) << c["name"];
-        EXPECT_EQ(tok->decode(c["ids_special"].get<std::vector<int64_t>>(), true), c["decode"].get<std::string>()) << c["name"];
+        EXPECT_EQ(tok->decode(c["ids_special"].get<std::vector<int64_t>>(), true), c["decode"].get<std::string>())
+            << c["name"];
         if (HasFailure() && ++failures > 5) break;
     }
     const auto ids = tok->encode(qs_test::wikitext2_protocol_text(), true);
@@ -145,8 +146,8 @@ TEST(SmolLM2, WikitextPerplexityMatchesTransformers) {
     o.nsamples = want["nsamples"].get<int64_t>();
     const PplResult r = evaluate_perplexity(*m, ids, o);
     const double ref = want["ppl"].get<double>();
-    std::printf("[ measured ] wikitext-2 ppl %.6f (transformers %.6f, %d windows of %d)\n", r.ppl, ref,
-                int(o.nsamples), int(o.seqlen));
+    std::printf("[ measured ] wikitext-2 ppl %.6f (transformers %.6f, %d windows of %d)\n", r.ppl, ref, int(o.nsamples),
+                int(o.seqlen));
     EXPECT_LE(std::abs(r.ppl / ref - 1), 1e-3);
     EXPECT_NEAR(r.ppl, 24.1454, 0.0001 * 24.1454);  // PROVENANCE.md
     EXPECT_NEAR(std::exp(r.window_nll[0]), kFpPplOneWindow, 1e-3);
@@ -181,7 +182,8 @@ TEST(SmolLM2, SmoothQuantW8A8StaysClose) {
 
 TEST(SmolLM2, HadamardRotationOfSize576KeepsTheModelAndQuantizes) {
     REQUIRE_SMOLLM2();
-    const json rot = run_cli("ppl --model '" + model_path() + "' --nsamples 1 --json --method rotate --rotation hadamard");
+    const json rot =
+        run_cli("ppl --model '" + model_path() + "' --nsamples 1 --json --method rotate --rotation hadamard");
     EXPECT_EQ(rot["quantization"]["rotation"], "randomized Hadamard 36x16 (seed 0)");
     EXPECT_NEAR(rot["ppl"].get<double>(), kFpPplOneWindow, 1e-3);
     const double p = cli_ppl("--method rotate,rtn --rotation hadamard --w-bits 4 --group-size 128");

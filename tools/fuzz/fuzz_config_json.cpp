@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             qs::fuzz::bug("fuzz_config_json", "a value that gives NaN or breaks rope was accepted");
         if (c.num_layers > 4096 || c.hidden_size > (int64_t(1) << 24) || c.vocab_size > (int64_t(1) << 24))
             qs::fuzz::bug("fuzz_config_json", "an implausible size was accepted");
-        const std::vector<std::string> names = {"model.layers.0.mlp.up_proj.weight", "model.layers.1.mlp.up_proj.weight",
+        const std::vector<std::string> names = {"model.layers.0.mlp.up_proj.weight",
+                                                "model.layers.1.mlp.up_proj.weight",
                                                 "model.decoder.layers.1.fc1.weight"};
         qs::check_layers_present(c, "config.json", names);
         (void)c.default_seqlen();

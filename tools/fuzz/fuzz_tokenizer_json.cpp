@@ -47,8 +47,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     qs::fuzz::expect_only_qs_errors("fuzz_tokenizer_json", [&] {
         auto tok = qs::load_tokenizer(dir);
         static const std::vector<std::string> texts = {
-            "Hello, world! It's 2024.", "  leading  and\ttabs\n\nnew lines  ", "caf\xC3\xA9 na\xC3\xAFve \xE6\x97\xA5\xE6\x9C\xAC",
-            "<s> </s> <unk> <|endoftext|>", std::string("\xF0\x9F\x98\x80 emoji and \x00 nul", sizeof("\xF0\x9F\x98\x80 emoji and \x00 nul") - 1), ""};
+            "Hello, world! It's 2024.",
+            "  leading  and\ttabs\n\nnew lines  ",
+            "caf\xC3\xA9 na\xC3\xAFve \xE6\x97\xA5\xE6\x9C\xAC",
+            "<s> </s> <unk> <|endoftext|>",
+            std::string("\xF0\x9F\x98\x80 emoji and \x00 nul", sizeof("\xF0\x9F\x98\x80 emoji and \x00 nul") - 1),
+            ""};
         for (const auto& t : texts) {
             const std::vector<int64_t> ids = tok->encode(t, true);
             (void)tok->decode(ids, true);

@@ -26,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const qs::Workspace again = qs::workspace_from_json(once, "again.qscope");
         if (qs::workspace_to_json(again) != once) qs::fuzz::bug("fuzz_workspace", "write/read round trip changed it");
     } catch (const std::exception& e) {
-        qs::fuzz::bug("fuzz_workspace", std::string("a workspace it read cannot be written and read back: ") + e.what());
+        qs::fuzz::bug("fuzz_workspace",
+                      std::string("a workspace it read cannot be written and read back: ") + e.what());
     }
     return 0;
 }

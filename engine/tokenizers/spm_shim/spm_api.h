@@ -22,9 +22,7 @@ typedef void (*qs_spm_bytes_sink)(void* ctx, const char* data, size_t n);
 typedef void (*qs_spm_ids_sink)(void* ctx, const int32_t* ids, size_t n);
 
 enum { QS_SPM_BOS = 0, QS_SPM_EOS = 1, QS_SPM_UNK = 2, QS_SPM_PAD = 3 };
-enum {
-    QS_SPM_NORMAL = 0, QS_SPM_UNKNOWN = 1, QS_SPM_CONTROL = 2, QS_SPM_BYTE = 3, QS_SPM_UNUSED = 4
-};
+enum { QS_SPM_NORMAL = 0, QS_SPM_UNKNOWN = 1, QS_SPM_CONTROL = 2, QS_SPM_BYTE = 3, QS_SPM_UNUSED = 4 };
 
 int qs_spm_abi_version(void);
 /* Returns NULL on failure and reports the reason through err. */

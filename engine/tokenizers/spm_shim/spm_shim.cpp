@@ -48,9 +48,9 @@ QS_SPM_EXPORT qs_spm* qs_spm_load(const char* path, qs_spm_bytes_sink err, void*
 }
 
 QS_SPM_EXPORT qs_spm* qs_spm_load_serialized(const char* data, size_t n, qs_spm_bytes_sink err, void* err_ctx) {
-    return load_with([&](sentencepiece::SentencePieceProcessor& p) {
-        return p.LoadFromSerializedProto(absl::string_view(data, n));
-    }, err, err_ctx);
+    return load_with(
+        [&](sentencepiece::SentencePieceProcessor& p) { return p.LoadFromSerializedProto(absl::string_view(data, n)); },
+        err, err_ctx);
 }
 
 QS_SPM_EXPORT void qs_spm_free(qs_spm* sp) { delete sp; }
@@ -59,11 +59,16 @@ QS_SPM_EXPORT int32_t qs_spm_piece_size(const qs_spm* sp) { return sp->proc.GetP
 
 QS_SPM_EXPORT int32_t qs_spm_special_id(const qs_spm* sp, int which) {
     switch (which) {
-        case QS_SPM_BOS: return sp->proc.bos_id();
-        case QS_SPM_EOS: return sp->proc.eos_id();
-        case QS_SPM_UNK: return sp->proc.unk_id();
-        case QS_SPM_PAD: return sp->proc.pad_id();
-        default: return -1;
+        case QS_SPM_BOS:
+            return sp->proc.bos_id();
+        case QS_SPM_EOS:
+            return sp->proc.eos_id();
+        case QS_SPM_UNK:
+            return sp->proc.unk_id();
+        case QS_SPM_PAD:
+            return sp->proc.pad_id();
+        default:
+            return -1;
     }
 }
 

@@ -86,7 +86,8 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 // Selects --device and --dtype in the toolbar (before the model opens). False, with a message,
 // when the window does not offer them here.
 bool chooseDevice(MainWindow& w, int argc, char** argv) {
-    for (const auto& [name, combo] : {std::pair<std::string, const char*>{"device", "deviceCombo"}, {"dtype", "dtypeCombo"}}) {
+    for (const auto& [name, combo] :
+         {std::pair<std::string, const char*>{"device", "deviceCombo"}, {"dtype", "dtypeCombo"}}) {
         const QString want = QString::fromStdString(arg(argc, argv, name, name == "device" ? "cpu" : "fp32"));
         auto* c = w.findChild<QComboBox*>(combo);
         if (!c || c->findText(want) < 0) {
@@ -173,8 +174,8 @@ int startup(int argc, char** argv) {
                              const QString line = ch + ": " + msg;
                              if (line == *last) return;
                              *last = line;
-                             std::fprintf(stderr, "[%.3f s] %s (%.0f %%)\n", now_s() - t_main, line.toUtf8().constData(),
-                                          100 * f);
+                             std::fprintf(stderr, "[%.3f s] %s (%.0f %%)\n", now_s() - t_main,
+                                          line.toUtf8().constData(), 100 * f);
                          });
     }
     const int timeout_s = std::stoi(arg(argc, argv, "timeout", "120"));
@@ -184,19 +185,21 @@ int startup(int argc, char** argv) {
     w.openModel(QString::fromStdString(model));
     const int rc = app.exec();
     if (rc != 0 || t_plot == 0) {
-        std::fprintf(stderr, "no plot with data within %d s (%s)\n", timeout_s, w.errorText().toLocal8Bit().constData());
+        std::fprintf(stderr, "no plot with data within %d s (%s)\n", timeout_s,
+                     w.errorText().toLocal8Bit().constData());
         return 1;
     }
     auto since = [&](double t) { return t > 0 ? t - t_proc : -1.0; };
-    std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"view\": \"%s\", \"plot\": \"%s\", \"process_to_main_s\": %.3f, "
-                "\"main_to_first_plot_s\": %.3f, \"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f, "
-                "\"process_to_channels_s\": %.3f, \"process_to_channels_final_s\": %.3f, \"calib_samples\": %lld, "
-                "\"calibration\": \"%s\"}\n",
-                w.context()->device().toUtf8().constData(), w.context()->dtype().toUtf8().constData(),
-                view.toUtf8().constData(), which.toUtf8().constData(), t_main - t_proc, t_plot - t_main,
-                t_plot - t_proc, t_last - t_proc, since(t_channels), since(t_channels_final),
-                static_cast<long long>(w.context()->config().calib_samples),
-                w.context()->calibrationNote().toUtf8().constData());
+    std::printf(
+        "{\"device\": \"%s\", \"dtype\": \"%s\", \"view\": \"%s\", \"plot\": \"%s\", \"process_to_main_s\": %.3f, "
+        "\"main_to_first_plot_s\": %.3f, \"process_to_first_plot_s\": %.3f, \"process_to_all_plots_s\": %.3f, "
+        "\"process_to_channels_s\": %.3f, \"process_to_channels_final_s\": %.3f, \"calib_samples\": %lld, "
+        "\"calibration\": \"%s\"}\n",
+        w.context()->device().toUtf8().constData(), w.context()->dtype().toUtf8().constData(),
+        view.toUtf8().constData(), which.toUtf8().constData(), t_main - t_proc, t_plot - t_main, t_plot - t_proc,
+        t_last - t_proc, since(t_channels), since(t_channels_final),
+        static_cast<long long>(w.context()->config().calib_samples),
+        w.context()->calibrationNote().toUtf8().constData());
     return 0;
 }
 
@@ -272,18 +275,19 @@ int redraw(int argc, char** argv) {
     }
     std::printf("{\"device\": \"%s\", \"dtype\": \"%s\", \"engine_preview_median_ms\": %.1f, ",
                 ctx->device().toUtf8().constData(), ctx->dtype().toUtf8().constData(), median(te));
-    std::printf("\"layer\": \"%s\", \"shape\": [%lld, %lld], \"changes_per_control\": %d, "
-                "\"median_ms\": {\"bits\": %.1f, \"awq_factor\": %.1f, \"sq_alpha\": %.1f, \"all\": %.1f}, "
-                "\"ms\": {\"bits\": %s, \"awq_factor\": %s, \"sq_alpha\": %s}}\n",
-                layer.toUtf8().constData(), static_cast<long long>(rows), static_cast<long long>(cols), n,
-                median(tb), median(ta), median(ts),
-                [&] {
-                    std::vector<double> all = tb;
-                    all.insert(all.end(), ta.begin(), ta.end());
-                    all.insert(all.end(), ts.begin(), ts.end());
-                    return median(all);
-                }(),
-                list(tb).c_str(), list(ta).c_str(), list(ts).c_str());
+    std::printf(
+        "\"layer\": \"%s\", \"shape\": [%lld, %lld], \"changes_per_control\": %d, "
+        "\"median_ms\": {\"bits\": %.1f, \"awq_factor\": %.1f, \"sq_alpha\": %.1f, \"all\": %.1f}, "
+        "\"ms\": {\"bits\": %s, \"awq_factor\": %s, \"sq_alpha\": %s}}\n",
+        layer.toUtf8().constData(), static_cast<long long>(rows), static_cast<long long>(cols), n, median(tb),
+        median(ta), median(ts),
+        [&] {
+            std::vector<double> all = tb;
+            all.insert(all.end(), ta.begin(), ta.end());
+            all.insert(all.end(), ts.begin(), ts.end());
+            return median(all);
+        }(),
+        list(tb).c_str(), list(ta).c_str(), list(ts).c_str());
     return 0;
 }
 
@@ -296,7 +300,8 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "startup") return startup(argc, argv);
     if (mode == "redraw") return redraw(argc, argv);
-    std::fprintf(stderr, "usage: quantscope_gui_bench startup [--view V] [--model DIR] [--device D] [--dtype T] | "
-                         "redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N] [--device D] [--dtype T]\n");
+    std::fprintf(stderr,
+                 "usage: quantscope_gui_bench startup [--view V] [--model DIR] [--device D] [--dtype T] | "
+                 "redraw --model DIR [--layer NAME] [--changes N] [--calib-samples N] [--device D] [--dtype T]\n");
     return 2;
 }
