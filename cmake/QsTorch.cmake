@@ -6,7 +6,7 @@
 #  * -DQS_TORCH_ROOT=DIR: an unpacked LibTorch archive (DIR/lib, DIR/include) or the torch/
 #    folder of a PyPI wheel (site-packages/torch: the same layout); packaging/setup-debian.sh
 #    --libtorch pip passes the latter. The libraries are linked straight from DIR/lib instead of
-#    through DIR/share/cmake/Torch (NOTES §1): that config demands a full CUDA toolkit although
+#    through DIR/share/cmake/Torch (docs/notes.md §1): that config demands a full CUDA toolkit although
 #    QuantScope has no CUDA code, and the toolkit's rpath made the linker take the toolkit's
 #    libnccl instead of the wheel's. libtorch_cuda and libc10_cuda, when present, are linked as
 #    always-needed: nothing references them, but loading them registers the CUDA backend; and

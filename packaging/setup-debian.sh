@@ -47,7 +47,9 @@ torch_pip_version=2.11.0
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config ccache file dpkg-dev
-  # engine: libtorch + a real BLAS (NOTES §2: the reference BLAS is 13x slower), JSON, zstd, sentencepiece,
+  # style: tools/format.sh and its CTest lint_format (clang-format 14)
+  clang-format
+  # engine: libtorch + a real BLAS (docs/notes.md §2: the reference BLAS is 13x slower), JSON, zstd, sentencepiece,
   # Oniguruma (tokenizer regexes, as HF tokenizers) and utf8proc (Unicode categories, normalization)
   libtorch-dev libopenblas0-pthread nlohmann-json3-dev libzstd-dev zstd libsentencepiece-dev
   libonig-dev libutf8proc-dev

@@ -183,11 +183,6 @@ void AppContext::setConfig(const qs::MethodConfig& cfg) {
     previewTimer_->start(jobs_->busy("preview") ? 30 : 0);
 }
 
-void AppContext::refreshPreview() {
-    previewTimer_->stop();
-    startPreview();
-}
-
 bool AppContext::layerQuantized() const {
     if (!wb_) return false;
     for (const auto& l : wb_->summary().linears)

@@ -1,7 +1,7 @@
 // The state every page shares: the loaded Workbench, the selected Linear, the methods
 // panel's configuration, the applied configuration and the single-layer preview. Pages
 // observe its signals and start their engine work through run(), which puts it on the
-// JobRunner's worker threads (never on the GUI thread, NOTES §5).
+// JobRunner's worker threads (never on the GUI thread, docs/notes.md §5).
 #pragma once
 #include <QObject>
 #include <QString>
@@ -83,9 +83,6 @@ class AppContext : public QObject {
     // The selected Linear quantized with config() (null while none is available or config()
     // does not quantize it).
     std::shared_ptr<const PreviewData> preview() const { return preview_; }
-    // Forces a preview now (tests, or the first paint); normally starts at once, or after a 30 ms pause while a preview
-    // is computing.
-    void refreshPreview();
 
     // The default configuration shown in the methods panel (RTN w4 g128 asym).
     static qs::MethodConfig defaultConfig();

@@ -1,4 +1,4 @@
-// Loading a model for the GUI, behind a torch-free header (NOTES §4: Qt's `slots` macro
+// Loading a model for the GUI, behind a torch-free header (docs/notes.md §4: Qt's `slots` macro
 // and libtorch headers do not mix in one translation unit unless torch comes first).
 #pragma once
 #include <memory>

@@ -1,4 +1,4 @@
-// The GUI's view of the engine, behind a torch-free header (NOTES §4): plain-data results
+// The GUI's view of the engine, behind a torch-free header (docs/notes.md §4): plain-data results
 // only. Every call may run on a worker thread. Calls that use the WORKING model (apply,
 // evaluate, perplexity, current statistics, export, generation with the applied configuration)
 // are serialized by the model lock. Calls that only read the ORIGINAL weights and the cached

@@ -229,7 +229,7 @@ std::string dtype_name(c10::ScalarType t) {
 
 std::string device_name(const c10::Device& d) { return d.str(); }
 
-// libtorch 1.x has no fp16 matrix multiply on the CPU; 2.x has (NOTES §1, §2).
+// libtorch 1.x has no fp16 matrix multiply on the CPU; 2.x has (docs/notes.md §1, §2).
 constexpr bool kCpuFp16 = TORCH_VERSION_MAJOR >= 2;
 
 void check_device_dtype(const c10::Device& d, c10::ScalarType t) {

@@ -68,7 +68,7 @@ int init_compute_threads();
 int compute_threads();
 
 std::string libtorch_version();
-// True when libtorch resolved a reference (non-optimised) BLAS; see NOTES §2.
+// True when libtorch resolved a reference (non-optimised) BLAS; see docs/notes.md §2.
 bool reference_blas_detected();
 
 }  // namespace qs

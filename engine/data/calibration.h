@@ -1,4 +1,4 @@
-// Calibration sets for AWQ / SmoothQuant / GPTQ-style methods (NOTES §6).
+// Calibration sets for AWQ / SmoothQuant / GPTQ-style methods (docs/notes.md §6).
 #pragma once
 #include <ATen/core/Tensor.h>
 

@@ -1,5 +1,5 @@
 // WikiText-2 (raw) test text, built exactly like the HF `wikitext` dataset rows that
-// llm-awq / AutoAWQ / GPTQ join for perplexity (NOTES §6).
+// llm-awq / AutoAWQ / GPTQ join for perplexity (docs/notes.md §6).
 #pragma once
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-// Perplexity by the llm-awq / AutoAWQ / GPTQ protocol (NOTES §6): one tokenization of the
+// Perplexity by the llm-awq / AutoAWQ / GPTQ protocol (docs/notes.md §6): one tokenization of the
 // whole text with a single BOS, non-overlapping windows of seqlen tokens (tail dropped),
 // per-window mean cross-entropy of logits[:-1] (fp32) against ids[1:],
 // ppl = exp(sum(nll_i * seqlen) / (n * seqlen)).

@@ -10,6 +10,7 @@
 
 #include "core/device.h"
 #include "core/memory_info.h"
+#include "core/strings.h"
 #include "core/error.h"
 #include "io/checkpoint.h"
 #include "io/gguf_model.h"
@@ -196,7 +197,7 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
             progress(double(++done) / expected.size(), "loading " + gt.gguf_name + " (" + gt.type_name() + ")");
             continue;
         }
-        if (packed_fmt && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0 &&
+        if (packed_fmt && name.size() > 7 && ends_with(name, ".weight") &&
             is_packed_linear(*ck, *packed_fmt, sname.substr(0, sname.size() - 7))) {
             const std::string lin = sname.substr(0, sname.size() - 7);
             for (const auto& t : packed_tensor_names(*packed_fmt, lin)) used.insert(t);

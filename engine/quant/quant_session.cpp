@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <sstream>
 
 #include "core/error.h"
@@ -116,6 +117,26 @@ void fill_outer_originals(CausalLM& m) {
         if (!m.original_layout.norm_kinds.empty()) m.final_norm.kind = m.original_layout.norm_kinds.back();
     }
     m.set_observer({});
+}
+
+// How a block-wise method (AWQ, GPTQ) takes and gives back decoder block i. Block-sequential: the block is
+// rebuilt from the originals through the experiment's steps so far, and unloaded when done. In memory: the
+// block's new weights replaced views of the mapped file; their pages are dropped as each block is done, not
+// after the last one (the whole model twice: 1.97x on a 24-block model, tests/engine/test_session_memory.cpp).
+struct BlockHooks {
+    std::function<void(size_t)> acquire, release;
+};
+
+BlockHooks block_hooks(CausalLM& m, bool block_sequential, const Experiment& so_far) {
+    CausalLM* mp = &m;
+    if (!block_sequential) return {nullptr, [mp](size_t) { mp->originals->release_all(); }};
+    auto partial = std::make_shared<Experiment>(so_far);
+    return {[mp, partial](size_t i) {
+                DecoderBlock b = original_block(*mp, i);
+                transform_block(*mp, b, i, *partial, Stage::Transformed);
+                mp->set_block(i, std::move(b));
+            },
+            [mp](size_t i) { mp->blocks[i].unload(); }};
 }
 
 }  // namespace
@@ -428,22 +449,9 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         o.duo_scaling = cfg.duo_scaling;
         o.gram_loss = !cfg.awq_direct_loss;
         o.on_group = on_group;
-        if (bs) {
-            auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
-            CausalLM* mp = &m;
-            o.acquire_block = [mp, partial](size_t i) {
-                DecoderBlock b = original_block(*mp, i);
-                transform_block(*mp, b, i, *partial, Stage::Transformed);
-                mp->set_block(i, std::move(b));
-            };
-            o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
-        } else {
-            // In memory: the block's scaled weights replaced views of the mapped file; drop those
-            // pages now, not after the last block (the whole model twice: 1.97x on a 24-block
-            // model, tests/engine/test_session_memory.cpp).
-            CausalLM* mp = &m;
-            o.release_block = [mp](size_t) { mp->originals->release_all(); };
-        }
+        BlockHooks hooks = block_hooks(m, bs, e);  // e: rotation + smoothing so far
+        o.acquire_block = std::move(hooks.acquire);
+        o.release_block = std::move(hooks.release);
         const at::Tensor blocks = calibration_blocks(cfg, nullptr);
         e.awq = awq_auto(m, blocks, o, progress.sub(0.35, 0.9));
         if (!bs) m.originals->release_all();
@@ -461,19 +469,9 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         o.true_sequential = cfg.gptq_true_sequential;
         o.percdamp = cfg.gptq_damp;
         o.block_size = cfg.gptq_block_size;
-        if (bs) {
-            auto partial = std::make_shared<Experiment>(e);  // rotation + smoothing so far
-            CausalLM* mp = &m;
-            o.acquire_block = [mp, partial](size_t i) {
-                DecoderBlock b = original_block(*mp, i);
-                transform_block(*mp, b, i, *partial, Stage::Transformed);
-                mp->set_block(i, std::move(b));
-            };
-            o.release_block = [mp](size_t i) { mp->blocks[i].unload(); };
-        } else {
-            CausalLM* mp = &m;  // as for AWQ: drop the replaced weights' mapped pages block by block
-            o.release_block = [mp](size_t) { mp->originals->release_all(); };
-        }
+        BlockHooks hooks = block_hooks(m, bs, e);  // e: rotation + smoothing so far
+        o.acquire_block = std::move(hooks.acquire);
+        o.release_block = std::move(hooks.release);
         const Progress pg = progress.sub(0.35, 0.95);
         o.on_linear = [&pg](const GptqLinear& l, int64_t done, int64_t total) {
             std::ostringstream s;

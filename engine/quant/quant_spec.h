@@ -1,6 +1,6 @@
 // The torch-free part of linear quantization: the quantization spec (bits, granularity,
 // group size, symmetric) and the model-size formulas. Included by linear_quant.h; the GUI
-// includes this header directly, because ui/ files must never see libtorch (NOTES §4).
+// includes this header directly, because ui/ files must never see libtorch (docs/notes.md §4).
 #pragma once
 #include <cstdint>
 #include <string>

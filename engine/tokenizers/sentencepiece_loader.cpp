@@ -1,5 +1,5 @@
 // tokenizer.model (SentencePiece) through libquantscope_spm, loaded with dlopen(RTLD_LOCAL |
-// RTLD_DEEPBIND) so that sentencepiece's bundled protobuf never meets libtorch's (NOTES §3).
+// RTLD_DEEPBIND) so that sentencepiece's bundled protobuf never meets libtorch's (docs/notes.md §3).
 // Encoding and decoding follow transformers' slow LlamaTokenizer (legacy=True), as llm-awq
 // uses it: split on <s>, </s>, <unk>, SentencePiece on each piece, BOS from add_bos_token.
 #include <dlfcn.h>
@@ -24,7 +24,7 @@ constexpr const char* kShimName = "libquantscope_spm.so";
 
 // RTLD_DEEPBIND keeps sentencepiece bound to its own protobuf. AddressSanitizer refuses
 // DEEPBIND, so ASan builds (fuzzers) load it without; such a build that also holds libtorch's
-// protobuf may then meet the clash of NOTES §3.
+// protobuf may then meet the clash of docs/notes.md §3.
 #if defined(__SANITIZE_ADDRESS__)
 #define QS_SPM_NO_DEEPBIND 1
 #elif defined(__has_feature)

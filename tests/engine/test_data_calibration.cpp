@@ -37,7 +37,7 @@ class ByteTokenizer : public Tokenizer {
         for (unsigned char c : text) ids.push_back(c);
         return ids;
     }
-    std::string decode(const std::vector<int64_t>& ids, bool skip_special) const override {
+    std::string decode(const std::vector<int64_t>& ids, bool /*skip_special*/) const override {
         std::string s;
         for (int64_t id : ids)
             if (id < 256) s += static_cast<char>(id);

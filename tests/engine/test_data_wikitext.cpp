@@ -1,4 +1,4 @@
-// WikiText-2 protocol text (NOTES §6) and the perplexity text loader (eval_text.h).
+// WikiText-2 protocol text (docs/notes.md §6) and the perplexity text loader (eval_text.h).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -59,7 +59,9 @@ TEST(DataWikitext, BundledTestSplitHasTheProtocolProperties) {
     for (const auto& r : rows) {
         blank += r.empty();
         total += r.size();
-        if (!r.empty()) EXPECT_EQ(r.back(), '\n');
+        if (!r.empty()) {
+            EXPECT_EQ(r.back(), '\n');
+        }
     }
     EXPECT_EQ(blank, 1467u);
     EXPECT_EQ(rows[0], "");

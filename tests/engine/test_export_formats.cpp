@@ -203,7 +203,7 @@ TEST(ExportFormats, FakeAndAwqReferenceOnTinyStories) {
 }
 
 TEST(ExportFormats, Int8OnTinyStoriesAndStories260K) {
-    for (const std::string dir : {tinystories(), stories260k()}) {
+    for (const std::string& dir : {tinystories(), stories260k()}) {
         TempDir tmp;
         auto model = load(dir);
         QuantSession s(model, nullptr);
@@ -362,7 +362,7 @@ class AwqGemmFp16Scales : public ::testing::TestWithParam<int64_t> {};
 TEST_P(AwqGemmFp16Scales, ReloadedPerplexityEqualsTheFakeQuantModel) {
     const int64_t g = GetParam();
     TempDir tmp;
-    for (const std::string dir : {tinystories(), test_data("models/opt-preln-random")}) {
+    for (const std::string& dir : {tinystories(), test_data("models/opt-preln-random")}) {
         if (dir != tinystories() && g > 32) continue;  // the random OPT has 32 inputs
         auto model = load(dir);
         QuantSession s(model, nullptr);

@@ -114,7 +114,7 @@ TEST(ExportSafety, CancelLeavesNothing) {
     Progress p;
     p.cancel = &cancel;
     int calls = 0;
-    p.report = [&](double f, const std::string& msg) {
+    p.report = [&](double, const std::string& msg) {
         if (msg.rfind("writing", 0) == 0 && ++calls == 5) cancel = true;
     };
     EXPECT_THROW(export_checkpoint(*fx.session, fx.opts(ExportFormat::AwqGemm, fx.tmp / "out"), p), Cancelled);

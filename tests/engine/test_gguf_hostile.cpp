@@ -248,7 +248,9 @@ TEST(GgufHostile, TokenizerMetadataProblemsAreNamed) {
             },
             3);
         const std::string e = error_of([&] { load_tokenizer(p)->encode("a", true); });
-        if (std::string(what) == "empty" || e != "NO ERROR") EXPECT_EQ(e.rfind(p + ": ", 0), 0u) << what << ": " << e;
+        if (std::string(what) == "empty" || e != "NO ERROR") {
+            EXPECT_EQ(e.rfind(p + ": ", 0), 0u) << what << ": " << e;
+        }
     }
     {
         // More tokens than any vocabulary QuantScope knows of (4 Mi): refused before the

@@ -258,7 +258,7 @@ TEST(GgufModel, ExportFromGgufWritesAnEquivalentHuggingFaceFolder) {
     const fs::path d = temp_dir("gguf_export");
     const std::vector<std::string> texts = {"Hello, my dog is cute. 12345 ünïcödé 日本語 😀",
                                             "  two  spaces\n\nand lines", "<|im_start|>user\nhi<|im_end|>"};
-    for (const std::string src : {test_data("gguf/tiny-llama-smollm.gguf"), test_data(kStories)}) {
+    for (const std::string& src : {test_data("gguf/tiny-llama-smollm.gguf"), test_data(kStories)}) {
         SCOPED_TRACE(src);
         const fs::path out = d / fs::path(src).stem();
         const std::string cmd = std::string(QS_CLI_PATH) + " quantize --model '" + src + "' --out '" + out.string() +
@@ -274,8 +274,9 @@ TEST(GgufModel, ExportFromGgufWritesAnEquivalentHuggingFaceFolder) {
             EXPECT_EQ(ta->encode(t, true), tb->encode(t, true)) << t;
             // tokenizer.model folders decode as the slow LlamaTokenizer (it strips one more leading
             // space than LlamaTokenizerFast, which a GGUF's transformers loader gives): ids only there.
-            if (src != test_data(kStories))
+            if (src != test_data(kStories)) {
                 EXPECT_EQ(ta->decode(ta->encode(t, false), true), tb->decode(tb->encode(t, false), true)) << t;
+            }
         }
         EXPECT_EQ(ta->bos_id(), tb->bos_id());
         EXPECT_EQ(ta->eos_id(), tb->eos_id());

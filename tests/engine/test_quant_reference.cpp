@@ -5,7 +5,7 @@
 // auto-clip, AutoAWQ duo scaling and SmoothQuant W8A8, on TinyStories-656K and stories260K.
 //
 // Set-up shared with the reference: calibration = the bundled tinyshakespeare, whole text
-// tokenized without BOS, first 32 consecutive blocks of 256 tokens; perplexity = NOTES §6
+// tokenized without BOS, first 32 consecutive blocks of 256 tokens; perplexity = docs/notes.md §6
 // protocol on the bundled wikitext-2 test text, seqlen 512, first 10 windows.
 //
 // Tolerances (both sides compute in float32 with different kernels and summation orders; the

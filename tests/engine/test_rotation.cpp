@@ -417,7 +417,7 @@ TEST(Rotation, CancelLeavesTheModelUntouched) {
     Progress p;
     p.cancel = &cancel;
     int calls = 0;
-    p.report = [&](double f, const std::string&) {
+    p.report = [&](double, const std::string&) {
         if (++calls == 3) cancel = true;  // cancel in the middle of the blocks
     };
     EXPECT_THROW(rotate_model(*m, RotationKind::Random, 0, p), Cancelled);
@@ -507,9 +507,13 @@ TEST(Rotation, RotationFlattensHiddenStateOutliers) {
             std::cout << "[outliers] " << info.kind_used << " hidden_states[" << l << "]: max/mean " << rb << " -> "
                       << ra << "\n";
             EXPECT_GT(max_diff(after, before[static_cast<size_t>(l)]), 1e-3) << l;
-            if (rb > 4) EXPECT_LT(ra, rb / 3) << info.kind_used << " layer " << l;
+            if (rb > 4) {
+                EXPECT_LT(ra, rb / 3) << info.kind_used << " layer " << l;
+            }
             EXPECT_LT(ra, 3.0) << info.kind_used << " layer " << l;
-            if (l > 0) EXPECT_GT(rb, 4.0) << "the original block outputs of TinyStories have outlier channels";
+            if (l > 0) {
+                EXPECT_GT(rb, 4.0) << "the original block outputs of TinyStories have outlier channels";
+            }
         }
     }
 }
@@ -527,7 +531,9 @@ TEST(Rotation, RestoreStateUndoesExactly) {
         m->restore_state(s);
         EXPECT_TRUE(at::equal(m->forward(ids), before)) << name;
         EXPECT_EQ(m->tied(), tied) << name;
-        if (m->config.arch == Arch::OPT) EXPECT_EQ(m->blocks[0].attn_norm.kind, Norm::Kind::Layer);
+        if (m->config.arch == Arch::OPT) {
+            EXPECT_EQ(m->blocks[0].attn_norm.kind, Norm::Kind::Layer);
+        }
     }
 }
 

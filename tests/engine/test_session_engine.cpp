@@ -123,11 +123,17 @@ TEST(SessionEngine, SwitchingConfigurationsDoesNotCopyUntouchedWeights) {
         const auto rtn4 = pointers(*m);
         s.apply(cfg({"rtn"}, 3, 32));  // another configuration: untouched tensors still shared
         for (const auto& [n, p] : before)
-            if (n.find("_proj.weight") == std::string::npos) EXPECT_EQ(pointers(*m)[n], p) << n;
+            if (n.find("_proj.weight") == std::string::npos) {
+                EXPECT_EQ(pointers(*m)[n], p) << n;
+            }
         s.reset();  // back to the very same original tensors
-        if (dt == at::kFloat) EXPECT_EQ(pointers(*m), before);
+        if (dt == at::kFloat) {
+            EXPECT_EQ(pointers(*m), before);
+        }
         for (const auto& [n, p] : before)
-            if (n.find("_proj.weight") == std::string::npos) EXPECT_EQ(pointers(*m)[n], p) << n;
+            if (n.find("_proj.weight") == std::string::npos) {
+                EXPECT_EQ(pointers(*m)[n], p) << n;
+            }
     }
 }
 

@@ -128,7 +128,7 @@ TEST(TokenizerWikitext, ProtocolText) {
 TEST(TokenizerWikitext, Llama2SentencePiece341469) {
     check_wikitext("llama2-sentencepiece");
     const json g = load_golden("llama2-sentencepiece");
-    EXPECT_EQ(g["wikitext"]["count"].get<int64_t>(), 341469);  // NOTES §6
+    EXPECT_EQ(g["wikitext"]["count"].get<int64_t>(), 341469);  // docs/notes.md §6
 }
 TEST(TokenizerWikitext, TinyStories656K) { check_wikitext("TinyStories-656K"); }
 TEST(TokenizerWikitext, Stories260K) { check_wikitext("stories260K"); }

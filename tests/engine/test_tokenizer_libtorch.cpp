@@ -1,4 +1,4 @@
-// The protobuf clash (NOTES §3): in one process with libtorch (this binary links
+// The protobuf clash (docs/notes.md §3): in one process with libtorch (this binary links
 // quantscope_engine -> libtorch), load the Llama-2 SentencePiece tokenizer and use it.
 #include <gtest/gtest.h>
 

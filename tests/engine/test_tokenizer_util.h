@@ -20,7 +20,7 @@ inline std::string read_file(const std::string& path) {
     return ss.str();
 }
 
-// NOTES §6: rows = lines of wiki.test.raw (blank lines -> "", others keep their "\n"),
+// docs/notes.md §6: rows = lines of wiki.test.raw (blank lines -> "", others keep their "\n"),
 // text = "\n\n".join(rows).
 inline std::string wikitext2_protocol_text() {
     const std::string z = read_file(source_path("resources/data/wikitext-2-raw-v1/wiki.test.raw.zst"));

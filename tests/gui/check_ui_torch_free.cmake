@@ -1,4 +1,4 @@
-# The GUI's own files never include libtorch headers (NOTES §4: Qt's `slots` macro, compile
+# The GUI's own files never include libtorch headers (docs/notes.md §4: Qt's `slots` macro, compile
 # time): ui/*, and the bridge headers in app/gui that ui/ includes.
 file(GLOB files "${SRC}/ui/*.h" "${SRC}/ui/*.cpp" "${SRC}/app/gui/workbench.h" "${SRC}/app/gui/model_session.h"
      "${SRC}/app/gui/job_runner.h" "${SRC}/engine/quant/method_config.h" "${SRC}/engine/quant/quant_spec.h"

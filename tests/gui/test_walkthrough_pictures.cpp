@@ -187,7 +187,13 @@ class PicturesTest : public QObject {
                        return {};
                    });
         QTRY_VERIFY_WITH_TIMEOUT(holding, kLong);
-        ctx()->refreshPreview();
+        // The user picks another Linear and comes back: a preview of this layer starts while the model is held.
+        QString other;
+        for (const auto& l : wb->summary().linears)
+            if (QString::fromStdString(l.name) != layer) other = QString::fromStdString(l.name);
+        QVERIFY(!other.isEmpty());
+        ctx()->setLayer(other);
+        ctx()->setLayer(layer);
         QTRY_VERIFY_WITH_TIMEOUT(page->metricText("note").contains("model is busy"), kLong);
         release = true;
         QVERIFY(s_.idle());

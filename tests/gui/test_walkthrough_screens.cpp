@@ -234,8 +234,8 @@ class ScreensTest : public QObject {
     // 15. The session above, plus layer changes, setting changes and resizes, logged no
     //     QCustomPlot "layouting aborted" warning.
     void noLayoutingAbortedWarnings() {
-        for (const QString& layer : {"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.gate_proj", "lm_head",
-                                     "model.layers.1.mlp.down_proj"}) {
+        for (const QString& layer : QStringList{"model.layers.0.self_attn.q_proj", "model.layers.0.mlp.gate_proj",
+                                                "lm_head", "model.layers.1.mlp.down_proj"}) {
             QVERIFY(s_.selectLayer(layer));
             for (const QString& v : MainWindow::viewNames()) {
                 s_.w->showView(v);

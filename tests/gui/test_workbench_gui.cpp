@@ -435,7 +435,7 @@ class WorkbenchGuiTest : public QObject {
         QTemporaryDir dir(outDir() + "/export-XXXXXX");
         QVERIFY(dir.isValid());
         auto* view = w_->activationsPage()->channelView();
-        for (const QString& suffix : {"png", "svg", "pdf"}) {
+        for (const QString& suffix : QStringList{"png", "svg", "pdf"}) {
             const QString path = dir.filePath("channels." + suffix);
             QString err;
             QVERIFY2(view->exportTo(path, &err), qPrintable(err));

@@ -102,7 +102,7 @@ TEST(SmolLM2, TokenIdsMatchTransformers) {
     }
     const auto ids = tok->encode(qs_test::wikitext2_protocol_text(), true);
     EXPECT_EQ(static_cast<int64_t>(ids.size()), g["wikitext"]["count"].get<int64_t>());
-    EXPECT_EQ(ids.size(), 304978u);  // NOTES §7b, no BOS
+    EXPECT_EQ(ids.size(), 304978u);  // docs/notes.md §7b, no BOS
     EXPECT_EQ(qs_test::fnv1a64_hex(ids), g["wikitext"]["fnv1a64"].get<std::string>());
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch eager + transformers perplexity, the same protocol as `quantscope-cli ppl`
-(NOTES §6: one tokenization with a single BOS, non-overlapping windows, mean CE of
+(docs/notes.md §6: one tokenization with a single BOS, non-overlapping windows, mean CE of
 logits[:-1] as float vs ids[1:]). Prints one JSON object: ppl, seconds (model evaluation
 only, tokenization excluded), tokens_per_second.
 

@@ -8,7 +8,7 @@
 #   llama-2-7b-8l  the Llama-2-7B shape cut to 8 of its 32 decoder layers (every tensor of
 #                its real shape, 1.9 G parameters), for fp32 on a 24 GB machine
 # Both sides time only the model evaluation (load and tokenization excluded) and compute the
-# same numbers (NOTES §6 protocol), so their perplexities must agree.
+# same numbers (docs/notes.md §6 protocol), so their perplexities must agree.
 #
 #   tools/bench/bench_speed.sh [--cli PATH] [--runs N] [--shapes opt-1.3b,llama-2-7b-8l]
 #                              [--dtypes bf16,fp32] [--nsamples N] [--models DIR]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Wikitext-2 perplexity goldens with transformers (CPU), by the protocol of NOTES section 6.
+"""Wikitext-2 perplexity goldens with transformers (CPU), by the protocol of docs/notes.md §6.
 
 Protocol (llm-awq / AutoAWQ / GPTQ):
   rows  = lines of wiki.test.raw, blank lines as "", other lines keeping their trailing "\\n"

@@ -16,7 +16,7 @@ Written from the published algorithms, on top of Hugging Face transformers' own 
     post_attention_layernorm -> gate/up) and smoothquant/fake_quant.py W8A8Linear /
     quantize_llama_like (weights per-channel absmax, activations per-token or per-tensor absmax,
     optional quantization of the q/k/v outputs = BMM inputs).
-  * perplexity: NOTES section 6 protocol (single BOS, one tokenization, non-overlapping windows,
+  * perplexity: docs/notes.md §6 protocol (single BOS, one tokenization, non-overlapping windows,
     mean CE of logits[:-1] vs ids[1:]); here seqlen 512, 10 windows.
 
 Calibration: resources/data/calibration/tinyshakespeare.txt.zst, the whole text (bytes as
@@ -662,7 +662,7 @@ def main():
         "calibration": f"{CALIB_FILE.relative_to(REPO).as_posix()}: whole text tokenized once without BOS, "
                        f"first {CALIB_SAMPLES} consecutive blocks of {CALIB_SEQLEN} tokens",
         "calib_samples": CALIB_SAMPLES, "calib_seqlen": CALIB_SEQLEN,
-        "eval": f"{WIKI_FILE.relative_to(REPO).as_posix()}: NOTES section 6 protocol, seqlen {EVAL_SEQLEN}, "
+        "eval": f"{WIKI_FILE.relative_to(REPO).as_posix()}: docs/notes.md §6 protocol, seqlen {EVAL_SEQLEN}, "
                 f"first {EVAL_WINDOWS} windows, attn_implementation=eager, fp32",
         "eval_seqlen": EVAL_SEQLEN, "eval_windows": EVAL_WINDOWS,
         "conventions": [
