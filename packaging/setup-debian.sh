@@ -51,7 +51,7 @@ packages=(
   clang-format
   # engine: libtorch + a real BLAS (docs/notes.md §2: the reference BLAS is 13x slower), JSON, zstd, sentencepiece,
   # Oniguruma (tokenizer regexes, as HF tokenizers) and utf8proc (Unicode categories, normalization)
-  libtorch-dev libopenblas0-pthread nlohmann-json3-dev libzstd-dev zstd libsentencepiece-dev
+  libtorch-dev libopenblas0-openmp nlohmann-json3-dev libzstd-dev zstd libsentencepiece-dev
   libonig-dev libutf8proc-dev
   # CLI: CLI11 (header-only) declares quantscope-cli's options
   libcli11-dev
@@ -63,7 +63,7 @@ packages=(
 if [ "$libtorch" = pip ]; then
   # the wheel brings libtorch (no Debian libtorch / BLAS needed); Debian's python makes the venv
   packages=("${packages[@]/libtorch-dev}")
-  packages=("${packages[@]/libopenblas0-pthread}")
+  packages=("${packages[@]/libopenblas0-openmp}")
   packages+=(python3-venv)
 fi
 
@@ -85,14 +85,20 @@ fi
 
 cmake_args=()
 if [ "$libtorch" = debian ]; then
-  # libtorch must resolve libblas.so.3 to OpenBLAS, not the reference implementation.
-  blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/{print $2}')
-  case "$blas" in
-    *openblas*) ;;
-    *) echo "setup: pointing libblas.so.3 at OpenBLAS (was: ${blas:-unset})"
-       "${sudo_cmd[@]}" update-alternatives --set libblas.so.3-x86_64-linux-gnu \
-         /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ;;
-  esac
+  # libtorch must resolve libblas.so.3 to OpenBLAS's OpenMP build: not the reference BLAS (13x slower),
+  # nor the pthread build, whose threads compete with libgomp's (docs/notes.md §2, §5;
+  # engine/core/process_setup.h has the measurements). Debian's auto mode prefers the pthread build
+  # when both are installed, so the alternative is set explicitly.
+  # libtorch_cpu links libblas.so.3, liblapack.so.3 and libopenblas.so.0: all three from the OpenMP build.
+  for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+    cur=$(update-alternatives --query "$lib-x86_64-linux-gnu" 2>/dev/null | awk '/^Value:/{print $2}')
+    case "$cur" in
+      *openblas-openmp*) ;;
+      *) echo "setup: pointing $lib at OpenBLAS's OpenMP build (was: ${cur:-unset})"
+         "${sudo_cmd[@]}" update-alternatives --set "$lib-x86_64-linux-gnu" \
+           "/usr/lib/x86_64-linux-gnu/openblas-openmp/$lib" ;;
+    esac
+  done
 else
   venv="$build/venv"
   wheels="${QS_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/quantscope/wheels}"

@@ -15,10 +15,7 @@
 namespace qs::cli {
 
 void print_version() {
-    std::printf("quantscope-cli %s\n%s%s\n", QS_VERSION, torch_runtime_text().c_str(),
-                reference_blas_detected()
-                    ? "\nwarning: libtorch uses the reference BLAS (slow); install libopenblas0-pthread"
-                    : "");
+    std::printf("quantscope-cli %s\n%s%s\n", QS_VERSION, torch_runtime_text().c_str(), blas_warning().c_str());
 }
 
 namespace {

@@ -15,10 +15,8 @@
 
 using namespace qs::cli;
 
-QS_EARLY_ENVIRONMENT();  // OpenMP wait policy before libgomp loads (no re-exec)
-
 int main(int argc, char** argv) {
-    qs::prepare_process(argv);  // threads, heap (and the wait policy, were it still unset)
+    qs::prepare_process();  // threads, heap
     CLI::App cli("look inside LLM quantization from the command line", "quantscope-cli");
     set_conventions(cli);
     cli.require_subcommand(1);

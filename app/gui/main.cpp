@@ -12,10 +12,8 @@
 #include "model_session.h"
 #include "main_window.h"
 
-QS_EARLY_ENVIRONMENT();  // OpenMP wait policy before libgomp loads (no re-exec)
-
 int main(int argc, char** argv) {
-    qs::prepare_process(argv);  // threads, heap (and the wait policy, were it still unset)
+    qs::prepare_process();  // threads, heap
     for (int i = 1; i < argc; ++i)
         if (std::string(argv[i]) == "--version") {
             std::printf("%s\n", gui_version_text().c_str());

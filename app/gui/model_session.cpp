@@ -22,4 +22,6 @@ std::vector<std::string> gui_available_dtypes(const std::string& device) {
     return qs::available_dtypes(qs::parse_device(device));
 }
 
-std::string gui_version_text() { return std::string("quantscope ") + QS_VERSION + "\n" + qs::torch_runtime_text(); }
+std::string gui_version_text() {
+    return std::string("quantscope ") + QS_VERSION + "\n" + qs::torch_runtime_text() + qs::blas_warning();
+}

@@ -169,6 +169,8 @@ std::string torch_runtime_text() {
                     std::to_string(compute_threads()) + " CPU threads)";
     const char* wait = std::getenv("OMP_WAIT_POLICY");
     s += "\nOpenMP wait policy: " + std::string(wait && *wait ? wait : "libgomp default (spin, then sleep)");
+    const std::string blas = blas_library();
+    if (!blas.empty()) s += "\nBLAS: " + blas;
     s += "\n" + cuda_status().line();
     s += "\n" + mps_status().line();
     return s;
@@ -267,25 +269,36 @@ std::string libtorch_version() {
 
 static int find_blas(struct dl_phdr_info* info, size_t, void* data) {
     const char* name = info->dlpi_name;
-    if (!name || !*name) return 0;
-    auto* found = static_cast<int*>(data);
-    std::string n(name);
-    if (n.find("libblas.so") != std::string::npos) {
-        // Resolve the alternatives symlink: the reference BLAS lives in .../blas/, OpenBLAS in .../openblas*/.
-        char buf[4096];
-        std::string real = n;
-        if (realpath(name, buf)) real = buf;
-        if (real.find("openblas") == std::string::npos && real.find("blis") == std::string::npos &&
-            real.find("mkl") == std::string::npos && real.find("atlas") == std::string::npos)
-            *found = 1;
-    }
-    return 0;
+    if (!name || !*name || std::string(name).find("libblas.so") == std::string::npos) return 0;
+    // Resolve the alternatives symlink: the reference BLAS lives in .../blas/, OpenBLAS in .../openblas-*/.
+    char buf[4096];
+    *static_cast<std::string*>(data) = realpath(name, buf) ? buf : name;
+    return 1;
+}
+
+std::string blas_library() {
+    std::string path;
+    dl_iterate_phdr(find_blas, &path);
+    return path;
 }
 
 bool reference_blas_detected() {
-    int found = 0;
-    dl_iterate_phdr(find_blas, &found);
-    return found != 0;
+    const std::string real = blas_library();
+    return !real.empty() && real.find("openblas") == std::string::npos && real.find("blis") == std::string::npos &&
+           real.find("mkl") == std::string::npos && real.find("atlas") == std::string::npos;
+}
+
+bool pthread_openblas_detected() { return blas_library().find("openblas-pthread") != std::string::npos; }
+
+std::string blas_warning() {
+    if (reference_blas_detected())
+        return "\nwarning: libtorch uses the reference BLAS (about 13x slower); install libopenblas0-openmp "
+               "(packaging/setup-debian.sh selects it)";
+    if (pthread_openblas_detected())
+        return "\nwarning: OpenBLAS's pthread build is in use; its threads compete with OpenMP's (AWQ search 2.1x "
+               "slower): install libopenblas0-openmp and select it (update-alternatives --config "
+               "libblas.so.3-x86_64-linux-gnu; packaging/setup-debian.sh does both)";
+    return "";
 }
 
 }  // namespace qs

@@ -70,5 +70,13 @@ int compute_threads();
 std::string libtorch_version();
 // True when libtorch resolved a reference (non-optimised) BLAS; see docs/notes.md §2.
 bool reference_blas_detected();
+// The real path of the libblas.so.3 this process loaded (Debian's libtorch links it), or "".
+std::string blas_library();
+// True when that is OpenBLAS's pthread build: its thread pool then competes with libgomp's
+// (docs/bench/threads_debian_opt125m_20261205.txt: AWQ search 2.1x slower than with the OpenMP build).
+bool pthread_openblas_detected();
+// "\nwarning: ..." naming the fix when the BLAS in use is slow for QuantScope (reference or pthread
+// OpenBLAS), else "". Printed by --version in the CLI and the GUI.
+std::string blas_warning();
 
 }  // namespace qs

@@ -17,14 +17,26 @@ v=$("$CLI" --version) || fail "--version exits non-zero"
 echo "$v"
 torch=$(echo "$v" | sed -n 's/^libtorch \([0-9][0-9.]*\) (devices: .*; [0-9]* CPU threads)$/\1/p')
 [ -n "$torch" ] && ok "--version names libtorch $torch" || fail "--version has no 'libtorch X.Y.Z (devices: ...)' line"
-# OpenMP wait policy: PASSIVE only with Debian's libtorch 1.x (OpenBLAS threads beside libgomp's),
-# libgomp's default with a LibTorch/pip libtorch 2.x; a policy the user sets is kept.
+# OpenMP wait policy: none is set by QuantScope (one OpenMP pool: OpenBLAS's OpenMP build with Debian's
+# libtorch, MKL/oneDNN on libgomp with the wheel's); a policy the user sets is kept.
 w=$(env -u OMP_WAIT_POLICY OMP_NUM_THREADS=2 "$CLI" --version | sed -n 's/^OpenMP wait policy: //p')
-case "$torch" in
-  1.*) want="PASSIVE" ;;
-  *) want="libgomp default (spin, then sleep)" ;;
-esac
+want="libgomp default (spin, then sleep)"
 [ "$w" = "$want" ] && ok "OpenMP wait policy with libtorch $torch: $w" || fail "OpenMP wait policy with libtorch $torch is '$w', expected '$want'"
+# Debian's libtorch links libblas.so.3: --version names it, and warns unless it is OpenBLAS's OpenMP build.
+case "$torch" in
+  1.*)
+    blas=$(echo "$v" | sed -n 's/^BLAS: //p')
+    [ -n "$blas" ] && ok "--version names the BLAS: $blas" || fail "--version has no 'BLAS: ...' line with Debian's libtorch"
+    case "$blas" in
+      *openblas-openmp*) echo "$v" | grep -q "^warning:" && fail "a BLAS warning with the OpenMP OpenBLAS" || ok "no BLAS warning with the OpenMP OpenBLAS" ;;
+      *) echo "$v" | grep -q "^warning: .*libopenblas0-openmp" && ok "a warning names libopenblas0-openmp for $blas" || fail "no warning for $blas" ;;
+    esac
+    pt=/usr/lib/x86_64-linux-gnu/openblas-pthread
+    if [ -f "$pt/libblas.so.3" ]; then
+      LD_LIBRARY_PATH=$pt "$CLI" --version | grep -q "^warning: OpenBLAS's pthread build" \
+        && ok "the pthread OpenBLAS is warned about" || fail "no warning with the pthread OpenBLAS"
+    fi ;;
+esac
 w=$(OMP_WAIT_POLICY=ACTIVE OMP_NUM_THREADS=2 "$CLI" --version | sed -n 's/^OpenMP wait policy: //p')
 [ "$w" = "ACTIVE" ] && ok "a user's OMP_WAIT_POLICY is kept" || fail "OMP_WAIT_POLICY=ACTIVE shows as '$w'"
 for dev in cuda mps; do

@@ -17,7 +17,7 @@ deb=$(ls "$tmp"/pkg/quantscope_*.deb 2>/dev/null | head -1)
 echo "package: $(basename "$deb") ($(stat -c %s "$deb") bytes)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
-for need in libtorch libqt6widgets6 libqcustomplot libopenblas0-pthread libzstd libsentencepiece qt6-qpa-plugins; do
+for need in libtorch libqt6widgets6 libqcustomplot libopenblas0-openmp libzstd libsentencepiece qt6-qpa-plugins; do
   grep -q -- "$need" <<<"$depends" || fail "Depends lacks $need"
 done
 contents=$(dpkg-deb -c "$deb")

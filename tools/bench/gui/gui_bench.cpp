@@ -293,10 +293,8 @@ int redraw(int argc, char** argv) {
 
 }  // namespace
 
-QS_EARLY_ENVIRONMENT();  // OpenMP wait policy before libgomp loads (no re-exec)
-
 int main(int argc, char** argv) {
-    qs::prepare_process(argv);  // as the product's main() does (its time counts: process start is the origin)
+    qs::prepare_process();  // as the product's main() does (its time counts: process start is the origin)
     const std::string mode = argc > 1 ? argv[1] : "";
     if (mode == "startup") return startup(argc, argv);
     if (mode == "redraw") return redraw(argc, argv);
