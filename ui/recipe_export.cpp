@@ -26,8 +26,8 @@ void RecipeExport::exportInteractive() {
     QString start = lastFile_;
     if (start.isEmpty())
         start = QDir::home().filePath(QFileInfo(qstr(ctx_->summary()->source_dir)).fileName() + "-recipe.yaml");
-    QString file = ctx_->choosers().saveFile(w_, "Export llm-compressor recipe", start,
-                                             "llm-compressor recipe (*.yaml *.yml)");
+    QString file =
+        ctx_->choosers().saveFile(w_, "Export llm-compressor recipe", start, "llm-compressor recipe (*.yaml *.yml)");
     if (file.isEmpty()) return;
     if (!file.endsWith(".yaml") && !file.endsWith(".yml")) file += ".yaml";
     write(file);
@@ -56,13 +56,12 @@ bool RecipeExport::write(const QString& file) {
     QString cleaned;
     for (const auto& n : notes) cleaned += "; " + qstr(n);
     const size_t n = r.not_carried_over.size();
-    emit ctx_->notice(QString("Wrote llm-compressor recipe %1 (%2; %3)%4")
-                          .arg(file, qstr(ctx_->applied().describe()),
-                               n == 0 ? QString("everything carried over")
-                                      : QString("%1 item%2 not carried over, listed at its top")
-                                            .arg(n)
-                                            .arg(n == 1 ? "" : "s"),
-                               cleaned));
+    emit ctx_->notice(
+        QString("Wrote llm-compressor recipe %1 (%2; %3)%4")
+            .arg(file, qstr(ctx_->applied().describe()),
+                 n == 0 ? QString("everything carried over")
+                        : QString("%1 item%2 not carried over, listed at its top").arg(n).arg(n == 1 ? "" : "s"),
+                 cleaned));
     emit written(file);
     return true;
 }

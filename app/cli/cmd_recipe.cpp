@@ -39,7 +39,8 @@ int run_recipe(const RecipeArgs& a) {
     if (a.json) {
         nlohmann::json j = r.to_json();
         j["configuration"] = a.method.to_json();
-        j["model"] = {{"name", m.name}, {"arch", m.arch == Arch::OPT ? "opt" : "llama"}, {"hidden_size", m.hidden_size}};
+        j["model"] = {
+            {"name", m.name}, {"arch", m.arch == Arch::OPT ? "opt" : "llama"}, {"hidden_size", m.hidden_size}};
         if (!a.out.empty()) j["out"] = a.out;
         std::cout << j.dump(2) << std::endl;
     } else if (a.out.empty()) {
@@ -55,19 +56,20 @@ int run_recipe(const RecipeArgs& a) {
 }  // namespace
 
 Run add_recipe(CLI::App& cli) {
-    auto* app = cli.add_subcommand(
-        "recipe",
-        "The method options as an llm-compressor recipe (YAML: SpinQuant / SmoothQuant / AWQ /\n"
-        "GPTQ / Quantization modifiers with their arguments; docs/formats.md has the mapping),\n"
-        "to run the same quantization at scale with llm-compressor's oneshot. What has no\n"
-        "llm-compressor counterpart is listed in a comment block at the top. Reads only the\n"
-        "model's config (its module names). Prints the YAML, or writes it to --out (atomic:\n"
-        "temporary file, fsync, rename; never into the model's folder).");
+    auto* app =
+        cli.add_subcommand("recipe",
+                           "The method options as an llm-compressor recipe (YAML: SpinQuant / SmoothQuant / AWQ /\n"
+                           "GPTQ / Quantization modifiers with their arguments; docs/formats.md has the mapping),\n"
+                           "to run the same quantization at scale with llm-compressor's oneshot. What has no\n"
+                           "llm-compressor counterpart is listed in a comment block at the top. Reads only the\n"
+                           "model's config (its module names). Prints the YAML, or writes it to --out (atomic:\n"
+                           "temporary file, fsync, rename; never into the model's folder).");
     auto a = std::make_shared<RecipeArgs>();
     add_model_options(*app, a->model, /*loading=*/false);
     app->add_option("--out", a->out, "write the recipe to FILE (e.g. recipe.yaml) instead of printing it")
         ->type_name("FILE");
-    app->add_flag("--json", a->json, "print {\"recipe\": YAML, \"not_carried_over\": [...], \"configuration\",\n\"model\"} as JSON");
+    app->add_flag("--json", a->json,
+                  "print {\"recipe\": YAML, \"not_carried_over\": [...], \"configuration\",\n\"model\"} as JSON");
     add_method_options(*app, a->method);
     return [a] { return run_recipe(*a); };
 }

@@ -32,7 +32,8 @@ std::unique_ptr<CausalLM> ModelOptions::load() const {
 
 ModelConfig ModelOptions::config() const {
     const std::string d = dir();
-    if (const std::string path = find_gguf(d); !path.empty()) return parse_model_config(GgufModel(path).hf_config(), path);
+    if (const std::string path = find_gguf(d); !path.empty())
+        return parse_model_config(GgufModel(path).hf_config(), path);
     Checkpoint ck(d);
     return parse_model_config(ck.config(), ck.config_path());
 }

@@ -118,10 +118,11 @@ LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
                  "they differ from QuantScope's");
         } else if (model.hidden_size > 0 && !is_power_of_two(model.hidden_size)) {
             transform_type = "random-hadamard";
-            drop("rotate --rotation hadamard-plain: llm-compressor's deterministic Hadamard needs a power-of-two "
-                 "size and hidden_size is " +
-                 std::to_string(model.hidden_size) +
-                 "; the recipe uses random-hadamard (diag(s) H, which has matrices for these sizes) instead");
+            drop(
+                "rotate --rotation hadamard-plain: llm-compressor's deterministic Hadamard needs a power-of-two "
+                "size and hidden_size is " +
+                std::to_string(model.hidden_size) +
+                "; the recipe uses random-hadamard (diag(s) H, which has matrices for these sizes) instead");
         } else {
             transform_type = "hadamard";
         }
@@ -277,8 +278,7 @@ LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
     std::string head;
     comment(head, std::string("llm-compressor recipe written by QuantScope (for ") + kLlmcVersion + ")");
     comment(head, cfg.describe(), "QuantScope configuration: ", 2);
-    if (!model.name.empty())
-        comment(head, model.name + " (" + (opt ? "OPT" : "LLaMA family") + ")", "model: ", 2);
+    if (!model.name.empty()) comment(head, model.name + " (" + (opt ? "OPT" : "LLaMA family") + ")", "model: ", 2);
     if (cfg.needs_calibration()) {
         std::ostringstream s;
         s << "oneshot(model=..., recipe=\"recipe.yaml\", dataset=..., num_calibration_samples=" << cfg.calib_samples

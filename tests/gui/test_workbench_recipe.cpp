@@ -89,8 +89,9 @@ class RecipeGuiTest : public QObject {
         const QByteArray got = readAll(out + ".yaml");
         QCOMPARE(got, readAll(QString(QS_TEST_DATA_DIR) + "/llmc_recipes/rtn_w4_g128_asym.yaml"));
         QVERIFY(got.contains("    QuantizationModifier:\n      ignore: [lm_head]\n"));
-        QVERIFY(got.contains("            num_bits: 4\n            type: int\n            symmetric: false\n"
-                             "            strategy: group\n            group_size: 128\n"));
+        QVERIFY(
+            got.contains("            num_bits: 4\n            type: int\n            symmetric: false\n"
+                         "            strategy: group\n            group_size: 128\n"));
         QVERIFY(QDir(tmp_.path()).entryList({"*.tmp-*"}, QDir::AllEntries | QDir::Hidden).isEmpty());
         QTRY_VERIFY_WITH_TIMEOUT(w_->statusText().startsWith("Wrote llm-compressor recipe"), 5000);
         QVERIFY2(w_->statusText().contains("1 item not carried over"), qPrintable(w_->statusText()));
