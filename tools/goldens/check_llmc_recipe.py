@@ -11,6 +11,11 @@ with a summary (summary.json: per case the configuration, the model, the modifie
 built and the package versions); the engine test `LlmcRecipe.RegeneratesFixtures` rebuilds each
 recipe from its configuration and compares bytes.
 
+With the oneshot runs (default; --no-oneshot skips them), six more recipes run end to end through
+llm-compressor's `oneshot` on the tiny OPT and LLaMA models (CPU, random calibration tokens): their
+mappings resolve on the real module names and every decoder Linear (and lm_head only when asked)
+ends up quantized.
+
 It also checks the one size rule the recipe writer relies on: compressed-tensors'
 deterministic Hadamard refuses a size that is not a power of two, its random Hadamard accepts it.
 
@@ -61,6 +66,18 @@ CASES = {
     "rotate_random_rtn": (LLAMA, ["--method", "rotate,rtn", "--rotation", "random"]),
     "rotate_smoothquant_opt": (OPT, ["--method", "rotate,smoothquant", "--rotation", "hadamard"]),
     "rtn_w4a8_per_token": (LLAMA, ["--method", "rtn", "--a-bits", "8"]),
+}
+
+# Recipes run end to end through llm-compressor's oneshot on the CPU (4 random calibration rows of
+# 32 tokens) with --oneshot: group sizes that fit the tiny models' widths (OPT hidden 32).
+RUNS = {
+    "opt_awq_clip_w3_g16": (OPT, ["--method", "awq", "--awq-clip", "--w-bits", "3", "--group-size", "16"]),
+    "opt_smoothquant_gptq": (OPT, ["--method", "smoothquant,gptq", "--sq-alpha", "0.7"]),
+    "llama_rotate_hadamard_gptq_actorder_g32": (LLAMA, ["--method", "rotate,gptq", "--rotation", "hadamard",
+                                                        "--act-order", "--group-size", "32"]),
+    "llama_awq_duo_g32": (LLAMA, ["--method", "awq", "--duo-scaling", "--group-size", "32"]),
+    "llama_smoothquant_per_tensor": (LLAMA, ["--method", "smoothquant", "--act-quant", "per-tensor"]),
+    "llama_rtn_w4_g32_lm_head": (LLAMA, ["--method", "rtn", "--group-size", "32", "--include-lm-head"]),
 }
 
 # The module names of each architecture (as Hugging Face's modeling code names them).
@@ -197,9 +214,56 @@ def check_hadamard_sizes():
     return {"deterministic_576": "ValueError", "random_576_orthogonality_error": err}
 
 
+def oneshot_child(model_dir, recipe):
+    """Runs in a child process: oneshot on the model, prints one JSON line of what it did."""
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM
+    from llmcompressor import oneshot
+    from llmcompressor.pipelines.cache import IntermediatesCache
+
+    IntermediatesCache.pin_memory = lambda self, *a, **k: None  # AWQ pins its cache: needs CUDA (CPU only here)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    rows = [{"input_ids": torch.randint(3, model.config.vocab_size, (32,), generator=g).tolist(),
+             "attention_mask": [1] * 32} for _ in range(4)]
+    oneshot(model=model, recipe=recipe, dataset=Dataset.from_list(rows), num_calibration_samples=4,
+            max_seq_length=32)
+    quantized = sorted(n for n, m in model.named_modules() if getattr(m, "quantization_scheme", None) is not None)
+    print("ONESHOT " + json.dumps({"quantized_modules": len(quantized), "lm_head_quantized": "lm_head" in quantized}))
+
+
+def run_oneshot(cli, tmpdir):
+    out = {}
+    for name, (model_dir, opts) in RUNS.items():
+        path = os.path.join(tmpdir, name + ".yaml")
+        subprocess.run([cli, "recipe", "--model", model_dir, *opts, "--out", path], check=True, capture_output=True)
+        r = subprocess.run([sys.executable, __file__, "--oneshot", model_dir, path], capture_output=True, text=True)
+        lines = [l for l in r.stdout.splitlines() if l.startswith("ONESHOT ")]
+        if r.returncode or not lines:
+            fail(name, f"oneshot failed (exit {r.returncode}): {r.stderr[-2000:]}")
+        res = json.loads(lines[0][8:])
+        with open(os.path.join(model_dir, "config.json")) as f:
+            c = json.load(f)
+        per_layer = 6 if c["model_type"] == "opt" else 7
+        want = c["num_hidden_layers"] * per_layer + ("--include-lm-head" in opts)
+        check(name, res["quantized_modules"] == want, f"{res['quantized_modules']} modules quantized, expected {want}")
+        check(name, res["lm_head_quantized"] == ("--include-lm-head" in opts), "lm_head")
+        res["options"] = opts
+        res["model"] = os.path.relpath(model_dir, ROOT)
+        res["log_lines"] = [l[l.find("|") + 2:] for l in r.stderr.splitlines()
+                            if "Smoothing with" in l or "skipped due to incompatible" in l][:8]
+        out[name] = res
+        print(f"oneshot {name}: ok ({res['quantized_modules']} Linears quantized)")
+    return out
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--oneshot":
+        return oneshot_child(sys.argv[2], sys.argv[3])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", default=os.path.join(ROOT, "build", "bin", "quantscope-cli"))
+    ap.add_argument("--no-oneshot", action="store_true", help="only parse the recipes (skip the oneshot runs)")
     args = ap.parse_args()
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -221,6 +285,10 @@ def main():
         summary["cases"][case] = {"options": opts, "model": j["model"], "configuration": j["configuration"],
                                   "not_carried_over": j["not_carried_over"], "modifiers": mods}
         print(f"{case}: ok ({', '.join(m['type'] for m in mods)}; {len(j['not_carried_over'])} not carried over)")
+    if not args.no_oneshot:
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            summary["oneshot_runs"] = run_oneshot(args.cli, d)
     with open(os.path.join(OUT, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
         f.write("\n")
