@@ -286,8 +286,9 @@ LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
         comment(head, s.str(), "run: ", 0);
         comment(head,
                 "QuantScope calibrated on " +
-                    (cfg.calib_path.empty() ? std::string("its bundled tinyshakespeare text") : cfg.calib_path) +
-                    " (shuffle seed " + std::to_string(cfg.calib_seed) + "); the dataset is oneshot's argument",
+                    (cfg.calib_path.empty() ? std::string("its bundled tinyshakespeare text")
+                                            : cfg.calib_path + " (shuffle seed " + std::to_string(cfg.calib_seed) + ")") +
+                    "; the dataset is oneshot's argument",
                 "", 5);
     } else {
         comment(head, "oneshot(model=..., recipe=\"recipe.yaml\") (no calibration data needed)", "run: ", 0);

@@ -251,7 +251,7 @@ def run_oneshot(cli, tmpdir):
         check(name, res["lm_head_quantized"] == ("--include-lm-head" in opts), "lm_head")
         res["options"] = opts
         res["model"] = os.path.relpath(model_dir, ROOT)
-        res["log_lines"] = [l[l.find("|") + 2:] for l in r.stderr.splitlines()
+        res["log_lines"] = [l[l.find("|") + 2:] for l in (r.stdout + r.stderr).splitlines()
                             if "Smoothing with" in l or "skipped due to incompatible" in l][:8]
         out[name] = res
         print(f"oneshot {name}: ok ({res['quantized_modules']} Linears quantized)")
