@@ -284,12 +284,13 @@ LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
         s << "oneshot(model=..., recipe=\"recipe.yaml\", dataset=..., num_calibration_samples=" << cfg.calib_samples
           << ", max_seq_length=" << cfg.calib_seqlen << ")";
         comment(head, s.str(), "run: ", 0);
-        comment(head,
-                "QuantScope calibrated on " +
-                    (cfg.calib_path.empty() ? std::string("its bundled tinyshakespeare text")
-                                            : cfg.calib_path + " (shuffle seed " + std::to_string(cfg.calib_seed) + ")") +
-                    "; the dataset is oneshot's argument",
-                "", 5);
+        comment(
+            head,
+            "QuantScope calibrated on " +
+                (cfg.calib_path.empty() ? std::string("its bundled tinyshakespeare text")
+                                        : cfg.calib_path + " (shuffle seed " + std::to_string(cfg.calib_seed) + ")") +
+                "; the dataset is oneshot's argument",
+            "", 5);
     } else {
         comment(head, "oneshot(model=..., recipe=\"recipe.yaml\") (no calibration data needed)", "run: ", 0);
     }
