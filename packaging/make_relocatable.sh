@@ -14,7 +14,7 @@
 #
 # Which libraries: everything the binaries load (ldd) from the wheel's site-packages, plus the
 # ones libtorch opens only when needed (dlopen): libtorch_cuda_linalg, nvrtc, cuDNN's sub-libraries.
-# Debian libraries stay dependencies: libzstd1, libonig5, libutf8proc2, libsentencepiece0 (the shim),
+# Debian libraries stay dependencies: libzstd1, libonig5, libutf8proc2, libyaml-cpp0.7, libsentencepiece0 (the shim),
 # and for the GUI Qt 6 + QCustomPlot (the packages packaging/setup-debian.sh installs).
 #
 #   packaging/make_relocatable.sh [BUILD_DIR] [OUT_DIR] [ZSTD_LEVEL]
@@ -79,7 +79,7 @@ QuantScope $version, GPU variant ($torch_line; $cuda_line as built).
 Unpack anywhere and run bin/quantscope-cli (bin/quantscope: the workbench). libtorch and the CUDA
 libraries are in lib/quantscope; the binaries find them and their resources relative to themselves.
 On a machine without an NVIDIA driver it runs on the CPU (quantscope-cli --version says why).
-Needs Debian 12 (or newer) libraries: libzstd1, libonig5, libutf8proc2, libsentencepiece0, and for the GUI Qt 6 and
+Needs Debian 12 (or newer) libraries: libzstd1, libonig5, libutf8proc2, libyaml-cpp0.7, libsentencepiece0, and for the GUI Qt 6 and
 QCustomPlot (qt6-base, libqt6svg6, qt6-qpa-plugins, libqcustomplot2.1-qt6).
 EOF
 

@@ -53,6 +53,8 @@ packages=(
   # Oniguruma (tokenizer regexes, as HF tokenizers) and utf8proc (Unicode categories, normalization)
   libtorch-dev libopenblas0-openmp nlohmann-json3-dev libzstd-dev zstd libsentencepiece-dev
   libonig-dev libutf8proc-dev
+  # llm-compressor recipes (YAML)
+  libyaml-cpp-dev
   # CLI: CLI11 (header-only) declares quantscope-cli's options
   libcli11-dev
   # GUI: Qt 6 Widgets/Concurrent/PrintSupport/Svg/Test, QCustomPlot for Qt 6, platform plugins

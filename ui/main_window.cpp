@@ -31,6 +31,7 @@
 #include "awq_page.h"
 #include "error_page.h"
 #include "export_dialog.h"
+#include "recipe_export.h"
 #include "generate_page.h"
 #include "layer_navigator.h"
 #include "methods_panel.h"
@@ -237,6 +238,12 @@ void MainWindow::buildToolbar() {
     exportAct->setEnabled(false);
     connect(ctx_, &AppContext::modelChanged, exportAct, [exportAct] { exportAct->setEnabled(true); });
     connect(exportAct, &QAction::triggered, this, &MainWindow::openExportDialog);
+    recipe_ = new RecipeExport(ctx_, this);
+    QAction* recipeAct = file->addAction("Export llm-compressor &recipe (.yaml)…");
+    recipeAct->setObjectName("exportRecipeAction");
+    recipeAct->setEnabled(false);
+    connect(ctx_, &AppContext::modelChanged, recipeAct, [recipeAct] { recipeAct->setEnabled(true); });
+    connect(recipeAct, &QAction::triggered, recipe_, &RecipeExport::exportInteractive);
     file->addSeparator();
     QAction* quit = file->addAction("&Quit");
     quit->setShortcut(QKeySequence::Quit);

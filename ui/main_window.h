@@ -11,6 +11,7 @@ class AppContext;
 class AwqPage;
 class ErrorPage;
 class ExportDialog;
+class RecipeExport;
 class GeneratePage;
 class JobRunner;
 class LayerNavigator;
@@ -65,6 +66,8 @@ class MainWindow : public QMainWindow {
     ExportDialog* exportDialog();
     void openExportDialog();
     WorkspaceActions* workspaceActions() const { return workspace_; }
+    // File > Export llm-compressor recipe… (next to File > Export…).
+    RecipeExport* recipeExport() const { return recipe_; }
     // Help > About: version, libtorch, and whether CUDA/MPS are compiled in and usable here
     // (non-modal QMessageBox "aboutBox").
     void showAbout();
@@ -99,6 +102,7 @@ class MainWindow : public QMainWindow {
     GeneratePage* generate_;
     ExportDialog* export_ = nullptr;
     WorkspaceActions* workspace_;
+    RecipeExport* recipe_ = nullptr;
     QWidget* banner_;
     QLabel* bannerText_;
     QLabel* status_;

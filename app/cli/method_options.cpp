@@ -6,7 +6,7 @@
 
 namespace qs::cli {
 
-const char* const kMethodGroup = "Method options (ppl, sweep, quantize)";
+const char* const kMethodGroup = "Method options (ppl, sweep, quantize, recipe)";
 
 namespace {
 

@@ -7,6 +7,9 @@
 
 #include "core/device.h"
 #include "core/resources.h"
+#include "io/checkpoint.h"
+#include "io/gguf.h"
+#include "io/gguf_model.h"
 
 namespace qs::cli {
 
@@ -25,6 +28,14 @@ std::unique_ptr<CausalLM> ModelOptions::load() const {
     auto m = load_causal_lm(dir(), load_options());
     for (const auto& w : m->warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
     return m;
+}
+
+ModelConfig ModelOptions::config() const {
+    const std::string d = dir();
+    if (const std::string path = find_gguf(d); !path.empty())
+        return parse_model_config(GgufModel(path).hf_config(), path);
+    Checkpoint ck(d);
+    return parse_model_config(ck.config(), ck.config_path());
 }
 
 const char* const kLoadGroup = "Loading options (check, generate, ppl, sweep, quantize)";

@@ -20,6 +20,8 @@ struct ModelOptions {
     LoadOptions load_options() const;
     // Loads the model, printing load warnings to stderr.
     std::unique_ptr<CausalLM> load() const;
+    // The model's architecture only (config.json, or a GGUF file's metadata), without its weights.
+    ModelConfig config() const;
 };
 
 // The --help group --device, --dtype and --mode are listed under.

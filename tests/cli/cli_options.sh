@@ -42,7 +42,7 @@ config_has() {  # config_has NAME TEXT... : the quantize report (no --out) holds
 # ---------------------------------------------------------------- help
 run --help
 if [ "$rc" -eq 0 ]; then ok "--help exits 0"; else fail "--help exits $rc"; fi
-for c in "info:" "check:" "generate:" "ppl:" "sweep:" "quantize:" "Method options (ppl, sweep, quantize):"; do
+for c in "info:" "check:" "generate:" "ppl:" "sweep:" "quantize:" "recipe:" "Method options (ppl, sweep, quantize, recipe):"; do
     has "$c" "$tmp/out" || fail "--help lacks the section '$c'"
 done
 n=$(grep -c -- "--sq-alpha" "$tmp/out")
