@@ -317,7 +317,7 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                            "Linear's groups are permuted input columns (the package's weight_g_idx / actorder), "
                            "which QuantScope does not write",
                            "drop --act-order, or add --static-groups",
-                           "untick "GPTQ act-order" and Apply"});
+                           "untick \"GPTQ act-order\" and Apply"});
         for (ExportProblem& p : exp::ct_spec_problems(c.weight)) out.push_back(std::move(p));
         std::vector<std::string> problems;
         std::vector<const Linear*> quantized;
