@@ -7,6 +7,8 @@
 //     output column c*8 + kAwqOrder[i]; W^T = (q - z) * s.
 //   QuantScope W8A16 ({"quant_method":"quantscope_w8a16"}): <linear>.weight int8 [out, in],
 //     <linear>.weight_scale float32 [out]; W = q * s (symmetric absmax per output channel).
+//   compressed-tensors pack-quantized ({"quant_method":"compressed-tensors"}): weight_packed,
+//     weight_scale, weight_zero_point, weight_shape (models/compressed_tensors_weight.h).
 //
 // Dequantization is computed in float32, where it is exact: |q - z| <= 15 (or |q| <= 128)
 // times an fp16 (11-bit) or fp32 scale fits a float32 mantissa for AWQ, and int8 * fp32 is
