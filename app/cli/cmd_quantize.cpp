@@ -143,14 +143,14 @@ int run_quantize(const QuantizeArgs& a) {
 }  // namespace
 
 Run add_quantize(CLI::App& cli) {
-    auto* app = cli.add_subcommand(
-        "quantize",
-        "Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
-        "fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
-        "or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
-        "OUT are removed by the next export there). Without --out: print the quantization\n"
-        "report (JSON). The exported awq-gemm, int8 and compressed-tensors folders open in every\n"
-        "command (--model OUT).");
+    auto* app =
+        cli.add_subcommand("quantize",
+                           "Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
+                           "fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
+                           "or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
+                           "OUT are removed by the next export there). Without --out: print the quantization\n"
+                           "report (JSON). The exported awq-gemm, int8 and compressed-tensors folders open in every\n"
+                           "command (--model OUT).");
     auto a = std::make_shared<QuantizeArgs>();
     add_model_options(*app, a->model);
     app->add_option("--tokenizer", a->tokenizer, "tokenizer folder (default: the model folder)")->type_name("DIR");

@@ -21,14 +21,16 @@ constexpr const char* kCompressedTensorsVersion = "0.20.1";
 std::vector<ExportProblem> ct_spec_problems(const QuantSpec& s) {
     std::vector<ExportProblem> out;
     if (s.bits != 4 && s.bits != 8)
-        out.push_back({"compressed-tensors export writes W4A16 or W8A16 (pack-quantized int4 / int8); the "
-                       "configuration quantizes to " +
-                           std::to_string(s.bits) + " bits",
-                       "use --w-bits 4 or --w-bits 8", "choose 4 or 8 bits in the methods panel"});
+        out.push_back(
+            {"compressed-tensors export writes W4A16 or W8A16 (pack-quantized int4 / int8); the "
+             "configuration quantizes to " +
+                 std::to_string(s.bits) + " bits",
+             "use --w-bits 4 or --w-bits 8", "choose 4 or 8 bits in the methods panel"});
     if (s.granularity == Granularity::PerTensor)
-        out.push_back({"compressed-tensors export writes group-wise or channel-wise weights; the configuration is "
-                       "per-tensor",
-                       "use --group-size N or --w-quant per-channel", "choose a group size or per channel"});
+        out.push_back(
+            {"compressed-tensors export writes group-wise or channel-wise weights; the configuration is "
+             "per-tensor",
+             "use --group-size N or --w-quant per-channel", "choose a group size or per channel"});
     return out;
 }
 
@@ -97,12 +99,9 @@ nlohmann::json ct_quantization_config(const QuantSpec& s, const std::vector<std:
     const bool group = s.granularity == Granularity::PerGroup;
     // Field for field what compressed-tensors' ModelCompressor.update_config writes
     // (QuantizationConfig.model_dump), for one config group targeting every Linear.
-    json weights = {{"dynamic", false},
-                    {"group_size", group ? json(s.group_size) : json(nullptr)},
-                    {"num_bits", s.bits},
-                    {"strategy", group ? "group" : "channel"},
-                    {"symmetric", s.symmetric},
-                    {"type", "int"}};
+    json weights = {{"dynamic", false},         {"group_size", group ? json(s.group_size) : json(nullptr)},
+                    {"num_bits", s.bits},       {"strategy", group ? "group" : "channel"},
+                    {"symmetric", s.symmetric}, {"type", "int"}};
     json group0 = {{"format", "pack-quantized"},
                    {"input_activations", nullptr},
                    {"output_activations", nullptr},

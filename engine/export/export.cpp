@@ -159,8 +159,8 @@ struct Sources {
     std::unique_ptr<CausalLM> cur;  // the fake-quant state
     std::unique_ptr<CausalLM> pre;  // the pre-quantization state (== cur without a configuration)
     MethodConfig cfg;
-    std::set<std::string> rtn;        // Linears quantized by RTN with cfg.weight
-    std::set<std::string> quantized;  // Linears whose fake-quant weights the configuration made
+    std::set<std::string> rtn;                     // Linears quantized by RTN with cfg.weight
+    std::set<std::string> quantized;               // Linears whose fake-quant weights the configuration made
     std::shared_ptr<const Experiment> experiment;  // GPTQ: its recorded codes
     std::vector<std::string> notes;
 };
@@ -307,17 +307,18 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
             return out;
         }
         if (c.has("awq-keep") || c.has("awq-scale"))
-            out.push_back({"a compressed-tensors export cannot hold awq-keep / awq-scale weights (salient input "
-                           "channels kept in full precision or scaled per channel are not one quantization of a "
-                           "stored weight)",
-                           "use --method awq (its scales are folded into the previous op), rtn or gptq",
-                           "set the AWQ mode to off or auto-scale search and Apply"});
+            out.push_back(
+                {"a compressed-tensors export cannot hold awq-keep / awq-scale weights (salient input "
+                 "channels kept in full precision or scaled per channel are not one quantization of a "
+                 "stored weight)",
+                 "use --method awq (its scales are folded into the previous op), rtn or gptq",
+                 "set the AWQ mode to off or auto-scale search and Apply"});
         if (c.has("gptq") && c.gptq_act_order && !c.gptq_static_groups)
-            out.push_back({"a compressed-tensors export of GPTQ with act-order needs static groups: without them each "
-                           "Linear's groups are permuted input columns (the package's weight_g_idx / actorder), "
-                           "which QuantScope does not write",
-                           "drop --act-order, or add --static-groups",
-                           "untick \"GPTQ act-order\" and Apply"});
+            out.push_back(
+                {"a compressed-tensors export of GPTQ with act-order needs static groups: without them each "
+                 "Linear's groups are permuted input columns (the package's weight_g_idx / actorder), "
+                 "which QuantScope does not write",
+                 "drop --act-order, or add --static-groups", "untick \"GPTQ act-order\" and Apply"});
         for (ExportProblem& p : exp::ct_spec_problems(c.weight)) out.push_back(std::move(p));
         std::vector<std::string> problems;
         std::vector<const Linear*> quantized;
@@ -329,11 +330,11 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
             if (!q.empty()) problems.push_back(q);
         }
         if (!problems.empty())
-            out.push_back({problems[0] + (problems.size() > 1
-                                              ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
-                                              : std::string()),
-                           "use a group size that divides every Linear's input features, or --w-quant per-channel",
-                           "choose a group size that divides every Linear's input features, or per channel"});
+            out.push_back(
+                {problems[0] + (problems.size() > 1 ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
+                                                    : std::string()),
+                 "use a group size that divides every Linear's input features, or --w-quant per-channel",
+                 "choose a group size that divides every Linear's input features, or per channel"});
     }
     return out;
 }
@@ -388,7 +389,8 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     const QuantSpec spec = s.cfg.weight;
     const bool awq = f == ExportFormat::AwqGemm, int8 = f == ExportFormat::Int8, ref = o.awq_reference;
     const bool ct = f == ExportFormat::CompressedTensors;
-    const GptqResult* gptq = ct && s.cfg.has("gptq") && s.experiment && s.experiment->gptq ? &*s.experiment->gptq : nullptr;
+    const GptqResult* gptq =
+        ct && s.cfg.has("gptq") && s.experiment && s.experiment->gptq ? &*s.experiment->gptq : nullptr;
     if (ct && s.cfg.has("gptq") && !gptq) throw Error("internal error: the session recorded no GPTQ codes to export");
     for (const NamedParam& p : w.parameters()) {
         const at::Tensor t = *p.tensor;
@@ -434,15 +436,14 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
             auto memo = std::make_shared<std::optional<exp::CtTensors>>();
             auto get = [memo, lc, lp, spec, g, dt]() -> exp::CtTensors& {
                 if (!*memo)
-                    *memo = exp::ct_pack(g ? exp::check_reproduces(exp::gptq_quantized(*g, spec), *lc,
-                                                                   "the recorded GPTQ codes")
-                                           : exp::requantize_checked(*lp, *lc, spec),
-                                         dt);
+                    *memo = exp::ct_pack(
+                        g ? exp::check_reproduces(exp::gptq_quantized(*g, spec), *lc, "the recorded GPTQ codes")
+                          : exp::requantize_checked(*lp, *lc, spec),
+                        dt);
                 return **memo;
             };
-            b.plan.push_back({lin + ".weight_packed", at::kInt, {out, ct_packed_words(in, bits)}, [get] {
-                                  return get().packed;
-                              }});
+            b.plan.push_back(
+                {lin + ".weight_packed", at::kInt, {out, ct_packed_words(in, bits)}, [get] { return get().packed; }});
             b.plan.push_back({lin + ".weight_scale", dt, {out, ng}, [get] { return get().scale; }});
             if (!spec.symmetric)
                 b.plan.push_back({lin + ".weight_zero_point", at::kInt, {ct_packed_words(out, bits), ng}, [get] {

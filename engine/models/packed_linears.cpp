@@ -45,8 +45,9 @@ void parse_compressed_tensors(const json& q, const std::string& where, PackedChe
     if (!empty_or_null(q, "transform_config"))
         throw Error(where + ": a transform_config (online rotations) is not supported by QuantScope");
     if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].size() != 1)
-        throw Error(where + ": 'config_groups' must hold exactly one group (QuantScope opens one weight scheme for "
-                            "every Linear)");
+        throw Error(where +
+                    ": 'config_groups' must hold exactly one group (QuantScope opens one weight scheme for "
+                    "every Linear)");
     const std::string gname = q["config_groups"].begin().key();
     const json& g = q["config_groups"].begin().value();
     const std::string gw = where + ".config_groups." + gname;
@@ -54,8 +55,8 @@ void parse_compressed_tensors(const json& q, const std::string& where, PackedChe
     if (g.contains("format") && g["format"].is_string() && g["format"].get<std::string>() != "pack-quantized")
         throw Error(gw + ": format '" + g["format"].get<std::string>() + "' is not supported (pack-quantized only)");
     if (!g.contains("targets") || g["targets"] != json::array({"Linear"}))
-        throw Error(gw + ": 'targets' must be [\"Linear\"], found " + (g.contains("targets") ? g["targets"].dump()
-                                                                                           : std::string("nothing")));
+        throw Error(gw + ": 'targets' must be [\"Linear\"], found " +
+                    (g.contains("targets") ? g["targets"].dump() : std::string("nothing")));
     if (!empty_or_null(g, "input_activations") || !empty_or_null(g, "output_activations"))
         throw Error(gw + ": activation quantization is not supported (weight-only W4A16 / W8A16 only)");
     if (!g.contains("weights") || !g["weights"].is_object()) throw Error(gw + " has no 'weights' object");
@@ -282,13 +283,14 @@ std::shared_ptr<const PackedWeight> load_packed_linear(const Checkpoint& ck, con
         const int64_t so = shape[0].item<int64_t>(), si = shape[1].item<int64_t>();
         if (so != out || si != in)
             throw Error(ck.file_of(n + ".weight_shape") + ": tensor '" + n + ".weight_shape' holds [" +
-                        std::to_string(so) + ", " + std::to_string(si) + "], expected [" + std::to_string(out) +
-                        ", " + std::to_string(in) + "] (the model's Linear)");
-        at::Tensor pk = need(n + ".weight_packed", {"I32"}, {out, ct_packed_words(in, b)},
-                             "int32 [out, ceil(in*" + bs + "/32)]");
+                        std::to_string(so) + ", " + std::to_string(si) + "], expected [" + std::to_string(out) + ", " +
+                        std::to_string(in) + "] (the model's Linear)");
+        at::Tensor pk =
+            need(n + ".weight_packed", {"I32"}, {out, ct_packed_words(in, b)}, "int32 [out, ceil(in*" + bs + "/32)]");
         at::Tensor sc = need(n + ".weight_scale", {"F32", "F16", "BF16"}, {out, ng}, "[out, in/group]");
         if (!at::isfinite(sc.to(at::kFloat)).all().item<bool>())
-            throw Error(ck.file_of(n + ".weight_scale") + ": tensor '" + n + ".weight_scale' contains NaN or Inf values");
+            throw Error(ck.file_of(n + ".weight_scale") + ": tensor '" + n +
+                        ".weight_scale' contains NaN or Inf values");
         at::Tensor zp;
         if (!f.symmetric)
             zp = need(n + ".weight_zero_point", {"I32"}, {ct_packed_words(out, b), ng},
