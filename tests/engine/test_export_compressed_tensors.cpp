@@ -203,11 +203,14 @@ TEST(CompressedTensorsExport, EveryMethodRoundTrips) {
         MethodConfig gq = with_calib(rtn(4, 32));
         gq.methods = {"gptq"};
         cfgs.push_back({"gptq w4 g32", gq});
-        MethodConfig gs = with_calib(rtn(8, -1, true));
+        MethodConfig gs = with_calib(rtn(4, 32, true));
         gs.methods = {"gptq"};
         gs.gptq_act_order = true;
-        gs.gptq_static_groups = true;
-        cfgs.push_back({"gptq w8 channel sym act-order + static groups", gs});
+        gs.gptq_static_groups = true;  // groups stay contiguous runs of columns: no g_idx needed
+        cfgs.push_back({"gptq w4 g32 sym act-order + static groups", gs});
+        MethodConfig g8 = with_calib(rtn(8, -1, true));
+        g8.methods = {"gptq"};
+        cfgs.push_back({"gptq w8 channel sym", g8});
         MethodConfig head = rtn(8, 64, false);
         head.include_lm_head = true;
         cfgs.push_back({"rtn w8 g64 asym with lm_head", head});
