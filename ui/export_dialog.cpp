@@ -51,7 +51,8 @@ ExportDialog::ExportDialog(AppContext* ctx, QWidget* parent) : QDialog(parent), 
     auto* form = new QFormLayout;
     format_ = new QComboBox;
     format_->setObjectName("exportFormat");
-    for (const auto& n : qs::export_format_names()) format_->addItem(qstr(n), qstr(n));
+    for (const auto& n : qs::export_format_names())  // the item data is the CLI's --format name
+        format_->addItem(n == "compressed-tensors" ? QString("compressed-tensors (pack-quantized)") : qstr(n), qstr(n));
     description_ = new QLabel;
     description_->setObjectName("exportFormatDescription");
     description_->setWordWrap(true);
@@ -231,7 +232,10 @@ void ExportDialog::formatChanged() {
     description_->setText(qstr(qs::export_format_description(f)));
     const bool awq = f == qs::ExportFormat::AwqGemm;
     dtype_->setEnabled(!awq);
-    dtype_->setToolTip(awq ? "awq-gemm stores every non-quantized tensor in float16 (AutoAWQ's layout)" : QString());
+    const bool ct = f == qs::ExportFormat::CompressedTensors;
+    dtype_->setToolTip(awq  ? "awq-gemm stores every non-quantized tensor in float16 (AutoAWQ's layout)"
+                       : ct ? "compressed-tensors stores weight_scale and every non-quantized tensor in this dtype"
+                            : QString());
     // awq-gemm shows its fixed float16; the other formats get the user's own choice back.
     dtype_->setCurrentIndex(dtype_->findData(awq ? QString("float16") : dtypeChoice_));
     awqRef_->setEnabled(f == qs::ExportFormat::Fake);

@@ -1,6 +1,6 @@
 // File > Export…: writes the configuration the model carries (the methods panel's last Apply)
 // as a checkpoint, with the formats of `quantscope-cli quantize --format`: fake, awq-gemm,
-// int8, transformed (engine/export). The dialog checks the choice with the engine as it
+// int8, transformed, compressed-tensors (engine/export). The dialog checks the choice with the engine as it
 // changes (check_exportable, on a worker) and shows why a format is refused; the export
 // itself runs as a job on channel "export" with a progress bar and Cancel. Success goes to
 // the status bar (folder, files, bytes); failures to the window's error banner.

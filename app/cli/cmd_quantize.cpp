@@ -1,5 +1,5 @@
 // quantscope-cli quantize: apply the method options and export the result as a checkpoint
-// (fake | awq-gemm | int8 | transformed); without --out, print the ApplyReport as JSON.
+// (fake | awq-gemm | int8 | transformed | compressed-tensors); without --out, print the ApplyReport as JSON.
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -143,26 +143,30 @@ int run_quantize(const QuantizeArgs& a) {
 }  // namespace
 
 Run add_quantize(CLI::App& cli) {
-    auto* app = cli.add_subcommand(
-        "quantize",
-        "Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
-        "fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
-        "or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
-        "OUT are removed by the next export there). Without --out: print the quantization\n"
-        "report (JSON). The exported awq-gemm and int8 folders open in every command (--model OUT).");
+    auto* app =
+        cli.add_subcommand("quantize",
+                           "Apply the method options and export a checkpoint (atomic: written to OUT.tmp-PID,\n"
+                           "fsync'ed, renamed; never into or over the source; free space checked; Ctrl-C, SIGTERM\n"
+                           "or SIGHUP cancels and removes the partial output; temporaries a killed run left at\n"
+                           "OUT are removed by the next export there). Without --out: print the quantization\n"
+                           "report (JSON). The exported awq-gemm, int8 and compressed-tensors folders open in every\n"
+                           "command (--model OUT).");
     auto a = std::make_shared<QuantizeArgs>();
     add_model_options(*app, a->model);
     app->add_option("--tokenizer", a->tokenizer, "tokenizer folder (default: the model folder)")->type_name("DIR");
     a->out_opt = app->add_option("--out", a->out.out_dir, "the new model folder")->type_name("DIR");
     a->export_only = {
         app->add_option("--format", a->format,
-                        "fake | awq-gemm | int8 | transformed\n"
+                        "fake | awq-gemm | int8 | transformed | compressed-tensors\n"
                         "fake: dequantized weights, plain Hugging Face checkpoint\n"
                         "awq-gemm: AutoAWQ GEMM int4 (needs rtn/awq --w-bits 4, asymmetric,\n"
                         "  --group-size 32|64|128; other tensors fp16; tokenizer copied)\n"
                         "int8: W8A16, int8 weights + float32 per-channel scales (needs\n"
                         "  --w-bits 8 --w-quant per-channel --symmetric)\n"
-                        "transformed: rotated/smoothed/AWQ-scaled weights before quantization")
+                        "transformed: rotated/smoothed/AWQ-scaled weights before quantization\n"
+                        "compressed-tensors: pack-quantized W4A16/W8A16 as llm-compressor writes it\n"
+                        "  (rtn/awq/smoothquant/rotate/gptq, --w-bits 4|8, group or per-channel,\n"
+                        "  sym or asym; scales in the model dtype; lm_head kept in 'ignore')")
             ->type_name("F")
             ->capture_default_str(),
         app->add_option("--out-dtype", a->out.dtype,

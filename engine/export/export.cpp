@@ -18,6 +18,7 @@
 #include "io/checkpoint.h"
 #include "io/gguf_model.h"
 #include "io/mapped_file.h"
+#include "models/compressed_tensors_weight.h"
 #include "models/packed_linears.h"
 #include "quant/quant_session.h"
 #include "tokenizers/tokenizer.h"
@@ -34,7 +35,8 @@ ExportFormat parse_export_format(const std::string& s) {
     if (s == "awq-gemm" || s == "awq") return ExportFormat::AwqGemm;
     if (s == "int8" || s == "w8a16") return ExportFormat::Int8;
     if (s == "transformed") return ExportFormat::Transformed;
-    throw Error("unknown export format '" + s + "' (fake, awq-gemm, int8, transformed)");
+    if (s == "compressed-tensors" || s == "ct") return ExportFormat::CompressedTensors;
+    throw Error("unknown export format '" + s + "' (fake, awq-gemm, int8, transformed, compressed-tensors)");
 }
 
 std::string export_format_name(ExportFormat f) {
@@ -45,12 +47,16 @@ std::string export_format_name(ExportFormat f) {
             return "awq-gemm";
         case ExportFormat::Int8:
             return "int8";
+        case ExportFormat::CompressedTensors:
+            return "compressed-tensors";
         default:
             return "transformed";
     }
 }
 
-std::vector<std::string> export_format_names() { return {"fake", "awq-gemm", "int8", "transformed"}; }
+std::vector<std::string> export_format_names() {
+    return {"fake", "awq-gemm", "int8", "transformed", "compressed-tensors"};
+}
 
 std::string export_format_description(ExportFormat f) {
     switch (f) {
@@ -62,6 +68,9 @@ std::string export_format_description(ExportFormat f) {
                    "vLLM)";
         case ExportFormat::Int8:
             return "W8A16 int8 checkpoint: int8 weights with per-output-channel scales (QuantScope format)";
+        case ExportFormat::CompressedTensors:
+            return "compressed-tensors (pack-quantized): W4A16 / W8A16, group or channel, sym or asym (llm-compressor, "
+                   "transformers, vLLM)";
         default:
             return "Transformed full-precision checkpoint: rotated / smoothed / AWQ-scaled weights before quantization";
     }
@@ -105,10 +114,15 @@ QuantizedTensor requantize_checked(const Linear& pre, const Linear& cur, const Q
     c10::InferenceMode guard;
     if (!pre.weight.defined() || !cur.weight.defined())
         throw Error("internal error: '" + cur.name + "' has no dense weight to export");
-    QuantizedTensor q = quantize(pre.weight, spec);
+    return check_reproduces(quantize(pre.weight, spec), cur, "quantizing the pre-quantization weight");
+}
+
+QuantizedTensor check_reproduces(QuantizedTensor q, const Linear& cur, const std::string& how) {
+    c10::InferenceMode guard;
+    if (!cur.weight.defined()) throw Error("internal error: '" + cur.name + "' has no dense weight to export");
     at::Tensor fq = dequantize(q).to(cur.weight.scalar_type());
-    if (!at::equal(fq, cur.weight))
-        throw Error("internal error: quantizing the pre-quantization weight of '" + cur.name +
+    if (!at::equal(fq.to(cur.weight.device()), cur.weight))
+        throw Error("internal error: " + how + " of '" + cur.name +
                     "' does not reproduce the session's fake-quant weight; nothing was exported");
     return q;
 }
@@ -145,8 +159,9 @@ struct Sources {
     std::unique_ptr<CausalLM> cur;  // the fake-quant state
     std::unique_ptr<CausalLM> pre;  // the pre-quantization state (== cur without a configuration)
     MethodConfig cfg;
-    std::set<std::string> rtn;        // Linears quantized by RTN with cfg.weight
-    std::set<std::string> quantized;  // Linears whose fake-quant weights the configuration made
+    std::set<std::string> rtn;                     // Linears quantized by RTN with cfg.weight
+    std::set<std::string> quantized;               // Linears whose fake-quant weights the configuration made
+    std::shared_ptr<const Experiment> experiment;  // GPTQ: its recorded codes
     std::vector<std::string> notes;
 };
 
@@ -164,6 +179,7 @@ Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
     s.pre =
         need_pre && session.applied_config() ? session.prequant_model(progress) : exp::scratch_model(m, m.save_state());
     s.rtn.insert(session.rtn_linears().begin(), session.rtn_linears().end());
+    s.experiment = session.experiment();
     s.quantized = s.rtn;
     if (session.applied_config() && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
         for (const Linear* l : const_cast<CausalLM&>(m).decoder_linears()) s.quantized.insert(l->name);
@@ -283,6 +299,43 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                                "choose the int8 or fake format for this model"});
         }
     }
+    if (format == ExportFormat::CompressedTensors) {
+        if (!session.applied_config() || !c.quantizes_weights()) {
+            out.push_back({"a compressed-tensors export needs quantized weights",
+                           "add --method rtn (or awq, gptq) --w-bits 4 --group-size 128",
+                           "choose 4 or 8 bits (group or per channel) and Apply"});
+            return out;
+        }
+        if (c.has("awq-keep") || c.has("awq-scale"))
+            out.push_back(
+                {"a compressed-tensors export cannot hold awq-keep / awq-scale weights (salient input "
+                 "channels kept in full precision or scaled per channel are not one quantization of a "
+                 "stored weight)",
+                 "use --method awq (its scales are folded into the previous op), rtn or gptq",
+                 "set the AWQ mode to off or auto-scale search and Apply"});
+        if (c.has("gptq") && c.gptq_act_order && !c.gptq_static_groups)
+            out.push_back(
+                {"a compressed-tensors export of GPTQ with act-order needs static groups: without them each "
+                 "Linear's groups are permuted input columns (the package's weight_g_idx / actorder), "
+                 "which QuantScope does not write",
+                 "drop --act-order, or add --static-groups", "untick \"GPTQ act-order\" and Apply"});
+        for (ExportProblem& p : exp::ct_spec_problems(c.weight)) out.push_back(std::move(p));
+        std::vector<std::string> problems;
+        std::vector<const Linear*> quantized;
+        for (Linear* l : const_cast<CausalLM&>(m).decoder_linears())
+            if (l->present()) quantized.push_back(l);
+        if (c.include_lm_head) quantized.push_back(&m.lm_head);
+        for (const Linear* l : quantized) {
+            std::string q = exp::ct_linear_problem(*l, c.weight);
+            if (!q.empty()) problems.push_back(q);
+        }
+        if (!problems.empty())
+            out.push_back(
+                {problems[0] + (problems.size() > 1 ? "; " + std::to_string(problems.size() - 1) + " more Linear(s) too"
+                                                    : std::string()),
+                 "use a group size that divides every Linear's input features, or --w-quant per-channel",
+                 "choose a group size that divides every Linear's input features, or per channel"});
+    }
     return out;
 }
 
@@ -335,10 +388,15 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     const c10::ScalarType dt = b.dtype;
     const QuantSpec spec = s.cfg.weight;
     const bool awq = f == ExportFormat::AwqGemm, int8 = f == ExportFormat::Int8, ref = o.awq_reference;
+    const bool ct = f == ExportFormat::CompressedTensors;
+    const GptqResult* gptq =
+        ct && s.cfg.has("gptq") && s.experiment && s.experiment->gptq ? &*s.experiment->gptq : nullptr;
+    if (ct && s.cfg.has("gptq") && !gptq) throw Error("internal error: the session recorded no GPTQ codes to export");
     for (const NamedParam& p : w.parameters()) {
         const at::Tensor t = *p.tensor;
         const std::string lin = ends_with(p.name, ".weight") ? p.name.substr(0, p.name.size() - 7) : std::string();
-        const bool quantized = !lin.empty() && s.rtn.count(lin) && (awq || int8 || ref);
+        const bool quantized =
+            !lin.empty() && (ct ? s.quantized.count(lin) > 0 : s.rtn.count(lin) && (awq || int8 || ref));
         if (!quantized && f == ExportFormat::Fake && !lin.empty() && s.quantized.count(lin)) ++b.quantized;
         if (!quantized) {
             if (awq || ref)
@@ -367,6 +425,32 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
             b.plan.push_back({lin + ".qzeros", at::kInt, {in / g, out / 8}, [get] { return get().qzeros; }});
             b.plan.push_back({lin + ".scales", at::kHalf, {in / g, out}, [get, memo] {
                                   at::Tensor r = get().scales;
+                                  memo->reset();
+                                  return r;
+                              }});
+        } else if (ct) {
+            const GptqLinear* g = gptq ? gptq->find(lin) : nullptr;
+            if (gptq && !g) throw Error("internal error: no GPTQ codes recorded for '" + lin + "'");
+            const int bits = spec.bits;
+            const int64_t ng = spec.granularity == Granularity::PerGroup ? in / spec.group_size : 1;
+            auto memo = std::make_shared<std::optional<exp::CtTensors>>();
+            auto get = [memo, lc, lp, spec, g, dt]() -> exp::CtTensors& {
+                if (!*memo)
+                    *memo = exp::ct_pack(
+                        g ? exp::check_reproduces(exp::gptq_quantized(*g, spec), *lc, "the recorded GPTQ codes")
+                          : exp::requantize_checked(*lp, *lc, spec),
+                        dt);
+                return **memo;
+            };
+            b.plan.push_back(
+                {lin + ".weight_packed", at::kInt, {out, ct_packed_words(in, bits)}, [get] { return get().packed; }});
+            b.plan.push_back({lin + ".weight_scale", dt, {out, ng}, [get] { return get().scale; }});
+            if (!spec.symmetric)
+                b.plan.push_back({lin + ".weight_zero_point", at::kInt, {ct_packed_words(out, bits), ng}, [get] {
+                                      return get().zero_point;
+                                  }});
+            b.plan.push_back({lin + ".weight_shape", at::kLong, {2}, [get, memo] {
+                                  at::Tensor r = get().shape;
                                   memo->reset();
                                   return r;
                               }});
@@ -406,6 +490,12 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
                                     {"dequantize", "W = weight * weight_scale[:, None]"},
                                     {"activations", "not quantized"},
                                     {"modules_to_not_convert", not_converted}};
+    }
+    if (ct) {
+        std::vector<std::string> ignore;
+        for (const Linear* l : w.linears())
+            if ((l->present() || l == &w.lm_head) && !s.quantized.count(l->name)) ignore.push_back(l->name);
+        c["quantization_config"] = exp::ct_quantization_config(spec, ignore);
     }
     b.config = c;
     return b;
@@ -470,6 +560,10 @@ ExportReport export_checkpoint(QuantSession& session, const ExportOptions& o, co
     if (f == ExportFormat::AwqGemm)
         rep.notes.push_back(
             "non-quantized tensors (embeddings, norms, biases, lm_head) stored as fp16, as AutoAWQ does");
+    if (f == ExportFormat::CompressedTensors && b.dtype != at::kFloat)
+        rep.notes.push_back("weight_scale stored in " + rep.dtype +
+                            " (the model dtype, as compressed-tensors does): the reopened weights differ from the "
+                            "session's float32-scale fake-quant weights by that rounding");
     if (f == ExportFormat::Transformed && !session.applied_config())
         rep.notes.push_back("no configuration applied: the checkpoint holds the original weights");
     if (f == ExportFormat::Transformed && s.cfg.quantizes_weights())

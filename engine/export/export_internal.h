@@ -14,6 +14,10 @@
 #include "models/causal_lm.h"
 #include "quant/linear_quant.h"
 
+namespace qs {
+struct GptqLinear;
+}
+
 namespace qs::exp {
 
 // One tensor of the checkpoint to write: its header entry is known up front, its data is
@@ -52,6 +56,9 @@ const Linear* linear_by_name(const CausalLM& m, const std::string& name);
 // The codes/scales/zeros of a Linear quantized by the session: quantize(pre.weight, spec),
 // checked to reproduce cur.weight bit for bit (throws qs::Error naming the Linear otherwise).
 QuantizedTensor requantize_checked(const Linear& pre, const Linear& cur, const QuantSpec& spec);
+// Throws qs::Error naming the Linear unless dequantize(q), cast to cur's dtype, equals cur.weight
+// bit for bit; returns q.
+QuantizedTensor check_reproduces(QuantizedTensor q, const Linear& cur, const std::string& how);
 
 // AWQ GEMM tensors of one quantized Linear.
 struct AwqTensors {
@@ -64,9 +71,22 @@ struct Int8Tensors {
 };
 Int8Tensors int8_pack(const QuantizedTensor& q);
 
+// compressed-tensors pack-quantized tensors of one Linear (models/compressed_tensors_weight.h).
+struct CtTensors {
+    at::Tensor packed, scale, zero_point, shape;  // zero_point undefined when symmetric
+};
+CtTensors ct_pack(const QuantizedTensor& q, c10::ScalarType scale_dtype);
+// GPTQ's recorded codes and grid of one Linear as a QuantizedTensor of `spec` (symmetric: codes
+// shifted to the signed range, zero 0). Throws when its groups are not contiguous (act-order).
+QuantizedTensor gptq_quantized(const GptqLinear& g, const QuantSpec& spec);
+// config.json's quantization_config, as compressed-tensors writes it.
+nlohmann::json ct_quantization_config(const QuantSpec& spec, const std::vector<std::string>& ignore);
+
 // Why a spec / Linear cannot be written as AWQ GEMM or int8 (every reason; empty when it can).
 std::vector<ExportProblem> awq_gemm_spec_problems(const QuantSpec& spec);
 std::string awq_gemm_linear_problem(const Linear& l, int64_t group);
 std::vector<ExportProblem> int8_spec_problems(const QuantSpec& spec);
+std::vector<ExportProblem> ct_spec_problems(const QuantSpec& spec);
+std::string ct_linear_problem(const Linear& l, const QuantSpec& spec);
 
 }  // namespace qs::exp

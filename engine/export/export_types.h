@@ -9,9 +9,10 @@
 
 namespace qs {
 
-enum class ExportFormat { Fake, AwqGemm, Int8, Transformed };
+enum class ExportFormat { Fake, AwqGemm, Int8, Transformed, CompressedTensors };
 
-ExportFormat parse_export_format(const std::string& s);  // "fake" | "awq-gemm" | "int8" | "transformed"
+ExportFormat parse_export_format(const std::string& s);  // "fake" | "awq-gemm" | "int8" | "transformed" |
+                                                         // "compressed-tensors"
 std::string export_format_name(ExportFormat f);
 std::vector<std::string> export_format_names();         // for menus, in the order above
 std::string export_format_description(ExportFormat f);  // one line, for a dialog
@@ -30,7 +31,8 @@ struct ExportOptions {
     ExportFormat format = ExportFormat::Fake;
     std::string out_dir;
     bool force = false;  // replace an existing model folder at out_dir (never the source)
-    // fake / transformed / int8 (non-quantized tensors): "float32" | "float16" | "bfloat16";
+    // fake / transformed / int8 / compressed-tensors (non-quantized tensors, and the
+    // compressed-tensors weight_scale): "float32" | "float16" | "bfloat16";
     // "" = the source checkpoint's storage dtype. awq-gemm always stores fp16.
     std::string dtype;
     // fake only: write the model exactly as the awq-gemm export of the same session represents

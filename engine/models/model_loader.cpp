@@ -148,8 +148,8 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
         return canonical.rfind("model.", 0) == 0 ? prefix + canonical.substr(6) : canonical;
     };
 
-    // Quantized checkpoints (AutoAWQ GEMM, QuantScope W8A16): their packed Linears are read
-    // through the quantization_config and dequantized on the fly (models/packed_linears.h).
+    // Quantized checkpoints (AutoAWQ GEMM, QuantScope W8A16, compressed-tensors pack-quantized): their packed Linears
+    // are read through the quantization_config and dequantized on the fly (models/packed_linears.h).
     const std::unique_ptr<PackedCheckpointFormat> packed_fmt = ck ? detect_packed_format(*ck) : nullptr;
     std::map<std::string, std::string> packed_linears;  // canonical Linear name -> stored name
 

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "core/error.h"
+#include "models/compressed_tensors_weight.h"
 
 namespace qs {
 
@@ -21,6 +22,75 @@ at::Tensor order_index(const std::array<int, 8>& order, c10::Device d) {
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
     return s;
+}
+
+bool empty_or_null(const json& q, const char* key) {
+    return !q.contains(key) || q[key].is_null() || (q[key].is_object() && q[key].empty());
+}
+
+// compressed-tensors quantization_config (its QuantizationConfig as written by ModelCompressor):
+// one config group targeting Linear, int weights of 4 or 8 bits, group- or channel-wise,
+// no activation quantization, no g_idx (actorder), no sparsity or transforms.
+void parse_compressed_tensors(const json& q, const std::string& where, PackedCheckpointFormat& f) {
+    const std::string fmt = q.value("format", std::string("pack-quantized"));
+    if (fmt != "pack-quantized")
+        throw Error(where + ": compressed-tensors format '" + fmt +
+                    "' is not supported (QuantScope opens 'pack-quantized' only)");
+    const std::string status = q.value("quantization_status", std::string("compressed"));
+    if (status != "compressed")
+        throw Error(where + ": quantization_status '" + status +
+                    "' is not supported (QuantScope opens 'compressed' checkpoints only)");
+    if (!empty_or_null(q, "sparsity_config"))
+        throw Error(where + ": a sparsity_config is not supported (QuantScope opens dense pack-quantized only)");
+    if (!empty_or_null(q, "transform_config"))
+        throw Error(where + ": a transform_config (online rotations) is not supported by QuantScope");
+    if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].size() != 1)
+        throw Error(where +
+                    ": 'config_groups' must hold exactly one group (QuantScope opens one weight scheme for "
+                    "every Linear)");
+    const std::string gname = q["config_groups"].begin().key();
+    const json& g = q["config_groups"].begin().value();
+    const std::string gw = where + ".config_groups." + gname;
+    if (!g.is_object()) throw Error(gw + " must be an object");
+    if (g.contains("format") && g["format"].is_string() && g["format"].get<std::string>() != "pack-quantized")
+        throw Error(gw + ": format '" + g["format"].get<std::string>() + "' is not supported (pack-quantized only)");
+    if (!g.contains("targets") || g["targets"] != json::array({"Linear"}))
+        throw Error(gw + ": 'targets' must be [\"Linear\"], found " +
+                    (g.contains("targets") ? g["targets"].dump() : std::string("nothing")));
+    if (!empty_or_null(g, "input_activations") || !empty_or_null(g, "output_activations"))
+        throw Error(gw + ": activation quantization is not supported (weight-only W4A16 / W8A16 only)");
+    if (!g.contains("weights") || !g["weights"].is_object()) throw Error(gw + " has no 'weights' object");
+    const json& w = g["weights"];
+    const std::string ww = gw + ".weights";
+    if (w.value("type", std::string("int")) != "int")
+        throw Error(ww + ": type '" + w["type"].dump() + "' is not supported (int only)");
+    if (!w.contains("num_bits") || !w["num_bits"].is_number_integer())
+        throw Error(ww + ": 'num_bits' must be an integer");
+    f.bits = w["num_bits"].get<int>();
+    if (f.bits != 4 && f.bits != 8)
+        throw Error(ww + ": num_bits " + std::to_string(f.bits) + " is not supported (4 or 8)");
+    if (w.contains("symmetric") && !w["symmetric"].is_boolean()) throw Error(ww + ": 'symmetric' must be a boolean");
+    f.symmetric = w.value("symmetric", true);
+    if (w.contains("dynamic") && w["dynamic"] != json(false))
+        throw Error(ww + ": dynamic weight quantization is not supported (dynamic must be false)");
+    if (!empty_or_null(w, "actorder"))
+        throw Error(ww + ": actorder " + w["actorder"].dump() +
+                    " (a weight_g_idx permutation) is not supported; QuantScope opens checkpoints without activation "
+                    "order");
+    const std::string strategy = w.value("strategy", std::string());
+    if (strategy == "group") {
+        if (!w.contains("group_size") || !w["group_size"].is_number_integer() || w["group_size"].get<int64_t>() <= 0)
+            throw Error(ww + ": strategy 'group' needs a positive integer group_size, found " +
+                        (w.contains("group_size") ? w["group_size"].dump() : std::string("nothing")));
+        f.group_size = w["group_size"].get<int64_t>();
+    } else if (strategy == "channel") {
+        f.group_size = 0;
+    } else {
+        throw Error(ww + ": strategy '" + strategy + "' is not supported (group or channel)");
+    }
+    if (q.contains("ignore") && q["ignore"].is_array())
+        for (const auto& m : q["ignore"])
+            if (m.is_string()) f.not_converted.insert(m.get<std::string>());
 }
 
 }  // namespace
@@ -90,6 +160,10 @@ int64_t Int8Weight::storage_bytes() const { return weight_.numel() + scale_.nume
 
 std::string PackedCheckpointFormat::describe() const {
     if (kind == Kind::AwqGemm) return "AutoAWQ GEMM int4 g" + std::to_string(group_size);
+    if (kind == Kind::CompressedTensors)
+        return "compressed-tensors pack-quantized w" + std::to_string(bits) +
+               (group_size > 0 ? " g" + std::to_string(group_size) : std::string(" per-channel")) +
+               (symmetric ? " sym" : " asym");
     return "QuantScope W8A16 int8 (per-channel scales)";
 }
 
@@ -134,17 +208,29 @@ std::unique_ptr<PackedCheckpointFormat> detect_packed_format(const Checkpoint& c
                         " is newer than this QuantScope understands (1)");
         return f;
     }
+    if (method == "compressed-tensors") {
+        f->kind = PackedCheckpointFormat::Kind::CompressedTensors;
+        parse_compressed_tensors(q, where, *f);
+        return f;
+    }
     throw Error(where + ": quant_method '" + method +
-                "' is not supported (QuantScope opens 'awq' GEMM and its own 'quantscope_w8a16' checkpoints)");
+                "' is not supported (QuantScope opens 'awq' GEMM, 'compressed-tensors' pack-quantized and its own "
+                "'quantscope_w8a16' checkpoints)");
 }
 
 bool is_packed_linear(const Checkpoint& ck, const PackedCheckpointFormat& f, const std::string& n) {
     if (f.kind == PackedCheckpointFormat::Kind::AwqGemm) return ck.has(n + ".qweight");
+    if (f.kind == PackedCheckpointFormat::Kind::CompressedTensors) return ck.has(n + ".weight_packed");
     return ck.has(n + ".weight_scale");
 }
 
 std::vector<std::string> packed_tensor_names(const PackedCheckpointFormat& f, const std::string& n) {
     if (f.kind == PackedCheckpointFormat::Kind::AwqGemm) return {n + ".qweight", n + ".qzeros", n + ".scales"};
+    if (f.kind == PackedCheckpointFormat::Kind::CompressedTensors) {
+        std::vector<std::string> v = {n + ".weight_packed", n + ".weight_scale", n + ".weight_shape"};
+        if (!f.symmetric) v.push_back(n + ".weight_zero_point");
+        return v;
+    }
     return {n + ".weight", n + ".weight_scale"};
 }
 
@@ -183,6 +269,33 @@ std::shared_ptr<const PackedWeight> load_packed_linear(const Checkpoint& ck, con
         if (!at::isfinite(sc.to(at::kFloat)).all().item<bool>())
             throw Error(ck.file_of(n + ".scales") + ": tensor '" + n + ".scales' contains NaN or Inf values");
         return std::make_shared<AwqGemmWeight>(qw, qz, sc, g);
+    }
+    if (f.kind == PackedCheckpointFormat::Kind::CompressedTensors) {
+        const int b = f.bits;
+        const int64_t g = f.group_size > 0 ? f.group_size : in;
+        if (in % g != 0)
+            throw Error(ck.dir() + ": Linear '" + n + "' has " + std::to_string(in) +
+                        " input features, not a multiple of the group size " + std::to_string(g) +
+                        " (compressed-tensors has no partial groups)");
+        const int64_t ng = in / g;
+        const std::string bs = std::to_string(b);
+        at::Tensor shape = need(n + ".weight_shape", {"I64", "I32"}, {2}, "the weight's shape [out, in]");
+        const int64_t so = shape[0].item<int64_t>(), si = shape[1].item<int64_t>();
+        if (so != out || si != in)
+            throw Error(ck.file_of(n + ".weight_shape") + ": tensor '" + n + ".weight_shape' holds [" +
+                        std::to_string(so) + ", " + std::to_string(si) + "], expected [" + std::to_string(out) + ", " +
+                        std::to_string(in) + "] (the model's Linear)");
+        at::Tensor pk =
+            need(n + ".weight_packed", {"I32"}, {out, ct_packed_words(in, b)}, "int32 [out, ceil(in*" + bs + "/32)]");
+        at::Tensor sc = need(n + ".weight_scale", {"F32", "F16", "BF16"}, {out, ng}, "[out, in/group]");
+        if (!at::isfinite(sc.to(at::kFloat)).all().item<bool>())
+            throw Error(ck.file_of(n + ".weight_scale") + ": tensor '" + n +
+                        ".weight_scale' contains NaN or Inf values");
+        at::Tensor zp;
+        if (!f.symmetric)
+            zp = need(n + ".weight_zero_point", {"I32"}, {ct_packed_words(out, b), ng},
+                      "int32 [ceil(out*" + bs + "/32), in/group], asymmetric zero points packed along dim 0");
+        return std::make_shared<CompressedTensorsWeight>(pk, sc, zp, b, g, out, in);
     }
     at::Tensor w = need(n + ".weight", {"I8"}, {out, in}, "int8 [out, in]");
     at::Tensor s = need(n + ".weight_scale", {"F32", "F16", "BF16"}, {out}, "per-output-channel scale [out]");

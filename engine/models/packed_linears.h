@@ -7,6 +7,8 @@
 //     output column c*8 + kAwqOrder[i]; W^T = (q - z) * s.
 //   QuantScope W8A16 ({"quant_method":"quantscope_w8a16"}): <linear>.weight int8 [out, in],
 //     <linear>.weight_scale float32 [out]; W = q * s (symmetric absmax per output channel).
+//   compressed-tensors pack-quantized ({"quant_method":"compressed-tensors"}): weight_packed,
+//     weight_scale, weight_zero_point, weight_shape (models/compressed_tensors_weight.h).
 //
 // Dequantization is computed in float32, where it is exact: |q - z| <= 15 (or |q| <= 128)
 // times an fp16 (11-bit) or fp32 scale fits a float32 mantissa for AWQ, and int8 * fp32 is
@@ -72,10 +74,13 @@ class Int8Weight final : public PackedWeight {
 
 // The quantization_config of a checkpoint, as far as loading needs it.
 struct PackedCheckpointFormat {
-    enum class Kind { AwqGemm, Int8 } kind = Kind::AwqGemm;
-    int64_t group_size = 0;               // AWQ
+    enum class Kind { AwqGemm, Int8, CompressedTensors } kind = Kind::AwqGemm;
+    int64_t group_size = 0;               // AWQ; compressed-tensors: 0 = channel-wise
+    int bits = 0;                         // compressed-tensors: 4 or 8
+    bool symmetric = true;                // compressed-tensors (asymmetric: weight_zero_point)
     std::set<std::string> not_converted;  // AWQ modules_to_not_convert (dense Linears)
-    std::string describe() const;         // "AutoAWQ GEMM int4 g128", "QuantScope W8A16 int8"
+    // "AutoAWQ GEMM int4 g128", "QuantScope W8A16 int8", "compressed-tensors pack-quantized w4 g128 asym"
+    std::string describe() const;
 };
 
 // nullopt-like: returns nullptr when config.json has no quantization_config. Throws qs::Error

@@ -202,6 +202,64 @@ class ExportGuiTest : public QObject {
         dlg->replaceCheck()->setChecked(false);
     }
 
+    // (a2) The same configuration as compressed-tensors (pack-quantized), chosen by its label in
+    //      the format list: config.json gets the package's quantization_config, the file its
+    //      weight_packed / weight_scale / weight_zero_point / weight_shape tensors.
+    void exportCompressedTensors() {
+        const QString errorBefore = w_->errorText();  // (a)'s refused "already exists" banner
+        ExportDialog* dlg = openDialog();
+        QVERIFY(dlg);
+        const int item = dlg->formatCombo()->findText("compressed-tensors (pack-quantized)");
+        QVERIFY(item >= 0);
+        QCOMPARE(dlg->formatCombo()->itemData(item).toString(), QString("compressed-tensors"));
+        dlg->formatCombo()->setCurrentIndex(item);
+        QVERIFY(dlg->format() == qs::ExportFormat::CompressedTensors);
+        QCOMPARE(dlg->descriptionLabel()->text(),
+                 ui::qstr(qs::export_format_description(qs::ExportFormat::CompressedTensors)));
+        QVERIFY(dlg->dtypeCombo()->isEnabled());
+        QVERIFY(!dlg->awqReferenceCheck()->isEnabled());
+        const QString out = QDir(tmp_.path()).filePath("TinyStories-656K-compressed-tensors");
+        dlg->setOutputDir(out);
+        QTRY_VERIFY_WITH_TIMEOUT(!dlg->checking(), kLong);
+        QCOMPARE(dlg->problem(), QString());
+        QVERIFY2(dlg->checkLabel()->text().contains("can be exported as compressed-tensors"),
+                 qPrintable(dlg->checkLabel()->text()));
+        QSignalSpy done(dlg, &ExportDialog::exportFinished);
+        QTest::mouseClick(dlg->exportButton(), Qt::LeftButton);
+        QVERIFY(done.wait(kLong));
+        QCOMPARE(done.at(0).at(0).toString(), out);
+        QVERIFY(waitIdle());
+        QCOMPARE(w_->errorText(), errorBefore);  // no new error
+
+        const QJsonObject config = readJson(out + "/config.json");
+        const QJsonObject qc = config["quantization_config"].toObject();
+        QCOMPARE(qc["quant_method"].toString(), QString("compressed-tensors"));
+        QCOMPARE(qc["format"].toString(), QString("pack-quantized"));
+        QCOMPARE(qc["quantization_status"].toString(), QString("compressed"));
+        QCOMPARE(qc["ignore"].toArray(), QJsonArray({"lm_head"}));
+        const QJsonObject g = qc["config_groups"].toObject()["group_0"].toObject();
+        QCOMPARE(g["targets"].toArray(), QJsonArray({"Linear"}));
+        QVERIFY(g["input_activations"].isNull());
+        const QJsonObject wt = g["weights"].toObject();
+        QCOMPARE(wt["num_bits"].toInt(), 4);
+        QCOMPARE(wt["strategy"].toString(), QString("group"));
+        QCOMPARE(wt["group_size"].toInt(), 32);
+        QCOMPARE(wt["symmetric"].toBool(), false);
+        QCOMPARE(wt["type"].toString(), QString("int"));
+        QCOMPARE(config["torch_dtype"].toString(), QString("float32"));
+        const QJsonObject header = safetensorsHeader(out + "/model.safetensors");
+        const QString q = "model.layers.0.self_attn.q_proj.";
+        QCOMPARE(header[q + "weight_packed"].toObject()["dtype"].toString(), QString("I32"));
+        QCOMPARE(header[q + "weight_packed"].toObject()["shape"].toArray(), QJsonArray({128, 16}));  // [out, in/8]
+        QCOMPARE(header[q + "weight_scale"].toObject()["shape"].toArray(), QJsonArray({128, 4}));
+        QCOMPARE(header[q + "weight_zero_point"].toObject()["shape"].toArray(), QJsonArray({16, 4}));
+        QCOMPARE(header[q + "weight_shape"].toObject()["dtype"].toString(), QString("I64"));
+        QVERIFY(!header.contains(q + "weight"));
+        QVERIFY(leftovers(tmp_.path()).isEmpty());
+        QTRY_VERIFY_WITH_TIMEOUT(w_->statusText().contains("compressed-tensors"), 5000);
+        QVERIFY(AppContext::sameConfig(ctx()->workbench()->applied(), cfg_));
+    }
+
     // (b) int8 while w4 is applied: the dialog shows the engine's check_exportable message,
     //     and an export forced anyway is refused by the engine in the worker: the window shows
     //     the same message, nothing is written, the model stays.
