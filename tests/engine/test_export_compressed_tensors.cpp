@@ -174,9 +174,10 @@ TEST(CompressedTensorsExport, LayoutCodesAndRoundTripOnTinyStories) {
             const at::Tensor codes = ct_unpack_int32(ck.load(q + ".weight_packed"), 4, 384);
             EXPECT_TRUE(at::equal(codes, sym ? qt.codes + 8 : qt.codes));
             EXPECT_TRUE(at::equal(ck.load(q + ".weight_scale"), qt.scales));
-            if (!sym)
+            if (!sym) {
                 EXPECT_TRUE(
                     at::equal(ct_unpack_int32(ck.load(q + ".weight_zero_point"), 4, 128, 0), qt.zeros.to(at::kInt)));
+            }
         }
         expect_reopens_to(*model, tmp / "ct", sym ? "w4 g32 sym" : "w4 g32 asym");
         EXPECT_EQ(ppl(*load(tmp / "ct")), ppl(*model));
