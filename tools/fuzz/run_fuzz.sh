@@ -74,7 +74,7 @@ needs_torch() { [ "$1" != config_json ]; }
 
 # Coverage instrumentation for the code under test (fuzzer-no-link), the libFuzzer main for the target.
 # -ffp-contract=off as engine/CMakeLists.txt sets it for gguf_dequant.cpp (bit-exact dequantization).
-CXXFLAGS=(-std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off -D_GLIBCXX_USE_CXX11_ABI=1 -I"$E" -I"$HERE")
+CXXFLAGS=(-std=c++17 -Wall -Wextra -O1 -g -fno-omit-frame-pointer -ffp-contract=off -D_GLIBCXX_USE_CXX11_ABI=1 -I"$E" -I"$HERE")
 # (-isystem /usr/include would break libstdc++'s #include_next <stdlib.h>.)
 [ "$TORCH_INCLUDE" != /usr/include ] && CXXFLAGS+=(-isystem "$TORCH_INCLUDE")
 CXXFLAGS+=(-isystem "$TORCH_INCLUDE/torch/csrc/api/include")
