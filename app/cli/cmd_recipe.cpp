@@ -29,6 +29,7 @@ int run_recipe(const RecipeArgs& a) {
     LlmcModel m;
     m.arch = mc.arch;
     m.hidden_size = mc.hidden_size;
+    m.linears = llmc_linear_names(mc);  // --override names are checked against the model
     m.name = std::filesystem::path(a.model.dir()).filename().string();
     if (m.name.empty()) m.name = std::filesystem::path(a.model.dir()).parent_path().filename().string();
     const LlmcRecipe r = make_llmc_recipe(a.method, m);

@@ -1,5 +1,8 @@
 #include "method_options.h"
 
+#include <fstream>
+#include <map>
+
 #include "core/error.h"
 #include "options.h"
 #include "quant/w8a8_preset.h"
@@ -11,6 +14,18 @@ const char* const kMethodGroup = "Method options (ppl, sweep, quantize, recipe)"
 namespace {
 
 std::string on_off(bool b) { return b ? "1" : "0"; }
+
+std::map<std::string, LinearOverride> read_overrides_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(path + ": cannot read the overrides file (--overrides)");
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(f);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(path + ": not valid JSON (--overrides): " + e.what());
+    }
+    return overrides_from_json(j, path);
+}
 
 }  // namespace
 
@@ -109,6 +124,34 @@ void add_method_options(CLI::App& app, MethodConfig& c, bool presets) {
               app, "seed", [&c](const int64_t& s) { c.seed = static_cast<uint64_t>(s); },
               "rotation seed: random matrix / Hadamard signs")
               ->default_str(std::to_string(d.seed)));
+    group(app.add_option_function<std::string>(
+                 "--overrides",
+                 [&c](const std::string& path) {
+                     for (const auto& [name, o] : read_overrides_file(path)) c.overrides[name] = o;
+                 },
+                 "mixed precision: per-Linear overrides from a JSON file, {\"<Linear>\": {\"bits\": 8,\n"
+                 "\"group_size\": 64, \"skip\": false}, ...} (or a configuration holding one under\n"
+                 "\"overrides\"); --override entries are applied after it")
+              ->type_name("FILE.json"));
+    group(app.add_option_function<std::vector<std::string>>(
+                 "--override",
+                 [&c](const std::vector<std::string>& v) {
+                     for (const auto& item : v) {
+                         const auto eq = item.rfind('=');
+                         if (eq == std::string::npos || eq == 0)
+                             throw Error("--override expects NAME=SPEC (e.g. model.layers.0.mlp.down_proj=w8), got '" +
+                                         item + "'");
+                         c.overrides[item.substr(0, eq)] = parse_linear_override(item.substr(eq + 1));
+                     }
+                 },
+                 "mixed precision: one Linear (Hugging Face name) with its own weight spec, repeatable.\n"
+                 "SPEC: skip (not quantized: its transformed weight, float inputs) | wB | wB:gN |\n"
+                 "wB:channel | gN | channel (bits / group size; the rest is the configuration's),\n"
+                 "e.g. --override model.layers.0.mlp.down_proj=w8 --override lm_head=skip")
+              ->type_name("NAME=SPEC")
+              ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+              ->expected(1)
+              ->allow_extra_args(false));
     group(app.add_option("--calib", c.calib_path,
                          "calibration text: .txt, .jsonl, .jsonl.zst (default: bundled tinyshakespeare)")
               ->type_name("PATH"));

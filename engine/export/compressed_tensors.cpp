@@ -18,14 +18,16 @@ namespace {
 constexpr const char* kCompressedTensorsVersion = "0.20.1";
 }  // namespace
 
-std::vector<ExportProblem> ct_spec_problems(const QuantSpec& s) {
+std::vector<ExportProblem> ct_spec_problems(const QuantSpec& s, const std::string& who) {
     std::vector<ExportProblem> out;
+    const std::string subject = who.empty() ? "the configuration quantizes" : "the override of '" + who + "' quantizes";
+    const std::string cli = who.empty() ? "" : " (--override " + who + "=...)";
     if (s.bits != 4 && s.bits != 8)
-        out.push_back(
-            {"compressed-tensors export writes W4A16 or W8A16 (pack-quantized int4 / int8); the "
-             "configuration quantizes to " +
-                 std::to_string(s.bits) + " bits",
-             "use --w-bits 4 or --w-bits 8", "choose 4 or 8 bits in the methods panel"});
+        out.push_back({"compressed-tensors export writes W4A16 or W8A16 (pack-quantized int4 / int8); " + subject +
+                           " to " + std::to_string(s.bits) + " bits",
+                       "use --w-bits 4 or --w-bits 8" + cli,
+                       who.empty() ? "choose 4 or 8 bits in the methods panel"
+                                   : "set 4 or 8 bits (or skip) for " + who + " on the Model page"});
     if (s.granularity == Granularity::PerTensor)
         out.push_back(
             {"compressed-tensors export writes group-wise or channel-wise weights; the configuration is "
@@ -94,29 +96,28 @@ QuantizedTensor gptq_quantized(const GptqLinear& g, const QuantSpec& spec) {
     return q;
 }
 
-nlohmann::json ct_quantization_config(const QuantSpec& s, const std::vector<std::string>& ignore) {
+nlohmann::json ct_quantization_config(const std::vector<CtGroup>& groups, const std::vector<std::string>& ignore) {
     using json = nlohmann::json;
-    const bool group = s.granularity == Granularity::PerGroup;
     // Field for field what compressed-tensors' ModelCompressor.update_config writes
-    // (QuantizationConfig.model_dump), for one config group targeting every Linear.
-    json weights = {{"dynamic", false},         {"group_size", group ? json(s.group_size) : json(nullptr)},
-                    {"num_bits", s.bits},       {"strategy", group ? "group" : "channel"},
-                    {"symmetric", s.symmetric}, {"type", "int"}};
-    json group0 = {{"format", "pack-quantized"},
-                   {"input_activations", nullptr},
-                   {"output_activations", nullptr},
-                   {"targets", json::array({"Linear"})},
-                   {"weights", weights}};
-    return {{"config_groups", {{"group_0", group0}}},
-            {"format", "pack-quantized"},
-            {"global_compression_ratio", nullptr},
-            {"ignore", ignore},
-            {"kv_cache_scheme", nullptr},
-            {"moe_sparsity_config", nullptr},
-            {"quant_method", "compressed-tensors"},
-            {"quantization_status", "compressed"},
-            {"sparsity_config", json::object()},
-            {"transform_config", json::object()},
+    // (QuantizationConfig.model_dump): one config group per weight scheme.
+    json config_groups = json::object();
+    for (size_t i = 0; i < groups.size(); ++i) {
+        const QuantSpec& s = groups[i].spec;
+        const bool group = s.granularity == Granularity::PerGroup;
+        json weights = {{"dynamic", false},         {"group_size", group ? json(s.group_size) : json(nullptr)},
+                        {"num_bits", s.bits},       {"strategy", group ? "group" : "channel"},
+                        {"symmetric", s.symmetric}, {"type", "int"}};
+        config_groups["group_" + std::to_string(i)] = {{"format", "pack-quantized"},
+                                                       {"input_activations", nullptr},
+                                                       {"output_activations", nullptr},
+                                                       {"targets", groups[i].targets},
+                                                       {"weights", weights}};
+    }
+    return {{"config_groups", config_groups},       {"format", "pack-quantized"},
+            {"global_compression_ratio", nullptr},  {"ignore", ignore},
+            {"kv_cache_scheme", nullptr},           {"moe_sparsity_config", nullptr},
+            {"quant_method", "compressed-tensors"}, {"quantization_status", "compressed"},
+            {"sparsity_config", json::object()},    {"transform_config", json::object()},
             {"version", kCompressedTensorsVersion}};
 }
 

@@ -182,8 +182,9 @@ Sources gather(QuantSession& session, bool need_pre, const Progress& progress) {
     s.experiment = session.experiment();
     s.quantized = s.rtn;
     if (session.applied_config() && s.cfg.quantizes_weights() && s.rtn.empty()) {  // awq-keep / awq-scale
-        for (const Linear* l : const_cast<CausalLM&>(m).decoder_linears()) s.quantized.insert(l->name);
-        if (s.cfg.include_lm_head) s.quantized.insert(m.lm_head.name);
+        for (const Linear* l : const_cast<CausalLM&>(m).decoder_linears())
+            if (!s.cfg.skips(l->name)) s.quantized.insert(l->name);
+        if (s.cfg.include_lm_head && !s.cfg.skips(m.lm_head.name)) s.quantized.insert(m.lm_head.name);
     }
     return s;
 }
@@ -282,14 +283,40 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                            "export GPTQ weights with --format fake", "choose the fake format in the export dialog"});
         for (ExportProblem& p : awq ? exp::awq_gemm_spec_problems(c.weight) : exp::int8_spec_problems(c.weight))
             out.push_back(std::move(p));
+        // Mixed precision: these formats hold one spec for every converted Linear (AutoAWQ's w_bit and
+        // q_group_size; W8A16's int8 per channel); a Linear can only be left out (modules_to_not_convert).
+        for (const auto& [name, ov] : c.overrides) {
+            if (ov.skip) continue;
+            const QuantSpec sp = c.spec_for(name);
+            if (sp.bits == c.weight.bits && sp.granularity == c.weight.granularity &&
+                (sp.granularity != Granularity::PerGroup || sp.group_size == c.weight.group_size))
+                continue;
+            out.push_back({"'" + name + "': its override (" + linear_override_text(ov) + ") cannot be held by " + what +
+                               " export, which stores one bits / group size for every converted Linear; only "
+                               "leaving a Linear unconverted (skip: modules_to_not_convert) is possible",
+                           "use --override " + name + "=skip, or export with --format compressed-tensors or fake",
+                           "set " + name +
+                               " to skip (or clear its override) on the Model page, or choose the "
+                               "compressed-tensors or fake format"});
+        }
         if (awq && c.include_lm_head)
             out.push_back({"AWQ GEMM checkpoints keep lm_head unquantized (AutoAWQ and transformers never convert it)",
                            "drop --include-lm-head", "untick \"also quantize lm_head\" and Apply"});
         if (awq) {
             std::vector<std::string> problems;
             for (Linear* l : const_cast<CausalLM&>(m).decoder_linears()) {
+                if (c.skips(l->name)) continue;
                 std::string q = exp::awq_gemm_linear_problem(*l, c.weight.group_size);
                 if (!q.empty()) problems.push_back(q);
+                // transformers and AutoAWQ leave a module unconverted when any modules_to_not_convert entry is a
+                // substring of its name
+                for (const auto& [name, ov] : c.overrides)
+                    if (ov.skip && l->name != name && l->name.find(name) != std::string::npos)
+                        out.push_back({"'" + l->name + "' contains the skipped name '" + name +
+                                           "': transformers and AutoAWQ match modules_to_not_convert as substrings, so "
+                                           "they would leave it unconverted too",
+                                       "skip it as well, or export with --format compressed-tensors",
+                                       "skip it as well, or choose the compressed-tensors format"});
             }
             if (!problems.empty())
                 out.push_back({problems[0] + (problems.size() > 1
@@ -320,13 +347,16 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                  "which QuantScope does not write",
                  "drop --act-order, or add --static-groups", "untick \"GPTQ act-order\" and Apply"});
         for (ExportProblem& p : exp::ct_spec_problems(c.weight)) out.push_back(std::move(p));
+        for (const auto& [name, ov] : c.overrides)
+            if (!ov.skip)
+                for (ExportProblem& p : exp::ct_spec_problems(c.spec_for(name), name)) out.push_back(std::move(p));
         std::vector<std::string> problems;
         std::vector<const Linear*> quantized;
         for (Linear* l : const_cast<CausalLM&>(m).decoder_linears())
-            if (l->present()) quantized.push_back(l);
-        if (c.include_lm_head) quantized.push_back(&m.lm_head);
+            if (l->present() && !c.skips(l->name)) quantized.push_back(l);
+        if (c.include_lm_head && !c.skips(m.lm_head.name)) quantized.push_back(&m.lm_head);
         for (const Linear* l : quantized) {
-            std::string q = exp::ct_linear_problem(*l, c.weight);
+            std::string q = exp::ct_linear_problem(*l, c.spec_for(l->name));
             if (!q.empty()) problems.push_back(q);
         }
         if (!problems.empty())
@@ -386,7 +416,6 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
         b.dtype = o.awq_reference ? at::kFloat : default_dtype;
     }
     const c10::ScalarType dt = b.dtype;
-    const QuantSpec spec = s.cfg.weight;
     const bool awq = f == ExportFormat::AwqGemm, int8 = f == ExportFormat::Int8, ref = o.awq_reference;
     const bool ct = f == ExportFormat::CompressedTensors;
     const GptqResult* gptq =
@@ -406,6 +435,7 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
             continue;
         }
         ++b.quantized;
+        const QuantSpec spec = s.cfg.spec_for(lin);  // mixed precision: the Linear's own spec
         const Linear* lc = exp::linear_by_name(*s.cur, lin);
         const Linear* lp = exp::linear_by_name(*s.pre, lin);
         if (!lc || !lp) throw Error("internal error: Linear '" + lin + "' not found in the session states");
@@ -474,8 +504,17 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
     c["torch_dtype"] = hf_dtype_name(dt);
     c["tie_word_embeddings"] = w.tied();
     if (awq) {
-        c["quantization_config"] = {{"quant_method", "awq"}, {"bits", 4},         {"group_size", spec.group_size},
-                                    {"zero_point", true},    {"version", "gemm"}, {"modules_to_not_convert", nullptr}};
+        // Skipped Linears (mixed precision) stay dense fp16 and are named in modules_to_not_convert, which
+        // transformers and AutoAWQ match as substrings of module names (export_problems refuses clashes).
+        json not_converted = nullptr;
+        for (const Linear* l : w.linears())
+            if (l->present() && l != &w.lm_head && s.cfg.skips(l->name) && s.cfg.quantizes_weights()) {
+                if (not_converted.is_null()) not_converted = json::array();
+                not_converted.push_back(l->name);
+            }
+        c["quantization_config"] = {
+            {"quant_method", "awq"}, {"bits", 4},         {"group_size", s.cfg.weight.group_size},
+            {"zero_point", true},    {"version", "gemm"}, {"modules_to_not_convert", not_converted}};
     } else if (int8) {
         json not_converted = json::array();
         for (const Linear* l : w.linears())
@@ -492,10 +531,29 @@ Built build_plan(Sources& s, const ExportOptions& o, const json& src_config, c10
                                     {"modules_to_not_convert", not_converted}};
     }
     if (ct) {
+        // One config group per distinct spec, numbered by its first Linear in module order (as the package's
+        // QuantizationConfig.from_pretrained numbers them): the configuration's spec targets "Linear", an
+        // override's spec the exact Linear names (exact names win over the class name in the package's
+        // matching); skipped and unquantized Linears are in `ignore`.
+        std::vector<exp::CtGroup> groups;
+        auto same = [](const QuantSpec& a, const QuantSpec& b2) { return a.describe() == b2.describe(); };
+        for (const Linear* l : w.linears()) {
+            if (!s.quantized.count(l->name)) continue;
+            const QuantSpec sp = s.cfg.spec_for(l->name);
+            const bool own = !same(sp, s.cfg.weight);
+            auto it = std::find_if(groups.begin(), groups.end(), [&](const exp::CtGroup& g) {
+                return same(g.spec, sp) && (g.targets == std::vector<std::string>{"Linear"}) == !own;
+            });
+            if (it == groups.end()) {
+                groups.push_back({sp, own ? std::vector<std::string>{} : std::vector<std::string>{"Linear"}});
+                it = groups.end() - 1;
+            }
+            if (own) it->targets.push_back(l->name);
+        }
         std::vector<std::string> ignore;
         for (const Linear* l : w.linears())
             if ((l->present() || l == &w.lm_head) && !s.quantized.count(l->name)) ignore.push_back(l->name);
-        c["quantization_config"] = exp::ct_quantization_config(spec, ignore);
+        c["quantization_config"] = exp::ct_quantization_config(groups, ignore);
     }
     b.config = c;
     return b;
@@ -647,8 +705,8 @@ CausalLM::State awq_reference_state(QuantSession& session, const Progress& progr
         if (!lin.empty() && s.rtn.count(lin)) {
             const Linear* lc = exp::linear_by_name(*s.cur, lin);
             const Linear* lp = exp::linear_by_name(*s.pre, lin);
-            *p.tensor =
-                awq_reference_weight(exp::requantize_checked(*lp, *lc, s.cfg.weight)).to(p.tensor->scalar_type());
+            *p.tensor = awq_reference_weight(exp::requantize_checked(*lp, *lc, s.cfg.spec_for(lin)))
+                            .to(p.tensor->scalar_type());
         } else {
             *p.tensor = p.tensor->to(at::kHalf).to(p.tensor->scalar_type());
         }

@@ -79,14 +79,23 @@ CtTensors ct_pack(const QuantizedTensor& q, c10::ScalarType scale_dtype);
 // GPTQ's recorded codes and grid of one Linear as a QuantizedTensor of `spec` (symmetric: codes
 // shifted to the signed range, zero 0). Throws when its groups are not contiguous (act-order).
 QuantizedTensor gptq_quantized(const GptqLinear& g, const QuantSpec& spec);
-// config.json's quantization_config, as compressed-tensors writes it.
-nlohmann::json ct_quantization_config(const QuantSpec& spec, const std::vector<std::string>& ignore);
+// One config group of a compressed-tensors quantization_config: a weight spec and its targets
+// (["Linear"] for the configuration's own spec; the exact Linear names for a mixed-precision
+// override's spec, which the package's matching prefers to the class name).
+struct CtGroup {
+    QuantSpec spec;
+    std::vector<std::string> targets;
+};
+// config.json's quantization_config, as compressed-tensors writes it: groups "group_0", ... in
+// the given order (the package numbers them by their first module, in module order).
+nlohmann::json ct_quantization_config(const std::vector<CtGroup>& groups, const std::vector<std::string>& ignore);
 
 // Why a spec / Linear cannot be written as AWQ GEMM or int8 (every reason; empty when it can).
 std::vector<ExportProblem> awq_gemm_spec_problems(const QuantSpec& spec);
 std::string awq_gemm_linear_problem(const Linear& l, int64_t group);
 std::vector<ExportProblem> int8_spec_problems(const QuantSpec& spec);
-std::vector<ExportProblem> ct_spec_problems(const QuantSpec& spec);
+// `who`: "" for the configuration's spec, else the Linear an override gives this spec ("'x': ").
+std::vector<ExportProblem> ct_spec_problems(const QuantSpec& spec, const std::string& who = "");
 std::string ct_linear_problem(const Linear& l, const QuantSpec& spec);
 
 }  // namespace qs::exp

@@ -202,8 +202,9 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
             const std::string lin = sname.substr(0, sname.size() - 7);
             for (const auto& t : packed_tensor_names(*packed_fmt, lin)) used.insert(t);
             packed_linears[name.substr(0, name.size() - 7)] = lin;
-            source_types[name] = packed_fmt->describe();
-            progress(double(++done) / expected.size(), "loading " + lin + " (" + packed_fmt->describe() + ")");
+            const std::string how = packed_fmt->for_linear(lin).describe();  // mixed precision: its own scheme
+            source_types[name] = how;
+            progress(double(++done) / expected.size(), "loading " + lin + " (" + how + ")");
             continue;
         }
         if (!ck->has(sname)) {

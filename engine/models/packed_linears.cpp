@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <optional>
+#include <regex>
 
 #include "core/error.h"
 #include "models/compressed_tensors_weight.h"
@@ -29,8 +32,8 @@ bool empty_or_null(const json& q, const char* key) {
 }
 
 // compressed-tensors quantization_config (its QuantizationConfig as written by ModelCompressor):
-// one config group targeting Linear, int weights of 4 or 8 bits, group- or channel-wise,
-// no activation quantization, no g_idx (actorder), no sparsity or transforms.
+// config groups targeting Linear, module names or "re:" regexes, int weights of 4 or 8 bits,
+// group- or channel-wise, no activation quantization, no g_idx (actorder), no sparsity or transforms.
 void parse_compressed_tensors(const json& q, const std::string& where, PackedCheckpointFormat& f) {
     const std::string fmt = q.value("format", std::string("pack-quantized"));
     if (fmt != "pack-quantized")
@@ -44,53 +47,81 @@ void parse_compressed_tensors(const json& q, const std::string& where, PackedChe
         throw Error(where + ": a sparsity_config is not supported (QuantScope opens dense pack-quantized only)");
     if (!empty_or_null(q, "transform_config"))
         throw Error(where + ": a transform_config (online rotations) is not supported by QuantScope");
-    if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].size() != 1)
-        throw Error(where +
-                    ": 'config_groups' must hold exactly one group (QuantScope opens one weight scheme for "
-                    "every Linear)");
-    const std::string gname = q["config_groups"].begin().key();
-    const json& g = q["config_groups"].begin().value();
-    const std::string gw = where + ".config_groups." + gname;
-    if (!g.is_object()) throw Error(gw + " must be an object");
-    if (g.contains("format") && g["format"].is_string() && g["format"].get<std::string>() != "pack-quantized")
-        throw Error(gw + ": format '" + g["format"].get<std::string>() + "' is not supported (pack-quantized only)");
-    if (!g.contains("targets") || g["targets"] != json::array({"Linear"}))
-        throw Error(gw + ": 'targets' must be [\"Linear\"], found " +
-                    (g.contains("targets") ? g["targets"].dump() : std::string("nothing")));
-    if (!empty_or_null(g, "input_activations") || !empty_or_null(g, "output_activations"))
-        throw Error(gw + ": activation quantization is not supported (weight-only W4A16 / W8A16 only)");
-    if (!g.contains("weights") || !g["weights"].is_object()) throw Error(gw + " has no 'weights' object");
-    const json& w = g["weights"];
-    const std::string ww = gw + ".weights";
-    if (w.value("type", std::string("int")) != "int")
-        throw Error(ww + ": type '" + w["type"].dump() + "' is not supported (int only)");
-    if (!w.contains("num_bits") || !w["num_bits"].is_number_integer())
-        throw Error(ww + ": 'num_bits' must be an integer");
-    f.bits = w["num_bits"].get<int>();
-    if (f.bits != 4 && f.bits != 8)
-        throw Error(ww + ": num_bits " + std::to_string(f.bits) + " is not supported (4 or 8)");
-    if (w.contains("symmetric") && !w["symmetric"].is_boolean()) throw Error(ww + ": 'symmetric' must be a boolean");
-    f.symmetric = w.value("symmetric", true);
-    if (w.contains("dynamic") && w["dynamic"] != json(false))
-        throw Error(ww + ": dynamic weight quantization is not supported (dynamic must be false)");
-    if (!empty_or_null(w, "actorder"))
-        throw Error(ww + ": actorder " + w["actorder"].dump() +
-                    " (a weight_g_idx permutation) is not supported; QuantScope opens checkpoints without activation "
-                    "order");
-    const std::string strategy = w.value("strategy", std::string());
-    if (strategy == "group") {
-        if (!w.contains("group_size") || !w["group_size"].is_number_integer() || w["group_size"].get<int64_t>() <= 0)
-            throw Error(ww + ": strategy 'group' needs a positive integer group_size, found " +
-                        (w.contains("group_size") ? w["group_size"].dump() : std::string("nothing")));
-        f.group_size = w["group_size"].get<int64_t>();
-    } else if (strategy == "channel") {
-        f.group_size = 0;
-    } else {
-        throw Error(ww + ": strategy '" + strategy + "' is not supported (group or channel)");
+    if (!q.contains("config_groups") || !q["config_groups"].is_object() || q["config_groups"].empty())
+        throw Error(where + ": 'config_groups' must be an object with at least one group");
+    for (auto it = q["config_groups"].begin(); it != q["config_groups"].end(); ++it) {
+        const std::string gname = it.key();
+        const json& g = it.value();
+        const std::string gw = where + ".config_groups." + gname;
+        if (!g.is_object()) throw Error(gw + " must be an object");
+        if (g.contains("format") && g["format"].is_string() && g["format"].get<std::string>() != "pack-quantized")
+            throw Error(gw + ": format '" + g["format"].get<std::string>() +
+                        "' is not supported (pack-quantized only)");
+        if (!g.contains("targets") || !g["targets"].is_array() || g["targets"].empty())
+            throw Error(gw +
+                        ": 'targets' must be a non-empty list (\"Linear\", module names or \"re:\" regexes), found " +
+                        (g.contains("targets") ? g["targets"].dump() : std::string("nothing")));
+        PackedCheckpointFormat::Scheme sc;
+        sc.group = gname;
+        for (const auto& t : g["targets"]) {
+            if (!t.is_string()) throw Error(gw + ": 'targets' must hold strings, found " + t.dump());
+            const std::string ts = t.get<std::string>();
+            if (ts.rfind("re:", 0) == 0) {
+                try {
+                    std::regex r(ts.substr(3));
+                } catch (const std::regex_error& e) {
+                    throw Error(gw + ": target '" + ts + "' is not a valid regular expression (" + e.what() + ")");
+                }
+            }
+            sc.targets.push_back(ts);
+        }
+        if (!empty_or_null(g, "input_activations") || !empty_or_null(g, "output_activations"))
+            throw Error(gw + ": activation quantization is not supported (weight-only W4A16 / W8A16 only)");
+        if (!g.contains("weights") || !g["weights"].is_object()) throw Error(gw + " has no 'weights' object");
+        const json& w = g["weights"];
+        const std::string ww = gw + ".weights";
+        if (w.value("type", std::string("int")) != "int")
+            throw Error(ww + ": type '" + w["type"].dump() + "' is not supported (int only)");
+        if (!w.contains("num_bits") || !w["num_bits"].is_number_integer())
+            throw Error(ww + ": 'num_bits' must be an integer");
+        sc.bits = w["num_bits"].get<int>();
+        if (sc.bits != 4 && sc.bits != 8)
+            throw Error(ww + ": num_bits " + std::to_string(sc.bits) + " is not supported (4 or 8)");
+        if (w.contains("symmetric") && !w["symmetric"].is_boolean())
+            throw Error(ww + ": 'symmetric' must be a boolean");
+        sc.symmetric = w.value("symmetric", true);
+        if (w.contains("dynamic") && w["dynamic"] != json(false))
+            throw Error(ww + ": dynamic weight quantization is not supported (dynamic must be false)");
+        if (!empty_or_null(w, "actorder"))
+            throw Error(ww + ": actorder " + w["actorder"].dump() +
+                        " (a weight_g_idx permutation) is not supported; QuantScope opens checkpoints without "
+                        "activation order");
+        const std::string strategy = w.value("strategy", std::string());
+        if (strategy == "group") {
+            if (!w.contains("group_size") || !w["group_size"].is_number_integer() ||
+                w["group_size"].get<int64_t>() <= 0)
+                throw Error(ww + ": strategy 'group' needs a positive integer group_size, found " +
+                            (w.contains("group_size") ? w["group_size"].dump() : std::string("nothing")));
+            sc.group_size = w["group_size"].get<int64_t>();
+        } else if (strategy == "channel") {
+            sc.group_size = 0;
+        } else {
+            throw Error(ww + ": strategy '" + strategy + "' is not supported (group or channel)");
+        }
+        f.schemes.push_back(std::move(sc));
     }
+    f.bits = f.schemes[0].bits;
+    f.group_size = f.schemes[0].group_size;
+    f.symmetric = f.schemes[0].symmetric;
     if (q.contains("ignore") && q["ignore"].is_array())
         for (const auto& m : q["ignore"])
             if (m.is_string()) f.not_converted.insert(m.get<std::string>());
+}
+
+std::string scheme_text(int bits, int64_t group_size, bool symmetric) {
+    return "w" + std::to_string(bits) +
+           (group_size > 0 ? " g" + std::to_string(group_size) : std::string(" per-channel")) +
+           (symmetric ? " sym" : " asym");
 }
 
 }  // namespace
@@ -160,11 +191,48 @@ int64_t Int8Weight::storage_bytes() const { return weight_.numel() + scale_.nume
 
 std::string PackedCheckpointFormat::describe() const {
     if (kind == Kind::AwqGemm) return "AutoAWQ GEMM int4 g" + std::to_string(group_size);
-    if (kind == Kind::CompressedTensors)
-        return "compressed-tensors pack-quantized w" + std::to_string(bits) +
-               (group_size > 0 ? " g" + std::to_string(group_size) : std::string(" per-channel")) +
-               (symmetric ? " sym" : " asym");
+    if (kind == Kind::CompressedTensors) {
+        if (schemes.size() > 1)
+            return "compressed-tensors pack-quantized, " + std::to_string(schemes.size()) + " schemes";
+        return "compressed-tensors pack-quantized " + scheme_text(bits, group_size, symmetric);
+    }
     return "QuantScope W8A16 int8 (per-channel scales)";
+}
+
+PackedCheckpointFormat PackedCheckpointFormat::for_linear(const std::string& name) const {
+    if (kind != Kind::CompressedTensors || schemes.empty()) return *this;
+    // compressed_tensors.utils.match.match_targets: targets sorted by ("re:" in x, x); name matches
+    // (exact, then regex) before class matches; the first one wins. target_to_scheme keeps the last
+    // group that names a target.
+    std::map<std::string, size_t> target_to_scheme;
+    for (size_t i = 0; i < schemes.size(); ++i)
+        for (const auto& t : schemes[i].targets) target_to_scheme[t] = i;
+    std::vector<std::string> targets;
+    for (const auto& [t, i] : target_to_scheme) targets.push_back(t);
+    std::stable_sort(targets.begin(), targets.end(), [](const std::string& a, const std::string& b) {
+        const bool ra = a.rfind("re:", 0) == 0, rb = b.rfind("re:", 0) == 0;
+        return ra != rb ? !ra : a < b;
+    });
+    std::optional<size_t> hit;
+    for (const auto& t : targets) {
+        const bool match = t.rfind("re:", 0) == 0 ? std::regex_search(name, std::regex(t.substr(3)),
+                                                                      std::regex_constants::match_continuous)
+                                                  : t == name;
+        if (match) {
+            hit = target_to_scheme.at(t);
+            break;
+        }
+    }
+    if (!hit && target_to_scheme.count("Linear")) hit = target_to_scheme.at("Linear");
+    if (!hit)
+        throw Error(where + ": no config group targets the Linear '" + name +
+                    "', whose weight is stored packed (weight_packed)");
+    PackedCheckpointFormat f = *this;
+    f.bits = schemes[*hit].bits;
+    f.group_size = schemes[*hit].group_size;
+    f.symmetric = schemes[*hit].symmetric;
+    f.schemes = {schemes[*hit]};
+    return f;
 }
 
 std::unique_ptr<PackedCheckpointFormat> detect_packed_format(const Checkpoint& ck) {
@@ -177,6 +245,7 @@ std::unique_ptr<PackedCheckpointFormat> detect_packed_format(const Checkpoint& c
         throw Error(where + " has no string 'quant_method'");
     const std::string method = lower(q["quant_method"].get<std::string>());
     auto f = std::make_unique<PackedCheckpointFormat>();
+    f->where = where;
     if (method == "awq") {
         f->kind = PackedCheckpointFormat::Kind::AwqGemm;
         const std::string version = q.contains("version") && q["version"].is_string()
@@ -224,7 +293,8 @@ bool is_packed_linear(const Checkpoint& ck, const PackedCheckpointFormat& f, con
     return ck.has(n + ".weight_scale");
 }
 
-std::vector<std::string> packed_tensor_names(const PackedCheckpointFormat& f, const std::string& n) {
+std::vector<std::string> packed_tensor_names(const PackedCheckpointFormat& fmt, const std::string& n) {
+    const PackedCheckpointFormat f = fmt.for_linear(n);
     if (f.kind == PackedCheckpointFormat::Kind::AwqGemm) return {n + ".qweight", n + ".qzeros", n + ".scales"};
     if (f.kind == PackedCheckpointFormat::Kind::CompressedTensors) {
         std::vector<std::string> v = {n + ".weight_packed", n + ".weight_scale", n + ".weight_shape"};
@@ -234,10 +304,11 @@ std::vector<std::string> packed_tensor_names(const PackedCheckpointFormat& f, co
     return {n + ".weight", n + ".weight_scale"};
 }
 
-std::shared_ptr<const PackedWeight> load_packed_linear(const Checkpoint& ck, const PackedCheckpointFormat& f,
+std::shared_ptr<const PackedWeight> load_packed_linear(const Checkpoint& ck, const PackedCheckpointFormat& fmt,
                                                        const std::string& n, int64_t in, int64_t out,
                                                        c10::Device device) {
     c10::InferenceMode guard;
+    const PackedCheckpointFormat f = fmt.for_linear(n);  // compressed-tensors: the Linear's config group
     auto need = [&](const std::string& t, const std::vector<std::string>& dtypes, const std::vector<int64_t>& shape,
                     const std::string& why) {
         if (!ck.has(t))

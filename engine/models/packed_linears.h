@@ -79,7 +79,26 @@ struct PackedCheckpointFormat {
     int bits = 0;                         // compressed-tensors: 4 or 8
     bool symmetric = true;                // compressed-tensors (asymmetric: weight_zero_point)
     std::set<std::string> not_converted;  // AWQ modules_to_not_convert (dense Linears)
+    // compressed-tensors: every config group (mixed precision writes one per weight scheme). A
+    // Linear takes the scheme of its most specific matching target, as the package's
+    // match_targets orders them: the exact module name, then "re:" regexes (Python re.match: from
+    // the start of the name), then the class name "Linear"; a target named in several groups
+    // belongs to the last one. bits / group_size / symmetric above are the first group's.
+    struct Scheme {
+        std::string group;  // "group_0"
+        int bits = 0;
+        int64_t group_size = 0;  // 0 = channel-wise
+        bool symmetric = true;
+        std::vector<std::string> targets;
+    };
+    std::vector<Scheme> schemes;
+    std::string where;  // "<dir>/config.json: quantization_config", for errors
+    // This format with bits / group_size / symmetric of the Linear's scheme (compressed-tensors;
+    // the format itself for the others). Throws qs::Error naming config.json when no config group
+    // targets the Linear.
+    PackedCheckpointFormat for_linear(const std::string& stored_name) const;
     // "AutoAWQ GEMM int4 g128", "QuantScope W8A16 int8", "compressed-tensors pack-quantized w4 g128 asym"
+    // (several schemes: "compressed-tensors pack-quantized, 2 schemes")
     std::string describe() const;
 };
 

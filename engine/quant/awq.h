@@ -5,6 +5,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,13 @@ struct AwqGroup;
 
 struct AwqOptions {
     QuantSpec spec;
+    // Mixed precision (MethodConfig::overrides): a Linear's own spec, used when the scale search
+    // quantizes it and for its clip search; a skipped Linear is not quantized during the search
+    // (the loss sees it in full precision) and not clipped. AutoAWQ uses one w_bit for every
+    // Linear; with no overrides this is exactly that.
+    std::map<std::string, QuantSpec> linear_spec;
+    std::set<std::string> skipped;
+    const QuantSpec& spec_of(const std::string& linear) const;
     bool clip = false;         // auto_clip after scaling
     bool duo_scaling = false;  // AutoAWQ: scales = x^r / (w^(1-r) + 1e-4)
     int n_grid = 20;
@@ -69,6 +78,7 @@ struct AwqGroup {
 struct AwqClip {
     std::string linear;
     at::Tensor max_val;  // float32 [out, n_groups] (CPU)
+    QuantSpec spec;      // the Linear's spec when clipped (its groups)
 };
 
 struct AwqResult {
@@ -85,6 +95,6 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib_blocks, const AwqOpt
 
 // Folds the scales and clips an awq_auto run recorded for block `index` into `block` again, in
 // the same order: from the same starting weights this gives bit-identical weights.
-void replay_awq_block(DecoderBlock& block, int64_t index, const AwqResult& result, const QuantSpec& spec);
+void replay_awq_block(DecoderBlock& block, int64_t index, const AwqResult& result);
 
 }  // namespace qs

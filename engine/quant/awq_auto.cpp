@@ -45,16 +45,19 @@ std::vector<std::pair<int64_t, int64_t>> group_ranges(int64_t in, const QuantSpe
 
 // AutoAWQ's weight term for duo_scaling: mean over output rows of |w| / max|w| of its group
 // (the quantizer's groups: a row that is not a multiple of the group size has a shorter last group).
-at::Tensor weight_mean(const std::vector<Linear*>& fcs, const QuantSpec& spec) {
-    std::vector<at::Tensor> ws;
-    for (auto* fc : fcs) ws.push_back(fc->weight.to(at::kFloat));
-    at::Tensor w = at::cat(ws, 0).abs();
-    std::vector<at::Tensor> cols;
-    for (auto [c0, k] : group_ranges(w.size(1), spec)) {
-        at::Tensor wg = w.narrow(1, c0, k);
-        cols.push_back(wg / (wg.amax(1, true) + 1e-6));
+// Mixed precision: each Linear's rows normalised by the groups of its own spec.
+at::Tensor weight_mean(const std::vector<Linear*>& fcs, const AwqOptions& o) {
+    std::vector<at::Tensor> rows;
+    for (auto* fc : fcs) {
+        at::Tensor w = fc->weight.to(at::kFloat).abs();
+        std::vector<at::Tensor> cols;
+        for (auto [c0, k] : group_ranges(w.size(1), o.spec_of(fc->name))) {
+            at::Tensor wg = w.narrow(1, c0, k);
+            cols.push_back(wg / (wg.amax(1, true) + 1e-6));
+        }
+        rows.push_back(at::cat(cols, 1));
     }
-    return at::cat(cols, 1).mean(0);
+    return at::cat(rows, 0).mean(0);
 }
 
 // Gram matrix X^T X of the rows of x [.., in], accumulated in float64 (float32 on MPS) from
@@ -76,7 +79,7 @@ AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, cons
     AwqGroup g;
     const int64_t in = x.size(-1);
     at::Tensor x_mean = x.reshape({-1, in}).abs().mean(0).to(at::kFloat);  // get_act_scale
-    at::Tensor w_mean = o.duo_scaling ? weight_mean(fcs, o.spec) : at::Tensor();
+    at::Tensor w_mean = o.duo_scaling ? weight_mean(fcs, o) : at::Tensor();
     // The inspected module is the one scaled Linear: its output error is X (Wq - W)^T (the bias
     // cancels), so the output MSE is sum((D G) * D) / (rows * out) with D = Wq - W, G = X^T X.
     // Same loss as running the Linear per grid point, but one pass over X instead of n_grid.
@@ -103,8 +106,9 @@ AwqGroup search_group(const std::vector<Linear*>& fcs, const at::Tensor& x, cons
         s = at::where(at::isfinite(s), s, at::ones_like(s));
         at::Tensor sv = s.view({1, -1});
         for (size_t k = 0; k < fcs.size(); ++k) {
+            if (o.skipped.count(fcs[k]->name)) continue;  // stays in full precision
             at::Tensor svk = sv.to(orig[k].scalar_type());
-            fcs[k]->weight = pseudo_quantize(orig[k] * svk, o.spec) / svk;
+            fcs[k]->weight = pseudo_quantize(orig[k] * svk, o.spec_of(fcs[k]->name)) / svk;
         }
         double loss;
         if (use_gram) {
@@ -143,14 +147,15 @@ void scale_fc_fc(Linear& prev, Linear& next, const at::Tensor& s_cpu) {
     next.weight = next.weight * s.view({1, -1});
 }
 
-at::Tensor auto_clip_linear(const at::Tensor& w_in, const at::Tensor& x_in, const AwqOptions& o) {
+at::Tensor auto_clip_linear(const at::Tensor& w_in, const at::Tensor& x_in, const AwqOptions& o,
+                            const QuantSpec& spec) {
     at::Tensor w = w_in.to(at::kFloat);
     at::Tensor x = x_in.reshape({-1, x_in.size(-1)}).to(at::kFloat);
     const int64_t stride = std::max<int64_t>(1, x.size(0) / o.clip_tokens);
     x = x.index_select(0, at::arange(0, x.size(0), stride, at::TensorOptions().dtype(at::kLong).device(x.device())));
-    QuantSpec per_row = o.spec;
+    QuantSpec per_row = spec;
     per_row.granularity = Granularity::PerChannel;
-    const auto ranges = group_ranges(w.size(1), o.spec);
+    const auto ranges = group_ranges(w.size(1), spec);
     std::vector<at::Tensor> best_cols;
     const int steps = static_cast<int>(o.max_shrink * o.n_grid);
     for (auto [c0, k] : ranges) {
@@ -185,6 +190,11 @@ void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec)
 }
 
 }  // namespace
+
+const QuantSpec& AwqOptions::spec_of(const std::string& linear) const {
+    auto it = linear_spec.find(linear);
+    return it == linear_spec.end() ? spec : it->second;
+}
 
 AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o, const Progress& progress) {
     c10::InferenceMode guard;
@@ -285,13 +295,15 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
             res.groups.push_back(std::move(p.g));
         }
         // 4. auto-clip every Linear except q/k (the qk product makes clipping imprecise)
-        if (o.clip && o.spec.granularity != Granularity::PerTensor) {
+        if (o.clip) {
             for (Linear* l : {&b.v, &b.o, &b.gate, &b.up, &b.down}) {
-                if (!l->present()) continue;
+                if (!l->present() || o.skipped.count(l->name)) continue;
+                const QuantSpec& spec = o.spec_of(l->name);
+                if (spec.granularity == Granularity::PerTensor) continue;
                 progress.check();
-                at::Tensor mv = auto_clip_linear(l->weight, input_of(*l), o);
-                apply_clip(*l, mv, o.spec);
-                res.clips.push_back({l->name, mv});
+                at::Tensor mv = auto_clip_linear(l->weight, input_of(*l), o, spec);
+                apply_clip(*l, mv, spec);
+                res.clips.push_back({l->name, mv, spec});
             }
         }
         inps = outs;
@@ -302,7 +314,7 @@ AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o
     return res;
 }
 
-void replay_awq_block(DecoderBlock& b, int64_t index, const AwqResult& r, const QuantSpec& spec) {
+void replay_awq_block(DecoderBlock& b, int64_t index, const AwqResult& r) {
     c10::InferenceMode guard;
     auto linear = [&](const std::string& name) -> Linear* {
         for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
@@ -322,7 +334,7 @@ void replay_awq_block(DecoderBlock& b, int64_t index, const AwqResult& r, const 
     }
     for (const AwqClip& c : r.clips) {
         for (Linear* l : {&b.v, &b.o, &b.gate, &b.up, &b.down})
-            if (l->present() && l->name == c.linear) apply_clip(*l, c.max_val, spec);
+            if (l->present() && l->name == c.linear) apply_clip(*l, c.max_val, c.spec);
     }
 }
 

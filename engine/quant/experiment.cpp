@@ -36,6 +36,7 @@ DecoderBlock original_block(const CausalLM& model, size_t i) {
 
 bool quantizes_linear(const Experiment& e, const Linear& l, bool is_lm_head) {
     if (!e.cfg.quantizes_weights() || !l.present() || !l.weight.defined()) return false;
+    if (e.cfg.skips(l.name)) return false;  // mixed precision: kept at its transformed weight
     return !is_lm_head || e.cfg.include_lm_head;
 }
 
@@ -50,21 +51,32 @@ at::Tensor final_weight(const Linear& l, const at::Tensor& w, const Experiment& 
     if (c.has("awq-keep") || c.has("awq-scale")) {
         auto it = e.salient.find(l.name);
         if (it == e.salient.end()) throw Error("internal error: no salient channels recorded for " + l.name);
-        return c.has("awq-keep") ? awq_keep_weight(w, it->second, c.weight)
-                                 : awq_scale_weight(w, it->second, c.awq_factor, c.weight);
+        const QuantSpec spec = c.spec_for(l.name);
+        return c.has("awq-keep") ? awq_keep_weight(w, it->second, spec)
+                                 : awq_scale_weight(w, it->second, c.awq_factor, spec);
     }
-    return pseudo_quantize(w, c.weight);
+    return pseudo_quantize(w, c.spec_for(l.name));
+}
+
+void quantize_block(DecoderBlock& b, const Experiment& e) {
+    c10::InferenceMode guard;
+    for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+        if (quantizes_linear(e, *l, false)) l->weight = final_weight(*l, l->weight, e);
+    if (e.cfg.act.bits > 0) {
+        install_activation_quant(b, e.cfg.act);
+        // a skipped Linear is left out of quantization altogether (llm-compressor's `ignore`)
+        for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
+            if (e.cfg.skips(l->name)) l->input_fn = nullptr;
+    }
 }
 
 void transform_block(CausalLM& model, DecoderBlock& b, size_t i, const Experiment& e, Stage upto) {
     c10::InferenceMode guard;
     if (e.rotated) rotate_block(model, b, e.rotation);
     if (!e.smooth.empty()) replay_smooth_block(b, e.smooth);
-    if (e.awq) replay_awq_block(b, static_cast<int64_t>(i), *e.awq, e.cfg.weight);
+    if (e.awq) replay_awq_block(b, static_cast<int64_t>(i), *e.awq);
     if (upto != Stage::Final) return;
-    for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-        if (quantizes_linear(e, *l, false)) l->weight = final_weight(*l, l->weight, e);
-    if (e.cfg.act.bits > 0) install_activation_quant(b, e.cfg.act);
+    quantize_block(b, e);
 }
 
 void transform_outer(CausalLM& model, const Experiment& e, Stage upto) {

@@ -49,7 +49,11 @@ void transform_outer(CausalLM& model, const Experiment& e, Stage upto);
 // The quantized weight of one Linear from its pre-quantization weight (RTN, awq-keep, awq-scale;
 // GPTQ: the recorded codes, which depended on the calibration inputs).
 at::Tensor final_weight(const Linear& l, const at::Tensor& prequant, const Experiment& e);
-// Whether the configuration quantizes this Linear (decoder Linears; lm_head with include_lm_head).
+// Whether the configuration quantizes this Linear (decoder Linears; lm_head with include_lm_head;
+// not a Linear an override skips). final_weight uses the Linear's own spec (MethodConfig::spec_for).
 bool quantizes_linear(const Experiment& e, const Linear& l, bool is_lm_head);
+// Weight quantization of a block holding its transformed weights, and the activation hooks
+// (skipped Linears keep full-precision inputs too).
+void quantize_block(DecoderBlock& block, const Experiment& e);
 
 }  // namespace qs

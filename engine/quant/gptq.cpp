@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -82,6 +83,17 @@ GptqOptions GptqOptions::from_spec(const QuantSpec& spec) {
     if (spec.granularity == Granularity::PerGroup && spec.group_size < 1)
         throw Error("GPTQ: group size must be positive, got " + std::to_string(spec.group_size));
     o.symmetric = spec.symmetric;
+    return o;
+}
+
+GptqOptions GptqOptions::for_linear(const std::string& linear) const {
+    auto it = linear_spec.find(linear);
+    if (it == linear_spec.end()) return *this;
+    GptqOptions o = *this;
+    const GptqOptions s = from_spec(it->second);
+    o.bits = s.bits;
+    o.group_size = s.group_size;
+    o.symmetric = s.symmetric;
     return o;
 }
 
@@ -243,7 +255,7 @@ GptqResult gptq_model(CausalLM& model, const at::Tensor& calib, const GptqOption
     const size_t nb = model.blocks.size();
     int64_t total = 0, done = 0;
     for (const Linear* l : model.decoder_linears())
-        if (l->present()) ++total;
+        if (l->present() && !o.skipped.count(l->name)) ++total;
     auto forward_all = [&](size_t bi) {
         return chunked(inps, o.chunk, [&](const at::Tensor& c) {
             progress.check();
@@ -254,7 +266,10 @@ GptqResult gptq_model(CausalLM& model, const at::Tensor& calib, const GptqOption
         progress.check();
         if (o.acquire_block) o.acquire_block(bi);
         DecoderBlock& b = model.blocks[bi];
-        for (const auto& group : sequential_groups(b, o.true_sequential)) {
+        for (auto group : sequential_groups(b, o.true_sequential)) {
+            group.erase(std::remove_if(group.begin(), group.end(),
+                                       [&](const Linear* l) { return o.skipped.count(l->name) > 0; }),
+                        group.end());
             if (group.empty()) continue;
             std::map<std::string, GptqHessian> hs;
             for (Linear* l : group) hs.emplace(l->name, GptqHessian(l->in_features, model.device()));
@@ -275,7 +290,7 @@ GptqResult gptq_model(CausalLM& model, const at::Tensor& calib, const GptqOption
                 const GptqHessian& h = hs.at(l->name);
                 GptqLinear q;
                 try {
-                    q = gptq_quantize_weight(l->weight, h.h(), o);
+                    q = gptq_quantize_weight(l->weight, h.h(), o.for_linear(l->name));
                 } catch (const Error& e) {
                     throw Error(l->name + ": " + e.what());
                 }

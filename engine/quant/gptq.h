@@ -23,6 +23,8 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,9 +51,16 @@ struct GptqOptions {
     std::function<void(size_t)> acquire_block, release_block;
     // Called after each Linear is quantized (the GUI's per-Linear loss and progress).
     std::function<void(const GptqLinear&, int64_t done, int64_t total)> on_linear;
+    // Mixed precision (MethodConfig::overrides): a Linear's own spec (bits, group size), and the
+    // Linears left unquantized: a skipped Linear keeps its transformed weight, which feeds the
+    // later Linears and blocks as every other weight does; it gets no GptqLinear.
+    std::map<std::string, QuantSpec> linear_spec;
+    std::set<std::string> skipped;
 
     // From a QuantSpec: per-group or per-channel; throws qs::Error for per-tensor.
     static GptqOptions from_spec(const QuantSpec& spec);
+    // These options with bits / group size / symmetry of `linear`'s spec (linear_spec).
+    GptqOptions for_linear(const std::string& linear) const;
 };
 
 // One quantized Linear: integer codes, the grid of each group, and which group each input

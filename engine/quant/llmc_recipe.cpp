@@ -2,10 +2,12 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <sstream>
 
 #include "core/error.h"
+#include "models/causal_lm.h"
 
 namespace qs {
 
@@ -86,8 +88,25 @@ std::string percent(double fraction) {
 
 nlohmann::json LlmcRecipe::to_json() const { return {{"recipe", yaml}, {"not_carried_over", not_carried_over}}; }
 
+std::vector<std::string> llmc_linear_names(const ModelConfig& config) {
+    std::vector<std::string> out;
+    for (const auto& [name, shape] : expected_tensors(config, "model.")) {
+        if (name.find(".layers.") == std::string::npos || shape.size() != 2) continue;
+        const std::string suffix = ".weight";
+        if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        out.push_back(name.substr(0, name.size() - suffix.size()));
+    }
+    return out;
+}
+
 LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
     cfg.validate();
+    if (!model.linears.empty()) {
+        std::vector<std::string> targeted = model.linears;
+        if (cfg.include_lm_head) targeted.push_back("lm_head");
+        cfg.validate_overrides(targeted);
+    }
     if (cfg.methods.empty())
         throw Error(
             "the configuration has no method (original weights): an llm-compressor recipe needs at least one of "
@@ -227,34 +246,60 @@ LlmcRecipe make_llmc_recipe(const MethodConfig& cfg, const LlmcModel& model) {
     if (quantizes || cfg.act.bits > 0) {
         e << YAML::Key << (gptq ? "GPTQModifier" : "QuantizationModifier") << YAML::Value << YAML::BeginMap;
         e << YAML::Key << "ignore" << YAML::Value;
-        flow_list(e, cfg.include_lm_head ? std::vector<std::string>{} : std::vector<std::string>{"lm_head"});
+        std::vector<std::string> ignore;
+        const bool mixed = quantizes && !cfg.overrides.empty();
+        if (mixed)  // skipped Linears: not quantized at all
+            for (const auto& [name, o] : cfg.overrides)
+                if (o.skip && name != "lm_head") ignore.push_back(name);
+        if (!cfg.include_lm_head || cfg.skips("lm_head")) ignore.push_back("lm_head");
+        flow_list(e, ignore);
+        // Mixed precision: one group per distinct override spec, on the exact Linear names.
+        std::vector<std::pair<QuantSpec, std::vector<std::string>>> groups = {{w, {"Linear"}}};
+        if (mixed)
+            for (const auto& [name, o] : cfg.overrides) {
+                if (o.skip) continue;
+                const QuantSpec sp = cfg.spec_for(name);
+                if (sp.describe() == w.describe()) continue;
+                auto it = std::find_if(groups.begin() + 1, groups.end(),
+                                       [&](const auto& g) { return g.first.describe() == sp.describe(); });
+                if (it == groups.end()) {
+                    groups.push_back({sp, {}});
+                    it = groups.end() - 1;
+                }
+                it->second.push_back(name);
+            }
         e << YAML::Key << "config_groups" << YAML::Value << YAML::BeginMap;
-        e << YAML::Key << "group_0" << YAML::Value << YAML::BeginMap;
-        e << YAML::Key << "targets" << YAML::Value;
-        flow_list(e, {"Linear"});
-        if (quantizes) {
-            e << YAML::Key << "weights" << YAML::Value << YAML::BeginMap;
-            e << YAML::Key << "num_bits" << YAML::Value << w.bits;
-            e << YAML::Key << "type" << YAML::Value << "int";
-            e << YAML::Key << "symmetric" << YAML::Value << w.symmetric;
-            e << YAML::Key << "strategy" << YAML::Value
-              << (w.granularity == Granularity::PerGroup     ? "group"
-                  : w.granularity == Granularity::PerChannel ? "channel"
-                                                             : "tensor");
-            if (w.granularity == Granularity::PerGroup) e << YAML::Key << "group_size" << YAML::Value << w.group_size;
-            if (w.fp16_scales) e << YAML::Key << "scale_dtype" << YAML::Value << "float16";
-            e << YAML::EndMap;
+        for (size_t gi = 0; gi < groups.size(); ++gi) {
+            const QuantSpec& gs = groups[gi].first;
+            e << YAML::Key << "group_" + std::to_string(gi) << YAML::Value << YAML::BeginMap;
+            e << YAML::Key << "targets" << YAML::Value;
+            flow_list(e, groups[gi].second);
+            if (quantizes) {
+                e << YAML::Key << "weights" << YAML::Value << YAML::BeginMap;
+                e << YAML::Key << "num_bits" << YAML::Value << gs.bits;
+                e << YAML::Key << "type" << YAML::Value << "int";
+                e << YAML::Key << "symmetric" << YAML::Value << gs.symmetric;
+                e << YAML::Key << "strategy" << YAML::Value
+                  << (gs.granularity == Granularity::PerGroup     ? "group"
+                      : gs.granularity == Granularity::PerChannel ? "channel"
+                                                                  : "tensor");
+                if (gs.granularity == Granularity::PerGroup)
+                    e << YAML::Key << "group_size" << YAML::Value << gs.group_size;
+                if (gs.fp16_scales) e << YAML::Key << "scale_dtype" << YAML::Value << "float16";
+                e << YAML::EndMap;
+            }
+            if (cfg.act.bits > 0) {
+                e << YAML::Key << "input_activations" << YAML::Value << YAML::BeginMap;
+                e << YAML::Key << "num_bits" << YAML::Value << cfg.act.bits;
+                e << YAML::Key << "type" << YAML::Value << "int";
+                e << YAML::Key << "symmetric" << YAML::Value << true;
+                e << YAML::Key << "strategy" << YAML::Value << (cfg.act.per_token ? "token" : "tensor");
+                e << YAML::Key << "dynamic" << YAML::Value << true;
+                e << YAML::EndMap;
+            }
+            e << YAML::EndMap;  // group_i
         }
-        if (cfg.act.bits > 0) {
-            e << YAML::Key << "input_activations" << YAML::Value << YAML::BeginMap;
-            e << YAML::Key << "num_bits" << YAML::Value << cfg.act.bits;
-            e << YAML::Key << "type" << YAML::Value << "int";
-            e << YAML::Key << "symmetric" << YAML::Value << true;
-            e << YAML::Key << "strategy" << YAML::Value << (cfg.act.per_token ? "token" : "tensor");
-            e << YAML::Key << "dynamic" << YAML::Value << true;
-            e << YAML::EndMap;
-        }
-        e << YAML::EndMap << YAML::EndMap;  // group_0, config_groups
+        e << YAML::EndMap;  // config_groups
         if (gptq) {
             e << YAML::Key << "block_size" << YAML::Value << cfg.gptq_block_size;
             e << YAML::Key << "dampening_frac" << YAML::Value << float_text(cfg.gptq_damp);

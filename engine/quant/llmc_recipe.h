@@ -10,9 +10,11 @@
 //   rtn, awq-keep, awq-scale, smoothquant's W8 -> QuantizationModifier with the scheme
 // The scheme is one config group on targets [Linear]: weights {num_bits, type, symmetric,
 // strategy, group_size} and, with activation quantization, input_activations (dynamic);
-// ignore: [lm_head] unless lm_head is quantized. What has no counterpart there (auto-clip,
-// random orthogonal rotations, seeds, grid details, ...) is listed in a comment block at the top
-// of the file and in `not_carried_over`. Torch-free (the GUI calls it).
+// ignore: [lm_head] unless lm_head is quantized. Mixed precision (MethodConfig::overrides): one
+// more config group per distinct override spec, targeting the exact Linear names (which win over
+// the class name "Linear" in compressed-tensors' matching), and skipped Linears in ignore. What has no counterpart
+// there (auto-clip, random orthogonal rotations, seeds, grid details, ...) is listed in a comment block at the top of
+// the file and in `not_carried_over`. Torch-free (the GUI calls it).
 #pragma once
 #include <nlohmann/json.hpp>
 
@@ -37,7 +39,14 @@ struct LlmcModel {
     Arch arch = Arch::Llama;
     int64_t hidden_size = 0;  // 0: unknown
     std::string name;         // for the header comment (e.g. the folder name); may be empty
+    // The decoder Linears' Hugging Face names (llmc_linear_names), to check the configuration's
+    // overrides against (MethodConfig::validate_overrides); empty: not checked.
+    std::vector<std::string> linears;
 };
+
+// The decoder Linears of a model with this config, by their Hugging Face names (from the tensor
+// names its checkpoints hold), in module order.
+std::vector<std::string> llmc_linear_names(const ModelConfig& config);
 
 // The recipe for `cfg` on `model`. Throws qs::Error when cfg is invalid (MethodConfig::validate)
 // or carries nothing an llm-compressor recipe can express (no method, or only a rotation it

@@ -10,8 +10,10 @@
 
 #include "core/error.h"
 #include "data/calibration.h"
+#include "models/model_summary.h"
 #include "models/original_weights.h"
 #include "quant/rotation.h"
+#include "quant/size_estimate.h"
 #include "tokenizers/tokenizer.h"
 
 namespace qs {
@@ -26,6 +28,8 @@ json ApplyReport::to_json() const {
               {"quantized_weights", quantized_weights},
               {"size_mib_seed_formula", seed_size_mib},
               {"size_mib_packed", packed_size_mib},
+              {"average_bits", average_bits},
+              {"average_bits_without_scales", average_bits_without_scales},
               {"mode", mode}};
     if (!rotation.empty()) j["rotation"] = rotation;
     if (awq) {
@@ -445,6 +449,10 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
     if (cfg.has("awq")) {
         AwqOptions o;
         o.spec = cfg.weight;
+        for (const auto& [name, ov] : cfg.overrides) {
+            if (ov.skip) o.skipped.insert(name);
+            o.linear_spec[name] = cfg.spec_for(name);
+        }
         o.clip = cfg.awq_clip;
         o.duo_scaling = cfg.duo_scaling;
         o.gram_loss = !cfg.awq_direct_loss;
@@ -469,6 +477,10 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
         o.true_sequential = cfg.gptq_true_sequential;
         o.percdamp = cfg.gptq_damp;
         o.block_size = cfg.gptq_block_size;
+        for (const auto& [name, ov] : cfg.overrides) {
+            if (ov.skip) o.skipped.insert(name);
+            o.linear_spec[name] = cfg.spec_for(name);  // checked here: GPTQ needs per-group or per-channel
+        }
         BlockHooks hooks = block_hooks(m, bs, e);  // e: rotation + smoothing so far
         o.acquire_block = std::move(hooks.acquire);
         o.release_block = std::move(hooks.release);
@@ -513,7 +525,8 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
                                 : "RTN " + cfg.weight.describe() + " with salient channels scaled by " +
                                       std::to_string(cfg.awq_factor));
     } else if (cfg.quantizes_weights() && !cfg.has("gptq")) {
-        for (Linear* l : qlinears) e.rtn_linears.push_back(l->name);
+        for (Linear* l : qlinears)
+            if (!cfg.skips(l->name)) e.rtn_linears.push_back(l->name);
         rep.steps.push_back("RTN " + cfg.weight.describe() + " on every decoder Linear" +
                             (cfg.include_lm_head ? " and lm_head" : ""));
     }
@@ -525,12 +538,18 @@ void QuantSession::apply_search(Experiment& e, ApplyReport& rep, const Progress&
     if (!bs) {
         for (size_t i = 0; i < nb; ++i) {
             progress.check();
-            DecoderBlock& b = m.blocks[i];
-            for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-                if (quantizes_linear(e, *l, false)) l->weight = final_weight(*l, l->weight, e);
-            if (cfg.act.bits > 0) install_activation_quant(b, cfg.act);
+            quantize_block(m.blocks[i], e);
             m.originals->release_all();
         }
+    }
+    if (cfg.quantizes_weights() && !cfg.overrides.empty()) {
+        int64_t skipped = 0;
+        for (const auto& [name, ov] : cfg.overrides) skipped += ov.skip ? 1 : 0;
+        std::ostringstream s;
+        s << "mixed precision: " << cfg.overrides.size() - skipped << " Linear(s) with their own bits / group size, "
+          << skipped << " skipped (kept at their transformed weights" << (cfg.act.bits > 0 ? " and float inputs" : "")
+          << ")";
+        rep.steps.push_back(s.str());
     }
     if (cfg.act.bits > 0) {
         if (cfg.act.bits < 2 || cfg.act.bits > 8) throw Error("activation bits must be in 2..8 (or 0 for none)");
@@ -545,6 +564,13 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
     c10::InferenceMode guard;
     const auto t0 = std::chrono::steady_clock::now();
     cfg.validate_for_model(model_->config.max_position_embeddings);  // ranges; calibration fits the context
+    const ModelSummary summary = summarize(*model_);
+    {
+        std::vector<std::string> targeted;
+        for (const LinearSummary& l : summary.linears)
+            if (targets_linear(l, cfg)) targeted.push_back(l.name);
+        cfg.validate_overrides(targeted);  // override names: Linears the configuration quantizes
+    }
     if (!cfg.methods.empty())
         for (const Linear* l : model_->linears())
             if (l->packed && !l->weight.defined())
@@ -588,24 +614,13 @@ ApplyReport QuantSession::apply(const MethodConfig& cfg, const Progress& progres
         }
         throw;
     }
-    // Sizes: quantized Linears at their bit width, everything else at 16 bits.
-    int64_t total = model_->parameter_count(), qw = 0, packed = 0;
-    if (cfg.quantizes_weights()) {
-        std::vector<const Linear*> ls;
-        for (const auto& b : model_->blocks)
-            for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down})
-                if (l->present()) ls.push_back(l);
-        if (cfg.include_lm_head) ls.push_back(&model_->lm_head);
-        for (const Linear* l : ls) {
-            qw += l->in_features * l->out_features;
-            packed += packed_size_bytes(l->out_features, l->in_features, cfg.weight);
-        }
-    }
-    const int64_t gs = cfg.weight.granularity == Granularity::PerGroup ? cfg.weight.group_size : -1;
-    rep.quantized_weights = qw;
-    rep.seed_size_mib =
-        (cfg.quantizes_weights() ? seed_size_bits(total, cfg.weight.bits, gs) : total * 16.0) / 8 / (1024.0 * 1024.0);
-    rep.packed_size_mib = (packed + (total - qw) * 2) / (1024.0 * 1024.0);
+    // Sizes: quantized Linears at their own bit width (mixed precision), everything else at 16 bits.
+    const SizeEstimate size = estimate_size(summary.linears, model_->parameter_count(), cfg);
+    rep.quantized_weights = size.quantized_weights;
+    rep.seed_size_mib = size.seed_size_mib;
+    rep.packed_size_mib = size.packed_size_mib;
+    rep.average_bits = size.average_bits;
+    rep.average_bits_without_scales = size.average_bits_without_scales;
     rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (recorded.config.methods.empty() && recorded.steps.empty()) recorded = rep;
     history_.erase(std::remove_if(history_.begin(), history_.end(), [&](const auto& h) { return h.first == key; }),

@@ -51,7 +51,10 @@ struct ApplyReport {
     int64_t quantized_weights = 0;  // parameters in quantized Linears
     double seed_size_mib = 0;       // whole model by the seed formula
     double packed_size_mib = 0;     // packed codes + fp16 scales + zeros, other params fp16
-    std::string mode;               // "in-memory" or "block-sequential"
+    // Weights-weighted bits of the targeted Linears, each at its own spec (skipped: 16), with the
+    // seed formula's 20/group scale overhead and without (quant/size_estimate.h).
+    double average_bits = 16, average_bits_without_scales = 16;
+    std::string mode;  // "in-memory" or "block-sequential"
     nlohmann::json to_json() const;
 };
 
