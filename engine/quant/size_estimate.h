@@ -29,7 +29,7 @@ struct SizeEstimate {
     double seed_size_mib = 0;
     double packed_size_mib = 0;
     double fp16_size_mib = 0;
-    double average_bits = 16;                // incl. the seed formula's 20/group scale overhead
+    double average_bits = 16;                 // incl. the seed formula's 20/group scale overhead
     double average_bits_without_scales = 16;  // bits only
 };
 

@@ -138,7 +138,8 @@ TEST(MixedPrecisionConfig, UnknownNamesAreRefusedWithTheClosestNames) {
 
 TEST(MixedPrecisionSizes, AverageBitsAndSizesByHand) {
     // two decoder Linears and lm_head; 10,000 parameters in all
-    std::vector<LinearSummary> ls = {{"a", 64, 4, false, 0, ""}, {"b", 128, 8, false, 0, ""}, {"lm_head", 32, 16, false, -1, ""}};
+    std::vector<LinearSummary> ls = {
+        {"a", 64, 4, false, 0, ""}, {"b", 128, 8, false, 0, ""}, {"lm_head", 32, 16, false, -1, ""}};
     MethodConfig c = rtn(4, 32);
     const SizeEstimate plain = estimate_size(ls, 10000, c);
     EXPECT_EQ(plain.quantized_weights, 256 + 1024);
@@ -151,7 +152,7 @@ TEST(MixedPrecisionSizes, AverageBitsAndSizesByHand) {
     c.overrides["b"] = ov(8, 64);  // b: 8 + 20/64 = 8.3125 bits
     const SizeEstimate mixed = estimate_size(ls, 10000, c);
     EXPECT_EQ(mixed.overridden_linears, 1);
-    EXPECT_DOUBLE_EQ(mixed.average_bits, (256 * 4.625 + 1024 * 8.3125) / 1280);          // 7.575
+    EXPECT_DOUBLE_EQ(mixed.average_bits, (256 * 4.625 + 1024 * 8.3125) / 1280);            // 7.575
     EXPECT_DOUBLE_EQ(mixed.average_bits_without_scales, (256 * 4.0 + 1024 * 8.0) / 1280);  // 7.2
     EXPECT_DOUBLE_EQ(mixed.seed_size_mib, ((10000 - 1024) * 4.625 + 1024 * 8.3125) / 8 / 1048576);
     // b: 1024 B codes + 16 groups x 2 B scales + 16 B zeros
@@ -391,7 +392,8 @@ TEST(MixedPrecisionExport, CompressedTensorsReaderFollowsThePackagesTargetPreced
     f.schemes = {{"group_0", 4, 32, true, {"Linear"}},
                  {"group_1", 8, 0, false, {"re:.*down_proj$"}},
                  {"group_2", 8, 64, true, {kDown0}}};
-    EXPECT_EQ(f.for_linear("model.layers.0.self_attn.q_proj").describe(), "compressed-tensors pack-quantized w4 g32 sym");
+    EXPECT_EQ(f.for_linear("model.layers.0.self_attn.q_proj").describe(),
+              "compressed-tensors pack-quantized w4 g32 sym");
     EXPECT_EQ(f.for_linear(kDown1).describe(), "compressed-tensors pack-quantized w8 per-channel asym");
     EXPECT_EQ(f.for_linear(kDown0).describe(), "compressed-tensors pack-quantized w8 g64 sym");  // exact name first
     f.schemes.erase(f.schemes.begin());
