@@ -66,6 +66,14 @@ CASES = {
     "rotate_random_rtn": (LLAMA, ["--method", "rotate,rtn", "--rotation", "random"]),
     "rotate_smoothquant_opt": (OPT, ["--method", "rotate,smoothquant", "--rotation", "hadamard"]),
     "rtn_w4a8_per_token": (LLAMA, ["--method", "rtn", "--a-bits", "8"]),
+    # mixed precision (per-Linear overrides, issue #16 item 5): config groups on exact names, skipped in ignore
+    "mixed_rtn_w3_g64_down_w8_skip": (LLAMA, ["--method", "rtn", "--w-bits", "3", "--group-size", "64",
+                                              "--override", "model.layers.0.mlp.down_proj=w8",
+                                              "--override", "model.layers.1.mlp.down_proj=w8",
+                                              "--override", "model.layers.1.self_attn.o_proj=w4:channel",
+                                              "--override", "model.layers.0.mlp.up_proj=skip"]),
+    "mixed_gptq_w4a8_lm_head": (LLAMA, ["--method", "gptq", "--a-bits", "8", "--include-lm-head",
+                                        "--override", "lm_head=w8:g32", "--override", "model.layers.1.mlp.gate_proj=skip"]),
 }
 
 # Recipes run end to end through llm-compressor's oneshot on the CPU (4 random calibration rows of
@@ -78,6 +86,9 @@ RUNS = {
     "llama_awq_duo_g32": (LLAMA, ["--method", "awq", "--duo-scaling", "--group-size", "32"]),
     "llama_smoothquant_per_tensor": (LLAMA, ["--method", "smoothquant", "--act-quant", "per-tensor"]),
     "llama_rtn_w4_g32_lm_head": (LLAMA, ["--method", "rtn", "--group-size", "32", "--include-lm-head"]),
+    "llama_mixed_rtn_w4_g32": (LLAMA, ["--method", "rtn", "--group-size", "32",
+                                       "--override", "model.layers.0.mlp.down_proj=w8:g64",
+                                       "--override", "model.layers.1.mlp.up_proj=skip"]),
 }
 
 # The module names of each architecture (as Hugging Face's modeling code names them).
@@ -117,6 +128,25 @@ def expected_modifiers(cfg, arch):
     return out
 
 
+def weight_spec(cfg, name=None):
+    """(num_bits, strategy, group_size) of a Linear: the configuration's, with its override applied."""
+    ov = (cfg.get("overrides") or {}).get(name, {}) if name else {}
+    bits = ov.get("bits") or cfg["w_bits"]
+    strategy = {"per-group": "group", "per-channel": "channel", "per-tensor": "tensor"}[cfg["w_quant"]]
+    group = cfg["group_size"] if strategy == "group" else None
+    g = ov.get("group_size", 0)
+    if g == -1:
+        strategy, group = "channel", None
+    elif g and g > 0:
+        strategy, group = "group", g
+    return bits, strategy, group
+
+
+def override_options(opts):
+    """{Linear: SPEC} of the --override options."""
+    return dict(opts[i + 1].split("=", 1) for i in range(len(opts) - 1) if opts[i] == "--override")
+
+
 def check_case(case, path, cfg, model, hidden):
     from llmcompressor.recipe import Recipe
 
@@ -154,14 +184,42 @@ def check_case(case, path, cfg, model, hidden):
                             "mappings": [{"smooth_layer": x.smooth_layer, "balance_layers": x.balance_layers}
                                          for x in mod.mappings]})
         else:  # QuantizationModifier / GPTQModifier
+            overrides = cfg.get("overrides") or {}
+            skipped = [n for n, o in sorted(overrides.items()) if o.get("skip")]
+            want_ignore = [n for n in skipped if n != "lm_head"]
+            if not cfg["include_lm_head"] or "lm_head" in skipped:
+                want_ignore.append("lm_head")
+            check(case, list(mod.ignore) == want_ignore, f"ignore {mod.ignore}, expected {want_ignore}")
+            # mixed precision: every overridden (not skipped) Linear whose spec differs from the configuration's
+            # is the exact target of one more group with its spec; group_0 targets Linear with the configuration's
+            base = weight_spec(cfg)
+            own = {n: weight_spec(cfg, n) for n, o in overrides.items() if not o.get("skip")}
+            own = {n: s for n, s in own.items() if s != base}
             check(case, list(mod.targets) == ["Linear"], f"targets {mod.targets}")
-            want_ignore = [] if cfg["include_lm_head"] else ["lm_head"]
-            check(case, list(mod.ignore) == want_ignore, f"ignore {mod.ignore}")
-            check(case, list(mod.config_groups) == ["group_0"], f"config_groups {list(mod.config_groups)}")
+            want_groups = ["group_0"] + [f"group_{i + 1}" for i in range(len(set(own.values())))]
+            check(case, list(mod.config_groups) == want_groups, f"config_groups {list(mod.config_groups)}")
+            for gname in want_groups[1:]:
+                sch = mod.config_groups[gname]
+                specs = {own.get(n) for n in sch.targets}
+                check(case, len(specs) == 1 and None not in specs, f"{gname} targets {sch.targets}")
+                b, st, gs = specs.pop()
+                w = sch.weights
+                check(case, (w.num_bits, str(getattr(w.strategy, "value", w.strategy)), w.group_size) == (b, st, gs),
+                      f"{gname} weights {w}, expected {(b, st, gs)}")
+                check(case, w.symmetric == cfg["symmetric"], f"{gname} symmetric {w.symmetric}")
+            check(case, sorted(n for g in want_groups[1:] for n in mod.config_groups[g].targets) == sorted(own),
+                  "the override groups' targets are the overridden Linears")
             scheme = mod.config_groups["group_0"]
             check(case, scheme.targets == ["Linear"], f"scheme targets {scheme.targets}")
             wq = scheme.weights
             entry = {"type": t, "ignore": list(mod.ignore)}
+            if own:
+                entry["override_groups"] = {g: {"targets": list(mod.config_groups[g].targets),
+                                                "num_bits": mod.config_groups[g].weights.num_bits,
+                                                "strategy": str(getattr(mod.config_groups[g].weights.strategy, "value",
+                                                                        mod.config_groups[g].weights.strategy)),
+                                                "group_size": mod.config_groups[g].weights.group_size}
+                                            for g in want_groups[1:]}
             if cfg["methods"] == ["rotate"] or not any(x in cfg["methods"] for x in
                                                          ("rtn", "gptq", "awq", "awq-keep", "awq-scale", "smoothquant")):
                 check(case, wq is None, "weights quantized")
@@ -229,8 +287,12 @@ def oneshot_child(model_dir, recipe):
              "attention_mask": [1] * 32} for _ in range(4)]
     oneshot(model=model, recipe=recipe, dataset=Dataset.from_list(rows), num_calibration_samples=4,
             max_seq_length=32)
-    quantized = sorted(n for n, m in model.named_modules() if getattr(m, "quantization_scheme", None) is not None)
-    print("ONESHOT " + json.dumps({"quantized_modules": len(quantized), "lm_head_quantized": "lm_head" in quantized}))
+    schemes = {n: m.quantization_scheme for n, m in model.named_modules()
+               if getattr(m, "quantization_scheme", None) is not None}
+    quantized = sorted(schemes)
+    bits = {n: [s.weights.num_bits, s.weights.group_size] for n, s in schemes.items() if s.weights is not None}
+    print("ONESHOT " + json.dumps({"quantized_modules": len(quantized), "lm_head_quantized": "lm_head" in quantized,
+                                   "weights": bits}))
 
 
 def run_oneshot(cli, tmpdir):
@@ -246,9 +308,22 @@ def run_oneshot(cli, tmpdir):
         with open(os.path.join(model_dir, "config.json")) as f:
             c = json.load(f)
         per_layer = 6 if c["model_type"] == "opt" else 7
-        want = c["num_hidden_layers"] * per_layer + ("--include-lm-head" in opts)
+        ovs = override_options(opts)
+        skipped = [n for n, spec in ovs.items() if spec == "skip"]
+        want = c["num_hidden_layers"] * per_layer + ("--include-lm-head" in opts) - len(skipped)
         check(name, res["quantized_modules"] == want, f"{res['quantized_modules']} modules quantized, expected {want}")
         check(name, res["lm_head_quantized"] == ("--include-lm-head" in opts), "lm_head")
+        for n in skipped:
+            check(name, n not in res["weights"], f"skipped {n} was quantized")
+        for n, spec in ovs.items():  # e.g. w8:g64 -> 8 bits, group 64
+            if spec == "skip":
+                continue
+            parts = dict((p[0], p[1:]) for p in spec.split(":") if p[0] in "wg")
+            if "w" in parts:
+                check(name, res["weights"][n][0] == int(parts["w"]), f"{n}: {res['weights'][n]}, expected {spec}")
+            if "g" in parts:
+                check(name, res["weights"][n][1] == int(parts["g"]), f"{n}: {res['weights'][n]}, expected {spec}")
+        res.pop("weights")
         res["options"] = opts
         res["model"] = os.path.relpath(model_dir, ROOT)
         res["log_lines"] = [l[l.find("|") + 2:] for l in (r.stdout + r.stderr).splitlines()
