@@ -308,8 +308,8 @@ std::vector<ExportProblem> export_problems(const QuantSession& session, ExportFo
                 if (c.skips(l->name)) continue;
                 std::string q = exp::awq_gemm_linear_problem(*l, c.weight.group_size);
                 if (!q.empty()) problems.push_back(q);
-                // transformers and AutoAWQ leave a module unconverted when any modules_to_not_convert entry is a
-                // substring of its name
+                // AutoAWQ leaves a module unconverted when any modules_to_not_convert entry is a substring of its
+                // name (transformers 5.25: a prefix at a module boundary or a suffix, which this check covers too)
                 for (const auto& [name, ov] : c.overrides)
                     if (ov.skip && l->name != name && l->name.find(name) != std::string::npos)
                         out.push_back({"'" + l->name + "' contains the skipped name '" + name +

@@ -128,7 +128,9 @@ TEST(CompressedTensorsGoldens, FakeQuantLogitsMatchTheExportLoadedByTheCompresse
         EXPECT_EQ(r.quantized_linears, c.at("quantized_linears").get<int64_t>()) << key;
         EXPECT_EQ(Checkpoint(tmp / "ct").config().at("quantization_config"), c.at("quantization_config")) << key;
     }
-    for (const char* need : {"w4_g64_sym", "w4_g32_asym", "w8_channel_sym"}) EXPECT_TRUE(seen.count(need)) << need;
+    for (const char* need :
+         {"w4_g64_sym", "w4_g32_asym", "w8_channel_sym", "mixed_w4_g32_down_w8_g64_q_w8_channel_skip_up"})
+        EXPECT_TRUE(seen.count(need)) << need;
 }
 
 TEST(CompressedTensorsExport, LayoutCodesAndRoundTripOnTinyStories) {

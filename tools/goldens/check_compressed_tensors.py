@@ -16,6 +16,13 @@ For every case below it
      package's, and that both files hold the same tensor names, dtypes and shapes;
 and it packs hand-made code tensors with the package's own pack_to_int32.
 
+The mixed-precision case (per-Linear overrides: one config group per weight scheme on the exact
+Linear names, skipped Linears in `ignore`) is loaded by the package alone (`package_load`: the
+package's own module matching and pack-quantized decompressor), because transformers 5.25's
+`CompressedTensorsConfig(dequantize=True)` path decompresses every dense module with one config
+group (`get_dense_scheme`) and fails on such a checkpoint ("The size of tensor a (12) must match
+the size of tensor b (6)": down_proj's g64 zero points read with the g32 group's scheme).
+
 Writes tests/data/goldens/compressed_tensors.json (cases, ids, checks, packing goldens) and
 tests/data/goldens/compressed_tensors.safetensors (the decompressed model's fp32 logits per
 case), which tests/engine/test_export_compressed_tensors.cpp compares QuantScope against.
@@ -74,6 +81,17 @@ CASES = [
     ("TinyStories-656K", "gptq_w4_g32_sym", ["--method", "gptq", "--w-bits", "4", "--group-size", "32", "--symmetric",
                                              "--calib-samples", "4", "--calib-seqlen", "32"],
      dict(num_bits=4, symmetric=True, strategy="group", group_size=32)),
+    # mixed precision (issue #16 item 5): per-Linear overrides -> one config group per spec on the exact
+    # Linear names, skipped Linears in `ignore`
+    ("TinyStories-656K", "mixed_w4_g32_down_w8_g64_q_w8_channel_skip_up",
+     ["--method", "rtn", "--w-bits", "4", "--group-size", "32",
+      "--override", "model.layers.0.mlp.down_proj=w8:g64", "--override", "model.layers.1.mlp.down_proj=w8:g64",
+      "--override", "model.layers.1.self_attn.q_proj=w8:channel", "--override", "model.layers.1.mlp.up_proj=skip"],
+     dict(num_bits=4, symmetric=False, strategy="group", group_size=32,
+          mixed=dict(groups=[(["model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj"],
+                              dict(num_bits=8, symmetric=False, strategy="group", group_size=64)),
+                             (["model.layers.1.self_attn.q_proj"], dict(num_bits=8, symmetric=False, strategy="channel"))],
+                     ignore=["model.layers.1.mlp.up_proj"]))),
 ]
 
 
@@ -100,17 +118,22 @@ def header(path: Path) -> dict:
 
 
 def package_checkpoint(src: Path, wargs: dict, out: Path) -> None:
-    """The package's own pack-quantized checkpoint of the same scheme (min-max qparams)."""
+    """The package's own pack-quantized checkpoint of the same scheme (min-max qparams); with
+    wargs["mixed"], one more config group per (exact Linear names, weight args) and more `ignore`."""
     model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
-    args = QuantizationArgs(type="int", **wargs)
-    cfg = QuantizationConfig(config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)},
-                             ignore=["lm_head"], format="pack-quantized")
+    wargs = dict(wargs)
+    mixed = wargs.pop("mixed", {"groups": [], "ignore": []})
+    groups = {"group_0": QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(type="int", **wargs))}
+    for i, (targets, a) in enumerate(mixed["groups"]):
+        groups[f"group_{i + 1}"] = QuantizationScheme(targets=targets, weights=QuantizationArgs(type="int", **a))
+    cfg = QuantizationConfig(config_groups=groups, ignore=mixed["ignore"] + ["lm_head"], format="pack-quantized")
     apply_quantization_config(model, cfg)
     for _, mod in model.named_modules():
         if not hasattr(mod, "weight_scale"):
             continue
+        args = mod.quantization_scheme.weights  # the module's own group (exact names before "Linear")
         w = mod.weight.data
-        g = wargs.get("group_size") or w.shape[1]
+        g = args.group_size or w.shape[1]
         wg = w.view(w.shape[0], -1, g) if w.shape[1] % g == 0 else w.view(w.shape[0], 1, -1)
         s, z = calculate_qparams(wg.amin(-1).clamp(max=0), wg.amax(-1).clamp(min=0), args)
         mod.weight_scale.data.copy_(s.reshape(mod.weight_scale.shape))
@@ -120,6 +143,40 @@ def package_checkpoint(src: Path, wargs: dict, out: Path) -> None:
     comp.compress_model(model)
     model.save_pretrained(str(out))
     comp.update_config(str(out))
+
+
+def package_load(ct_dir: Path, src: Path):
+    """The export loaded by the compressed-tensors package alone (for mixed precision: transformers
+    5.25's `dequantize=True` path decompresses every dense module with ONE config group, its
+    `get_dense_scheme`, and fails on a checkpoint with several). Each module's scheme comes from the
+    package's own matching (apply_quantization_config: exact names, then regexes, then "Linear";
+    `ignore`), its tensors are decompressed by the package's pack-quantized compressor, and the
+    dense weights go into a plain transformers model with every other tensor of the checkpoint."""
+    from compressed_tensors.compressors import BaseCompressor
+
+    qcfg = QuantizationConfig.model_validate(json.loads((ct_dir / "config.json").read_text())["quantization_config"])
+    probe = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    apply_quantization_config(probe, qcfg)
+    schemes = {n: m.quantization_scheme for n, m in probe.named_modules()
+               if getattr(m, "quantization_scheme", None) is not None}
+    compressor = BaseCompressor.get_value_from_registry(qcfg.format)
+    with safe_open(str(ct_dir / "model.safetensors"), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    state = {}
+    for k, v in tensors.items():
+        mod, _, leaf = k.rpartition(".")
+        if leaf == "weight_packed":
+            parts = {l: tensors[f"{mod}.{l}"] for l in ("weight_packed", "weight_scale", "weight_zero_point",
+                                                          "weight_shape") if f"{mod}.{l}" in tensors}
+            state[f"{mod}.weight"] = compressor.decompress(parts, schemes[mod])["weight"].to(torch.float32)
+        elif leaf not in ("weight_scale", "weight_zero_point", "weight_shape"):
+            state[k] = v.to(torch.float32)
+    assert set(schemes) == {k.rpartition(".")[0] for k in tensors if k.endswith(".weight_packed")}, \
+        "the package quantizes other modules than the checkpoint holds packed"
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)  # lm_head: tied
+    return model.eval(), {n: [s.weights.num_bits, s.weights.group_size] for n, s in schemes.items()}
 
 
 def linear_weights(model) -> dict:
@@ -170,8 +227,13 @@ def main() -> int:
                                      *opts])
             run_cli(args.cli, ["--model", str(src), "--out", str(fake_dir), "--format", "fake", "--out-dtype",
                                "float32", *opts])
-            ct = AutoModelForCausalLM.from_pretrained(
-                str(ct_dir), dtype=torch.float32, quantization_config=CompressedTensorsConfig(dequantize=True)).eval()
+            mixed = "mixed" in wargs
+            if mixed:
+                ct, module_schemes = package_load(ct_dir, src)
+            else:
+                ct = AutoModelForCausalLM.from_pretrained(
+                    str(ct_dir), dtype=torch.float32,
+                    quantization_config=CompressedTensorsConfig(dequantize=True)).eval()
             fake = AutoModelForCausalLM.from_pretrained(str(fake_dir), dtype=torch.float32).eval()
             wc, wf = linear_weights(ct), linear_weights(fake)
             assert wc.keys() == wf.keys(), (wc.keys(), wf.keys())
@@ -201,6 +263,10 @@ def main() -> int:
             logits[key] = lc.contiguous()
             fixture["cases"].append({
                 "model": model_name, "case": case, "cli": opts, "package_weight_args": wargs,
+                **({"loaded_with": "the compressed-tensors package alone (package_load): transformers "
+                                   f"{transformers.__version__}'s dequantize path applies one config group to "
+                                   "every dense module", "package_module_schemes": module_schemes}
+                   if mixed else {}),
                 "logits_tensor": key, "vocab_size": ct.config.vocab_size, "ids": ids,
                 "quantized_linears": rep["export"]["quantized_linears"],
                 "quantscope_configuration": rep["export"]["configuration_json"],
