@@ -183,6 +183,21 @@ void AppContext::setConfig(const qs::MethodConfig& cfg) {
     previewTimer_->start(jobs_->busy("preview") ? 30 : 0);
 }
 
+void AppContext::setOverride(const std::string& linear, const qs::LinearOverride& o) {
+    qs::MethodConfig c = config_;
+    if (o.empty())
+        c.overrides.erase(linear);
+    else
+        c.overrides[linear] = o;
+    setConfig(c);
+}
+
+void AppContext::clearOverrides() {
+    qs::MethodConfig c = config_;
+    c.overrides.clear();
+    setConfig(c);
+}
+
 bool AppContext::layerQuantized() const {
     if (!wb_) return false;
     for (const auto& l : wb_->summary().linears)

@@ -59,6 +59,10 @@ class AppContext : public QObject {
     // The methods panel's configuration (what Apply and Run would use).
     const qs::MethodConfig& config() const { return config_; }
     void setConfig(const qs::MethodConfig& cfg);
+    // Mixed precision: sets (or, with an empty override, clears) the override of one Linear in
+    // the draft configuration; Apply and the perplexity runs then use it.
+    void setOverride(const std::string& linear, const qs::LinearOverride& o);
+    void clearOverrides();
     // The configuration the model currently carries (after the last Apply; "original" at load).
     const qs::MethodConfig& applied() const { return applied_; }
     const ApplyData* lastApply() const { return lastApply_.get(); }

@@ -321,6 +321,9 @@ void MethodsPanel::connectControls() {
     connect(ctx_, &AppContext::layerChanged, this, &MethodsPanel::updateHints);
     connect(ctx_, &AppContext::appliedChanged, this, &MethodsPanel::updateHints);
     connect(ctx_, &AppContext::configChanged, this, &MethodsPanel::updateHints);
+    connect(ctx_, &AppContext::configChanged, this, [this] {
+        if (!updating_) overrides_ = ctx_->config().overrides;  // set on the Model page
+    });
     connect(ctx_, &AppContext::modelChanged, this, &MethodsPanel::updateHints);
 }
 
@@ -407,11 +410,13 @@ qs::MethodConfig MethodsPanel::config() const {
     c.calib_path = calibPath_.toStdString();
     c.calib_samples = calibSamples_->value();
     c.calib_seqlen = calibSeqlen_->value();
+    c.overrides = overrides_;
     return c;
 }
 
 void MethodsPanel::setConfig(const qs::MethodConfig& c) {
     updating_ = true;
+    overrides_ = c.overrides;
     const bool weights = c.quantizes_weights();
     // Values outside the controls' usual choices widen them instead of being clamped (a
     // workspace or the CLI may hold any value MethodConfig::validate() accepts).

@@ -10,6 +10,9 @@
 #pragma once
 #include <QWidget>
 
+#include <map>
+#include <string>
+
 #include "quant/method_config.h"
 
 class AppContext;
@@ -53,6 +56,9 @@ class MethodsPanel : public QWidget {
 
     AppContext* ctx_;
     bool updating_ = false;
+    // Mixed precision: the draft's per-Linear overrides, which the panel has no control for (the
+    // Model page edits them through AppContext::setOverride); kept so config() carries them.
+    std::map<std::string, qs::LinearOverride> overrides_;
     QComboBox *bits_, *group_;
     QCheckBox *symmetric_, *lmHead_, *fp16Scales_;
     QComboBox* awqMode_;

@@ -10,6 +10,7 @@
 #include "plot_view.h"
 #include "quant/salient_count.h"
 #include "quant/quant_spec.h"
+#include "quant/size_estimate.h"
 
 #include <qcustomplot.h>
 
@@ -52,26 +53,19 @@ QString duration(double s) {
     return QString("%1 min %2 s").arg(static_cast<int>(s) / 60).arg(static_cast<int>(s) % 60);
 }
 
-bool quantizes_linear(const qs::LinearSummary& l, const qs::MethodConfig& cfg) {
-    if (!cfg.quantizes_weights()) return false;
-    if (l.block >= 0) return true;
-    return cfg.include_lm_head && l.name.find("lm_head") != std::string::npos;
-}
+bool quantizes_linear(const qs::LinearSummary& l, const qs::MethodConfig& cfg) { return qs::quantizes_linear(l, cfg); }
 
 ModelSizes model_sizes(const qs::ModelSummary& s, const qs::MethodConfig& cfg) {
+    const qs::SizeEstimate e = qs::estimate_size(s.linears, s.parameters, cfg);
     ModelSizes out;
-    const int64_t total = s.parameters;
-    out.fp16_mib = total * 2.0 / (1024.0 * 1024.0);
-    int64_t packed = 0;
-    for (const auto& l : s.linears) {
-        if (!quantizes_linear(l, cfg)) continue;
-        out.quantized_weights += l.in_features * l.out_features;
-        packed += qs::packed_size_bytes(l.out_features, l.in_features, cfg.weight);
-    }
-    const int64_t gs = cfg.weight.granularity == qs::Granularity::PerGroup ? cfg.weight.group_size : -1;
-    out.seed_mib = (cfg.quantizes_weights() ? qs::seed_size_bits(total, cfg.weight.bits, gs) : total * 16.0) / 8 /
-                   (1024.0 * 1024.0);
-    out.packed_mib = (packed + (total - out.quantized_weights) * 2) / (1024.0 * 1024.0);
+    out.fp16_mib = e.fp16_size_mib;
+    out.seed_mib = e.seed_size_mib;
+    out.packed_mib = e.packed_size_mib;
+    out.quantized_weights = e.quantized_weights;
+    out.average_bits = e.average_bits;
+    out.average_bits_without_scales = e.average_bits_without_scales;
+    out.quantized_linears = e.quantized_linears;
+    out.skipped_linears = e.skipped_linears;
     return out;
 }
 
@@ -86,13 +80,15 @@ QString method_short(const qs::LinearSummary& l, const qs::MethodConfig& cfg, co
     QStringList parts;
     if (cfg.has("rotate") && l.name.find("lm_head") == std::string::npos) parts << "rotated";
     if (cfg.has("smoothquant") && l.block >= 0 && readsNorm(l.name)) parts << QString("smooth α%1").arg(cfg.sq_alpha);
-    if (quantizes_linear(l, cfg)) {
+    if (ui::quantizes_linear(l, cfg)) {
         if (cfg.has("awq")) parts << "AWQ";
         if (cfg.has("awq-keep")) parts << "keep 1%";
         if (cfg.has("awq-scale")) parts << QString("scale ×%1").arg(cfg.awq_factor);
-        parts << qstr(cfg.weight.describe());
+        parts << qstr(cfg.spec_for(l.name).describe());  // mixed precision: the Linear's own spec
+    } else if (qs::targets_linear(l, cfg)) {
+        parts << "skipped (full precision)";
     }
-    if (cfg.act.bits > 0 && l.block >= 0) parts << QString("a%1").arg(cfg.act.bits);
+    if (cfg.act.bits > 0 && l.block >= 0 && !cfg.skips(l.name)) parts << QString("a%1").arg(cfg.act.bits);
     if (parts.isEmpty()) return qstr(dtype);
     return parts.join(" + ");
 }

@@ -35,14 +35,19 @@ QString duration(double seconds);  // "8.2 s", "42 s", "3 min 5 s"
 
 // Model size with a configuration, by the seed formula (quantized Linears: bits +
 // (16+4)/group_size bits per weight; everything else 16 bits) and packed bytes (codes +
-// fp16 scales + zero points; other parameters fp16). Mirrors QuantSession::apply.
+// fp16 scales + zero points; other parameters fp16), and the average weight bits of the
+// targeted Linears, each at its own spec (mixed precision): qs::estimate_size, the function
+// QuantSession::apply reports with.
 struct ModelSizes {
     double fp16_mib = 0, seed_mib = 0, packed_mib = 0;
     int64_t quantized_weights = 0;
+    double average_bits = 16, average_bits_without_scales = 16;
+    int64_t quantized_linears = 0, skipped_linears = 0;
 };
 ModelSizes model_sizes(const qs::ModelSummary& s, const qs::MethodConfig& cfg);
 
-// Whether `cfg` quantizes the Linear `l` (decoder Linears, lm_head only if included).
+// Whether `cfg` quantizes the Linear `l` (decoder Linears, lm_head only if included; not one an
+// override skips).
 bool quantizes_linear(const qs::LinearSummary& l, const qs::MethodConfig& cfg);
 // Whether a Linear reads a norm's output (q/k/v, gate/up, OPT fc1): the ones SmoothQuant smooths.
 bool readsNorm(const std::string& linearName);

@@ -13,6 +13,7 @@
 #include "main_window.h"
 #include "methods_panel.h"
 #include "perplexity_page.h"
+#include "quant/size_estimate.h"
 #include "ui_util.h"
 #include "workspace_state.h"
 
@@ -178,6 +179,10 @@ void WorkspaceActions::restore(const qs::Workspace& ws, const QString& file) {
     const int64_t context = ctx_->summary()->max_position_embeddings;
     try {
         ws.config.validate_for_model(context);
+        std::vector<std::string> targeted;  // mixed precision: override names must be Linears of this model
+        for (const auto& l : ctx_->summary()->linears)
+            if (qs::targets_linear(l, ws.config)) targeted.push_back(l.name);
+        ws.config.validate_overrides(targeted);
         if (ws.eval.seqlen > context)
             throw qs::Error("'evaluation.seqlen' " + std::to_string(ws.eval.seqlen) +
                             " is longer than the model's context (max_position_embeddings " + std::to_string(context) +

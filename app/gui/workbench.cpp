@@ -93,9 +93,10 @@ bool carries_transforms(const MethodConfig& applied, const MethodConfig& cfg) {
         return false;
     if (cfg.has("smoothquant") && applied.sq_alpha != cfg.sq_alpha) return false;
     // The AWQ search depends on the weight quantization it searches for.
-    if (cfg.has("awq") && (!same_spec(applied.weight, cfg.weight) || applied.awq_clip != cfg.awq_clip ||
-                           applied.duo_scaling != cfg.duo_scaling || applied.awq_direct_loss != cfg.awq_direct_loss ||
-                           applied.include_lm_head != cfg.include_lm_head))
+    if (cfg.has("awq") &&
+        (!same_spec(applied.weight, cfg.weight) || applied.overrides != cfg.overrides ||
+         applied.awq_clip != cfg.awq_clip || applied.duo_scaling != cfg.duo_scaling ||
+         applied.awq_direct_loss != cfg.awq_direct_loss || applied.include_lm_head != cfg.include_lm_head))
         return false;
     return true;
 }
@@ -272,6 +273,7 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
         }
     }
     if (group.empty()) group.push_back(w);
+    c.weight = cfg.spec_for(linear);  // mixed precision: the Linear's own spec
     LayerPreview p = preview_linear(w, group, smoothable, stats, c);
     PreviewData d;
     d.linear = linear;
@@ -287,7 +289,7 @@ PreviewData Workbench::preview(const std::string& linear, const MethodConfig& cf
         at::Tensor s = p.salient.to(at::kCPU, at::kLong).contiguous();
         d.salient.assign(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + s.numel());
     }
-    d.spec = cfg.weight.describe();
+    d.spec = c.weight.describe();
     d.original = to_matrix(p.original);
     d.transformed = to_matrix(p.transformed);
     d.codes = to_matrix(p.codes);
