@@ -31,12 +31,13 @@ ModelPage::ModelPage(AppContext* ctx, QWidget* parent) : QWidget(parent), ctx_(c
     lv->setContentsMargins(0, 0, 0, 0);
     tree_ = new QTreeWidget(left);
     tree_->setObjectName("modelTree");
-    tree_->setHeaderLabels({"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied",
-                            "Weights (panel + overrides)", "Stored as"});
-    tree_->headerItem()->setToolTip(kSpecColumn,
-                                    "The weight spec each Linear gets from the methods panel's configuration and its "
-                                    "mixed-precision override (set below or from the context menu); Apply uses it");
-    tree_->headerItem()->setToolTip(5,
+    tree_->setHeaderLabels(
+        {"Module (Hugging Face name)", "Shape [out, in]", "Parameters", "Method applied", "Stored as"});
+    tree_->headerItem()->setToolTip(kMethodColumn,
+                                    "What the model carries for each Linear (bold: a mixed-precision override); "
+                                    "\"→ draft ...\" is an override set below or from the context menu that Apply "
+                                    "has not used yet");
+    tree_->headerItem()->setToolTip(4,
                                     "How the source file stores the weight (GGUF: the ggml type, e.g. Q4_K; "
                                     "methods start from its dequantized values)");
     tree_->setContextMenuPolicy(Qt::CustomContextMenu);
@@ -258,9 +259,8 @@ void ModelPage::rebuildTree() {
     std::map<long long, long long> blockParams;
     for (const auto& l : s->linears) {
         const long long params = l.out_features * l.in_features + (l.bias ? l.out_features : 0);
-        QStringList cols = {
-            qstr(l.name),       QString("[%1, %2]").arg(l.out_features).arg(l.in_features), ui::commas(params), "", "",
-            qstr(l.source_type)};
+        QStringList cols = {qstr(l.name), QString("[%1, %2]").arg(l.out_features).arg(l.in_features),
+                            ui::commas(params), "", qstr(l.source_type)};
         QTreeWidgetItem* item;
         if (l.block >= 0) {
             auto it = blocks.find(l.block);
@@ -293,16 +293,24 @@ void ModelPage::updateMethods() {
         auto f = byName.find((*it)->data(0, Qt::UserRole).toString());
         if (f == byName.end()) continue;
         const qs::LinearSummary& l = *f->second;
-        (*it)->setText(3, ui::method_short(l, ctx_->applied(), s->dtype));
-        QString spec;
-        if (qs::quantizes_linear(l, draft))
-            spec = qstr(draft.spec_for(l.name).describe()) + (draft.overrides.count(l.name) ? " (override)" : "");
-        else if (qs::targets_linear(l, draft))
-            spec = "skip (full precision)";
-        (*it)->setText(kSpecColumn, spec);
-        QFont font = (*it)->font(kSpecColumn);
-        font.setBold(draft.overrides.count(l.name) > 0);
-        (*it)->setFont(kSpecColumn, font);
+        const qs::MethodConfig& applied = ctx_->applied();
+        QString text = ui::method_short(l, applied, s->dtype);
+        // The draft's override of this Linear, when the model does not carry it yet (the column
+        // stays as narrow as before until an override exists: every column fits 1280 x 720).
+        auto spec_of = [&](const qs::MethodConfig& c) -> std::string {
+            if (qs::quantizes_linear(l, c)) return c.spec_for(l.name).describe();
+            return qs::targets_linear(l, c) ? "skip (full precision)" : "";
+        };
+        const bool overridden = draft.overrides.count(l.name) > 0;
+        const bool pending = (overridden || applied.overrides.count(l.name)) && spec_of(draft) != spec_of(applied);
+        if (pending) text += " → draft " + qstr(spec_of(draft));
+        (*it)->setText(kMethodColumn, text);
+        (*it)->setToolTip(kMethodColumn, overridden
+                                             ? "override: " + qstr(qs::linear_override_text(draft.overrides.at(l.name)))
+                                             : QString());
+        QFont font = (*it)->font(kMethodColumn);
+        font.setBold(applied.overrides.count(l.name) > 0 || overridden);
+        (*it)->setFont(kMethodColumn, font);
     }
     for (int c = 0; c < tree_->columnCount(); ++c) tree_->resizeColumnToContents(c);
 }

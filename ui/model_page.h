@@ -1,5 +1,5 @@
-// Model page: every block and Linear (HF name, shape, parameters, method applied, the draft's
-// weight spec per Linear) and a summary: architecture, parameters, size at the panel's
+// Model page: every block and Linear (HF name, shape, parameters, method applied, with the
+// draft's mixed-precision override when not applied yet) and a summary: architecture, parameters, size at the panel's
 // bits/group (seed formula and packed bytes), device, dtype, calibration set, and the steps of
 // the last Apply. Side by side when the page is wide, the summary under the tree when it is not
 // (every column in view).
@@ -38,8 +38,8 @@ class ModelPage : public QWidget {
     QPushButton* clearOverrideButton() const { return clear_; }
     QPushButton* clearAllOverridesButton() const { return clearAll_; }
     QLabel* mixedSummaryLabel() const { return mixed_; }
-    // The tree column with the draft's weight spec of each Linear.
-    static constexpr int kSpecColumn = 4;
+    // The tree column with what each Linear carries, and the draft's override not applied yet.
+    static constexpr int kMethodColumn = 3;
 
   protected:
     void resizeEvent(QResizeEvent* e) override;

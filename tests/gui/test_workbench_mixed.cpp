@@ -124,7 +124,8 @@ class MixedPrecisionGuiTest : public QObject {
         page->tree()->setCurrentItem(item);
         QCOMPARE(ctx()->layer(), kDown0);
         QVERIFY(page->overrideBitsCombo()->isEnabled());
-        QCOMPARE(item->text(ModelPage::kSpecColumn), QString("w4 g32 asym"));
+        const int col = ModelPage::kMethodColumn;
+        QCOMPARE(item->text(col), QString("fp32"));  // the model carries its original weights
         page->overrideBitsCombo()->setCurrentIndex(page->overrideBitsCombo()->findData(8));
         page->overrideGroupCombo()->setCurrentIndex(page->overrideGroupCombo()->findData(64));
         QVERIFY(waitIdle(w_.get()));
@@ -132,7 +133,8 @@ class MixedPrecisionGuiTest : public QObject {
         QCOMPARE(c.overrides.size(), size_t(1));
         QCOMPARE(c.overrides.at(kDown0.toStdString()).bits, 8);
         QCOMPARE(c.overrides.at(kDown0.toStdString()).group_size, int64_t(64));
-        QCOMPARE(item->text(ModelPage::kSpecColumn), QString("w8 g64 asym (override)"));
+        QCOMPARE(item->text(col), QString("fp32 → draft w8 g64 asym"));
+        QVERIFY(item->font(col).bold());
         QVERIFY(ctx()->hasUnappliedChanges());
         // by hand: (344,064 x 4.625 + 49,152 x 8.3125) / 393,216 = 5.0859375; without scales 4.5
         QVERIFY2(mixed->text().contains("5.0859 bits per weight on average (4.5000 without scales)"),
@@ -145,7 +147,7 @@ class MixedPrecisionGuiTest : public QObject {
         bits->setCurrentIndex(bits->findData(3));
         QVERIFY(waitIdle(w_.get()));
         QCOMPARE(ctx()->config().overrides.size(), size_t(1));
-        QCOMPARE(item->text(ModelPage::kSpecColumn), QString("w8 g64 asym (override)"));
+        QCOMPARE(item->text(col), QString("fp32 → draft w8 g64 asym"));
         bits->setCurrentIndex(bits->findData(4));
         QVERIFY(waitIdle(w_.get()));
 
@@ -154,7 +156,7 @@ class MixedPrecisionGuiTest : public QObject {
         QVERIFY(waitIdle(w_.get()));
         QVERIFY(ctx()->config().skips(kDown0.toStdString()));
         QVERIFY(!page->overrideBitsCombo()->isEnabled());
-        QCOMPARE(item->text(ModelPage::kSpecColumn), QString("skip (full precision)"));
+        QCOMPARE(item->text(col), QString("fp32 → draft skip (full precision)"));
         QVERIFY2(mixed->text().contains("6.0469 bits per weight on average (5.5000 without scales)"),
                  qPrintable(mixed->text()));
         QVERIFY2(mixed->text().contains(packedText((kAll - kDown) * kPackedW4, kAll - kDown) + " packed"),
@@ -165,7 +167,8 @@ class MixedPrecisionGuiTest : public QObject {
         QTest::mouseClick(page->clearOverrideButton(), Qt::LeftButton);
         QVERIFY(waitIdle(w_.get()));
         QVERIFY(ctx()->config().overrides.empty());
-        QCOMPARE(item->text(ModelPage::kSpecColumn), QString("w4 g32 asym"));
+        QCOMPARE(item->text(col), QString("fp32"));
+        QVERIFY(!item->font(col).bold());
         QVERIFY2(mixed->text().contains("4.6250 bits per weight"), qPrintable(mixed->text()));
         QVERIFY(!page->overrideSkipCheck()->isChecked());
         QCOMPARE(page->overrideBitsCombo()->currentData().toInt(), 0);
@@ -192,7 +195,11 @@ class MixedPrecisionGuiTest : public QObject {
         const QJsonObject rep = QJsonDocument::fromJson(QByteArray::fromStdString(a->json)).object();
         QCOMPARE(rep["average_bits"].toDouble(), 5.0859375);
         QTreeWidgetItem* item = itemFor(w_->modelPage()->tree(), kDown0);
-        QVERIFY2(item->text(3).contains("w8 g64 asym"), qPrintable(item->text(3)));  // "Method applied"
+        // "Method applied": its own spec, bold (an override), nothing pending
+        QCOMPARE(item->text(ModelPage::kMethodColumn), QString("w8 g64 asym"));
+        QVERIFY(item->font(ModelPage::kMethodColumn).bold());
+        QCOMPARE(itemFor(w_->modelPage()->tree(), "model.layers.0.mlp.up_proj")->text(ModelPage::kMethodColumn),
+                 QString("w4 g32 asym"));
     }
 
     // Export compressed-tensors through the dialog: a config group for the overridden Linear.
