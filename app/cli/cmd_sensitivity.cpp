@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "commands.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "eval_input.h"
+#include "io/safe_output.h"
 #include "method_options.h"
 #include "model_options.h"
 #include "options.h"
@@ -37,16 +37,13 @@ struct SensArgs {
     MethodConfig method;
 };
 
-void write_output(const std::string& path, const std::string& text) {
+// stdout, or FILE written atomically (temporary + rename) and never into the model folder.
+void write_output(const std::string& path, const std::string& text, const std::string& model_dir) {
     if (path.empty()) {
         std::cout << text << std::flush;
         return;
     }
-    std::ofstream f(path, std::ios::binary);
-    if (!f) throw Error(path + ": cannot write the sensitivity output (check the folder exists and is writable)");
-    f << text;
-    f.close();
-    if (!f) throw Error(path + ": writing the sensitivity output failed (disk full?)");
+    for (const auto& note : write_file_atomic(path, text, {model_dir})) std::fprintf(stderr, "%s\n", note.c_str());
 }
 
 std::string table(const SensitivityResult& r, const std::string& sort) {
@@ -91,9 +88,12 @@ int run_sensitivity(const SensArgs& a) {
     if (a.sort != "kl" && a.sort != "ppl" && a.sort != "order")
         throw Error("--sort must be kl, ppl or order, found '" + a.sort + "'");
     SensitivityOptions o = a.opts;
-    if (a.scope == "linears") o.blocks = false;
-    else if (a.scope == "blocks") o.linears = false;
-    else if (a.scope != "both") throw Error("--scope must be linears, blocks or both, found '" + a.scope + "'");
+    if (a.scope == "linears")
+        o.blocks = false;
+    else if (a.scope == "blocks")
+        o.linears = false;
+    else if (a.scope != "both")
+        throw Error("--scope must be linears, blocks or both, found '" + a.scope + "'");
     o.total = !a.no_total;
     const MethodConfig& cfg = a.method;
     cfg.validate();
@@ -103,17 +103,18 @@ int run_sensitivity(const SensArgs& a) {
     EvalInput p = load_eval_input(a.model, a.tokenizer, a.dataset);
     cfg.validate_for_model(p.model->config.max_position_embeddings);
     QuantSession session(p.model, p.tok);
-    SensitivityResult r = compute_sensitivity(session, cfg, p.ids, p.text.description, o, stderr_progress("sensitivity"));
+    SensitivityResult r =
+        compute_sensitivity(session, cfg, p.ids, p.text.description, o, stderr_progress("sensitivity"));
     if (a.format == "json") {
         json j = r.to_json(a.channels);
         j["model"] = p.model->source_dir;
         j["dtype"] = dtype_name(p.model->dtype());
         j["device"] = device_name(p.model->device());
-        write_output(a.out, j.dump() + "\n");
+        write_output(a.out, j.dump() + "\n", p.model->source_dir);
     } else if (a.format == "csv") {
-        write_output(a.out, r.to_csv());
+        write_output(a.out, r.to_csv(), p.model->source_dir);
     } else {
-        write_output(a.out, table(r, a.sort));
+        write_output(a.out, table(r, a.sort), p.model->source_dir);
     }
     return 0;
 }

@@ -162,8 +162,9 @@ json SensitivityResult::to_json(bool with_channels) const {
               {"mode", mode},
               {"seconds", seconds},
               {"entries", entries_j}};
-    j["total"] = total_ppl ? json{{"ppl", *total_ppl}, {"delta_ppl", *total_ppl - base_ppl}, {"kl", kl_stats_json(*total_kl)}}
-                           : json(nullptr);
+    j["total"] = total_ppl
+                     ? json{{"ppl", *total_ppl}, {"delta_ppl", *total_ppl - base_ppl}, {"kl", kl_stats_json(*total_kl)}}
+                     : json(nullptr);
     if (with_channels) {
         json ch = json::object();
         for (const auto& [name, t] : imatrix) {
@@ -184,8 +185,10 @@ std::string SensitivityResult::to_csv() const {
         o << e.kind << ',' << csv_quote(e.name) << ',' << e.role << ',' << e.block << ',' << e.params << ',' << e.ppl
           << ',' << e.delta_ppl << ',' << e.kl.mean << ',' << e.kl.median << ',' << e.kl.p99_9 << ',' << e.kl.max << ','
           << e.kl.top1 << ',' << e.weight_rel_error << ',';
-        if (e.kind == "linear") o << e.imatrix.mean_sq << ',' << e.imatrix.max_ratio;
-        else o << ',';
+        if (e.kind == "linear")
+            o << e.imatrix.mean_sq << ',' << e.imatrix.max_ratio;
+        else
+            o << ',';
         o << '\n';
     }
     return o.str();
@@ -202,7 +205,8 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
         throw Error("sensitivity: the configuration quantizes no weights (" + cfg.describe() +
                     "); choose a weight quantizer (rtn, awq, gptq, smoothquant)");
     if (!opts.linears && !opts.blocks) throw Error("sensitivity: nothing to measure (neither Linears nor blocks)");
-    if (opts.nsamples < 1) throw Error("sensitivity: nsamples must be at least 1, found " + std::to_string(opts.nsamples));
+    if (opts.nsamples < 1)
+        throw Error("sensitivity: nsamples must be at least 1, found " + std::to_string(opts.nsamples));
     if (opts.seqlen < 2) throw Error("sensitivity: seqlen must be at least 2, found " + std::to_string(opts.seqlen));
     if (ids_in.dim() != 1) throw Error("sensitivity expects a 1-D sequence of token ids");
 
@@ -248,8 +252,10 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
     ref->set_observer([&](const Linear& l, const at::Tensor& x) {
         at::Tensor s = x.to(at::kFloat).pow(2).reshape({-1, x.size(-1)}).sum(0).cpu();
         auto it = sumsq.find(l.name);
-        if (it == sumsq.end()) sumsq.emplace(l.name, s);
-        else it->second.add_(s);
+        if (it == sumsq.end())
+            sumsq.emplace(l.name, s);
+        else
+            it->second.add_(s);
     });
     at::Tensor base_final;
     {
@@ -314,7 +320,8 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
             en.weight_rel_error = s.norm2 > 0 ? std::sqrt(s.err2 / s.norm2) : 0;
             en.block = int64_t(b);
             ++done;
-            cand(double(done) / double(total), "block " + std::to_string(b + 1) + "/" + std::to_string(nb) + ": " + en.name);
+            cand(double(done) / double(total),
+                 "block " + std::to_string(b + 1) + "/" + std::to_string(nb) + ": " + en.name);
         };
         if (opts.linears)
             for (Linear* l : ls) {

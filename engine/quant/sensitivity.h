@@ -43,9 +43,9 @@ struct SensitivityOptions {
 };
 
 struct ImatrixSummary {
-    int64_t tokens = 0;     // tokens behind the sums
-    double mean_sq = 0;     // mean over channels of sum(x^2) / tokens
-    double max_ratio = 0;   // max channel's sum(x^2) / mean channel's
+    int64_t tokens = 0;    // tokens behind the sums
+    double mean_sq = 0;    // mean over channels of sum(x^2) / tokens
+    double max_ratio = 0;  // max channel's sum(x^2) / mean channel's
     int64_t top_channel = -1;
 };
 
@@ -54,8 +54,8 @@ struct SensitivityEntry {
     std::string kind;  // "linear" or "block"
     std::string role;  // "q_proj", "fc1", ...; "block" for blocks
     int64_t block = 0;
-    int64_t order = 0;   // position in model order among entries of its kind
-    int64_t params = 0;  // weights quantized
+    int64_t order = 0;              // position in model order among entries of its kind
+    int64_t params = 0;             // weights quantized
     double ppl = 0, delta_ppl = 0;  // delta_ppl = ppl - base_ppl
     KlStats kl;
     double weight_rel_error = 0;  // ||W - Q(W)||_F / ||W||_F over the quantized weights
@@ -65,8 +65,8 @@ struct SensitivityEntry {
 struct SensitivityResult {
     std::string configuration;  // MethodConfig::describe()
     nlohmann::json config_json;
-    double base_ppl = 0;               // the unquantized reference on the same windows
-    std::optional<double> total_ppl;   // the whole configuration on the same windows
+    double base_ppl = 0;              // the unquantized reference on the same windows
+    std::optional<double> total_ppl;  // the whole configuration on the same windows
     std::optional<KlStats> total_kl;
     int64_t seqlen = 0, nsamples = 0, tokens = 0;
     std::string dataset, protocol, mode;

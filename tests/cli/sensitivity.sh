@@ -93,8 +93,13 @@ run sensitivity --model "$MODEL" --method rtn --nsamples 0
 if [ "$rc" -ne 0 ] && grep -q "nsamples" "$tmp/err"; then ok "--nsamples 0 refused"
 else fail "--nsamples 0 (exit $rc)"; fi
 run sensitivity --model "$MODEL" --method rtn --seqlen 64 --nsamples 1 --out /nonexistent-dir/s.txt
-if [ "$rc" -ne 0 ] && grep -q "/nonexistent-dir/s.txt: cannot write" "$tmp/err"; then ok "--out into a missing folder: named"
+if [ "$rc" -ne 0 ] && grep -q "/nonexistent-dir/s.txt: the folder /nonexistent-dir does not exist" "$tmp/err"; then ok "--out into a missing folder: named"
 else fail "--out missing folder (exit $rc)"; fi
+cp -r "$MODEL" "$tmp/model"
+run sensitivity --model "$tmp/model" --method rtn --seqlen 64 --nsamples 1 --out "$tmp/model/s.csv" --format csv
+if [ "$rc" -ne 0 ] && grep -q "lies inside the model folder" "$tmp/err" && [ ! -e "$tmp/model/s.csv" ]; then
+    ok "--out inside the model folder: refused, nothing written"
+else fail "--out inside the model folder (exit $rc)"; fi
 run sensitivity --help
 if [ "$rc" -eq 0 ] && grep -q -- "--imatrix-channels" "$tmp/out" && grep -q -- "--w-bits" "$tmp/out"; then ok "--help lists its options and the method options"
 else fail "--help (exit $rc)"; fi

@@ -122,8 +122,10 @@ TEST(Sensitivity, EachLinearEqualsTheModelWithOnlyThatLinearQuantized) {
     // a block = all its Linears at once
     {
         std::vector<std::string> all;
-        for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj"}) all.push_back(std::string("model.layers.1.self_attn.") + n);
-        for (const char* n : {"gate_proj", "up_proj", "down_proj"}) all.push_back(std::string("model.layers.1.mlp.") + n);
+        for (const char* n : {"q_proj", "k_proj", "v_proj", "o_proj"})
+            all.push_back(std::string("model.layers.1.self_attn.") + n);
+        for (const char* n : {"gate_proj", "up_proj", "down_proj"})
+            all.push_back(std::string("model.layers.1.mlp.") + n);
         PplResult want = only_these("TinyStories-656K", all, c.weight, MethodConfig(), 64, 3);
         EXPECT_NEAR(entry(r, "model.layers.1").ppl, want.ppl, 1e-5 * want.ppl);
         EXPECT_NEAR(entry(r, "model.layers.1").kl.mean, want.kl->mean, 1e-5 + 1e-4 * want.kl->mean);
@@ -236,8 +238,8 @@ TEST(Sensitivity, OptModelAndCancelAndBadInput) {
     SensitivityOptions o = small(32, 2);
     o.total = false;
     int seen = 0;
-    SensitivityResult r =
-        compute_sensitivity(s, c, ids_of("opt-ppl-random"), "wikitext-2", o, {}, [&](const SensitivityEntry&) { ++seen; });
+    SensitivityResult r = compute_sensitivity(s, c, ids_of("opt-ppl-random"), "wikitext-2", o, {},
+                                              [&](const SensitivityEntry&) { ++seen; });
     EXPECT_EQ(size_t(seen), r.entries.size());
     const std::string fc2 = r.entries[5].name;
     EXPECT_EQ(r.entries[5].role, "fc2") << fc2;
