@@ -42,24 +42,36 @@ QStandardItem* numberItem(double v, const QString& text) {
 
 double SensitivityPage::metricValue(const SensitivityRow& r, Metric m) {
     switch (m) {
-        case KlMean: return r.kl_mean;
-        case DeltaPpl: return r.delta_ppl;
-        case KlP999: return r.kl_p99_9;
-        case Top1Disagreement: return 100.0 * (1.0 - r.top1);
-        case WeightError: return r.weight_rel_error;
-        case ImatrixRatio: return r.imatrix_max_ratio;
+        case KlMean:
+            return r.kl_mean;
+        case DeltaPpl:
+            return r.delta_ppl;
+        case KlP999:
+            return r.kl_p99_9;
+        case Top1Disagreement:
+            return 100.0 * (1.0 - r.top1);
+        case WeightError:
+            return r.weight_rel_error;
+        case ImatrixRatio:
+            return r.imatrix_max_ratio;
     }
     return 0;
 }
 
 QString SensitivityPage::metricLabel(Metric m) {
     switch (m) {
-        case KlMean: return "mean KL(original ‖ quantized) (nats/token)";
-        case DeltaPpl: return "Δ perplexity (quantized − original)";
-        case KlP999: return "99.9th percentile KL (nats/token)";
-        case Top1Disagreement: return "top-1 token disagreement (%)";
-        case WeightError: return "weight error ‖W − Q(W)‖ / ‖W‖";
-        case ImatrixRatio: return "imatrix: max / mean channel Σx²";
+        case KlMean:
+            return "mean KL (nats/token)";
+        case DeltaPpl:
+            return "Δ perplexity";
+        case KlP999:
+            return "99.9th pct. KL (nats/token)";
+        case Top1Disagreement:
+            return "top-1 disagreement (%)";
+        case WeightError:
+            return "‖W − Q(W)‖ / ‖W‖";
+        case ImatrixRatio:
+            return "max / mean channel Σx²";
     }
     return {};
 }
@@ -79,7 +91,8 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     windows_->setObjectName("sensWindowsSpin");
     windows_->setRange(1, 1000);
     windows_->setValue(4);
-    windows_->setToolTip("A short evaluation set: the first windows of WikiText-2 (each Linear costs a partial forward)");
+    windows_->setToolTip(
+        "A short evaluation set: the first windows of WikiText-2 (each Linear costs a partial forward)");
     run_ = new QPushButton("Run");
     run_->setObjectName("sensRunButton");
     cancel_ = new QPushButton("Cancel");
@@ -124,8 +137,12 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     auto* opts = new QHBoxLayout;
     metric_ = new QComboBox;
     metric_->setObjectName("sensMetricCombo");
-    for (Metric m : {KlMean, DeltaPpl, KlP999, Top1Disagreement, WeightError, ImatrixRatio})
-        metric_->addItem(metricLabel(m), int(m));
+    const char* shortNames[] = {"KL divergence (mean)", "Δ perplexity", "KL 99.9th percentile",
+                                "top-1 disagreement",   "weight error", "imatrix max/mean"};
+    for (Metric m : {KlMean, DeltaPpl, KlP999, Top1Disagreement, WeightError, ImatrixRatio}) {
+        metric_->addItem(shortNames[int(m)], int(m));
+        metric_->setItemData(metric_->count() - 1, metricLabel(m), Qt::ToolTipRole);
+    }
     scope_ = new QComboBox;
     scope_->setObjectName("sensScopeCombo");
     scope_->addItem("Linears", "linear");
@@ -134,7 +151,8 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     sort_->setObjectName("sensSortCheck");
     log_ = new QCheckBox("Log scale");
     log_->setObjectName("sensLogCheck");
-    export_ = new QPushButton("Export CSV / JSON…");
+    export_ = new QPushButton("Export…");
+    export_->setToolTip("Save the map as CSV or JSON (the same files as quantscope-cli sensitivity)");
     export_->setObjectName("sensExportButton");
     export_->setEnabled(false);
     opts->addWidget(new QLabel("Show"));
@@ -196,9 +214,8 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     });
     connect(ctx_, &AppContext::layerChanged, this, &SensitivityPage::followSelection);
     connect(export_, &QPushButton::clicked, this, [this] {
-        const QString f = ctx_->choosers().saveFile(this, "Export the sensitivity map",
-                                                    QDir::home().filePath("sensitivity.csv"),
-                                                    "CSV (*.csv);;JSON (*.json)");
+        const QString f = ctx_->choosers().saveFile(
+            this, "Export the sensitivity map", QDir::home().filePath("sensitivity.csv"), "CSV (*.csv);;JSON (*.json)");
         if (f.isEmpty()) return;
         QString err;
         if (!exportTo(f, &err))
@@ -359,10 +376,14 @@ void SensitivityPage::finish(quint64 gen, const SensitivityData& d) {
     export_->setEnabled(true);
     setRunning(false);
     progress_->setValue(1000);
-    QString s = QString("<b>%1</b>: original ppl %2").arg(qstr(d.configuration).toHtmlEscaped()).arg(d.base_ppl, 0, 'f', 3);
+    QString s =
+        QString("<b>%1</b>: original ppl %2").arg(qstr(d.configuration).toHtmlEscaped()).arg(d.base_ppl, 0, 'f', 3);
     if (d.has_total)
         s += QString(", whole configuration %1 (KL mean %2)").arg(d.total_ppl, 0, 'f', 3).arg(ui::num(d.total_kl));
-    s += QString(" · %1 windows × %2 tokens of WikiText-2 · %3").arg(d.nsamples).arg(d.seqlen).arg(ui::duration(d.seconds));
+    s += QString(" · %1 windows × %2 tokens of WikiText-2 · %3")
+             .arg(d.nsamples)
+             .arg(d.seqlen)
+             .arg(ui::duration(d.seconds));
     summary_->setText(s);
     summary_->setToolTip(qstr(d.protocol));
     status_->setText(QString("%1 layers measured in %2").arg(d.rows.size()).arg(ui::duration(d.seconds)));
@@ -379,7 +400,12 @@ void SensitivityPage::refreshPlot() {
         bars.push_back({qstr(r.name), qstr(r.role), int(r.block), metricValue(r, m)});
     }
     view_->setBars(bars, metricLabel(m));
-    QString title = kind == "linear" ? "Each decoder Linear alone quantized" : "Each decoder block alone quantized";
+    const bool kl = m == KlMean || m == KlP999;
+    QString title =
+        QString(kind == "linear" ? "Each decoder Linear alone quantized" : "Each decoder block alone quantized") +
+        (kl                  ? ": KL(original ‖ quantized)"
+         : m == ImatrixRatio ? ": input outliers (imatrix)"
+                             : "");
     if (haveMap_) title += " — " + qstr(mapConfig_.describe());
     ui::setPlotTitle(view_, title);
     if (m == ImatrixRatio && kind == "block")

@@ -33,7 +33,21 @@ class SensitivityPage : public QWidget {
   public:
     // What the plot shows per layer.
     enum Metric { KlMean, DeltaPpl, KlP999, Top1Disagreement, WeightError, ImatrixRatio };
-    enum Column { Layer, Kind, Block, Role, Params, Ppl, DeltaPplCol, KlMeanCol, KlP999Col, Top1, WeightErr, Imatrix, Columns };
+    enum Column {
+        Layer,
+        Kind,
+        Block,
+        Role,
+        Params,
+        Ppl,
+        DeltaPplCol,
+        KlMeanCol,
+        KlP999Col,
+        Top1,
+        WeightErr,
+        Imatrix,
+        Columns
+    };
 
     explicit SensitivityPage(AppContext* ctx, QWidget* parent = nullptr);
 

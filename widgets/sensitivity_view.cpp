@@ -32,7 +32,8 @@ void SensitivityView::setBars(const QVector<SensitivityBar>& bars, const QString
     m_bars = bars;
     m_order.clear();  // indices into the old bars
     m_valueLabel = valueLabel;
-    const bool kept = std::any_of(m_bars.begin(), m_bars.end(), [this](const SensitivityBar& b) { return b.name == m_selected; });
+    const bool kept =
+        std::any_of(m_bars.begin(), m_bars.end(), [this](const SensitivityBar& b) { return b.name == m_selected; });
     if (!kept) m_selected.clear();
     rebuild();
     resetZoom();
@@ -102,6 +103,13 @@ void SensitivityView::rebuild() {
         bars->setName(gs[g]);
         bars->setSelectable(QCP::stNone);
     }
+    // role names have underscores, which DejaVu Sans draws below the font's descent: a taller
+    // item (its outer rect is its clip rect) keeps them visible
+    for (int i = 0; i < p->legend->itemCount(); ++i) {
+        QMargins m = p->legend->item(i)->margins();
+        m.setBottom(m.bottom() + 3);
+        p->legend->item(i)->setMargins(m);
+    }
     m_selectedBar = new QCPBars(p->xAxis, p->yAxis);
     m_selectedBar->setWidthType(QCPBars::wtPlotCoords);
     m_selectedBar->setWidth(0.85);
@@ -166,8 +174,8 @@ void SensitivityView::onMove(QMouseEvent* e) {
     const int i = positionAtKey(p->xAxis->pixelToCoord(e->pos().x()));
     if (i < 0) return;
     const SensitivityBar& b = m_bars[m_order[i]];
-    QToolTip::showText(e->globalPosition().toPoint(), QString("%1\n%2 = %3").arg(b.name, m_valueLabel, formatValue(b.value, 4)),
-                       p);
+    QToolTip::showText(e->globalPosition().toPoint(),
+                       QString("%1\n%2 = %3").arg(b.name, m_valueLabel, formatValue(b.value, 4)), p);
 }
 
 void SensitivityView::applyLogScale(bool on) {

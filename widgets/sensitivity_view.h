@@ -18,8 +18,8 @@ class QMouseEvent;
 namespace qs::widgets {
 
 struct SensitivityBar {
-    QString name;   // shown on hover and when selected; what barClicked carries
-    QString group;  // colour / legend entry
+    QString name;    // shown on hover and when selected; what barClicked carries
+    QString group;   // colour / legend entry
     int block = -1;  // model-order ticks: a tick where the block changes
     double value = 0;
 };
@@ -47,8 +47,8 @@ class SensitivityView : public PlotView {
 
     void setSelected(const QString& name);  // "" clears
     QString selected() const { return m_selected; }
-    QString selectionText() const;          // the line under the plot
-    QStringList groups() const;             // legend entries, in order
+    QString selectionText() const;  // the line under the plot
+    QStringList groups() const;     // legend entries, in order
 
     bool supportsLogScale() const override { return true; }
 

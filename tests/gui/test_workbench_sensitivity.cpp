@@ -111,7 +111,8 @@ class SensitivityGuiTest : public QObject {
         page()->windowsSpin()->setValue(2);
         int seenWhileRunning = -1;
         QMetaObject::Connection c = connect(ctx(), &AppContext::jobProgress, this, [&](const QString& ch, double f) {
-            if (ch == "sensitivity" && f < 0.9) seenWhileRunning = std::max<int>(seenWhileRunning, page()->rows().size());
+            if (ch == "sensitivity" && f < 0.9)
+                seenWhileRunning = std::max<int>(seenWhileRunning, page()->rows().size());
         });
         runAndWait();
         disconnect(c);
