@@ -109,7 +109,7 @@ struct PplData {
 
 // The per-layer sensitivity map (quant/sensitivity.h) as plain data.
 struct SensitivityRequest {
-    int64_t seqlen = 512, nsamples = 4;
+    int64_t seqlen = 256, nsamples = 2;  // the engine's defaults (quant/sensitivity.h)
     bool linears = true, blocks = true;
 };
 
