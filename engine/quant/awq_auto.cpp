@@ -173,6 +173,8 @@ at::Tensor auto_clip_linear(const at::Tensor& w_in, const at::Tensor& x_in, cons
     return at::cat(best_cols, 1).cpu();  // [co, n_groups]
 }
 
+}  // namespace
+
 void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec) {
     const auto ranges = group_ranges(l.weight.size(1), spec);
     at::Tensor mv = max_val_cpu.to(l.weight.device(), l.weight.scalar_type());
@@ -183,8 +185,6 @@ void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec)
     }
     l.weight = at::cat(cols, 1);
 }
-
-}  // namespace
 
 AwqResult awq_auto(CausalLM& model, const at::Tensor& calib, const AwqOptions& o, const Progress& progress) {
     c10::InferenceMode guard;

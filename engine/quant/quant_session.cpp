@@ -364,11 +364,16 @@ const std::vector<DecoderBlock>& QuantSession::skeleton_blocks() const {
     return skeleton_->blocks;
 }
 
-std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress, bool lazy) const {
+std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress, bool lazy, bool with_clips) const {
     c10::InferenceMode guard;
     std::unique_ptr<CausalLM> m = skeleton_of(*model_);
     fill_outer_originals(*m);
     std::shared_ptr<const Experiment> e = experiment_;
+    if (e && !with_clips && e->awq && !e->awq->clips.empty()) {
+        auto unclipped = std::make_shared<Experiment>(*e);
+        unclipped->awq->clips.clear();
+        e = unclipped;
+    }
     if (e) transform_outer(*m, *e, Stage::Transformed);
     if (lazy) {
         CausalLM* mp = m.get();

@@ -57,10 +57,14 @@ struct Swap {
 Swap quantize_in_place(DecoderBlock& b, const std::vector<Linear*>& which, const Experiment& e) {
     Swap s{b};
     for (Linear* l : which) {
+        const at::Tensor w = l->weight;  // the reference's (unclipped) weight
+        if (e.awq)
+            for (const AwqClip& c : e.awq->clips)
+                if (c.linear == l->name) apply_clip(*l, c.max_val, e.cfg.weight);  // as replay_awq_block does
         at::Tensor q = final_weight(*l, l->weight, e);
-        s.err2 += (q.to(at::kFloat) - l->weight.to(at::kFloat)).pow(2).sum().item<double>();
-        s.norm2 += l->weight.to(at::kFloat).pow(2).sum().item<double>();
-        s.params += l->weight.numel();
+        s.err2 += (q.to(at::kFloat) - w.to(at::kFloat)).pow(2).sum().item<double>();
+        s.norm2 += w.to(at::kFloat).pow(2).sum().item<double>();
+        s.params += w.numel();
         l->weight = q;
         if (e.cfg.act.bits > 0) {
             const int bits = e.cfg.act.bits;
@@ -228,7 +232,8 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
 
     // 2. the reference: pre-quantization weights, every Linear unquantized
     const bool lazy = build_lazily(session, ep.get());
-    std::unique_ptr<CausalLM> ref = session.prequant_model(progress.sub(0.15, 0.2), lazy);
+    // (AWQ's clips are not function-preserving: a candidate gets its clip with its quantization)
+    std::unique_ptr<CausalLM> ref = session.prequant_model(progress.sub(0.15, 0.2), lazy, /*with_clips=*/false);
     const size_t nb = ref->blocks.size();
 
     // which Linears each block quantizes (the configuration's rule, from the structure)
@@ -379,7 +384,8 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
       << "' (its searches run once on the whole model: the same weights as the full configuration), every other "
          "Linear at its pre-quantization weight; ppl = exp(mean per-window cross-entropy); KL(reference || "
          "quantized) per scored token, reference = the unquantized model with the configuration's "
-         "function-preserving transforms folded in (base_ppl); imatrix = sum of x^2 per input channel of each "
+         "function-preserving transforms folded in (base_ppl; AWQ clips go with each candidate's quantization); "
+         "imatrix = sum of x^2 per input channel of each "
          "Linear over the same "
       << r.tokens << " tokens (llama.cpp imatrix), in the basis the quantizer sees";
     r.protocol = p.str();

@@ -16,6 +16,8 @@
 //
 // The reference is the unquantized model with the transforms folded in: the original model's
 // function up to float rounding (its perplexity is reported as base_ppl and equals the original's).
+// AWQ's clips change weights, so they are not in the reference: a candidate's clip is applied with
+// its quantization (as replay_awq_block applies it before the weights are quantized).
 #pragma once
 #include <ATen/core/Tensor.h>
 #include <nlohmann/json.hpp>

@@ -211,6 +211,33 @@ TEST(Sensitivity, RotatedConfigurationQuantizesInTheRotatedBasis) {
                 1e-4 * r.base_ppl);
 }
 
+// AWQ auto-scale + clip: the scales are function-preserving, the clips are not; the reference is
+// still the original function, and the whole configuration's weights are the candidates' weights.
+TEST(Sensitivity, AwqClipsGoWithTheCandidateNotTheReference) {
+    MethodConfig c = rtn(3, 32);
+    c.methods = {"awq"};
+    c.awq_clip = true;
+    c.calib_samples = 4;
+    c.calib_seqlen = 64;
+    auto m = load("TinyStories-656K");
+    QuantSession s(m, tok("TinyStories-656K"));
+    SensitivityOptions o = small();
+    o.blocks = false;
+    SensitivityResult r = compute_sensitivity(s, c, ids_of("TinyStories-656K"), "wikitext-2", o);
+    PplOptions po;
+    po.seqlen = 64;
+    po.nsamples = 3;
+    const double original = evaluate_perplexity(*load("TinyStories-656K"), ids_of("TinyStories-656K"), po).ppl;
+    EXPECT_NEAR(r.base_ppl, original, 1e-4 * original);
+    // the session's model (every Linear quantized) holds the weights the candidates used
+    c10::InferenceMode guard;
+    auto ref = s.prequant_model({}, false, /*with_clips=*/false);
+    const Linear* q = s.model().find_linear("model.layers.1.mlp.down_proj");
+    const Linear* w = ref->find_linear("model.layers.1.mlp.down_proj");
+    const double rel = ((q->weight - w->weight).norm() / w->weight.norm()).item<double>();
+    EXPECT_NEAR(entry(r, "model.layers.1.mlp.down_proj").weight_rel_error, rel, 1e-6);
+}
+
 TEST(Sensitivity, BlockSequentialModelGivesTheSameMap) {
     const MethodConfig c = rtn(3, 16);
     SensitivityOptions o = small(48, 2);
