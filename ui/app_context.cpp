@@ -19,7 +19,7 @@ AppContext::AppContext(QObject* parent)
     connect(jobs_, &JobRunner::progress, this,
             [this](const QString& ch, quint64, double f, const QString& m) { emit jobProgress(ch, f, m); });
     auto changesModel = [](const QString& ch) {
-        return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export";
+        return ch == "apply" || ch == "ppl" || ch == "sweep" || ch == "export" || ch == "sensitivity";
     };
     connect(jobs_, &JobRunner::finished, this, [this, changesModel](const QString& ch, quint64) {
         if (changesModel(ch)) modelJobEnded();
@@ -43,6 +43,8 @@ AppContext::AppContext(QObject* parent)
             what = "Perplexity failed.";
         else if (ch == "export")
             what = "Could not export the model.";
+        else if (ch == "sensitivity")
+            what = "The sensitivity map failed.";
         else
             what = QString("The %1 view could not be computed.").arg(ch);
         if (ch == "load") {
@@ -73,7 +75,8 @@ quint64 AppContext::run(const QString& channel, JobRunner::Work work, JobRunner:
 }
 
 bool AppContext::modelBusy() const {
-    return jobs_->busy("apply") || jobs_->busy("ppl") || jobs_->busy("sweep") || jobs_->busy("export");
+    return jobs_->busy("apply") || jobs_->busy("ppl") || jobs_->busy("sweep") || jobs_->busy("export") ||
+           jobs_->busy("sensitivity");
 }
 
 bool AppContext::isIdle() const { return jobs_->idle() && !previewTimer_->isActive(); }

@@ -43,7 +43,8 @@ class AppContext : public QObject {
     QString device() const { return device_; }
     QString dtype() const { return dtype_; }
     bool loading() const;
-    // A job that changes or reads the whole model (apply, perplexity run, sweep, export) is
+    // A job that changes or reads the whole model (apply, perplexity run, sweep, export,
+    // sensitivity map) is
     // running: another one must not start, or their apply/evaluate steps would interleave.
     bool modelBusy() const;
     // The calibration set of the current configuration, in words (computed once per model).

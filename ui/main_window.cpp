@@ -38,13 +38,14 @@
 #include "model_page.h"
 #include "model_session.h"
 #include "perplexity_page.h"
+#include "sensitivity_page.h"
 #include "ui_util.h"
 #include "weights_page.h"
 #include "workspace_actions.h"
 
 namespace {
 
-const QStringList kViews = {"model", "activations", "weights", "error", "awq", "perplexity", "generate"};
+const QStringList kViews = {"model", "activations", "weights", "error", "awq", "perplexity", "generate", "sensitivity"};
 
 double residentMiB() {
     QFile f("/proc/self/statm");
@@ -108,6 +109,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     awq_ = new AwqPage(ctx_);
     ppl_ = new PerplexityPage(ctx_);
     generate_ = new GeneratePage(ctx_);
+    sens_ = new SensitivityPage(ctx_);
     tabs_->addTab(modelPage_, "Model");
     tabs_->addTab(activations_, "Activations");
     tabs_->addTab(weights_, "Weights");
@@ -115,6 +117,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
     tabs_->addTab(awq_, "AWQ search");
     tabs_->addTab(ppl_, "Perplexity");
     tabs_->addTab(generate_, "Generate");
+    tabs_->addTab(sens_, "Sensitivity");
     layout->addWidget(tabs_, 1);
     setCentralWidget(central);
 
@@ -155,6 +158,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), ctx_(new AppConte
             screenshotRunDone_ = true;
             if (currentView() == "perplexity") ppl_->run();
             if (currentView() == "generate") generate_->generate();
+            if (currentView() == "sensitivity") sens_->run();
             if (currentView() == "awq") {
                 qs::MethodConfig c = AppContext::defaultConfig();
                 c.methods = {"awq"};

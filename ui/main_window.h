@@ -18,6 +18,7 @@ class LayerNavigator;
 class MethodsPanel;
 class ModelPage;
 class PerplexityPage;
+class SensitivityPage;
 class QComboBox;
 class QLabel;
 class JobStatus;
@@ -33,14 +34,14 @@ class MainWindow : public QMainWindow {
 
     // Opens a model folder on a worker thread; on failure the previous model stays loaded.
     void openModel(const QString& dir);
-    // View (model, activations, weights, error, awq, perplexity, generate) and Linear to
+    // View (model, activations, weights, error, awq, perplexity, generate, sensitivity) and Linear to
     // show once the model has loaded.
     void setInitialSelection(const QString& view, const QString& layer);
     // Screenshot mode: the perplexity view runs one evaluation so that it has data to show.
     void setScreenshotMode(bool on) { screenshot_ = on; }
     bool showView(const QString& name);
     QString currentView() const;
-    static QStringList viewNames();  // model, activations, weights, error, awq, perplexity, generate
+    static QStringList viewNames();  // model, activations, ..., perplexity, generate, sensitivity
     bool saveScreenshot(const QString& file);
 
   public slots:
@@ -62,6 +63,7 @@ class MainWindow : public QMainWindow {
     AwqPage* awqPage() const { return awq_; }
     PerplexityPage* perplexityPage() const { return ppl_; }
     GeneratePage* generatePage() const { return generate_; }
+    SensitivityPage* sensitivityPage() const { return sens_; }
     // File > Export… (created on first use) and File > Save / Open Workspace….
     ExportDialog* exportDialog();
     void openExportDialog();
@@ -100,6 +102,7 @@ class MainWindow : public QMainWindow {
     AwqPage* awq_;
     PerplexityPage* ppl_;
     GeneratePage* generate_;
+    SensitivityPage* sens_;
     ExportDialog* export_ = nullptr;
     WorkspaceActions* workspace_;
     RecipeExport* recipe_ = nullptr;

@@ -11,8 +11,8 @@
 #include "commands.h"
 #include "core/device.h"
 #include "core/error.h"
-#include "data/eval_text.h"
 #include "eval/perplexity.h"
+#include "eval_input.h"
 #include "method_options.h"
 #include "model_options.h"
 #include "options.h"
@@ -82,35 +82,10 @@ PplOptions ppl_opts(const PplArgs& a) {
     return o;
 }
 
-struct Prepared {
-    std::shared_ptr<CausalLM> model;
-    std::shared_ptr<Tokenizer> tok;
-    EvalText text;
-    at::Tensor ids;
-    double tokenize_seconds = 0;
-};
-
-Prepared prepare(const PplArgs& a) {
-    Prepared p;
-    p.model = std::shared_ptr<CausalLM>(a.model.load());
-    p.tok = std::shared_ptr<Tokenizer>(load_tokenizer(a.tokenizer.empty() ? p.model->source_dir : a.tokenizer));
-    const std::string& ds = a.dataset;
-    p.text = ds == "wikitext2" ? default_eval_text() : load_eval_text(ds);
-    auto t0 = std::chrono::steady_clock::now();
-    p.ids = at::tensor(p.tok->encode(p.text.text, true), at::kLong);
-    p.tokenize_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return p;
-}
-
 // KL divergence against the original model; null when not asked or for the original weights.
-json kl_json(const PplResult& r) {
-    if (!r.kl) return nullptr;
-    const KlStats& k = *r.kl;
-    return {{"mean", k.mean}, {"median", k.median},       {"p99_9", k.p99_9},
-            {"max", k.max},   {"top1_agreement", k.top1}, {"tokens", k.tokens}};
-}
+json kl_json(const PplResult& r) { return r.kl ? kl_stats_json(*r.kl) : json(nullptr); }
 
-json result_json(const PplResult& r, const Prepared& p, const PplOptions& o, const ApplyReport* rep,
+json result_json(const PplResult& r, const EvalInput& p, const PplOptions& o, const ApplyReport* rep,
                  const std::string& mode) {
     json j = {{"ppl", r.ppl},
               {"nsamples", r.nsamples},
@@ -144,7 +119,7 @@ int run_ppl(const PplArgs& a) {
     const MethodConfig& cfg = a.method;
     cfg.validate();
     PplOptions o = ppl_opts(a);
-    Prepared p = prepare(a);
+    EvalInput p = load_eval_input(a.model, a.tokenizer, a.dataset);
     QuantSession session(p.model, p.tok);
     EvalReport ev = session.evaluate(cfg, p.ids, o, stderr_progress("ppl"));
     const PplResult& r = ev.ppl;
@@ -213,7 +188,7 @@ int run_sweep(const PplArgs& a) {
         }
     }
     PplOptions o = ppl_opts(a);
-    Prepared p = prepare(a);
+    EvalInput p = load_eval_input(a.model, a.tokenizer, a.dataset);
     for (const auto& c : configs) c.validate_for_model(p.model->config.max_position_embeddings);
     QuantSession session(p.model, p.tok);
     json rows = json::array();

@@ -17,6 +17,7 @@ Run add_ppl(CLI::App& cli);
 Run add_sweep(CLI::App& cli);
 Run add_quantize(CLI::App& cli);
 Run add_recipe(CLI::App& cli);
+Run add_sensitivity(CLI::App& cli);
 
 // The full reference (every command with its options), generated from the declarations.
 void print_help(const CLI::App& cli);

@@ -21,9 +21,10 @@ int main(int argc, char** argv) {
     set_conventions(cli);
     cli.require_subcommand(1);
     const std::map<std::string, Run> commands = {
-        {"info", add_info(cli)},     {"check", add_check(cli)}, {"generate", add_generate(cli)},
-        {"ppl", add_ppl(cli)},       {"sweep", add_sweep(cli)}, {"quantize", add_quantize(cli)},
-        {"recipe", add_recipe(cli)},
+        {"info", add_info(cli)},         {"check", add_check(cli)},
+        {"generate", add_generate(cli)}, {"ppl", add_ppl(cli)},
+        {"sweep", add_sweep(cli)},       {"quantize", add_quantize(cli)},
+        {"recipe", add_recipe(cli)},     {"sensitivity", add_sensitivity(cli)},
     };
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
         print_help(cli);

@@ -33,8 +33,9 @@ int main(int argc, char** argv) {
     QCommandLineOption modelOpt(
         "model", "Hugging Face model folder or llama.cpp GGUF file to open (default: the bundled model).", "PATH");
     QCommandLineOption shotOpt("screenshot", "Render the window offscreen at 1600x1000 to FILE and exit.", "FILE");
-    QCommandLineOption viewOpt("view", "View to show: model, activations, weights, error, awq, perplexity, generate.",
-                               "NAME", "activations");
+    QCommandLineOption viewOpt(
+        "view", "View to show: model, activations, weights, error, awq, perplexity, generate, sensitivity.", "NAME",
+        "activations");
     QCommandLineOption layerOpt("layer", "Linear layer to select (HF name).", "NAME");
     QCommandLineOption versionOpt("version", "Print the version, the libtorch version and devices.");
     parser.addOptions({modelOpt, shotOpt, viewOpt, layerOpt, versionOpt});
@@ -43,7 +44,8 @@ int main(int argc, char** argv) {
     MainWindow w;
     if (!w.showView(parser.value(viewOpt))) {
         std::fprintf(stderr,
-                     "quantscope: unknown view '%s' (model, activations, weights, error, awq, perplexity, generate)\n",
+                     "quantscope: unknown view '%s' (model, activations, weights, error, awq, perplexity, generate, "
+                     "sensitivity)\n",
                      parser.value(viewOpt).toLocal8Bit().constData());
         return 2;
     }

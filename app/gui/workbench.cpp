@@ -16,6 +16,7 @@
 #include "quant/layer_preview.h"
 #include "quant/quant_session.h"
 #include "quant/rotation.h"
+#include "quant/sensitivity.h"
 #include "quant/smoothquant.h"
 #include "tokenizers/tokenizer.h"
 
@@ -400,6 +401,72 @@ PplData Workbench::evaluate(const MethodConfig& cfg, const PplRequest& req, cons
     EvalReport r = session_->evaluate(cfg, at::tensor(ids, at::kLong), o, progress, on_window);
     if (applied && r.apply) *applied = apply_data(*r.apply);
     return ppl_data(r.ppl);
+}
+
+namespace {
+
+SensitivityRow sensitivity_row(const SensitivityEntry& e) {
+    SensitivityRow r;
+    r.name = e.name;
+    r.kind = e.kind;
+    r.role = e.role;
+    r.block = e.block;
+    r.order = e.order;
+    r.params = e.params;
+    r.ppl = e.ppl;
+    r.delta_ppl = e.delta_ppl;
+    r.kl_mean = e.kl.mean;
+    r.kl_median = e.kl.median;
+    r.kl_p99_9 = e.kl.p99_9;
+    r.kl_max = e.kl.max;
+    r.top1 = e.kl.top1;
+    r.weight_rel_error = e.weight_rel_error;
+    r.imatrix_mean_sq = e.imatrix.mean_sq;
+    r.imatrix_max_ratio = e.imatrix.max_ratio;
+    r.imatrix_top_channel = e.imatrix.top_channel;
+    return r;
+}
+
+}  // namespace
+
+SensitivityData Workbench::sensitivity(const MethodConfig& cfg, const SensitivityRequest& req, const Progress& progress,
+                                       const std::function<void(const SensitivityRow&)>& on_row, ApplyData* applied) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    c10::InferenceMode guard;
+    const auto& ids = eval_ids(progress.sub(0, 0.01));
+    Progress rest = progress.sub(0.01, 1);
+    if (!session_->carries(cfg)) {
+        ApplyReport rep = session_->apply(cfg, rest.sub(0, 0.2));
+        if (applied) *applied = apply_data(rep);
+        rest = rest.sub(0.2, 1);
+    }
+    SensitivityOptions o;
+    o.seqlen = req.seqlen;
+    o.nsamples = req.nsamples;
+    o.linears = req.linears;
+    o.blocks = req.blocks;
+    auto each = [&](const SensitivityEntry& e) {
+        if (on_row) on_row(sensitivity_row(e));
+    };
+    SensitivityResult r =
+        compute_sensitivity(*session_, cfg, at::tensor(ids, at::kLong), eval_description_, o, rest, each);
+    SensitivityData d;
+    for (const auto& e : r.entries) d.rows.push_back(sensitivity_row(e));
+    d.base_ppl = r.base_ppl;
+    d.seconds = r.seconds;
+    d.has_total = r.total_ppl.has_value();
+    if (r.total_ppl) d.total_ppl = *r.total_ppl;
+    if (r.total_kl) d.total_kl = r.total_kl->mean;
+    d.seqlen = r.seqlen;
+    d.nsamples = r.nsamples;
+    d.tokens = r.tokens;
+    d.configuration = r.configuration;
+    d.protocol = r.protocol;
+    d.dataset = r.dataset;
+    d.mode = r.mode;
+    d.json = r.to_json().dump();
+    d.csv = r.to_csv();
+    return d;
 }
 
 PplData Workbench::perplexity(const PplRequest& req, const Progress& progress,

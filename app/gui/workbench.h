@@ -107,6 +107,32 @@ struct PplData {
     double kl_mean = 0, kl_median = 0, kl_p99_9 = 0, kl_max = 0, top1 = 0;
 };
 
+// The per-layer sensitivity map (quant/sensitivity.h) as plain data.
+struct SensitivityRequest {
+    int64_t seqlen = 256, nsamples = 2;  // the engine's defaults (quant/sensitivity.h)
+    bool linears = true, blocks = true;
+};
+
+struct SensitivityRow {
+    std::string name, kind, role;  // kind "linear" / "block"; role "q_proj", ..., "block"
+    int64_t block = 0, order = 0, params = 0;
+    double ppl = 0, delta_ppl = 0;
+    double kl_mean = 0, kl_median = 0, kl_p99_9 = 0, kl_max = 0, top1 = 0;
+    double weight_rel_error = 0;
+    double imatrix_mean_sq = 0, imatrix_max_ratio = 0;  // linears only
+    int64_t imatrix_top_channel = -1;
+};
+
+struct SensitivityData {
+    std::vector<SensitivityRow> rows;  // linears in model order, then blocks
+    double base_ppl = 0, seconds = 0;
+    bool has_total = false;
+    double total_ppl = 0, total_kl = 0;
+    int64_t seqlen = 0, nsamples = 0, tokens = 0;
+    std::string configuration, protocol, dataset, mode;
+    std::string json, csv;  // the CLI's forms (quantscope-cli sensitivity --format json / csv)
+};
+
 struct GenerateData {
     std::vector<int64_t> ids;  // the new tokens
     std::string text;          // prompt + decoded new tokens
@@ -147,6 +173,13 @@ class Workbench {
     // during the perplexity keeps the configuration.
     PplData evaluate(const qs::MethodConfig& cfg, const PplRequest& req, const qs::Progress& progress,
                      const std::function<void(int64_t, double)>& on_window = {}, ApplyData* applied = nullptr);
+    // Per-layer sensitivity map of `cfg` on the first windows of the evaluation text: applies `cfg`
+    // unless the model carries it (`applied` receives that report), then each decoder Linear (and
+    // block) alone quantized. on_row: each finished row, on the worker thread.
+    SensitivityData sensitivity(const qs::MethodConfig& cfg, const SensitivityRequest& req,
+                                const qs::Progress& progress,
+                                const std::function<void(const SensitivityRow&)>& on_row = {},
+                                ApplyData* applied = nullptr);
     std::string mode() const;  // "in-memory" / "block-sequential"
     // The configuration the model carries now. Never waits for a running job.
     qs::MethodConfig applied() const;

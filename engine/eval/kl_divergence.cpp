@@ -11,6 +11,11 @@
 
 namespace qs {
 
+nlohmann::json kl_stats_json(const KlStats& k) {
+    return {{"mean", k.mean}, {"median", k.median},       {"p99_9", k.p99_9},
+            {"max", k.max},   {"top1_agreement", k.top1}, {"tokens", k.tokens}};
+}
+
 namespace {
 std::string shape_str(const at::Tensor& t) {
     std::string s = "[";

@@ -9,6 +9,7 @@
 // window by window and dropped.
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -23,6 +24,9 @@ struct KlStats {
     double max = 0;
     double top1 = 0;  // fraction of tokens with the same argmax (0..1)
 };
+
+// {"mean", "median", "p99_9", "max", "top1_agreement", "tokens"}: the CLI's JSON form.
+nlohmann::json kl_stats_json(const KlStats& k);
 
 // Per-token KL(base || quant) and argmax agreement of two logit tensors of the same shape
 // [..., V] (any float dtype; computed in fp32 on their device). Returns float32 [N] KL on the

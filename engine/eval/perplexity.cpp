@@ -28,6 +28,25 @@ at::Tensor forward_cancellable(const CausalLM& m, const at::Tensor& ids, const P
 
 }  // namespace
 
+// Mean cross-entropy of logits[:-1] (as float) against ids[1:] per window: [nb] float64 on CPU.
+// The head runs once on every row but the last (it predicts nothing), in the model's dtype, as
+// one GEMM; the fp32 conversion and a fused cross_entropy then go chunk by chunk, so a window's
+// full fp32 logits and log-probabilities (2 x seqlen x vocab x 4 bytes: 0.8 GB for OPT at 2048)
+// are never materialised. Per-token losses are the same numbers as from the whole logits.
+at::Tensor window_nll(const at::Tensor& scored_logits, const at::Tensor& x, int64_t seqlen) {
+    const int64_t nb = x.size(0), n = nb * (seqlen - 1);
+    at::Tensor logits = scored_logits.reshape({n, -1});
+    at::Tensor labels = x.narrow(1, 1, seqlen - 1).reshape({-1});
+    at::Tensor nll = at::empty({n}, logits.options().dtype(at::kFloat));
+    const int64_t rows = 128;  // a 128 x vocab fp32 chunk (26 MB for OPT's 50272 tokens)
+    for (int64_t r0 = 0; r0 < n; r0 += rows) {
+        const int64_t k = std::min(rows, n - r0);
+        at::Tensor chunk = logits.narrow(0, r0, k).to(at::kFloat);
+        nll.narrow(0, r0, k).copy_(at::cross_entropy_loss(chunk, labels.narrow(0, r0, k), {}, at::Reduction::None));
+    }
+    return nll.view({nb, seqlen - 1}).mean(1).to(at::kDouble).cpu();
+}
+
 void check_ppl_options(const PplOptions& o) {
     if (o.seqlen != 0 && o.seqlen < 2)
         throw Error("seqlen (--seqlen) must be at least 2 (0 = the model default), found " + std::to_string(o.seqlen));
@@ -58,25 +77,6 @@ void plan_windows(const CausalLM& model, const at::Tensor& ids_in, const PplOpti
     r.evaluated_tokens = r.nsamples * r.seqlen;
 }
 
-// Mean cross-entropy of logits[:-1] (as float) against ids[1:] per window: [nb] float64 on CPU.
-// The head runs once on every row but the last (it predicts nothing), in the model's dtype, as
-// one GEMM; the fp32 conversion and a fused cross_entropy then go chunk by chunk, so a window's
-// full fp32 logits and log-probabilities (2 x seqlen x vocab x 4 bytes: 0.8 GB for OPT at 2048)
-// are never materialised. Per-token losses are the same numbers as from the whole logits.
-at::Tensor nll_of_scored(const at::Tensor& scored_logits, const at::Tensor& x, int64_t seqlen) {
-    const int64_t nb = x.size(0), n = nb * (seqlen - 1);
-    at::Tensor logits = scored_logits.reshape({n, -1});
-    at::Tensor labels = x.narrow(1, 1, seqlen - 1).reshape({-1});
-    at::Tensor nll = at::empty({n}, logits.options().dtype(at::kFloat));
-    const int64_t rows = 128;  // a 128 x vocab fp32 chunk (26 MB for OPT's 50272 tokens)
-    for (int64_t r0 = 0; r0 < n; r0 += rows) {
-        const int64_t k = std::min(rows, n - r0);
-        at::Tensor chunk = logits.narrow(0, r0, k).to(at::kFloat);
-        nll.narrow(0, r0, k).copy_(at::cross_entropy_loss(chunk, labels.narrow(0, r0, k), {}, at::Reduction::None));
-    }
-    return nll.view({nb, seqlen - 1}).mean(1).to(at::kDouble).cpu();
-}
-
 // The logits of a window's scored positions (those of the perplexity), from its final hidden
 // states: head(hidden[:, :-1]).
 at::Tensor scored_logits(const CausalLM& m, const at::Tensor& hidden, int64_t seqlen) {
@@ -89,7 +89,7 @@ at::Tensor score_windows(const CausalLM& m, const at::Tensor& hidden, const at::
                          const CausalLM* ref, const at::Tensor& ref_hidden, KlAccumulator& kl) {
     at::Tensor logits = scored_logits(m, hidden, seqlen);
     if (ref) kl.add(scored_logits(*ref, ref_hidden, seqlen), logits);
-    return nll_of_scored(logits, x, seqlen);
+    return window_nll(logits, x, seqlen);
 }
 
 void finish(PplResult& r, std::chrono::steady_clock::time_point t0, const std::string& mode) {

@@ -62,6 +62,11 @@ PplResult evaluate_perplexity_blockwise(CausalLM& model, const at::Tensor& ids, 
                                         const std::function<void(int64_t, double)>& on_window = {},
                                         int64_t hidden_budget_bytes = int64_t(2) << 30);
 
+// Mean cross-entropy per window of scored logits [nb, seqlen-1, V] (any float dtype; the head's
+// output for positions 0..seqlen-2) against ids [nb, seqlen] positions 1..: float64 [nb] on the CPU,
+// computed in fp32 chunk by chunk (the protocol's per-window loss; used by every evaluator).
+at::Tensor window_nll(const at::Tensor& scored_logits, const at::Tensor& ids, int64_t seqlen);
+
 // Running estimate after the first k windows: exp(mean(nll[0..k))).
 std::vector<double> running_ppl(const std::vector<double>& window_nll);
 

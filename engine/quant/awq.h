@@ -81,6 +81,9 @@ struct AwqClip {
     QuantSpec spec;      // the Linear's spec when clipped (its groups)
 };
 
+// Clamps l.weight to [-max_val, max_val] per output row and quantization group of `spec`.
+void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec);
+
 struct AwqResult {
     std::vector<AwqGroup> groups;
     std::vector<AwqClip> clips;

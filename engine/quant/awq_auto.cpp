@@ -178,6 +178,8 @@ at::Tensor auto_clip_linear(const at::Tensor& w_in, const at::Tensor& x_in, cons
     return at::cat(best_cols, 1).cpu();  // [co, n_groups]
 }
 
+}  // namespace
+
 void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec) {
     const auto ranges = group_ranges(l.weight.size(1), spec);
     at::Tensor mv = max_val_cpu.to(l.weight.device(), l.weight.scalar_type());
@@ -188,8 +190,6 @@ void apply_clip(Linear& l, const at::Tensor& max_val_cpu, const QuantSpec& spec)
     }
     l.weight = at::cat(cols, 1);
 }
-
-}  // namespace
 
 const QuantSpec& AwqOptions::spec_of(const std::string& linear) const {
     auto it = linear_spec.find(linear);

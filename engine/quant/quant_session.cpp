@@ -368,12 +368,26 @@ const std::vector<DecoderBlock>& QuantSession::skeleton_blocks() const {
     return skeleton_->blocks;
 }
 
-std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress) const {
+std::unique_ptr<CausalLM> QuantSession::prequant_model(const Progress& progress, bool lazy, bool with_clips) const {
     c10::InferenceMode guard;
     std::unique_ptr<CausalLM> m = skeleton_of(*model_);
     fill_outer_originals(*m);
     std::shared_ptr<const Experiment> e = experiment_;
+    if (e && !with_clips && e->awq && !e->awq->clips.empty()) {
+        auto unclipped = std::make_shared<Experiment>(*e);
+        unclipped->awq->clips.clear();
+        e = unclipped;
+    }
     if (e) transform_outer(*m, *e, Stage::Transformed);
+    if (lazy) {
+        CausalLM* mp = m.get();
+        m->block_loader = [mp, e](size_t i) {
+            DecoderBlock b = original_block(*mp, i);
+            if (e) transform_block(*mp, b, i, *e, Stage::Transformed);
+            return b;
+        };
+        return m;
+    }
     for (size_t i = 0; i < m->blocks.size(); ++i) {
         progress.check();
         DecoderBlock b = original_block(*m, i);

@@ -131,7 +131,12 @@ class QuantSession {
     // smoothing, AWQ scales and clips folded in), rebuilt from the originals: quantizing its
     // weights reproduces the session's fake-quant weights bit for bit. Without a configuration,
     // the original model. Costs one extra copy of the transformed Linears while it lives.
-    std::unique_ptr<CausalLM> prequant_model(const Progress& progress = {}) const;
+    // lazy: the decoder blocks are not materialized; the model's block_loader rebuilds each one
+    // from the originals when a forward needs it (no extra copy; for models that do not fit twice).
+    // with_clips false: AWQ's clips are left out (they change weights; the rest of the transforms are
+    // function-preserving), so the model computes the original function (the sensitivity reference).
+    std::unique_ptr<CausalLM> prequant_model(const Progress& progress = {}, bool lazy = false,
+                                             bool with_clips = true) const;
     // HF names of the Linears quantized by plain RTN with applied_config()->weight.
     const std::vector<std::string>& rtn_linears() const;
 

@@ -21,6 +21,7 @@
 #include "activations_page.h"
 #include "methods_panel.h"
 #include "perplexity_page.h"
+#include "sensitivity_page.h"
 #include "ui_util.h"
 #include "walkthrough_util.h"
 
@@ -143,7 +144,7 @@ class ScreensTest : public QObject {
         return out;
     }
     void fillEveryPage() {
-        // Data on every page: an AWQ search, a perplexity run and a generation.
+        // Data on every page: an AWQ search, a perplexity run, a generation and a sensitivity map.
         qs::MethodConfig cfg = AppContext::defaultConfig();
         cfg.methods = {"awq", "rtn"};
         cfg.calib_samples = 32;
@@ -159,6 +160,14 @@ class ScreensTest : public QObject {
         QVERIFY(done.wait(kLong));
         s_.w->showView("generate");
         QTest::mouseClick(s_.w->findChild<QPushButton*>("generateButton"), Qt::LeftButton);
+        QVERIFY(s_.idle());
+        s_.w->showView("sensitivity");
+        auto* sens = s_.w->sensitivityPage();
+        sens->seqlenSpin()->setValue(128);
+        sens->windowsSpin()->setValue(2);
+        QSignalSpy mapped(sens, &SensitivityPage::runFinished);
+        sens->run();
+        QVERIFY(mapped.wait(kLong));
         QVERIFY(s_.idle());
     }
 
