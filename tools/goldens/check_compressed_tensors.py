@@ -27,6 +27,13 @@ Writes tests/data/goldens/compressed_tensors.json (cases, ids, checks, packing g
 tests/data/goldens/compressed_tensors.safetensors (the decompressed model's fp32 logits per
 case), which tests/engine/test_export_compressed_tensors.cpp compares QuantScope against.
 
+GPTQ's codes depend on the floating-point summation order of its Hessian and Cholesky factor
+(the BLAS, its thread count, the CPU's kernels): the same GPTQ run on another machine may round a
+few weights the other way. So for the GPTQ case the export the package loaded is kept too
+(tests/data/goldens/compressed_tensors_exports/<case>/: config.json + model.safetensors): the
+engine test reads THAT checkpoint and compares its logits with the package's (a pure format
+check), and checks its own GPTQ export on the test machine by reopening it.
+
     python tools/goldens/check_compressed_tensors.py --cli build/app/quantscope-cli
 """
 from __future__ import annotations
@@ -34,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -257,6 +265,14 @@ def main() -> int:
                 for k in sorted(set(hq) | set(hp)):
                     if hq.get(k) != hp.get(k):
                         print(f"{case}: {k}: ours {hq.get(k)} package {hp.get(k)}", file=sys.stderr)
+            kept = None
+            if "--method" in opts and opts[opts.index("--method") + 1] == "gptq":
+                kept = GOLDENS_DIR / "compressed_tensors_exports" / case
+                if kept.exists():
+                    shutil.rmtree(kept)
+                kept.mkdir(parents=True)
+                for f in ("config.json", "model.safetensors"):
+                    shutil.copyfile(ct_dir / f, kept / f)
             case_ok = config_equal and layout_equal and weight_diff == 0 and logit_diff <= 1e-5
             ok = ok and case_ok
             key = f"{model_name}/{case}"
@@ -268,6 +284,7 @@ def main() -> int:
                                    "every dense module", "package_module_schemes": module_schemes}
                    if mixed else {}),
                 "logits_tensor": key, "vocab_size": ct.config.vocab_size, "ids": ids,
+                **({"export_dir": str(kept.relative_to(GOLDENS_DIR.parent))} if kept else {}),
                 "quantized_linears": rep["export"]["quantized_linears"],
                 "quantscope_configuration": rep["export"]["configuration_json"],
                 "checks": {"max_abs_weight_diff_vs_quantscope_fake": weight_diff,
