@@ -20,6 +20,7 @@
 
 #include "app_context.h"
 #include "io/safe_output.h"
+#include "quant/sensitivity.h"
 #include "sensitivity_view.h"
 #include "ui_util.h"
 
@@ -163,7 +164,28 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     opts->addWidget(scope_);
     opts->addWidget(sort_);
     opts->addWidget(log_);
+    keepN_ = new QSpinBox;
+    keepN_->setObjectName("sensKeepSpin");
+    keepN_->setRange(1, 9999);
+    keepN_->setValue(5);
+    keepN_->setToolTip("How many of the most sensitive Linears get their own precision");
+    keepAs_ = new QComboBox;
+    keepAs_->setObjectName("sensKeepCombo");
+    for (const char* spec : {"w8", "w6", "w5", "w4", "skip"}) keepAs_->addItem(spec, spec);
+    keepAs_->setToolTip("w8: 8-bit weights (the configuration's group size); skip: left unquantized");
+    keep_ = new QPushButton("Set in draft");
+    keep_->setObjectName("sensKeepButton");
+    keep_->setToolTip(
+        "Mixed precision: give the most sensitive Linears of this map (by mean KL; by Δ perplexity while the plot "
+        "shows it) this precision in the methods' draft. The Model page shows them with the average bits; Apply "
+        "uses them.");
+    keep_->setEnabled(false);
     opts->addStretch(1);
+    opts->addWidget(new QLabel("Keep top"));
+    opts->addWidget(keepN_);
+    opts->addWidget(new QLabel("at"));
+    opts->addWidget(keepAs_);
+    opts->addWidget(keep_);
     opts->addWidget(export_);
     v->addLayout(opts);
 
@@ -225,6 +247,7 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
         else
             status_->setText("Saved " + f);
     });
+    connect(keep_, &QPushButton::clicked, this, [this] { keepMostSensitive(); });
     connect(ctx_, &AppContext::configChanged, this, &SensitivityPage::updateStale);
     connect(ctx_, &AppContext::jobsChanged, this, [this] {
         if (!running()) run_->setEnabled(ctx_->hasModel() && !ctx_->modelBusy() && ctx_->workbench()->has_tokenizer());
@@ -239,6 +262,7 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
         model_->removeRows(0, model_->rowCount());
         haveMap_ = complete_ = false;
         export_->setEnabled(false);
+        keep_->setEnabled(false);
         summary_->clear();
         refreshPlot();
         updateStale();
@@ -377,6 +401,7 @@ void SensitivityPage::finish(quint64 gen, const SensitivityData& d) {
     last_ = d;
     complete_ = true;
     export_->setEnabled(true);
+    keep_->setEnabled(true);
     setRunning(false);
     progress_->setValue(1000);
     QString s =
@@ -391,6 +416,39 @@ void SensitivityPage::finish(quint64 gen, const SensitivityData& d) {
     summary_->setToolTip(qstr(d.protocol));
     status_->setText(QString("%1 layers measured in %2").arg(d.rows.size()).arg(ui::duration(d.seconds)));
     updateStale();
+}
+
+std::vector<std::string> SensitivityPage::keepMostSensitive() {
+    if (!complete_ || !ctx_->hasModel()) return {};
+    std::vector<qs::SensitivityEntry> entries;
+    for (const auto& r : last_.rows) {
+        qs::SensitivityEntry e;
+        e.name = r.name;
+        e.kind = r.kind;
+        e.delta_ppl = r.delta_ppl;
+        e.kl.mean = r.kl_mean;
+        entries.push_back(e);
+    }
+    const bool byPpl = Metric(metric_->currentData().toInt()) == DeltaPpl;
+    const std::string spec = keepAs_->currentData().toString().toStdString();
+    const qs::LinearOverride o = qs::parse_linear_override(spec);
+    const auto names = qs::most_sensitive_linears(entries, keepN_->value(), byPpl ? "ppl" : "kl");
+    qs::MethodConfig c = ctx_->config();
+    for (const auto& n : names) c.overrides[n] = o;
+    ctx_->setConfig(c);
+    QStringList shown;
+    for (size_t i = 0; i < names.size() && i < 3; ++i) shown << qstr(names[i]);
+    if (names.size() > 3) shown << "…";
+    const QString msg = QString(
+                            "Draft: the %1 most sensitive Linears (by %2) at %3 — %4. The Model page shows the "
+                            "average bits; Apply to use them.")
+                            .arg(names.size())
+                            .arg(byPpl ? "Δ perplexity" : "mean KL")
+                            .arg(qstr(spec))
+                            .arg(shown.join(", "));
+    status_->setText(msg);
+    status_->setToolTip(msg);
+    return names;
 }
 
 void SensitivityPage::refreshPlot() {

@@ -57,6 +57,11 @@ class SensitivityPage : public QWidget {
     SensitivityRequest request() const;
     // Writes the CLI's CSV (or JSON when the path ends in .json) of the last complete map.
     bool exportTo(const QString& path, QString* error = nullptr) const;
+    // Mixed precision from the map: the keepSpin() most sensitive Linears of the last complete map
+    // (by mean KL, or by delta ppl while the plot shows it; quant/sensitivity.h's ranking) get the
+    // keepCombo() override in the draft configuration (AppContext), which Apply and Run then use.
+    // Returns the names (empty without a complete map).
+    std::vector<std::string> keepMostSensitive();
 
     const std::vector<SensitivityRow>& rows() const { return rows_; }
     bool complete() const { return complete_; }  // the last run finished (not cancelled)
@@ -70,6 +75,9 @@ class SensitivityPage : public QWidget {
     QPushButton* runButton() const { return run_; }
     QPushButton* cancelButton() const { return cancel_; }
     QPushButton* exportButton() const { return export_; }
+    QPushButton* keepButton() const { return keep_; }
+    QSpinBox* keepSpin() const { return keepN_; }
+    QComboBox* keepCombo() const { return keepAs_; }
     QSpinBox* seqlenSpin() const { return seqlen_; }
     QSpinBox* windowsSpin() const { return windows_; }
     QLabel* statusLabel() const { return status_; }
@@ -93,10 +101,10 @@ class SensitivityPage : public QWidget {
     void updateStale();
 
     AppContext* ctx_;
-    QSpinBox *seqlen_, *windows_;
-    QComboBox *metric_, *scope_;
+    QSpinBox *seqlen_, *windows_, *keepN_;
+    QComboBox *metric_, *scope_, *keepAs_;
     QCheckBox *sort_, *log_;
-    QPushButton *run_, *cancel_, *export_;
+    QPushButton *run_, *cancel_, *export_, *keep_;
     QProgressBar* progress_;
     QLabel *status_, *summary_, *stale_;
     qs::widgets::SensitivityView* view_;

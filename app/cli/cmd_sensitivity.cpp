@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "commands.h"
 #include "core/device.h"
@@ -34,6 +35,10 @@ struct SensArgs {
     std::string out;
     bool channels = false;
     bool no_total = false;
+    int64_t keep_top = -1;
+    std::string keep_as = "w8";
+    std::string keep_by = "kl";
+    std::string overrides_out;
     MethodConfig method;
 };
 
@@ -95,6 +100,12 @@ int run_sensitivity(const SensArgs& a) {
     else if (a.scope != "both")
         throw Error("--scope must be linears, blocks or both, found '" + a.scope + "'");
     o.total = !a.no_total;
+    if ((a.keep_top >= 0) != !a.overrides_out.empty())
+        throw Error(
+            "--keep-top N and --overrides-out FILE go together (the N most sensitive Linears' overrides "
+            "are written to FILE)");
+    const LinearOverride keep = parse_linear_override(a.keep_as);
+    if (a.keep_by != "kl" && a.keep_by != "ppl") throw Error("--keep-by must be kl or ppl, found '" + a.keep_by + "'");
     const MethodConfig& cfg = a.method;
     cfg.validate();
     if (!cfg.quantizes_weights())
@@ -115,6 +126,30 @@ int run_sensitivity(const SensArgs& a) {
         write_output(a.out, r.to_csv(), p.model->source_dir);
     } else {
         write_output(a.out, table(r, a.sort), p.model->source_dir);
+    }
+    if (a.keep_top >= 0) {
+        // The configuration's own overrides, then the kept Linears (theirs win): the file is the
+        // whole mixed-precision set that --overrides FILE reads back.
+        std::map<std::string, LinearOverride> all = cfg.overrides;
+        const auto kept = most_sensitive_linears(r.entries, a.keep_top, a.keep_by);
+        json names = json::array();
+        for (const auto& n : kept) {
+            all[n] = keep;
+            names.push_back(n);
+        }
+        json ov = json::object();
+        for (const auto& [name, o] : all) ov[name] = o.to_json();
+        json j = {{"overrides", ov},
+                  {"selected_by",
+                   {{"metric", a.keep_by == "kl" ? "mean KL" : "delta ppl"},
+                    {"top", a.keep_top},
+                    {"spec", linear_override_text(keep)},
+                    {"linears", names},
+                    {"configuration", r.configuration},
+                    {"protocol", r.protocol}}}};
+        write_output(a.overrides_out, j.dump(2) + "\n", p.model->source_dir);
+        std::fprintf(stderr, "sensitivity: %zu Linear(s) kept at %s (most sensitive by %s) -> %s\n", kept.size(),
+                     linear_override_text(keep).c_str(), a.keep_by.c_str(), a.overrides_out.c_str());
     }
     return 0;
 }
@@ -145,6 +180,21 @@ Run add_sensitivity(CLI::App& cli) {
     app->add_flag("--imatrix-channels", a->channels,
                   "JSON: also every Linear's sum of x^2 per input channel (imatrix_sum_sq)");
     app->add_flag("--no-total", a->no_total, "skip the whole configuration's perplexity on the same windows");
+    app->add_option("--keep-top", a->keep_top,
+                    "mixed precision from the map: write the N most sensitive Linears (--keep-by) with the\n"
+                    "override --keep-as to --overrides-out FILE, which --overrides FILE reads")
+        ->type_name("N")
+        ->check(integer_rule("keep-top", 0, 1000000));
+    app->add_option("--keep-as", a->keep_as, "override for the kept Linears: wB | wB:gN | wB:channel | skip")
+        ->type_name("SPEC")
+        ->capture_default_str();
+    app->add_option("--keep-by", a->keep_by, "rank for --keep-top: kl (mean KL) | ppl (delta ppl)")
+        ->type_name("KEY")
+        ->capture_default_str();
+    app->add_option("--overrides-out", a->overrides_out,
+                    "with --keep-top: the overrides JSON ({\"overrides\": {...}}, the configuration's own\n"
+                    "overrides included), written atomically, never into the model folder")
+        ->type_name("FILE");
     add_method_options(*app, a->method);
     return [a] { return run_sensitivity(*a); };
 }

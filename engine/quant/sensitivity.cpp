@@ -63,8 +63,10 @@ Swap quantize_in_place(DecoderBlock& b, const std::vector<Linear*>& which, const
                 if (c.linear == l->name)
                     apply_clip(*l, c.max_val, c.spec);  // as replay_awq_block does (the clip's own spec)
         at::Tensor q = final_weight(*l, l->weight, e);
-        s.err2 += (q.to(at::kFloat) - w.to(at::kFloat)).pow(2).sum().item<double>();
-        s.norm2 += w.to(at::kFloat).pow(2).sum().item<double>();
+        // sums in double: a float sum's order follows the thread count (the GUI's worker and the
+        // CLI must print the same digits)
+        s.err2 += (q.to(at::kFloat) - w.to(at::kFloat)).pow(2).sum(at::kDouble).item<double>();
+        s.norm2 += w.to(at::kFloat).pow(2).sum(at::kDouble).item<double>();
         s.params += w.numel();
         l->weight = q;
         if (e.cfg.act.bits > 0) {
@@ -393,6 +395,28 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress(1.0, "sensitivity done");
     return r;
+}
+
+std::vector<std::string> most_sensitive_linears(const std::vector<SensitivityEntry>& entries, int64_t n,
+                                                const std::string& metric) {
+    if (metric != "kl" && metric != "ppl")
+        throw Error("sensitivity: rank by 'kl' (mean KL) or 'ppl' (delta ppl), not '" + metric + "'");
+    if (n < 0) throw Error("sensitivity: the number of Linears to keep must be >= 0, found " + std::to_string(n));
+    std::vector<const SensitivityEntry*> lin;
+    for (const auto& e : entries)
+        if (e.kind == "linear") lin.push_back(&e);
+    auto key = [&](const SensitivityEntry* e) { return metric == "ppl" ? e->delta_ppl : e->kl.mean; };
+    std::stable_sort(lin.begin(), lin.end(), [&](auto* a, auto* b) { return key(a) > key(b); });
+    std::vector<std::string> out;
+    for (size_t i = 0; i < lin.size() && int64_t(i) < n; ++i) out.push_back(lin[i]->name);
+    return out;
+}
+
+std::map<std::string, LinearOverride> most_sensitive_overrides(const std::vector<SensitivityEntry>& entries, int64_t n,
+                                                               const LinearOverride& keep, const std::string& metric) {
+    std::map<std::string, LinearOverride> out;
+    for (const auto& name : most_sensitive_linears(entries, n, metric)) out[name] = keep;
+    return out;
 }
 
 }  // namespace qs

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,5 +94,17 @@ SensitivityResult compute_sensitivity(QuantSession& session, const MethodConfig&
                                       const std::string& dataset, const SensitivityOptions& opts,
                                       const Progress& progress = {},
                                       const std::function<void(const SensitivityEntry&)>& on_entry = {});
+
+// Mixed precision from the map (issue #16 item 5: "keep the 5 most sensitive Linears at 8 bits"):
+// the names of the n Linear entries with the largest metric, most sensitive first. metric: "kl"
+// (mean KL) or "ppl" (delta ppl); ties keep model order; block entries are not candidates; n larger
+// than the Linears gives them all. Throws qs::Error on another metric or a negative n.
+std::vector<std::string> most_sensitive_linears(const std::vector<SensitivityEntry>& entries, int64_t n,
+                                                const std::string& metric = "kl");
+// Those Linears, each with the override `keep` (e.g. parse_linear_override("w8")), as
+// MethodConfig::overrides takes them.
+std::map<std::string, LinearOverride> most_sensitive_overrides(const std::vector<SensitivityEntry>& entries, int64_t n,
+                                                               const LinearOverride& keep,
+                                                               const std::string& metric = "kl");
 
 }  // namespace qs

@@ -83,6 +83,44 @@ PY
 then ok "--imatrix-channels: per-channel sums of every Linear"
 else fail "--imatrix-channels (exit $rc)"; fi
 
+# mixed precision from the map: the 3 most sensitive Linears by mean KL at w8, written as an
+# overrides file that ppl --overrides reads; its ppl is that of the same three --override flags
+run sensitivity --model "$MODEL" $W --method rtn --w-bits 3 --group-size 64 --format json --no-total \
+    --override model.layers.1.self_attn.o_proj=skip --keep-top 3 --keep-as w8 --overrides-out "$tmp/ov.json"
+cp "$tmp/out" "$tmp/s3.json"
+if [ "$rc" -eq 0 ] && grep -q "3 Linear(s) kept at w8 (most sensitive by kl)" "$tmp/err" && python3 - "$tmp/ov.json" "$tmp/s3.json" <<'PY'
+import json, sys
+ov, s = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+lin = [e for e in s["entries"] if e["kind"] == "linear"]
+top = [e["name"] for e in sorted(lin, key=lambda e: -e["kl"]["mean"])[:3]]
+assert ov["selected_by"]["linears"] == top, (ov["selected_by"], top)
+assert ov["selected_by"]["top"] == 3 and ov["selected_by"]["spec"] == "w8"
+want = {n: {"bits": 8, "group_size": 0, "skip": False} for n in top}
+want.setdefault("model.layers.1.self_attn.o_proj", {"bits": 0, "group_size": 0, "skip": True})
+assert ov["overrides"] == want, ov["overrides"]
+# the skipped Linear is not a candidate (the configuration leaves it unquantized)
+assert "model.layers.1.self_attn.o_proj" not in [e["name"] for e in lin] and len(lin) == 13
+PY
+then ok "--keep-top 3 --overrides-out: the 3 largest mean KL at w8, the configuration's own override kept"
+else fail "--keep-top (exit $rc)"; fi
+flags=$(python3 -c "import json,sys; print(' '.join('--override %s=%s' % (n, 'skip' if o['skip'] else 'w8') for n, o in json.load(open(sys.argv[1]))['overrides'].items()))" "$tmp/ov.json")
+run ppl --model "$MODEL" $W --method rtn --w-bits 3 --group-size 64 --overrides "$tmp/ov.json" --json && cp "$tmp/out" "$tmp/p1.json"
+run ppl --model "$MODEL" $W --method rtn --w-bits 3 --group-size 64 $flags --json && cp "$tmp/out" "$tmp/p2.json"
+if [ "$rc" -eq 0 ] && python3 - "$tmp/p1.json" "$tmp/p2.json" "$tmp/q.json" <<'PY'
+import json, sys
+a, b, q = (json.load(open(p)) for p in sys.argv[1:4])
+assert a["ppl"] == b["ppl"], (a["ppl"], b["ppl"])
+assert a["ppl"] < q["ppl"], (a["ppl"], q["ppl"])  # 8-bit where it hurt most: closer to the original
+PY
+then ok "ppl --overrides FILE from sensitivity == the same --override flags, and below plain w3"
+else fail "ppl --overrides from sensitivity (exit $rc)"; fi
+run sensitivity --model "$MODEL" --method rtn --keep-top 2
+if [ "$rc" -eq 2 ] && grep -q -- "--keep-top N and --overrides-out FILE go together" "$tmp/err"; then ok "--keep-top without --overrides-out refused"
+else fail "--keep-top alone (exit $rc)"; fi
+run sensitivity --model "$MODEL" --method rtn --keep-top 2 --keep-as w9x --overrides-out "$tmp/x.json"
+if [ "$rc" -eq 2 ] && grep -q "w9x" "$tmp/err" && [ ! -e "$tmp/x.json" ]; then ok "--keep-as w9x refused before any work"
+else fail "--keep-as w9x (exit $rc)"; fi
+
 run sensitivity --model "$MODEL" $W
 if [ "$rc" -ne 0 ] && grep -q "needs a weight quantizer" "$tmp/err"; then ok "no method: refused, says why"
 else fail "no method (exit $rc)"; fi

@@ -292,3 +292,31 @@ TEST(Sensitivity, OptModelAndCancelAndBadInput) {
     none.linears = none.blocks = false;
     QS_EXPECT_ERROR_CONTAINS(compute_sensitivity(s, c, ids_of("opt-ppl-random"), "w", none), "nothing to measure");
 }
+
+// Mixed precision from the map: a hand-made map, ranked by mean KL and by delta ppl.
+TEST(Sensitivity, MostSensitiveLinearsRankTheLinearEntries) {
+    auto entry_of = [](const std::string& name, const std::string& kind, double kl, double dppl) {
+        SensitivityEntry e;
+        e.name = name;
+        e.kind = kind;
+        e.kl.mean = kl;
+        e.delta_ppl = dppl;
+        return e;
+    };
+    const std::vector<SensitivityEntry> map = {
+        entry_of("a", "linear", 0.10, 5.0), entry_of("b", "linear", 0.30, 1.0), entry_of("c", "linear", 0.20, 9.0),
+        entry_of("d", "linear", 0.30, 2.0),  // ties b on KL: model order keeps b first
+        entry_of("model.layers.0", "block", 9.00, 99.0)};
+    EXPECT_EQ(most_sensitive_linears(map, 2), (std::vector<std::string>{"b", "d"}));
+    EXPECT_EQ(most_sensitive_linears(map, 3, "kl"), (std::vector<std::string>{"b", "d", "c"}));
+    EXPECT_EQ(most_sensitive_linears(map, 2, "ppl"), (std::vector<std::string>{"c", "a"}));
+    EXPECT_EQ(most_sensitive_linears(map, 10).size(), 4u);  // blocks are not candidates
+    EXPECT_TRUE(most_sensitive_linears(map, 0).empty());
+    const LinearOverride w8 = parse_linear_override("w8");
+    const auto ov = most_sensitive_overrides(map, 2, w8, "ppl");
+    ASSERT_EQ(ov.size(), 2u);
+    EXPECT_EQ(ov.at("c"), w8);
+    EXPECT_EQ(ov.at("a").bits, 8);
+    EXPECT_THROW(most_sensitive_linears(map, 2, "top1"), Error);
+    EXPECT_THROW(most_sensitive_linears(map, -1), Error);
+}

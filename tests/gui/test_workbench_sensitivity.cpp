@@ -4,7 +4,8 @@
 // sensitivity` with the same settings, the table sorts by a clicked column, clicking a row or a bar
 // selects that layer in the whole window, the plot follows the metric / scope / sort / log controls,
 // Cancel keeps the rows measured so far and the configuration the model carries, and a method
-// change marks the map stale.
+// change marks the map stale; "Keep top N at w8" puts the most sensitive Linears' overrides into
+// the draft (mixed precision from the map, as the CLI's --keep-top).
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
@@ -29,6 +30,7 @@
 #include "app_context.h"
 #include "layer_navigator.h"
 #include "main_window.h"
+#include "model_page.h"
 #include "methods_panel.h"
 #include "model_session.h"
 #include "sensitivity_page.h"
@@ -225,6 +227,61 @@ class SensitivityGuiTest : public QObject {
         QString err;
         QVERIFY2(page()->view()->exportTo(tmp_.filePath("map.svg"), &err), qPrintable(err));
         QVERIFY(readAll(tmp_.filePath("map.svg")).contains("<svg"));
+    }
+
+    // Mixed precision from the map: "keep the 3 most sensitive Linears at 8 bits" sets those
+    // overrides in the draft (the CLI's --keep-top picks the same names), the Model page shows the
+    // resulting average bits, and ranking follows the plotted metric (delta ppl).
+    void keepMostSensitiveSetsOverrides() {
+        QVERIFY(page()->keepButton()->isEnabled());
+        page()->keepSpin()->setValue(3);
+        page()->keepCombo()->setCurrentIndex(page()->keepCombo()->findData("w8"));
+        QTest::mouseClick(page()->keepButton(), Qt::LeftButton);
+        std::vector<SensitivityRow> lin;
+        for (const auto& r : page()->rows())
+            if (r.kind == "linear") lin.push_back(r);
+        std::stable_sort(lin.begin(), lin.end(), [](const auto& a, const auto& b) { return a.kl_mean > b.kl_mean; });
+        const auto& ov = ctx()->config().overrides;
+        QCOMPARE(int(ov.size()), 3);
+        double bits = 0, params = 0;
+        for (size_t i = 0; i < lin.size(); ++i) {
+            const bool kept = i < 3;
+            QCOMPARE(ov.count(lin[i].name), size_t(kept ? 1 : 0));
+            if (kept) QCOMPARE(ov.at(lin[i].name).bits, 8);
+            bits += double(lin[i].params) * (kept ? 8 : 3);
+            params += double(lin[i].params);
+        }
+        QVERIFY(page()->statusLabel()->text().contains("the 3 most sensitive Linears (by mean KL) at w8"));
+        QVERIFY(page()->staleLabel()->isVisible());  // the draft is no longer the map's configuration
+        // the CLI picks the same three
+        const QString out = tmp_.filePath("ov.json");
+        QVERIFY(!cli({"--format", "csv", "--no-total", "--keep-top", "3", "--overrides-out", out}).isEmpty());
+        const QJsonObject cliOv = QJsonDocument::fromJson(readAll(out)).object()["overrides"].toObject();
+        QCOMPARE(cliOv.size(), 3);
+        for (const auto& [name, o] : ov) QVERIFY2(cliOv.contains(QString::fromStdString(name)), name.c_str());
+        // the Model page: the whole model's average bits with them
+        QVERIFY(w_->showView("model"));
+        const QString mixed = w_->modelPage()->mixedSummaryLabel()->text();
+        QVERIFY2(mixed.contains(QString::number(bits / params, 'f', 4) + " without scales"), qPrintable(mixed));
+        QVERIFY(w_->showView("sensitivity"));
+
+        // ranked by delta ppl while the plot shows it; skip = full precision
+        ctx()->clearOverrides();
+        auto* metric = page()->metricCombo();
+        metric->setCurrentIndex(metric->findData(int(SensitivityPage::DeltaPpl)));
+        page()->keepSpin()->setValue(2);
+        page()->keepCombo()->setCurrentIndex(page()->keepCombo()->findData("skip"));
+        QTest::mouseClick(page()->keepButton(), Qt::LeftButton);
+        std::stable_sort(lin.begin(), lin.end(),
+                         [](const auto& a, const auto& b) { return a.delta_ppl > b.delta_ppl; });
+        QCOMPARE(int(ctx()->config().overrides.size()), 2);
+        QVERIFY(ctx()->config().overrides.at(lin[0].name).skip);
+        QVERIFY(ctx()->config().overrides.at(lin[1].name).skip);
+        metric->setCurrentIndex(metric->findData(int(SensitivityPage::KlMean)));
+        w_->methodsPanel()->setConfig(rtn(3, 64));  // back to the map's configuration
+        QVERIFY(ctx()->config().overrides.empty());
+        QVERIFY(!page()->staleLabel()->isVisible());
+        QVERIFY(waitIdle());
     }
 
     // A method change marks the map stale; Cancel keeps the rows so far and what the model carries.
