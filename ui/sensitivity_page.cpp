@@ -104,6 +104,22 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     bar->addWidget(seqlen_);
     bar->addWidget(new QLabel("Windows"));
     bar->addWidget(windows_);
+    keepN_ = new QSpinBox;
+    keepN_->setObjectName("sensKeepSpin");
+    keepN_->setRange(1, 9999);
+    keepN_->setValue(5);
+    keepN_->setToolTip("How many of the most sensitive Linears get their own precision");
+    keepAs_ = new QComboBox;
+    keepAs_->setObjectName("sensKeepCombo");
+    for (const char* spec : {"w8", "w6", "w5", "w4", "skip"}) keepAs_->addItem(spec, spec);
+    keepAs_->setToolTip("w8: 8-bit weights (the configuration's group size); skip: left unquantized");
+    keep_ = new QPushButton("Set in draft");
+    keep_->setObjectName("sensKeepButton");
+    keep_->setToolTip(
+        "Mixed precision: give the most sensitive Linears of this map (by mean KL; by Δ perplexity while the plot "
+        "shows it) this precision in the methods' draft. The Model page shows them with the average bits; Apply "
+        "uses them.");
+    keep_->setEnabled(false);
     bar->addStretch(1);
     bar->addWidget(run_);
     bar->addWidget(cancel_);
@@ -164,35 +180,13 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     opts->addWidget(scope_);
     opts->addWidget(sort_);
     opts->addWidget(log_);
-    keepN_ = new QSpinBox;
-    keepN_->setObjectName("sensKeepSpin");
-    keepN_->setRange(1, 9999);
-    keepN_->setValue(5);
-    keepN_->setToolTip("How many of the most sensitive Linears get their own precision");
-    keepAs_ = new QComboBox;
-    keepAs_->setObjectName("sensKeepCombo");
-    for (const char* spec : {"w8", "w6", "w5", "w4", "skip"}) keepAs_->addItem(spec, spec);
-    keepAs_->setToolTip("w8: 8-bit weights (the configuration's group size); skip: left unquantized");
-    keep_ = new QPushButton("Set in draft");
-    keep_->setObjectName("sensKeepButton");
-    keep_->setToolTip(
-        "Mixed precision: give the most sensitive Linears of this map (by mean KL; by Δ perplexity while the plot "
-        "shows it) this precision in the methods' draft. The Model page shows them with the average bits; Apply "
-        "uses them.");
-    keep_->setEnabled(false);
     opts->addStretch(1);
-    opts->addWidget(new QLabel("Keep top"));
-    opts->addWidget(keepN_);
-    opts->addWidget(new QLabel("at"));
-    opts->addWidget(keepAs_);
-    opts->addWidget(keep_);
-    opts->addWidget(export_);
     v->addLayout(opts);
 
     auto* split = new QSplitter(Qt::Vertical, this);
     view_ = new qs::widgets::SensitivityView(split);
     view_->setObjectName("sensitivityView");
-    view_->setPlaceholder("Run draws one bar per layer here");
+    view_->setPlaceholder("Loading…");  // until a model is open (modelChanged)
     model_ = new QStandardItemModel(0, Columns, this);
     model_->setHorizontalHeaderLabels({"Layer", "Kind", "Block", "Role", "Weights", "ppl", "Δ ppl", "KL mean",
                                        "KL p99.9", "top-1 %", "w rel. err", "imatrix max/mean"});
@@ -219,6 +213,17 @@ SensitivityPage::SensitivityPage(AppContext* ctx, QWidget* parent) : QWidget(par
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
     v->addWidget(split, 1);
+
+    // what a finished map offers: mixed precision from it, and its export
+    auto* after = new QHBoxLayout;
+    after->addWidget(new QLabel("Keep the top"));
+    after->addWidget(keepN_);
+    after->addWidget(new QLabel("Linears at"));
+    after->addWidget(keepAs_);
+    after->addWidget(keep_);
+    after->addStretch(1);
+    after->addWidget(export_);
+    v->addLayout(after);
 
     connect(run_, &QPushButton::clicked, this, &SensitivityPage::run);
     connect(cancel_, &QPushButton::clicked, this, &SensitivityPage::cancel);

@@ -104,12 +104,14 @@ void SensitivityView::rebuild() {
         bars->setSelectable(QCP::stNone);
     }
     // role names have underscores, which DejaVu Sans draws below the font's descent: a taller
-    // item (its outer rect is its clip rect) keeps them visible
-    for (int i = 0; i < p->legend->itemCount(); ++i) {
-        QMargins m = p->legend->item(i)->margins();
-        m.setBottom(m.bottom() + 3);
-        p->legend->item(i)->setMargins(m);
-    }
+    // item (its outer rect is its clip rect) keeps them visible. Reached through the plottables:
+    // the legend's grid wraps (placeLegendAbove), and item(i) of an empty cell in its last row is null
+    for (int i = 0; i < p->plottableCount(); ++i)
+        if (QCPPlottableLegendItem* it = p->legend->itemWithPlottable(p->plottable(i))) {
+            QMargins m = it->margins();
+            m.setBottom(m.bottom() + 3);
+            it->setMargins(m);
+        }
     m_selectedBar = new QCPBars(p->xAxis, p->yAxis);
     m_selectedBar->setWidthType(QCPBars::wtPlotCoords);
     m_selectedBar->setWidth(0.85);

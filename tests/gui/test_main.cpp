@@ -15,6 +15,7 @@ QObject* createLinePlotTest();
 QObject* createHistogramViewTest();
 QObject* createPlotExportTest();
 QObject* createGalleryTest();
+QObject* createSensitivityViewTest();
 
 int main(int argc, char** argv) {
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
         {"histogram_view", createHistogramViewTest},
         {"plot_export", createPlotExportTest},
         {"gallery", createGalleryTest},
+        {"sensitivity_view", createSensitivityViewTest},
     };
     const char* only = nullptr;
     std::vector<char*> args(argv, argv + argc);
