@@ -16,7 +16,9 @@
 
 namespace qs {
 struct GptqLinear;
-}
+struct MethodConfig;
+class QuantSession;
+}  // namespace qs
 
 namespace qs::exp {
 
@@ -46,6 +48,9 @@ std::vector<std::string> write_plan(const std::string& dir, const Plan& plan, ui
                                     const Progress& progress);
 void write_text_file(const std::string& path, const std::string& text, WriteCounter& counter);
 void copy_file_counted(const std::string& from, const std::string& to, WriteCounter& counter);
+
+// The session's applied configuration, or an empty one (nothing applied).
+const MethodConfig& config_or_none(const QuantSession& s);
 
 // A model object over a state (handles only), for enumerating and evaluating a state without
 // touching the session's model.
