@@ -9,18 +9,7 @@ set -u
 CLI=$1
 ROOT=$3
 MODEL="$ROOT/resources/models/TinyStories-656K"
-[ -x "$CLI" ] || { echo "FAIL: $CLI is not executable"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL $1"
-    echo "  stdout: $(head -c 800 "$tmp/out")"
-    echo "  stderr: $(tail -c 800 "$tmp/err")"
-}
-run() { "$CLI" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
 has() { grep -qF -- "$1" "$2"; }
 expect_error() {  # expect_error NAME TEXT ARGS...: exit 2, TEXT on stderr, nothing on stdout
     local name=$1 text=$2

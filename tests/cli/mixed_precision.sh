@@ -11,18 +11,7 @@ ROOT=$3
 MODEL="$ROOT/resources/models/TinyStories-656K"
 D0=model.layers.0.mlp.down_proj
 U1=model.layers.1.mlp.up_proj
-[ -x "$CLI" ] || { echo "FAIL: $CLI is not executable"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL $1"
-    echo "  stdout: $(head -c 800 "$tmp/out")"
-    echo "  stderr: $(tail -c 800 "$tmp/err")"
-}
-run() { "$CLI" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
 PPL=(--seqlen 64 --nsamples 2)
 
 # TinyStories-656K: 2 x 196,608 decoder Linear weights; down_proj and up_proj 49,152 each.

@@ -10,18 +10,7 @@ DATA=$2
 ROOT=$3
 MODEL="$ROOT/resources/models/TinyStories-656K"
 OPT="$DATA/models/opt-ppl-random"
-[ -x "$CLI" ] || { echo "FAIL: $CLI is not executable"; exit 1; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $1"; }
-fail() {
-    fails=$((fails + 1))
-    echo "FAIL $1"
-    echo "  stdout: $(head -c 800 "$tmp/out")"
-    echo "  stderr: $(tail -c 800 "$tmp/err")"
-}
-run() { "$CLI" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/harness.sh"
 
 W="--seqlen 64 --nsamples 3"
 run ppl --model "$MODEL" $W --json && cp "$tmp/out" "$tmp/base.json"
